@@ -1,0 +1,78 @@
+// Package resolver holds the transport-independent core of dnsward: the request
+// shape every front-end builds, the Handler chain that answers it, the cache,
+// request coalescing and upstream forwarding.
+package resolver
+
+import (
+	"context"
+	"io"
+	"net/netip"
+
+	"github.com/miekg/dns"
+)
+
+// Transport names the front-end a query arrived on.
+type Transport uint8
+
+// The transports dnsward serves.
+const (
+	UDP Transport = iota + 1
+	TCP
+	DoT
+	DoH1
+	DoH2
+	DoH3
+	DoQ
+)
+
+var transportNames = [...]string{UDP: "udp", TCP: "tcp", DoT: "dot", DoH1: "doh1", DoH2: "doh2", DoH3: "doh3", DoQ: "doq"}
+
+// String returns the transport's lower-case label as used in metrics.
+func (t Transport) String() string {
+	if int(t) < len(transportNames) && transportNames[t] != "" {
+		return transportNames[t]
+	}
+	return "unknown"
+}
+
+// Encrypted reports whether the transport runs over TLS or QUIC, where padding
+// applies and a truncated answer must never be handed out.
+func (t Transport) Encrypted() bool { return t >= DoT }
+
+// StreamBased reports whether answers are length-framed (no UDP size limit).
+func (t Transport) StreamBased() bool { return t != UDP }
+
+// Request is one DNS query as the resolver sees it. Transports fill it in and
+// nothing transport-specific travels further.
+type Request struct {
+	Msg        *dns.Msg
+	Client     netip.AddrPort // after trusted PROXY/X-Forwarded-For handling
+	Transport  Transport
+	ServerName string   // TLS SNI or HTTP Host, "" for plain DNS
+	Profile    *Profile // chosen at ingress, never nil
+}
+
+// Handler answers a request. It returns a message rather than writing one, so
+// every transport can frame, pad and truncate the same answer in its own way.
+// A non-nil error means no answer could be built; transports answer SERVFAIL.
+type Handler interface {
+	ServeDNS(ctx context.Context, req *Request) (*dns.Msg, error)
+}
+
+// HandlerFunc adapts a function to Handler.
+type HandlerFunc func(ctx context.Context, req *Request) (*dns.Msg, error)
+
+// ServeDNS calls f.
+func (f HandlerFunc) ServeDNS(ctx context.Context, req *Request) (*dns.Msg, error) {
+	return f(ctx, req)
+}
+
+// Middleware wraps a Handler with one step of the resolver chain.
+type Middleware func(next Handler) Handler
+
+// Upstream forwards a query to one resolver (udp://, tcp://, tls://, https://, quic://).
+type Upstream interface {
+	Exchange(ctx context.Context, msg *dns.Msg) (*dns.Msg, error)
+	String() string
+	io.Closer
+}
