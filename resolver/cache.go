@@ -1,0 +1,234 @@
+package resolver
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// CacheConfig configures the answer cache.
+type CacheConfig struct {
+	Size       int           // maximum entries; required
+	MinTTL     time.Duration // lower bound on stored TTLs (0: none)
+	MaxTTL     time.Duration // upper bound on stored TTLs (0: 24h)
+	ServeStale time.Duration // how long past expiry an answer may be served when refreshing fails (RFC 8767); 0 disables
+	// Prefetch refreshes an entry in the background when it is hit with less
+	// than PrefetchRatio of its TTL left and has been hit PrefetchHits times.
+	PrefetchHits  uint32  // 0: 3
+	PrefetchRatio float64 // 0: 0.1
+	Metrics       *Metrics
+	Logger        *slog.Logger
+	Now           func() time.Time // for tests; nil: time.Now
+}
+
+// StaleTTL is the TTL put on answers served stale (RFC 8767 §4 recommends 30 s).
+const StaleTTL = 30
+
+// Cache is the caching step of the resolver chain. It stores unfiltered
+// upstream answers and is shared by every profile.
+type Cache struct {
+	cfg   CacheConfig
+	store *cacheStore
+	next  Handler
+}
+
+// NewCache validates cfg and returns a cache in front of next.
+func NewCache(cfg CacheConfig, next Handler) (*Cache, error) {
+	if cfg.Size <= 0 {
+		return nil, fmt.Errorf("cache: size must be > 0, got %d", cfg.Size)
+	}
+	if cfg.MinTTL < 0 || cfg.MaxTTL < 0 || cfg.ServeStale < 0 {
+		return nil, fmt.Errorf("cache: durations must not be negative")
+	}
+	if cfg.MaxTTL == 0 {
+		cfg.MaxTTL = 24 * time.Hour
+	}
+	if cfg.MinTTL > cfg.MaxTTL {
+		return nil, fmt.Errorf("cache: min_ttl %s exceeds max_ttl %s", cfg.MinTTL, cfg.MaxTTL)
+	}
+	if cfg.PrefetchHits == 0 {
+		cfg.PrefetchHits = 3
+	}
+	if cfg.PrefetchRatio == 0 {
+		cfg.PrefetchRatio = 0.1
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Cache{cfg: cfg, store: newCacheStore(cfg.Size), next: next}, nil
+}
+
+// Len returns the number of cached answers.
+func (c *Cache) Len() int { return c.store.len() }
+
+// ServeDNS answers from the cache, refreshing through next on a miss.
+func (c *Cache) ServeDNS(ctx context.Context, req *Request) (*dns.Msg, error) {
+	key := keyOf(req.Msg)
+	now := c.cfg.Now().UnixNano()
+	e := c.store.get(key)
+	if e != nil {
+		age := now - e.stored
+		if age < e.ttl {
+			c.cfg.Metrics.cacheHit()
+			c.maybePrefetch(req, e, age)
+			return e.reply(req.Msg, age, false), nil
+		}
+		if age >= e.ttl+int64(c.cfg.ServeStale) {
+			c.store.remove(e)
+			e = nil
+		}
+	}
+	c.cfg.Metrics.cacheMiss()
+	resp, err := c.next.ServeDNS(ctx, req)
+	if e != nil && (err != nil || resp.Rcode == dns.RcodeServerFailure) {
+		// RFC 8767: refreshing failed, so the expired answer is better than none.
+		c.cfg.Metrics.staleServed()
+		stale := e.reply(req.Msg, 0, true)
+		AddEDE(req.Msg, stale, EDEStaleAnswer, "")
+		return stale, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	c.insert(key, resp, now)
+	return resp, nil
+}
+
+// maybePrefetch refreshes a popular entry shortly before it expires, once.
+func (c *Cache) maybePrefetch(req *Request, e *cacheEntry, age int64) {
+	hits := e.hits.Add(1)
+	left := e.ttl - age
+	if hits < c.cfg.PrefetchHits || float64(left) > float64(e.ttl)*c.cfg.PrefetchRatio {
+		return
+	}
+	if !e.prefetching.CompareAndSwap(false, true) {
+		return
+	}
+	sub := &Request{Msg: req.Msg.Copy(), Client: req.Client, Transport: req.Transport, ServerName: req.ServerName, Profile: req.Profile}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		c.cfg.Metrics.prefetch()
+		resp, err := c.next.ServeDNS(ctx, sub)
+		if err != nil || resp.Rcode == dns.RcodeServerFailure {
+			e.prefetching.Store(false)
+			c.cfg.Logger.Debug("cache: prefetch failed", "name", e.key.name, "err", err)
+			return
+		}
+		c.insert(e.key, resp, c.cfg.Now().UnixNano())
+	}()
+}
+
+// insert stores resp if it is cacheable.
+func (c *Cache) insert(key cacheKey, resp *dns.Msg, now int64) {
+	ttl, ok := cacheTTL(resp)
+	if !ok {
+		return
+	}
+	d := min(max(time.Duration(ttl)*time.Second, c.cfg.MinTTL), c.cfg.MaxTTL)
+	if d <= 0 {
+		return
+	}
+	stored := resp.Copy()
+	removeOPT(stored)
+	evicted := c.store.put(&cacheEntry{key: key, msg: stored, stored: now, ttl: int64(d)})
+	c.cfg.Metrics.cacheEvicted(evicted)
+}
+
+// reply builds the answer for query q from the entry: the client's ID and
+// question, TTLs reduced by age (or StaleTTL when stale), and an OPT record
+// only if the client sent one.
+func (e *cacheEntry) reply(q *dns.Msg, age int64, stale bool) *dns.Msg {
+	src := e.msg
+	m := &dns.Msg{MsgHdr: src.MsgHdr, Compress: true}
+	m.Id = q.Id
+	m.RecursionDesired = q.RecursionDesired
+	m.Question = q.Question
+	elapsed := uint32(age / int64(time.Second))
+	m.Answer = agedRRs(src.Answer, elapsed, stale)
+	m.Ns = agedRRs(src.Ns, elapsed, stale)
+	m.Extra = agedRRs(src.Extra, elapsed, stale)
+	if opt := q.IsEdns0(); opt != nil {
+		m.SetEdns0(dns.DefaultMsgSize, opt.Do())
+	}
+	return m
+}
+
+func agedRRs(rrs []dns.RR, elapsed uint32, stale bool) []dns.RR {
+	if len(rrs) == 0 {
+		return nil
+	}
+	out := make([]dns.RR, len(rrs))
+	for i, rr := range rrs {
+		cp := dns.Copy(rr)
+		h := cp.Header()
+		switch {
+		case stale:
+			h.Ttl = StaleTTL
+		case h.Ttl > elapsed:
+			h.Ttl -= elapsed
+		default:
+			h.Ttl = 0
+		}
+		out[i] = cp
+	}
+	return out
+}
+
+// cacheTTL returns how long resp may be cached: the smallest TTL of a
+// positive answer, or the negative TTL of RFC 2308 §5 (min of the SOA's TTL
+// and MINIMUM) for NXDOMAIN and NODATA. Answers without a usable TTL,
+// truncated answers and other RCODEs are not cached.
+func cacheTTL(resp *dns.Msg) (uint32, bool) {
+	if resp.Truncated || len(resp.Question) != 1 {
+		return 0, false
+	}
+	switch resp.Rcode {
+	case dns.RcodeSuccess:
+		if len(resp.Answer) > 0 {
+			return minTTL(resp.Answer, resp.Ns), true
+		}
+		return negativeTTL(resp)
+	case dns.RcodeNameError:
+		return negativeTTL(resp)
+	}
+	return 0, false
+}
+
+func minTTL(sections ...[]dns.RR) uint32 {
+	ttl := ^uint32(0)
+	for _, rrs := range sections {
+		for _, rr := range rrs {
+			if rr.Header().Rrtype == dns.TypeOPT {
+				continue
+			}
+			ttl = min(ttl, rr.Header().Ttl)
+		}
+	}
+	return ttl
+}
+
+func negativeTTL(resp *dns.Msg) (uint32, bool) {
+	for _, rr := range resp.Ns {
+		if soa, ok := rr.(*dns.SOA); ok {
+			return min(soa.Hdr.Ttl, soa.Minttl), true
+		}
+	}
+	return 0, false // RFC 2308 §5: without an SOA, negative answers are not cached
+}
+
+func removeOPT(m *dns.Msg) {
+	kept := m.Extra[:0]
+	for _, rr := range m.Extra {
+		if rr.Header().Rrtype != dns.TypeOPT {
+			kept = append(kept, rr)
+		}
+	}
+	m.Extra = kept
+}

@@ -1,0 +1,62 @@
+package resolver
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Config configures the resolver chain.
+type Config struct {
+	Upstream        Upstream      // required; usually an upstream.Group
+	UpstreamTimeout time.Duration // bound on one upstream resolution; 0: 5s
+	Cache           *CacheConfig  // nil: no cache
+	Local           LocalConfig
+	Metrics         *Metrics // nil: no metrics
+	Logger          *slog.Logger
+}
+
+// New assembles the resolver chain. This is the one place that decides the
+// order of the steps; each position is deliberate:
+//
+//  1. entry: rejects non-queries and bad classes before any work, counts every
+//     answer once, turns errors into SERVFAIL+EDE and normalises header/OPT
+//     for the steps below, which may then return whatever is convenient.
+//  2. local: resolver.arpa (DDR), localhost, invalid, the Firefox canary.
+//     Before policy so that no list can block them, and never forwarded.
+//  3. policy: per-profile blocking, allow/deny and safe-search rewrites, and
+//     CNAME uncloaking on the way back. Above the cache so the cache holds
+//     only unfiltered answers, shared by every profile.
+//  4. cache: serves hits, serve-stale and prefetch.
+//  5. coalesce: one upstream query for concurrent identical misses. Below the
+//     cache so hits never wait behind a miss.
+//  6. forward: strips client EDNS options (ECS) and asks the upstream group,
+//     which retries truncated UDP answers over TCP and fails over.
+func New(cfg Config) (Handler, error) {
+	if cfg.Upstream == nil {
+		return nil, errors.New("resolver: no upstream configured")
+	}
+	if cfg.UpstreamTimeout == 0 {
+		cfg.UpstreamTimeout = 5 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	var h Handler = &forward{up: cfg.Upstream}
+	h = NewCoalescer(h, cfg.UpstreamTimeout, cfg.Metrics)
+	if cfg.Cache != nil {
+		cc := *cfg.Cache
+		cc.Metrics, cc.Logger = cfg.Metrics, cfg.Logger
+		c, err := NewCache(cc, h)
+		if err != nil {
+			return nil, fmt.Errorf("resolver: %w", err)
+		}
+		h = c
+	}
+	l, err := newLocal(cfg.Local, h)
+	if err != nil {
+		return nil, err
+	}
+	return &entry{next: l, metrics: cfg.Metrics, log: cfg.Logger}, nil
+}

@@ -1,0 +1,69 @@
+package resolver
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// Coalescer sends one upstream query for concurrent identical misses; the
+// others wait for its answer. It sits between the cache and the upstreams.
+type Coalescer struct {
+	next    Handler
+	timeout time.Duration
+	metrics *Metrics
+	mu      sync.Mutex
+	calls   map[cacheKey]*flight
+}
+
+type flight struct {
+	done chan struct{}
+	resp *dns.Msg
+	err  error
+}
+
+// NewCoalescer returns a coalescing step in front of next. The shared query
+// runs detached from any one caller's cancellation, bounded by timeout.
+func NewCoalescer(next Handler, timeout time.Duration, m *Metrics) *Coalescer {
+	return &Coalescer{next: next, timeout: timeout, metrics: m, calls: map[cacheKey]*flight{}}
+}
+
+// ServeDNS answers req, joining an identical in-flight query if there is one.
+func (c *Coalescer) ServeDNS(ctx context.Context, req *Request) (*dns.Msg, error) {
+	key := keyOf(req.Msg)
+	c.mu.Lock()
+	if f, ok := c.calls[key]; ok {
+		c.mu.Unlock()
+		c.metrics.coalesce()
+		select {
+		case <-f.done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		if f.err != nil {
+			return nil, f.err
+		}
+		resp := f.resp.Copy()
+		resp.Id = req.Msg.Id
+		resp.Question = req.Msg.Question
+		return resp, nil
+	}
+	f := &flight{done: make(chan struct{})}
+	c.calls[key] = f
+	c.mu.Unlock()
+
+	// The leader's caller may give up; the followers still need the answer.
+	shared, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.timeout)
+	f.resp, f.err = c.next.ServeDNS(shared, req)
+	cancel()
+	c.mu.Lock()
+	delete(c.calls, key)
+	c.mu.Unlock()
+	close(f.done)
+	if f.err != nil {
+		return nil, f.err
+	}
+	return f.resp.Copy(), nil
+}

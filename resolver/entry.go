@@ -1,0 +1,135 @@
+package resolver
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// ErrDrop tells a transport to send nothing back (a message with QR set, for
+// instance: answering responses invites reflection loops).
+var ErrDrop = errors.New("resolver: message dropped")
+
+// AdvertisedUDPSize is the EDNS(0) UDP payload size dnsward advertises and uses
+// upstream: the DNS Flag Day 2020 value that avoids IP fragmentation.
+const AdvertisedUDPSize = 1232
+
+// entry is the outermost step: it rejects what is not a standard query,
+// counts and times every answer, turns errors into SERVFAIL with an Extended
+// DNS Error, and normalises the header and OPT record of whatever the inner
+// steps returned so that they need not care.
+type entry struct {
+	next    Handler
+	metrics *Metrics
+	log     *slog.Logger
+}
+
+func (h *entry) ServeDNS(ctx context.Context, req *Request) (*dns.Msg, error) {
+	q := req.Msg
+	if q.Response {
+		h.metrics.Malformed(req.Transport, "qr_set")
+		return nil, ErrDrop
+	}
+	start := time.Now()
+	if h.metrics != nil {
+		h.metrics.inflight.Inc()
+		defer h.metrics.inflight.Dec()
+	}
+	resp, err := h.answer(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	finish(q, resp)
+	if h.metrics != nil {
+		h.metrics.queries.WithLabelValues(req.Transport.String(), req.Profile.Name, dns.RcodeToString[resp.Rcode]).Inc()
+		h.metrics.duration.WithLabelValues(req.Transport.String()).Observe(time.Since(start).Seconds())
+	}
+	return resp, nil
+}
+
+func (h *entry) answer(ctx context.Context, req *Request) (*dns.Msg, error) {
+	q := req.Msg
+	if rcode, reason := checkQuery(q); reason != "" {
+		h.metrics.Malformed(req.Transport, reason)
+		return NewReply(q, rcode), nil
+	}
+	resp, err := h.next.ServeDNS(ctx, req)
+	if err == nil {
+		return resp, nil
+	}
+	if ctx.Err() != nil {
+		return nil, err // the client went away; nobody to answer
+	}
+	h.log.Debug("resolver: no answer", "name", q.Question[0].Name, "err", err)
+	resp = NewReply(q, dns.RcodeServerFailure)
+	if errors.Is(err, context.DeadlineExceeded) {
+		AddEDE(q, resp, EDENoReachableAuthority, "no upstream answered in time")
+	} else {
+		AddEDE(q, resp, EDENetworkError, "upstreams unreachable")
+	}
+	return resp, nil
+}
+
+// checkQuery returns the RCODE for a query the chain must not resolve, with a
+// metric label saying why; reason is "" for a well-formed standard query.
+func checkQuery(q *dns.Msg) (rcode int, reason string) {
+	switch {
+	case q.Opcode != dns.OpcodeQuery:
+		return dns.RcodeNotImplemented, "opcode"
+	case len(q.Question) != 1:
+		return dns.RcodeFormatError, "qdcount"
+	case q.Question[0].Qclass != dns.ClassINET:
+		return dns.RcodeRefused, "qclass"
+	}
+	switch q.Question[0].Qtype {
+	case dns.TypeAXFR, dns.TypeIXFR:
+		return dns.RcodeRefused, "zone_transfer"
+	}
+	if opt := q.IsEdns0(); opt != nil && opt.Version() != 0 {
+		return dns.RcodeBadVers, "edns_version" // RFC 6891 §6.1.3
+	}
+	return dns.RcodeSuccess, ""
+}
+
+// finish gives resp the client's ID, question and RD bit, and an OPT record
+// exactly when the query had one (keeping any Extended DNS Errors).
+func finish(q, resp *dns.Msg) {
+	resp.Id = q.Id
+	resp.Response = true
+	resp.Question = q.Question
+	resp.RecursionDesired = q.RecursionDesired
+	resp.RecursionAvailable = true
+	var ede []dns.EDNS0
+	if opt := resp.IsEdns0(); opt != nil {
+		for _, o := range opt.Option {
+			if o.Option() == dns.EDNS0EDE {
+				ede = append(ede, o)
+			}
+		}
+		removeOPT(resp)
+	}
+	qopt := q.IsEdns0()
+	if qopt == nil {
+		return
+	}
+	resp.SetEdns0(AdvertisedUDPSize, qopt.Do())
+	resp.IsEdns0().Option = ede // Pack moves an extended RCODE (BADVERS) into the OPT
+}
+
+// MalformedReply builds the answer to a message that did not parse: FORMERR
+// with the client's ID when the header is readable and is a query (RFC 1035
+// §4.1.1), or nil when nothing should be sent back.
+func MalformedReply(wire []byte) *dns.Msg {
+	if len(wire) < 12 || wire[2]&0x80 != 0 { // no header, or QR set
+		return nil
+	}
+	m := new(dns.Msg)
+	m.Id = uint16(wire[0])<<8 | uint16(wire[1])
+	m.Response = true
+	m.Opcode = int(wire[2]>>3) & 0xF
+	m.Rcode = dns.RcodeFormatError
+	return m
+}

@@ -1,0 +1,163 @@
+package resolver
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+
+	"github.com/miekg/dns"
+)
+
+// DDREndpoint describes one encrypted endpoint of this gateway, advertised in
+// SVCB answers for _dns.resolver.arpa (RFC 9461, RFC 9462).
+type DDREndpoint struct {
+	Priority uint16       // SVCB priority, 1 = most preferred
+	Target   string       // the gateway's TLS name, e.g. "dns.example.org"
+	ALPN     []string     // "h2", "h3", "dot", "doq"
+	Port     uint16       // 0: the ALPN's default port
+	DoHPath  string       // "/dns-query{?dns}" for DoH endpoints, "" otherwise
+	Hints    []netip.Addr // ipv4hint / ipv6hint
+}
+
+// LocalConfig configures the names answered without any upstream.
+type LocalConfig struct {
+	DDR []DDREndpoint // SVCB records for _dns.resolver.arpa; none: NODATA
+}
+
+// localTTL is the TTL of locally synthesised answers.
+const localTTL = 300
+
+// canaryDomain is the name Firefox asks the network's resolver to learn
+// whether the network filters (answering NXDOMAIN keeps Firefox on it).
+const canaryDomain = "use-application-dns.net."
+
+// local answers names that must never be forwarded: resolver.arpa (DDR, RFC
+// 9462 — forwarding it would let the upstream move clients off the filter),
+// localhost and invalid (RFC 6761), and Firefox's canary for filtered profiles.
+type local struct {
+	next Handler
+	ddr  []dns.RR
+}
+
+func newLocal(cfg LocalConfig, next Handler) (*local, error) {
+	l := &local{next: next}
+	for i, ep := range cfg.DDR {
+		rr, err := ep.svcb()
+		if err != nil {
+			return nil, fmt.Errorf("resolver: ddr endpoint %d: %w", i, err)
+		}
+		l.ddr = append(l.ddr, rr)
+	}
+	return l, nil
+}
+
+func (l *local) ServeDNS(ctx context.Context, req *Request) (*dns.Msg, error) {
+	q := req.Msg.Question[0]
+	name := lowerName(q.Name)
+	switch {
+	case inZone(name, "resolver.arpa."):
+		return l.resolverArpa(req.Msg, name), nil
+	case inZone(name, "localhost."):
+		return localhostAnswer(req.Msg), nil
+	case inZone(name, "invalid."):
+		return negative(req.Msg, dns.RcodeNameError, "invalid."), nil
+	case name == canaryDomain && req.Profile.Policy != nil:
+		return negative(req.Msg, dns.RcodeNameError, canaryDomain), nil
+	}
+	return l.next.ServeDNS(ctx, req)
+}
+
+func (l *local) resolverArpa(q *dns.Msg, name string) *dns.Msg {
+	if name != "_dns.resolver.arpa." {
+		return negative(q, dns.RcodeNameError, "resolver.arpa.")
+	}
+	if q.Question[0].Qtype != dns.TypeSVCB || len(l.ddr) == 0 {
+		return negative(q, dns.RcodeSuccess, "resolver.arpa.")
+	}
+	m := NewReply(q, dns.RcodeSuccess)
+	m.Authoritative = true
+	for _, rr := range l.ddr {
+		m.Answer = append(m.Answer, dns.Copy(rr))
+	}
+	return m
+}
+
+func localhostAnswer(q *dns.Msg) *dns.Msg {
+	qq := q.Question[0]
+	hdr := dns.RR_Header{Name: qq.Name, Class: dns.ClassINET, Ttl: localTTL}
+	var rr dns.RR
+	switch qq.Qtype {
+	case dns.TypeA:
+		hdr.Rrtype = dns.TypeA
+		rr = &dns.A{Hdr: hdr, A: netip.MustParseAddr("127.0.0.1").AsSlice()}
+	case dns.TypeAAAA:
+		hdr.Rrtype = dns.TypeAAAA
+		rr = &dns.AAAA{Hdr: hdr, AAAA: netip.IPv6Loopback().AsSlice()}
+	default:
+		return negative(q, dns.RcodeSuccess, "localhost.")
+	}
+	m := NewReply(q, dns.RcodeSuccess)
+	m.Authoritative = true
+	m.Answer = []dns.RR{rr}
+	return m
+}
+
+// negative answers NXDOMAIN or NODATA with an SOA for zone, so that clients
+// cache it per RFC 2308.
+func negative(q *dns.Msg, rcode int, zone string) *dns.Msg {
+	m := NewReply(q, rcode)
+	m.Authoritative = true
+	m.Ns = []dns.RR{&dns.SOA{
+		Hdr: dns.RR_Header{Name: zone, Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: localTTL},
+		Ns:  "localhost.", Mbox: "nobody.invalid.", Serial: 1, Refresh: 3600, Retry: 600, Expire: 86400, Minttl: localTTL,
+	}}
+	return m
+}
+
+// inZone reports whether name equals zone or lies below it.
+func inZone(name, zone string) bool {
+	return name == zone || strings.HasSuffix(name, "."+zone)
+}
+
+func (ep DDREndpoint) svcb() (*dns.SVCB, error) {
+	if ep.Target == "" || len(ep.ALPN) == 0 {
+		return nil, fmt.Errorf("target and alpn are required")
+	}
+	rr := &dns.SVCB{
+		Hdr:      dns.RR_Header{Name: "_dns.resolver.arpa.", Rrtype: dns.TypeSVCB, Class: dns.ClassINET, Ttl: localTTL},
+		Priority: max(ep.Priority, 1),
+		Target:   dns.Fqdn(ep.Target),
+	}
+	rr.Value = append(rr.Value, &dns.SVCBAlpn{Alpn: ep.ALPN})
+	if ep.Port != 0 {
+		rr.Value = append(rr.Value, &dns.SVCBPort{Port: ep.Port})
+	}
+	var v4, v6 []netip.Addr
+	for _, a := range ep.Hints {
+		if a.Unmap().Is4() {
+			v4 = append(v4, a.Unmap())
+		} else {
+			v6 = append(v6, a)
+		}
+	}
+	if len(v4) > 0 {
+		rr.Value = append(rr.Value, &dns.SVCBIPv4Hint{Hint: asIPs(v4)})
+	}
+	if len(v6) > 0 {
+		rr.Value = append(rr.Value, &dns.SVCBIPv6Hint{Hint: asIPs(v6)})
+	}
+	if ep.DoHPath != "" { // keys in increasing order (RFC 9460 §2.2): dohpath is 7
+		rr.Value = append(rr.Value, &dns.SVCBDoHPath{Template: ep.DoHPath})
+	}
+	return rr, nil
+}
+
+func asIPs(addrs []netip.Addr) []net.IP {
+	ips := make([]net.IP, len(addrs))
+	for i, a := range addrs {
+		ips[i] = a.AsSlice()
+	}
+	return ips
+}
