@@ -1,0 +1,93 @@
+package filter
+
+import (
+	"bytes"
+	"slices"
+)
+
+// chunkBytes is how many key bytes a Builder collects before it sorts them
+// into a compressed run. It bounds the builder's uncompressed working memory.
+const chunkBytes = 4 << 20
+
+// Builder collects names and compiles them into a Set. Names are sorted in
+// chunks into front-coded runs, which Build merges while releasing each run
+// page as it is consumed: the build never holds the names as Go strings, nor
+// more than one chunk uncompressed.
+type Builder struct {
+	buf  []byte   // current chunk: [len][key] records
+	offs []uint32 // record offsets into buf
+	runs [][][]byte
+	adds int
+}
+
+// Add adds a normalized name (see NormalizeName); wildcard adds only the
+// subtree below it. It reports false for a name no set can hold.
+func (b *Builder) Add(name string, wildcard bool) bool {
+	if b.buf == nil {
+		b.buf = make([]byte, 0, chunkBytes+maxEntryBytes)
+	}
+	start := len(b.buf)
+	buf, ok := appendKey(append(b.buf, 0), name, wildcard)
+	if !ok {
+		b.buf = buf[:start]
+		return false
+	}
+	buf[start] = byte(len(buf) - start - 1)
+	b.buf = buf
+	b.offs = append(b.offs, uint32(start))
+	b.adds++
+	if len(b.buf) >= chunkBytes {
+		b.flush()
+	}
+	return true
+}
+
+// Added returns how many names were added, before duplicates and covered
+// names are removed.
+func (b *Builder) Added() int { return b.adds }
+
+func (b *Builder) record(off uint32) []byte {
+	return b.buf[off+1 : off+1+uint32(b.buf[off])]
+}
+
+// flush sorts the current chunk into a run.
+func (b *Builder) flush() {
+	if len(b.offs) == 0 {
+		return
+	}
+	slices.SortFunc(b.offs, func(x, y uint32) int { return bytes.Compare(b.record(x), b.record(y)) })
+	var w pageWriter
+	var d dedup
+	for _, off := range b.offs {
+		if k := b.record(off); d.keep(k) {
+			w.add(k)
+		}
+	}
+	b.runs = append(b.runs, w.finish())
+	b.buf, b.offs = b.buf[:0], b.offs[:0]
+}
+
+// Build merges everything added into a Set and resets the Builder.
+func (b *Builder) Build() *Set {
+	b.flush()
+	b.buf, b.offs = nil, nil
+	m := newMerger(b.runs)
+	b.runs, b.adds = nil, 0
+	s := &Set{}
+	w := pageWriter{restart: blockLen}
+	var d dedup
+	for k, ok := m.next(); ok; k, ok = m.next() {
+		if !d.keep(k) {
+			continue
+		}
+		if head, ref := w.add(k); head {
+			s.headKey = append(s.headKey, prefix64(k))
+			s.headRef = append(s.headRef, ref)
+		}
+		s.n++
+	}
+	s.pages = w.finish()
+	s.headKey = slices.Clip(s.headKey)
+	s.headRef = slices.Clip(s.headRef)
+	return s
+}

@@ -1,0 +1,100 @@
+package filter
+
+// Entries are front-coded: [shared prefix length][suffix length][suffix],
+// where the shared prefix is taken from the previous entry. The first entry
+// of a page always has shared = 0, so a page can be decoded, and dropped,
+// on its own.
+const pageSize = 64 << 10
+
+// maxEntryBytes bounds one encoded entry (two length bytes and a key).
+const maxEntryBytes = 2 + maxNameLen + 2
+
+// pageWriter appends front-coded keys to fixed-size pages. Fixed pages keep
+// growth free of the copy-and-double peaks of one big slice.
+type pageWriter struct {
+	pages   [][]byte
+	prev    [maxEntryBytes]byte
+	prevLen int
+	restart int // entries per block; 0: only at page starts
+	inBlock int
+}
+
+// add appends key; it reports whether key starts a block (shared = 0) and
+// where: page index and offset packed as page<<16 | offset.
+func (w *pageWriter) add(key []byte) (head bool, ref uint32) {
+	n := len(w.pages)
+	if n == 0 || len(w.pages[n-1])+maxEntryBytes > pageSize {
+		w.pages = append(w.pages, make([]byte, 0, pageSize))
+		n++
+		w.inBlock = 0
+	}
+	if w.restart > 0 && w.inBlock == w.restart {
+		w.inBlock = 0
+	}
+	shared := 0
+	if w.inBlock > 0 {
+		prev := w.prev[:w.prevLen]
+		for shared < len(prev) && shared < len(key) && shared < 255 && prev[shared] == key[shared] {
+			shared++
+		}
+	}
+	p := w.pages[n-1]
+	ref = uint32(n-1)<<16 | uint32(len(p))
+	p = append(p, byte(shared), byte(len(key)-shared))
+	w.pages[n-1] = append(p, key[shared:]...)
+	w.prevLen = copy(w.prev[:], key)
+	w.inBlock++
+	return w.inBlock == 1, ref
+}
+
+// finish trims the last page to its length and returns the pages.
+func (w *pageWriter) finish() [][]byte {
+	if n := len(w.pages); n > 0 {
+		w.pages[n-1] = append([]byte(nil), w.pages[n-1]...)
+	}
+	return w.pages
+}
+
+// pageReader decodes pages written by a pageWriter in order, releasing each
+// page once it is read so that a merge frees its input as it goes.
+type pageReader struct {
+	pages [][]byte
+	page  int
+	off   int
+	cur   [maxEntryBytes]byte
+	n     int
+}
+
+// next returns the next key (valid until the following call) or false at the end.
+func (r *pageReader) next() ([]byte, bool) {
+	for r.page < len(r.pages) && r.off >= len(r.pages[r.page]) {
+		r.pages[r.page] = nil
+		r.page++
+		r.off = 0
+	}
+	if r.page >= len(r.pages) {
+		return nil, false
+	}
+	p := r.pages[r.page]
+	shared, l := int(p[r.off]), int(p[r.off+1])
+	r.n = shared + copy(r.cur[shared:], p[r.off+2:r.off+2+l])
+	r.off += 2 + l
+	return r.cur[:r.n], true
+}
+
+// dedup drops keys covered by the last key it kept; fed sorted keys it keeps
+// exactly the entries no other entry covers.
+type dedup struct {
+	last [maxEntryBytes]byte
+	n    int
+	has  bool
+}
+
+func (d *dedup) keep(x []byte) bool {
+	if d.has && covers(d.last[:d.n], x) {
+		return false
+	}
+	d.n = copy(d.last[:], x)
+	d.has = true
+	return true
+}

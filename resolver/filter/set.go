@@ -1,0 +1,129 @@
+package filter
+
+import (
+	"bytes"
+	"encoding/binary"
+)
+
+// blockLen is the number of entries between two entries of the search index.
+// Larger blocks save index memory and cost a longer scan per lookup.
+const blockLen = 16
+
+// Set is an immutable set of domain names, each matching itself and its whole
+// subtree (or only the subtree, for wildcard entries). The zero value and nil
+// are empty sets. A Set is safe for concurrent use.
+type Set struct {
+	pages   [][]byte
+	headKey []uint64 // first 8 key bytes of each block's first entry, big-endian
+	headRef []uint32 // page<<16 | offset of each block's first entry
+	n       int
+}
+
+// Len returns the number of entries kept (after removing covered ones).
+func (s *Set) Len() int {
+	if s == nil {
+		return 0
+	}
+	return s.n
+}
+
+// Bytes returns the memory the set holds.
+func (s *Set) Bytes() int {
+	if s == nil {
+		return 0
+	}
+	b := 12 * cap(s.headKey)
+	for _, p := range s.pages {
+		b += cap(p)
+	}
+	return b
+}
+
+// Contains reports whether name, or one of its parents, is in the set.
+// Case is ignored and a trailing dot is optional.
+func (s *Set) Contains(name string) bool {
+	_, ok := s.Match(name)
+	return ok
+}
+
+// Match is Contains that also returns the matching entry's depth: the number
+// of labels of the entry's name (a wildcard "*.example.com" counts 2). Deeper
+// matches are more specific.
+func (s *Set) Match(name string) (depth int, ok bool) {
+	if s == nil || len(s.headKey) == 0 {
+		return 0, false
+	}
+	var kb [maxEntryBytes]byte
+	k, valid := appendKey(kb[:0], name, false)
+	if !valid {
+		return 0, false
+	}
+	return s.match(k)
+}
+
+// match finds the greatest entry ≤ k and checks whether it covers k. Entries
+// form a prefix-free set (covered entries were removed), so if any entry
+// covers k it is this one: one search decides for the name and all parents.
+func (s *Set) match(k []byte) (depth int, ok bool) {
+	kp := prefix64(k)
+	lo, hi := 0, len(s.headKey)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if s.headLE(m, k, kp) {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	b := lo - 1
+	if b < 0 {
+		return 0, false
+	}
+	ref := s.headRef[b]
+	page := s.pages[ref>>16]
+	off, end := int(ref&0xffff), len(page)
+	if b+1 < len(s.headRef) && s.headRef[b+1]>>16 == ref>>16 {
+		end = int(s.headRef[b+1] & 0xffff)
+	}
+	var cb, nb [maxEntryBytes]byte
+	cur, next := cb[:], nb[:]
+	n := copy(cur, page[off+2:off+2+int(page[off+1])])
+	off += 2 + int(page[off+1])
+	for off < end {
+		shared, l := int(page[off]), int(page[off+1])
+		copy(next[:shared], cur[:shared])
+		m := shared + copy(next[shared:], page[off+2:off+2+l])
+		if bytes.Compare(next[:m], k) > 0 {
+			break
+		}
+		cur, next, n = next, cur, m
+		off += 2 + l
+	}
+	if p := cur[:n]; covers(p, k) {
+		return bytes.Count(p, []byte{'.'}), true
+	}
+	return 0, false
+}
+
+// headLE reports whether the first entry of block m is ≤ k.
+func (s *Set) headLE(m int, k []byte, kp uint64) bool {
+	if hk := s.headKey[m]; hk != kp {
+		return hk < kp
+	}
+	ref := s.headRef[m]
+	page := s.pages[ref>>16]
+	off := int(ref & 0xffff)
+	head := page[off+2 : off+2+int(page[off+1])]
+	return bytes.Compare(head, k) <= 0
+}
+
+// prefix64 packs the first 8 bytes of k, zero padded, big-endian, so that
+// comparing two packed prefixes orders keys like comparing their first bytes.
+func prefix64(k []byte) uint64 {
+	if len(k) >= 8 {
+		return binary.BigEndian.Uint64(k)
+	}
+	var b [8]byte
+	copy(b[:], k)
+	return binary.BigEndian.Uint64(b[:])
+}
