@@ -1,0 +1,179 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"reflect"
+	"strconv"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/dnsward/dnsward/resolver/upstream"
+)
+
+// Config is the whole of dnsward's configuration file.
+type Config struct {
+	Listen          Listen   `yaml:"listen"`
+	Upstreams       []string `yaml:"upstreams"`        // udp://, tcp://, tls://host:port#name, https://, quic://
+	UpstreamTimeout Duration `yaml:"upstream_timeout"` // per resolution; default 5s
+	Cache           Cache    `yaml:"cache"`
+	Log             Log      `yaml:"log"`
+	DataDir         string   `yaml:"data_dir"` // certificates, ACME account, list caches
+
+	// File is the path the configuration was read from ("" for the embedded default).
+	File string `yaml:"-"`
+	// lines maps each key path to the line it was written on.
+	lines map[string]int
+}
+
+// Listen names the addresses of every front-end.
+type Listen struct {
+	DNS     []string `yaml:"dns"`     // plain DNS, UDP and TCP on each address
+	Metrics string   `yaml:"metrics"` // /metrics, /healthz, /readyz
+}
+
+// Cache configures the answer cache.
+type Cache struct {
+	Size       int      `yaml:"size"`        // entries; default 100000
+	MinTTL     Duration `yaml:"min_ttl"`     // default 0
+	MaxTTL     Duration `yaml:"max_ttl"`     // default 24h
+	ServeStale Duration `yaml:"serve_stale"` // RFC 8767 window; 0 disables
+}
+
+// Log configures log/slog output.
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // text or json
+}
+
+// Load reads and validates a configuration file.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse decodes and validates configuration text; name is used in errors and
+// to resolve relative paths.
+func Parse(name string, data []byte) (*Config, error) {
+	cfg := &Config{File: name}
+	var doc yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, Errors{{File: name, Msg: "the file is empty"}}
+		}
+		return nil, Errors{{File: name, Msg: "not valid YAML: " + err.Error()}}
+	}
+	d := &decoder{file: name, lines: map[string]int{}}
+	if len(doc.Content) == 1 {
+		d.decode(doc.Content[0], "", reflect.ValueOf(cfg).Elem())
+	}
+	if len(d.errs) > 0 {
+		return nil, d.errs
+	}
+	cfg.lines = d.lines
+	cfg.applyDefaults()
+	if errs := cfg.validate(); len(errs) > 0 {
+		return nil, errs
+	}
+	return cfg, nil
+}
+
+func (c *Config) applyDefaults() {
+	if c.Cache.Size == 0 && c.lines["cache.size"] == 0 {
+		c.Cache.Size = 100000
+	}
+	if c.Cache.MaxTTL == 0 {
+		c.Cache.MaxTTL = Duration(24 * 60 * 60 * 1e9)
+	}
+	if c.UpstreamTimeout == 0 {
+		c.UpstreamTimeout = Duration(5e9)
+	}
+	if c.Log.Level == "" {
+		c.Log.Level = "info"
+	}
+	if c.Log.Format == "" {
+		c.Log.Format = "text"
+	}
+}
+
+// errAt builds an error for key at the line it was written on.
+func (c *Config) errAt(key, format string, args ...any) *Error {
+	return &Error{File: c.File, Line: c.lines[key], Key: key, Msg: fmt.Sprintf(format, args...)}
+}
+
+func (c *Config) validate() Errors {
+	var errs Errors
+	add := func(e *Error) { errs = append(errs, e) }
+	if len(c.Listen.DNS) == 0 {
+		add(c.errAt("listen", "no listener configured: set listen.dns"))
+	}
+	for i, a := range c.Listen.DNS {
+		if err := checkHostPort(a); err != nil {
+			add(c.errAt(fmt.Sprintf("listen.dns[%d]", i), "%v", err))
+		}
+	}
+	if c.Listen.Metrics != "" {
+		if err := checkHostPort(c.Listen.Metrics); err != nil {
+			add(c.errAt("listen.metrics", "%v", err))
+		}
+	}
+	if len(c.Upstreams) == 0 {
+		add(c.errAt("upstreams", "at least one upstream is required"))
+	}
+	for i, u := range c.Upstreams {
+		if err := checkUpstream(u); err != nil {
+			add(c.errAt(fmt.Sprintf("upstreams[%d]", i), "%v", err))
+		}
+	}
+	if c.Cache.Size < 0 {
+		add(c.errAt("cache.size", "must not be negative, got %d", c.Cache.Size))
+	}
+	if c.Cache.MinTTL > c.Cache.MaxTTL {
+		add(c.errAt("cache.min_ttl", "is larger than cache.max_ttl"))
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		add(c.errAt("log.level", "must be debug, info, warn or error, got %q", c.Log.Level))
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		add(c.errAt("log.format", "must be text or json, got %q", c.Log.Format))
+	}
+	return errs
+}
+
+// checkHostPort accepts "ip:port" with a literal IP and a port.
+func checkHostPort(s string) error {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return fmt.Errorf("expected ip:port, got %q", s)
+	}
+	if _, err := netip.ParseAddr(host); err != nil {
+		return fmt.Errorf("expected a literal IP address, got %q", host)
+	}
+	if p, err := strconv.ParseUint(port, 10, 16); err != nil || p == 0 {
+		return fmt.Errorf("expected a port 1-65535, got %q", port)
+	}
+	return nil
+}
+
+// checkUpstream parses an upstream URL the way the gateway will, without
+// opening any connection.
+func checkUpstream(raw string) error {
+	u, err := upstream.New(raw, upstream.Options{})
+	if err != nil {
+		return errors.Unwrap(err)
+	}
+	return u.Close()
+}

@@ -1,0 +1,82 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseExample(t *testing.T) {
+	const example = `
+listen:
+  dns: ["127.0.0.1:8053"]        # plain DNS, UDP and TCP on each address
+  metrics: "127.0.0.1:9153"      # /metrics (Prometheus), /healthz, /readyz
+upstreams:                       # tried in order of health and latency; failover on error or timeout
+  - udp://127.0.0.1:5300         # UDP with TCP retry on TC=1
+  - tcp://127.0.0.1:5300
+  - tls://127.0.0.1:5301#dns.example   # DoT; the part after # is the name to verify
+  - https://127.0.0.1:5302/dns-query   # DoH
+cache:
+  size: 100000                   # entries
+  serve_stale: 24h               # RFC 8767, answers marked with EDE 3
+`
+	cfg, err := Parse("example.yaml", []byte(example))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Upstreams) != 4 || cfg.Cache.Size != 100000 || time.Duration(cfg.Cache.ServeStale) != 24*time.Hour {
+		t.Fatalf("decoded %+v", cfg)
+	}
+	if cfg.Listen.Metrics != "127.0.0.1:9153" || cfg.Listen.DNS[0] != "127.0.0.1:8053" {
+		t.Fatalf("listen decoded as %+v", cfg.Listen)
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	const base = "listen:\n  dns: [\"127.0.0.1:8053\"]\nupstreams: [udp://127.0.0.1:5300]\n"
+	tests := []struct {
+		name string
+		yaml string
+		want string
+	}{
+		{"unknown top-level key", base + "caches:\n  size: 1\n",
+			"c.yaml:4: caches: unknown key (known keys: cache, data_dir, listen, log, upstream_timeout, upstreams)"},
+		{"unknown nested key", base + "cache:\n  sise: 10\n",
+			"c.yaml:5: cache.sise: unknown key (known keys: max_ttl, min_ttl, serve_stale, size)"},
+		{"wrong type integer", base + "cache:\n  size: lots\n",
+			`c.yaml:5: cache.size: expected an integer, got "lots"`},
+		{"bad duration", base + "cache:\n  serve_stale: 1 day\n",
+			`c.yaml:5: cache.serve_stale: expected a duration such as 30s or 24h, got "1 day"`},
+		{"mapping where list expected", base + "cache: [1, 2]\n",
+			"c.yaml:4: cache: expected a mapping of keys, got a list"},
+		{"bad listen address", "listen:\n  dns: [\"localhost:53\"]\nupstreams: [udp://127.0.0.1:5300]\n",
+			`c.yaml:2: listen.dns[0]: expected a literal IP address, got "localhost"`},
+		{"port out of range", "listen:\n  dns: [\"127.0.0.1:70000\"]\nupstreams: [udp://127.0.0.1:5300]\n",
+			`c.yaml:2: listen.dns[0]: expected a port 1-65535, got "70000"`},
+		{"bad upstream scheme", "listen:\n  dns: [\"127.0.0.1:53\"]\nupstreams:\n  - ftp://127.0.0.1\n",
+			`c.yaml:4: upstreams[0]: upstream URL "ftp://127.0.0.1": unsupported scheme "ftp" (want udp, tcp, tls, https, h3 or quic)`},
+		{"no upstreams", "listen:\n  dns: [\"127.0.0.1:53\"]\n",
+			"c.yaml: upstreams: at least one upstream is required"},
+		{"no listeners", "upstreams: [udp://127.0.0.1:5300]\n",
+			"c.yaml: listen: no listener configured: set listen.dns"},
+		{"bad log level", base + "log:\n  level: loud\n",
+			`c.yaml:5: log.level: must be debug, info, warn or error, got "loud"`},
+		{"min above max ttl", base + "cache:\n  min_ttl: 2h\n  max_ttl: 1h\n",
+			"c.yaml:5: cache.min_ttl: is larger than cache.max_ttl"},
+		{"negative size", base + "cache:\n  size: -1\n",
+			"c.yaml:5: cache.size: must not be negative, got -1"},
+		{"invalid yaml", "listen: [\n", "c.yaml: not valid YAML: yaml: line 1: did not find expected node content"},
+		{"empty file", "", "c.yaml: the file is empty"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("c.yaml", []byte(tt.yaml))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if got := err.Error(); !strings.Contains(got, tt.want) {
+				t.Fatalf("error\n  %s\nwant it to contain\n  %s", got, tt.want)
+			}
+		})
+	}
+}
