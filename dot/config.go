@@ -1,0 +1,96 @@
+// Package dot serves DNS over TLS (RFC 7858, RFC 8310): TLS over TCP with
+// ALPN "dot", 2-byte length framing and pipelined queries answered out of
+// order as they complete (RFC 7766).
+package dot
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/dnsward/dnsward/resolver"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// ALPN is the TLS application protocol DoT negotiates (RFC 7858 §3.2).
+const ALPN = "dot"
+
+// Config configures a DoT server. Zero durations and counts take the defaults
+// named on each field.
+type Config struct {
+	Addrs    []string           // listen addresses, "127.0.0.1:853"
+	TLS      *tls.Config        // certificates (full chain, chosen by SNI); ALPN "dot" is added
+	Handler  resolver.Handler   // answers every query
+	Profiles *resolver.Profiles // profile by SNI, then local address, then default
+
+	MaxInflightPerConn int           // queries answered concurrently per connection (128)
+	MaxConnsPerClient  int           // connections per client IP (256; negative: unbounded)
+	IdleTimeout        time.Duration // close a connection idle this long (30s); advertised via RFC 7828
+	HandshakeTimeout   time.Duration // TLS handshake deadline (5s)
+	WriteTimeout       time.Duration // deadline to write one answer (10s)
+
+	Logger  *slog.Logger          // nil: slog.Default()
+	Metrics prometheus.Registerer // nil: metrics are not registered
+}
+
+// withDefaults validates c and returns a copy with defaults filled in.
+func (c Config) withDefaults() (Config, error) {
+	if len(c.Addrs) == 0 {
+		return c, errors.New("dot: no listen addresses")
+	}
+	if c.TLS == nil {
+		return c, errors.New("dot: no TLS config")
+	}
+	if c.TLS.Certificates == nil && c.TLS.GetCertificate == nil && c.TLS.GetConfigForClient == nil {
+		return c, errors.New("dot: TLS config has no certificate")
+	}
+	if c.Handler == nil {
+		return c, errors.New("dot: no handler")
+	}
+	if c.Profiles == nil {
+		return c, errors.New("dot: no profiles")
+	}
+	for _, d := range []struct {
+		name string
+		v    *time.Duration
+		def  time.Duration
+	}{
+		{"IdleTimeout", &c.IdleTimeout, 30 * time.Second},
+		{"HandshakeTimeout", &c.HandshakeTimeout, 5 * time.Second},
+		{"WriteTimeout", &c.WriteTimeout, 10 * time.Second},
+	} {
+		if *d.v < 0 {
+			return c, fmt.Errorf("dot: negative %s", d.name)
+		}
+		if *d.v == 0 {
+			*d.v = d.def
+		}
+	}
+	if c.IdleTimeout > 6553*time.Second {
+		return c, fmt.Errorf("dot: IdleTimeout %s exceeds what RFC 7828 can advertise", c.IdleTimeout)
+	}
+	if c.MaxInflightPerConn < 0 {
+		return c, errors.New("dot: negative MaxInflightPerConn")
+	}
+	if c.MaxInflightPerConn == 0 {
+		c.MaxInflightPerConn = 128
+	}
+	if c.MaxConnsPerClient == 0 {
+		c.MaxConnsPerClient = 256
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	t := c.TLS.Clone()
+	if !slices.Contains(t.NextProtos, ALPN) {
+		t.NextProtos = append([]string{ALPN}, t.NextProtos...)
+	}
+	if t.MinVersion < tls.VersionTLS12 {
+		t.MinVersion = tls.VersionTLS12
+	}
+	c.TLS = t
+	return c, nil
+}

@@ -1,0 +1,188 @@
+package dot
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/dnsward/dnsward/dot/framing"
+	"github.com/dnsward/dnsward/resolver"
+	"github.com/miekg/dns"
+)
+
+// conn is one client connection: a read loop that hands each query to its own
+// goroutine, and a write lock so answers go out whole, in completion order.
+type conn struct {
+	s       *Server
+	tc      *tls.Conn
+	client  netip.AddrPort
+	sni     string
+	profile *resolver.Profile
+	ctx     context.Context
+	sem     chan struct{} // bounds queries in flight
+	pending atomic.Int32  // queries in flight; the idle timer waits for them
+	wg      sync.WaitGroup
+
+	wmu  sync.Mutex
+	werr error
+}
+
+// serve runs one accepted TCP connection to its end.
+func (s *Server) serve(nc net.Conn) {
+	defer s.wg.Done()
+	client := framing.AddrPort(nc.RemoteAddr())
+	if !s.limiter.Acquire(client.Addr()) {
+		s.metrics.ProtocolErrors.WithLabelValues("dot", "", "conn_limit").Inc()
+		nc.Close()
+		return
+	}
+	defer s.limiter.Release(client.Addr())
+	tc := tls.Server(nc, s.cfg.TLS)
+	defer tc.Close()
+	if !s.track(tc) {
+		return
+	}
+	defer s.untrack(tc)
+	hctx, cancel := context.WithTimeout(s.base, s.cfg.HandshakeTimeout)
+	err := tc.HandshakeContext(hctx)
+	cancel()
+	if err != nil {
+		s.metrics.ProtocolErrors.WithLabelValues("dot", "", "handshake").Inc()
+		s.cfg.Logger.Debug("dot: handshake", "client", client, "err", err)
+		return
+	}
+	sni := tc.ConnectionState().ServerName
+	local := framing.AddrPort(nc.LocalAddr())
+	c := &conn{
+		s:       s,
+		tc:      tc,
+		client:  client,
+		sni:     sni,
+		profile: s.cfg.Profiles.Select(resolver.Ingress{ServerName: sni, Local: local.Addr()}),
+		sem:     make(chan struct{}, s.cfg.MaxInflightPerConn),
+	}
+	ctx, cancelConn := context.WithCancel(s.base)
+	defer cancelConn()
+	c.ctx = ctx
+	s.metrics.Connections.WithLabelValues("dot", c.profile.Name).Inc()
+	s.metrics.Active.WithLabelValues("dot").Inc()
+	defer s.metrics.Active.WithLabelValues("dot").Dec()
+	c.readLoop()
+	c.wg.Wait()
+}
+
+// readLoop reads queries until the client closes, the idle timeout passes
+// with nothing in flight, a framing error occurs or the server shuts down.
+func (c *conn) readLoop() {
+	br := bufio.NewReaderSize(c.tc, 4096)
+	buf := make([]byte, 0, 512)
+	for {
+		c.tc.SetReadDeadline(time.Now().Add(c.s.cfg.IdleTimeout))
+		if c.s.closing.Load() {
+			return
+		}
+		if _, err := br.Peek(1); err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() && c.pending.Load() > 0 && !c.s.closing.Load() {
+				continue // not idle: answers are still being worked on
+			}
+			return
+		}
+		raw, err := framing.ReadFrame(br, buf)
+		if err != nil {
+			if errors.Is(err, framing.ErrZeroLength) || errors.Is(err, framing.ErrShortMessage) {
+				c.protocolError("framing")
+			}
+			return
+		}
+		if cap(raw) > cap(buf) {
+			buf = raw[:0]
+		}
+		q, err := framing.Parse(raw)
+		if err != nil {
+			c.protocolError("malformed")
+			c.write(framing.FormErr(raw))
+			continue
+		}
+		select {
+		case c.sem <- struct{}{}:
+		case <-c.ctx.Done():
+			return
+		}
+		c.pending.Add(1)
+		c.wg.Add(1)
+		go c.answer(q)
+	}
+}
+
+func (c *conn) answer(q *dns.Msg) {
+	defer func() {
+		c.pending.Add(-1)
+		<-c.sem
+		c.wg.Done()
+	}()
+	req := &resolver.Request{Msg: q, Client: c.client, Transport: resolver.DoT, ServerName: c.sni, Profile: c.profile}
+	resp, err := framing.Resolve(c.ctx, c.s.cfg.Handler, req)
+	if err != nil {
+		c.s.cfg.Logger.Debug("dot: handler", "client", c.client, "name", questionName(q), "err", err)
+	}
+	out := framing.Finish(q, resp, c.s.keepalive)
+	c.s.metrics.Queries.WithLabelValues("dot", c.profile.Name, dns.RcodeToString[out.Rcode]).Inc()
+	c.write(out)
+}
+
+// write sends one answer whole. A failed write ends the connection: the read
+// loop is woken and further answers are dropped.
+func (c *conn) write(m *dns.Msg) {
+	bp := c.s.bufs.Get().(*[]byte)
+	b, err := framing.Pack(m, *bp)
+	if err != nil {
+		c.s.cfg.Logger.Debug("dot: pack", "client", c.client, "err", err)
+		b, err = framing.Pack(failure(m), *bp)
+		if err != nil {
+			c.s.bufs.Put(bp)
+			return
+		}
+	}
+	c.wmu.Lock()
+	if c.werr == nil {
+		c.tc.SetWriteDeadline(time.Now().Add(c.s.cfg.WriteTimeout))
+		if _, c.werr = c.tc.Write(b); c.werr != nil {
+			c.tc.SetReadDeadline(time.Now())
+		}
+	}
+	c.wmu.Unlock()
+	if cap(b) <= 64<<10 {
+		*bp = b[:0]
+		c.s.bufs.Put(bp)
+	}
+}
+
+func (c *conn) protocolError(kind string) {
+	c.s.metrics.ProtocolErrors.WithLabelValues("dot", c.profile.Name, kind).Inc()
+	c.s.cfg.Logger.Debug("dot: protocol error", "client", c.client, "kind", kind)
+}
+
+// failure is the SERVFAIL sent when an answer cannot be packed (too large).
+func failure(m *dns.Msg) *dns.Msg {
+	f := new(dns.Msg)
+	f.Id = m.Id
+	f.Response = true
+	f.Opcode = m.Opcode
+	f.Question = m.Question
+	f.Rcode = dns.RcodeServerFailure
+	return f
+}
+
+func questionName(q *dns.Msg) string {
+	if len(q.Question) == 0 {
+		return ""
+	}
+	return q.Question[0].Name
+}

@@ -1,0 +1,313 @@
+package dot
+
+import (
+	"crypto/tls"
+	"fmt"
+	"net"
+	"os/exec"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dnsward/dnsward/dot/framing"
+	"github.com/dnsward/dnsward/dot/framing/framingtest"
+	"github.com/dnsward/dnsward/resolver"
+	"github.com/miekg/dns"
+)
+
+// TestKdigProfiles asks kdig (verifying the chain against the root only) which
+// profile each server name selects.
+func TestKdigProfiles(t *testing.T) {
+	if _, err := exec.LookPath("kdig"); err != nil {
+		t.Skip("kdig not installed (apt-get install knot-dnsutils)")
+	}
+	f := start(t, nil)
+	_, port, _ := net.SplitHostPort(f.addr)
+	for _, tc := range []struct {
+		sni, want string
+	}{
+		{"dns.test", "open"},
+		{"child.dns.test", "child"},
+		{"ads.dns.test", "ads"},
+		{"other.dns.test", "open"}, // unknown SNI → default
+	} {
+		t.Run(tc.sni, func(t *testing.T) {
+			out, err := exec.Command("kdig", "+tls", "+tls-hostname="+tc.sni, "+tls-ca="+f.pki.CAFile,
+				"@127.0.0.1", "-p", port, "+short", "+time=5", "+retry=0", "whoami.test", "TXT").CombinedOutput()
+			if err != nil {
+				t.Fatalf("kdig: %v\n%s", err, out)
+			}
+			if got := strings.TrimSpace(string(out)); got != `"`+tc.want+`"` {
+				t.Fatalf("profile = %s, want %q", got, tc.want)
+			}
+		})
+	}
+	t.Run("name not in certificate", func(t *testing.T) {
+		out, err := exec.Command("kdig", "+tls", "+tls-hostname=evil.example", "+tls-ca="+f.pki.CAFile,
+			"@127.0.0.1", "-p", port, "+short", "+time=5", "+retry=0", "whoami.test", "TXT").CombinedOutput()
+		if err == nil && strings.Contains(string(out), `"open"`) {
+			t.Fatalf("kdig accepted a certificate not valid for the name:\n%s", out)
+		}
+	})
+}
+
+// TestPipelinedOutOfOrder sends 200 queries in one write; slow names are
+// answered last, every answer matches its query.
+func TestPipelinedOutOfOrder(t *testing.T) {
+	f := start(t, func(c *Config) { c.MaxInflightPerConn = 256 })
+	c := f.dial(t, "dns.test")
+	const n = 200
+	names := map[uint16]string{}
+	var qs []*dns.Msg
+	for i := range n {
+		name := fmt.Sprintf("q%d.example.", i)
+		if i%10 == 0 {
+			name = fmt.Sprintf("slow%d.example.", i)
+		}
+		q := query(name, dns.TypeA)
+		q.Id = uint16(i + 1)
+		names[q.Id] = name
+		qs = append(qs, q)
+	}
+	c.send(qs...)
+	var order []uint16
+	for range n {
+		a := c.recv()
+		name, ok := names[a.Id]
+		if !ok {
+			t.Fatalf("answer with unknown or repeated ID %d", a.Id)
+		}
+		delete(names, a.Id)
+		if len(a.Answer) != 1 || a.Answer[0].(*dns.A).A.String() != framingtest.AddrFor(name).String() {
+			t.Fatalf("answer for %s: %v", name, a.Answer)
+		}
+		order = append(order, a.Id)
+	}
+	if order[0] == 1 {
+		t.Fatalf("first answer is the (slow) first query: answers were not reordered")
+	}
+	if slowFirst := order[n-n/10:]; slowFirst[0]%10 != 1 {
+		t.Errorf("slow answers should come last; last %d IDs: %v", n/10, slowFirst)
+	}
+}
+
+func TestKeepaliveAndIdleTimeout(t *testing.T) {
+	f := start(t, func(c *Config) { c.IdleTimeout = 300 * time.Millisecond })
+	c := f.dial(t, "dns.test")
+	q := query("a.example.", dns.TypeA)
+	q.SetEdns0(1232, false)
+	q.IsEdns0().Option = append(q.IsEdns0().Option, &dns.EDNS0_TCP_KEEPALIVE{Code: dns.EDNS0TCPKEEPALIVE})
+	c.send(q)
+	a := c.recv()
+	var got *dns.EDNS0_TCP_KEEPALIVE
+	if opt := a.IsEdns0(); opt != nil {
+		for _, o := range opt.Option {
+			if k, ok := o.(*dns.EDNS0_TCP_KEEPALIVE); ok {
+				got = k
+			}
+		}
+	}
+	if got == nil || got.Timeout != 3 {
+		t.Fatalf("keepalive option = %+v, want timeout 3 (300 ms)", got)
+	}
+	if !c.closed(3 * time.Second) {
+		t.Fatal("idle connection not closed")
+	}
+
+	plain := f.dial(t, "dns.test")
+	plain.send(query("b.example.", dns.TypeA))
+	if a := plain.recv(); framing.HasKeepalive(a) {
+		t.Fatal("keepalive advertised to a query that did not carry the option")
+	}
+}
+
+// TestHalfOpenReleased: clients that stall in the handshake or mid-frame and
+// never close do not hold server goroutines beyond the timeouts.
+func TestHalfOpenReleased(t *testing.T) {
+	f := start(t, func(c *Config) {
+		c.IdleTimeout = 300 * time.Millisecond
+		c.HandshakeTimeout = 300 * time.Millisecond
+	})
+	before := runtime.NumGoroutine()
+	var keep []net.Conn
+	for range 5 {
+		nc, err := net.Dial("tcp", f.addr) // never handshakes
+		if err != nil {
+			t.Fatal(err)
+		}
+		keep = append(keep, nc)
+		c := f.dial(t, "dns.test")
+		c.tc.Write([]byte{0, 40, 1, 2}) // a frame that never completes
+		keep = append(keep, c.tc)
+	}
+	defer func() {
+		for _, c := range keep {
+			c.Close()
+		}
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		buf := make([]byte, 1<<16)
+		t.Fatalf("%d goroutines, %d before the stalled clients\n%s", n, before, buf[:runtime.Stack(buf, true)])
+	}
+}
+
+func TestFraming(t *testing.T) {
+	f := start(t, nil)
+	response := query("r.example.", dns.TypeA)
+	response.Response = true
+	packedResponse, _ := response.Pack()
+	for _, tc := range []struct {
+		name    string
+		raw     []byte // written as is
+		formerr bool   // answered FORMERR; otherwise the connection is closed
+	}{
+		{"zero length", []byte{0, 0}, false},
+		{"shorter than a header", []byte{0, 5, 1, 2, 3, 4, 5}, false},
+		{"garbage after header", append([]byte{0, 14, 0xab, 0xcd, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0}, 0xff, 0xff), true},
+		{"a response", mustFrame(t, packedResponse), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := f.dial(t, "dns.test")
+			if _, err := c.tc.Write(tc.raw); err != nil {
+				t.Fatal(err)
+			}
+			if !tc.formerr {
+				if !c.closed(3 * time.Second) {
+					t.Fatal("connection not closed")
+				}
+				return
+			}
+			a := c.recv()
+			if a.Rcode != dns.RcodeFormatError || a.Id != uint16(tc.raw[2])<<8|uint16(tc.raw[3]) {
+				t.Fatalf("got rcode %s id %d", dns.RcodeToString[a.Rcode], a.Id)
+			}
+			c.send(query("after.example.", dns.TypeA)) // the connection survives
+			if a := c.recv(); a.Rcode != dns.RcodeSuccess {
+				t.Fatalf("query after FORMERR: %s", dns.RcodeToString[a.Rcode])
+			}
+		})
+	}
+}
+
+func mustFrame(t *testing.T, b []byte) []byte {
+	out, err := framing.AppendFrame(nil, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestPadding(t *testing.T) {
+	f := start(t, nil)
+	c := f.dial(t, "dns.test")
+	for _, padded := range []bool{true, false} {
+		q := query("pad.example.", dns.TypeA)
+		q.SetEdns0(1232, false)
+		if padded {
+			q.IsEdns0().Option = append(q.IsEdns0().Option, &dns.EDNS0_PADDING{Padding: make([]byte, 100)})
+		}
+		c.send(q)
+		c.tc.SetReadDeadline(time.Now().Add(5 * time.Second))
+		raw, err := framing.ReadFrame(c.br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if gotPadded := len(raw)%framing.PadBlock == 0; gotPadded != padded {
+			t.Fatalf("query padded=%v: answer of %d bytes", padded, len(raw))
+		}
+	}
+}
+
+func TestBlockedPerProfile(t *testing.T) {
+	f := start(t, nil)
+	for _, tc := range []struct {
+		sni, name string
+		blocked   bool
+	}{
+		{"child.dns.test", "games.example.", true},
+		{"dns.test", "games.example.", false},
+		{"ads.dns.test", "tracker.example.", true},
+		{"child.dns.test", "tracker.example.", false},
+	} {
+		t.Run(tc.sni+"/"+tc.name, func(t *testing.T) {
+			c := f.dial(t, tc.sni)
+			q := query(tc.name, dns.TypeA)
+			q.SetEdns0(1232, false)
+			c.send(q)
+			a := c.recv()
+			ede, hasEDE := resolver.EDE(a)
+			if tc.blocked {
+				if a.Rcode != dns.RcodeNameError || !hasEDE || ede.InfoCode != resolver.EDEFiltered {
+					t.Fatalf("blocked name: rcode %s, EDE %v", dns.RcodeToString[a.Rcode], ede)
+				}
+				return
+			}
+			if a.Rcode != dns.RcodeSuccess || hasEDE || len(a.Answer) != 1 {
+				t.Fatalf("allowed name: %v", a)
+			}
+		})
+	}
+}
+
+func TestSessionResumption(t *testing.T) {
+	f := start(t, nil)
+	conf := f.pki.Client("dns.test", ALPN)
+	conf.ClientSessionCache = tls.NewLRUClientSessionCache(4)
+	for i, wantResumed := range []bool{false, true} {
+		tc, err := tls.Dial("tcp", f.addr, conf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := &client{t: t, tc: tc, br: newReader(tc)}
+		c.send(query("resume.example.", dns.TypeA))
+		c.recv() // reading processes the session ticket
+		if got := tc.ConnectionState().DidResume; got != wantResumed {
+			t.Fatalf("connection %d: DidResume = %v", i, got)
+		}
+		tc.Close()
+	}
+}
+
+func TestConnsPerClient(t *testing.T) {
+	f := start(t, func(c *Config) { c.MaxConnsPerClient = 2 })
+	f.dial(t, "dns.test")
+	f.dial(t, "dns.test")
+	_, err := tls.Dial("tcp", f.addr, f.pki.Client("dns.test", ALPN))
+	if err == nil {
+		t.Fatal("third connection from one address was accepted")
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	pki := framingtest.NewPKI(t, "dns.test")
+	ok := Config{Addrs: []string{"127.0.0.1:0"}, TLS: pki.Server, Handler: &framingtest.Handler{}, Profiles: framingtest.Profiles(t)}
+	for _, tc := range []struct {
+		name   string
+		mutate func(*Config)
+	}{
+		{"no addrs", func(c *Config) { c.Addrs = nil }},
+		{"no tls", func(c *Config) { c.TLS = nil }},
+		{"no cert", func(c *Config) { c.TLS = &tls.Config{} }},
+		{"no handler", func(c *Config) { c.Handler = nil }},
+		{"no profiles", func(c *Config) { c.Profiles = nil }},
+		{"negative idle", func(c *Config) { c.IdleTimeout = -1 }},
+		{"idle too long", func(c *Config) { c.IdleTimeout = 2 * time.Hour }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := ok
+			tc.mutate(&c)
+			_, err := New(c)
+			if err == nil || !strings.HasPrefix(err.Error(), "dot: ") {
+				t.Fatalf("err = %v", err)
+			}
+		})
+	}
+	if _, err := New(ok); err != nil {
+		t.Fatalf("valid config: %v", err)
+	}
+}

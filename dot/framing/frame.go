@@ -1,0 +1,58 @@
+package framing
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// MaxMsgSize is the largest DNS message a 2-byte length prefix can carry.
+const MaxMsgSize = 65535
+
+// headerSize is the size of the fixed DNS header; shorter frames carry no ID.
+const headerSize = 12
+
+// ErrZeroLength reports a frame whose length prefix is zero (RFC 7766 §8: not a
+// DNS message; the connection is closed).
+var ErrZeroLength = errors.New("zero-length frame")
+
+// ErrShortMessage reports a frame too short to hold a DNS header.
+var ErrShortMessage = errors.New("frame shorter than a DNS header")
+
+// ReadFrame reads one length-prefixed DNS message from r into buf (grown as
+// needed) and returns it. io.EOF means r ended cleanly between frames; a frame
+// cut short returns io.ErrUnexpectedEOF.
+func ReadFrame(r io.Reader, buf []byte) ([]byte, error) {
+	var hdr [2]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		return nil, err
+	}
+	n := int(binary.BigEndian.Uint16(hdr[:]))
+	if n == 0 {
+		return nil, ErrZeroLength
+	}
+	if cap(buf) < n {
+		buf = make([]byte, n)
+	}
+	buf = buf[:n]
+	if _, err := io.ReadFull(r, buf); err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	if n < headerSize {
+		return buf, ErrShortMessage
+	}
+	return buf, nil
+}
+
+// AppendFrame appends msg to dst behind its 2-byte length prefix.
+func AppendFrame(dst, msg []byte) ([]byte, error) {
+	if len(msg) > MaxMsgSize {
+		return dst, fmt.Errorf("message of %d bytes exceeds %d", len(msg), MaxMsgSize)
+	}
+	dst = binary.BigEndian.AppendUint16(dst, uint16(len(msg)))
+	return append(dst, msg...), nil
+}

@@ -1,0 +1,140 @@
+package framingtest
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/dnsward/dnsward/resolver"
+	"github.com/miekg/dns"
+)
+
+// AddrFor is the A record the test upstream answers for name: 198.18.x.y from
+// a hash of the name, so tests can check that each answer matches its query.
+func AddrFor(name string) netip.Addr {
+	var h uint32 = 2166136261
+	for i := 0; i < len(name); i++ {
+		h = (h ^ uint32(name[i])) * 16777619
+	}
+	return netip.AddrFrom4([4]byte{198, 18, byte(h >> 8), byte(h)})
+}
+
+// Upstream is an authoritative-style DNS server on 127.0.0.1 (UDP) answering
+// every A query with AddrFor(name); names under "nx." are NXDOMAIN.
+type Upstream struct {
+	Addr    string
+	Queries atomic.Int64
+}
+
+// StartUpstream runs an Upstream until the test ends.
+func StartUpstream(t testing.TB) *Upstream {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &Upstream{Addr: pc.LocalAddr().String()}
+	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, q *dns.Msg) {
+		u.Queries.Add(1)
+		m := new(dns.Msg)
+		m.SetReply(q)
+		name := q.Question[0].Name
+		switch {
+		case strings.HasSuffix(name, ".nx."):
+			m.Rcode = dns.RcodeNameError
+		case q.Question[0].Qtype == dns.TypeA:
+			m.Answer = append(m.Answer, &dns.A{
+				Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 300},
+				A:   AddrFor(name).AsSlice(),
+			})
+		}
+		w.WriteMsg(m)
+	})}
+	started := make(chan struct{})
+	srv.NotifyStartedFunc = func() { close(started) }
+	go srv.ActivateAndServe()
+	<-started
+	t.Cleanup(func() { srv.Shutdown() })
+	return u
+}
+
+// Handler forwards to an Upstream over UDP and applies the profile's policy.
+// Names starting with "slow" are delayed by Delay before being forwarded, and
+// "whoami.test." TXT answers the profile's name without going upstream.
+type Handler struct {
+	Upstream string
+	Delay    time.Duration
+}
+
+// ServeDNS implements resolver.Handler.
+func (h *Handler) ServeDNS(ctx context.Context, req *resolver.Request) (*dns.Msg, error) {
+	q := req.Msg
+	if len(q.Question) != 1 {
+		return resolver.NewReply(q, dns.RcodeFormatError), nil
+	}
+	name := strings.ToLower(q.Question[0].Name)
+	if name == "whoami.test." {
+		m := resolver.NewReply(q, dns.RcodeSuccess)
+		m.Answer = append(m.Answer, &dns.TXT{
+			Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeTXT, Class: dns.ClassINET},
+			Txt: []string{req.Profile.Name},
+		})
+		return m, nil
+	}
+	if p := req.Profile.Policy; p != nil {
+		if v := p.Check(name, q.Question[0].Qtype); v.Action == resolver.ActionBlock {
+			m := resolver.NewReply(q, dns.RcodeNameError)
+			resolver.AddEDE(q, m, v.EDE, v.Category)
+			return m, nil
+		}
+	}
+	if strings.HasPrefix(name, "slow") {
+		select {
+		case <-time.After(h.Delay):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	c := &dns.Client{Net: "udp", Timeout: 2 * time.Second}
+	fwd := q.Copy()
+	fwd.Id = dns.Id()
+	resp, _, err := c.ExchangeContext(ctx, fwd, h.Upstream)
+	if err != nil {
+		return nil, err
+	}
+	return resp, nil
+}
+
+// Blocklist is a Policy blocking exact names with EDE 17 (Filtered).
+type Blocklist map[string]string
+
+// Check implements resolver.Policy; the map value is the category.
+func (b Blocklist) Check(name string, _ uint16) resolver.Verdict {
+	if cat, ok := b[name]; ok {
+		return resolver.Verdict{Action: resolver.ActionBlock, Category: cat, EDE: resolver.EDEFiltered}
+	}
+	return resolver.Verdict{}
+}
+
+// Profiles is the test profile set: "open" (default, host dns.test), "child"
+// (child.dns.test, blocks "games.example.") and "ads" (ads.dns.test, blocks
+// "tracker.example.").
+func Profiles(t testing.TB) *resolver.Profiles {
+	t.Helper()
+	ps, err := resolver.NewProfiles("open", []*resolver.Profile{
+		{Name: "open", Hosts: []string{"dns.test"}},
+		{Name: "child", Hosts: []string{"child.dns.test"}, Policy: Blocklist{"games.example.": "games"}},
+		{Name: "ads", Hosts: []string{"ads.dns.test"}, Policy: Blocklist{"tracker.example.": "ads"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ps
+}
+
+// Hosts are the names the test leaf certificate covers.
+var Hosts = []string{"dns.test", "child.dns.test", "ads.dns.test", "other.dns.test"}

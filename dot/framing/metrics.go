@@ -1,0 +1,74 @@
+package framing
+
+import (
+	"errors"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are the counters every stream transport keeps, labelled by
+// transport ("dot", "doq") and profile name.
+type Metrics struct {
+	Connections    *prometheus.CounterVec // dnsward_connections_total{transport,profile}
+	Active         *prometheus.GaugeVec   // dnsward_connections_active{transport}
+	Queries        *prometheus.CounterVec // dnsward_queries_total{transport,profile,rcode}
+	ProtocolErrors *prometheus.CounterVec // dnsward_protocol_errors_total{transport,profile,kind}
+}
+
+// NewMetrics creates the transport metrics and registers them on reg (nil:
+// not registered). Metrics another transport registered already on reg are
+// shared rather than an error.
+func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
+	m := &Metrics{
+		Connections: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dnsward_connections_total",
+			Help: "Client connections accepted, by transport and profile.",
+		}, []string{"transport", "profile"}),
+		Active: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "dnsward_connections_active",
+			Help: "Client connections currently open, by transport.",
+		}, []string{"transport"}),
+		Queries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dnsward_queries_total",
+			Help: "Queries answered, by transport, profile and response code.",
+		}, []string{"transport", "profile", "rcode"}),
+		ProtocolErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dnsward_protocol_errors_total",
+			Help: "Protocol errors from clients, by transport, profile and kind.",
+		}, []string{"transport", "profile", "kind"}),
+	}
+	var err error
+	m.Connections, err = Register(reg, m.Connections)
+	if err != nil {
+		return nil, err
+	}
+	if m.Active, err = Register(reg, m.Active); err != nil {
+		return nil, err
+	}
+	if m.Queries, err = Register(reg, m.Queries); err != nil {
+		return nil, err
+	}
+	if m.ProtocolErrors, err = Register(reg, m.ProtocolErrors); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// Register registers c on reg and returns it, or returns the collector of the
+// same description registered before. A nil reg registers nothing.
+func Register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
+	if reg == nil {
+		return c, nil
+	}
+	err := reg.Register(c)
+	if err == nil {
+		return c, nil
+	}
+	var are prometheus.AlreadyRegisteredError
+	if errors.As(err, &are) {
+		if existing, ok := are.ExistingCollector.(C); ok {
+			return existing, nil
+		}
+	}
+	return c, err
+}
