@@ -1,0 +1,199 @@
+// Package plain serves unencrypted DNS over UDP and TCP (RFC 1035, RFC 7766).
+// It only frames bytes: every query goes to one resolver.Handler.
+package plain
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/dnsward/dnsward/resolver"
+)
+
+// Config configures the plain DNS listeners.
+type Config struct {
+	Addrs    []string // ip:port; each gets UDP and TCP
+	Handler  resolver.Handler
+	Profiles *resolver.Profiles
+	Metrics  *resolver.Metrics
+	Logger   *slog.Logger
+
+	UDPSockets     int           // SO_REUSEPORT sockets per address; 0: one per CPU
+	UDPMaxInflight int           // queries being answered per UDP socket; 0: 4096
+	TCPIdleTimeout time.Duration // 0: 10s (RFC 7766 §6.2.3)
+	TCPMaxInflight int           // concurrent queries per TCP connection; 0: 100
+	TCPMaxConns    int           // open TCP connections per address; 0: 10000
+	QueryTimeout   time.Duration // bound on answering one query; 0: 10s
+}
+
+// Server is a running set of plain DNS listeners.
+type Server struct {
+	cfg    Config
+	udp    []*net.UDPConn
+	tcp    []net.Listener
+	wg     sync.WaitGroup  // every goroutine the server started
+	ctx    context.Context // cancelled to abort everything
+	cancel context.CancelFunc
+	// draining is cancelled when Shutdown starts: TCP read loops stop
+	// reading while their in-flight answers are still written.
+	draining     context.Context
+	stopDraining context.CancelFunc
+}
+
+// New validates cfg; Start opens the sockets.
+func New(cfg Config) (*Server, error) {
+	if len(cfg.Addrs) == 0 {
+		return nil, errors.New("plain: no addresses")
+	}
+	if cfg.Handler == nil || cfg.Profiles == nil {
+		return nil, errors.New("plain: handler and profiles are required")
+	}
+	for _, a := range cfg.Addrs {
+		if _, err := netip.ParseAddrPort(a); err != nil {
+			return nil, fmt.Errorf("plain: listen address %q: %w", a, err)
+		}
+	}
+	if cfg.UDPSockets <= 0 {
+		cfg.UDPSockets = runtime.NumCPU()
+	}
+	if cfg.UDPMaxInflight <= 0 {
+		cfg.UDPMaxInflight = 4096
+	}
+	if cfg.TCPIdleTimeout <= 0 {
+		cfg.TCPIdleTimeout = 10 * time.Second
+	}
+	if cfg.TCPMaxInflight <= 0 {
+		cfg.TCPMaxInflight = 100
+	}
+	if cfg.TCPMaxConns <= 0 {
+		cfg.TCPMaxConns = 10000
+	}
+	if cfg.QueryTimeout <= 0 {
+		cfg.QueryTimeout = 10 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	s := &Server{cfg: cfg}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.draining, s.stopDraining = context.WithCancel(context.Background())
+	return s, nil
+}
+
+// Start binds every address (UDP and TCP) and begins serving. On error,
+// whatever was opened is closed again.
+func (s *Server) Start() error {
+	for _, a := range s.cfg.Addrs {
+		ap := netip.MustParseAddrPort(a)
+		for i := 0; i < s.cfg.UDPSockets; i++ {
+			c, err := listenUDP(ap)
+			if err != nil {
+				s.closeSockets()
+				return fmt.Errorf("plain: udp %s: %w", a, err)
+			}
+			s.udp = append(s.udp, c)
+			// With port 0 the first socket picks the port; the rest and TCP share it.
+			bound := c.LocalAddr().(*net.UDPAddr).AddrPort()
+			ap = netip.AddrPortFrom(bound.Addr().Unmap(), bound.Port())
+		}
+		l, err := net.Listen("tcp", ap.String())
+		if err != nil {
+			s.closeSockets()
+			return fmt.Errorf("plain: tcp %s: %w", a, err)
+		}
+		s.tcp = append(s.tcp, l)
+	}
+	for _, c := range s.udp {
+		s.wg.Add(1)
+		go s.serveUDP(c)
+	}
+	for _, l := range s.tcp {
+		s.wg.Add(1)
+		go s.serveTCP(l)
+	}
+	return nil
+}
+
+// UDPAddrs returns the bound UDP addresses (one per address, for tests using port 0).
+func (s *Server) UDPAddrs() []netip.AddrPort {
+	var out []netip.AddrPort
+	seen := map[netip.AddrPort]bool{}
+	for _, c := range s.udp {
+		ap := c.LocalAddr().(*net.UDPAddr).AddrPort()
+		if !seen[ap] {
+			seen[ap] = true
+			out = append(out, ap)
+		}
+	}
+	return out
+}
+
+// TCPAddrs returns the bound TCP addresses.
+func (s *Server) TCPAddrs() []netip.AddrPort {
+	out := make([]netip.AddrPort, len(s.tcp))
+	for i, l := range s.tcp {
+		out[i] = l.Addr().(*net.TCPAddr).AddrPort()
+	}
+	return out
+}
+
+// Shutdown stops accepting queries, waits for in-flight ones until ctx ends,
+// then closes every connection.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.closeSockets()
+	s.stopDraining()
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		s.cancel()
+		return nil
+	case <-ctx.Done():
+		s.cancel() // abort queries still running; their goroutines then end
+		<-done
+		return fmt.Errorf("plain: shutdown: %w", ctx.Err())
+	}
+}
+
+func (s *Server) closeSockets() {
+	for _, c := range s.udp {
+		c.Close()
+	}
+	for _, l := range s.tcp {
+		l.Close()
+	}
+}
+
+// resolve parses wire and answers it through the handler. It returns nil when
+// nothing is to be sent back; query is nil when wire did not parse.
+func (s *Server) resolve(wire []byte, client netip.AddrPort, local netip.Addr, t resolver.Transport) (query, resp *dns.Msg) {
+	q := new(dns.Msg)
+	if err := q.Unpack(wire); err != nil {
+		s.cfg.Metrics.Malformed(t, "unparsable")
+		return nil, resolver.MalformedReply(wire)
+	}
+	req := &resolver.Request{
+		Msg:       q,
+		Client:    client,
+		Transport: t,
+		Profile:   s.cfg.Profiles.Select(resolver.Ingress{Local: local}),
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.QueryTimeout)
+	defer cancel()
+	resp, err := s.cfg.Handler.ServeDNS(ctx, req)
+	if err != nil {
+		if !errors.Is(err, resolver.ErrDrop) {
+			s.cfg.Logger.Debug("plain: query not answered", "transport", t, "err", err)
+		}
+		return q, nil
+	}
+	return q, resp
+}

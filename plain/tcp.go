@@ -1,0 +1,128 @@
+package plain
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"io"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/dnsward/dnsward/resolver"
+)
+
+func (s *Server) serveTCP(l net.Listener) {
+	defer s.wg.Done()
+	slots := make(chan struct{}, s.cfg.TCPMaxConns)
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			time.Sleep(10 * time.Millisecond) // e.g. EMFILE: back off instead of spinning
+			continue
+		}
+		select {
+		case slots <- struct{}{}:
+		default:
+			s.cfg.Metrics.Malformed(resolver.TCP, "too_many_connections")
+			c.Close()
+			continue
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.serveConn(c)
+			<-slots
+		}()
+	}
+}
+
+// serveConn reads pipelined queries and answers each from its own goroutine,
+// in whatever order they complete (RFC 7766 §6.2.1.1).
+func (s *Server) serveConn(c net.Conn) {
+	defer c.Close()
+	stop := s.trackConn(c)
+	defer stop()
+	client := c.RemoteAddr().(*net.TCPAddr).AddrPort()
+	local := c.LocalAddr().(*net.TCPAddr).AddrPort().Addr().Unmap()
+	r := bufio.NewReader(c)
+	var wmu sync.Mutex
+	var inflight sync.WaitGroup
+	sem := make(chan struct{}, s.cfg.TCPMaxInflight)
+	for {
+		c.SetReadDeadline(time.Now().Add(s.cfg.TCPIdleTimeout))
+		wire, err := readFrame(r)
+		if err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !errors.Is(err, errZeroLength) && !isTimeout(err) {
+				s.cfg.Metrics.Malformed(resolver.TCP, "framing")
+			}
+			break
+		}
+		sem <- struct{}{} // back-pressure: stop reading while the connection is at its bound
+		inflight.Add(1)
+		go func() {
+			defer inflight.Done()
+			defer func() { <-sem }()
+			s.answerTCP(c, &wmu, wire, client, local)
+		}()
+	}
+	inflight.Wait()
+}
+
+func (s *Server) answerTCP(c net.Conn, wmu *sync.Mutex, wire []byte, client netip.AddrPort, local netip.Addr) {
+	_, resp := s.resolve(wire, client, local, resolver.TCP)
+	if resp == nil {
+		return
+	}
+	resp.Compress = true
+	b, err := resp.Pack()
+	if err != nil {
+		s.cfg.Logger.Warn("plain: cannot pack answer", "err", err)
+		return
+	}
+	frame := make([]byte, 2+len(b))
+	binary.BigEndian.PutUint16(frame, uint16(len(b)))
+	copy(frame[2:], b)
+	wmu.Lock()
+	defer wmu.Unlock()
+	c.SetWriteDeadline(time.Now().Add(s.cfg.TCPIdleTimeout))
+	c.Write(frame)
+}
+
+var errZeroLength = errors.New("zero-length message")
+
+// readFrame reads one length-prefixed DNS message (RFC 1035 §4.2.2).
+func readFrame(r *bufio.Reader) ([]byte, error) {
+	var l [2]byte
+	if _, err := io.ReadFull(r, l[:]); err != nil {
+		return nil, err
+	}
+	n := binary.BigEndian.Uint16(l[:])
+	if n == 0 {
+		return nil, errZeroLength
+	}
+	wire := make([]byte, n)
+	if _, err := io.ReadFull(r, wire); err != nil {
+		return nil, err
+	}
+	return wire, nil
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// trackConn makes Shutdown able to end c's read loop (in-flight answers are
+// still written) and a forced stop able to close it. The returned func
+// forgets c.
+func (s *Server) trackConn(c net.Conn) func() {
+	stopDrain := context.AfterFunc(s.draining, func() { c.SetReadDeadline(time.Now()) })
+	stopKill := context.AfterFunc(s.ctx, func() { c.Close() })
+	return func() { stopDrain(); stopKill() }
+}

@@ -1,0 +1,95 @@
+package plain
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"sync"
+	"syscall"
+
+	"github.com/miekg/dns"
+	"golang.org/x/sys/unix"
+
+	"github.com/dnsward/dnsward/resolver"
+)
+
+// listenUDP opens a UDP socket with SO_REUSEPORT so that several sockets, each
+// read by its own goroutine, share one address and the kernel spreads
+// packets across them.
+func listenUDP(ap netip.AddrPort) (*net.UDPConn, error) {
+	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		err := rc.Control(func(fd uintptr) {
+			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+		})
+		return errors.Join(err, serr)
+	}}
+	pc, err := lc.ListenPacket(context.Background(), "udp", ap.String())
+	if err != nil {
+		return nil, err
+	}
+	return pc.(*net.UDPConn), nil
+}
+
+// packetPool holds query buffers; queries are small, the read buffer is not.
+var packetPool = sync.Pool{New: func() any { b := make([]byte, 0, 1500); return &b }}
+
+func (s *Server) serveUDP(c *net.UDPConn) {
+	defer s.wg.Done()
+	local := c.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Unmap()
+	sem := make(chan struct{}, s.cfg.UDPMaxInflight)
+	buf := make([]byte, dns.MaxMsgSize)
+	for {
+		n, from, err := c.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue
+		}
+		select {
+		case sem <- struct{}{}:
+		default:
+			s.cfg.Metrics.Malformed(resolver.UDP, "overload") // shed load rather than queue without bound
+			continue
+		}
+		pkt := packetPool.Get().(*[]byte)
+		*pkt = append((*pkt)[:0], buf[:n]...)
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.answerUDP(c, *pkt, from, local)
+			packetPool.Put(pkt)
+			<-sem
+		}()
+	}
+}
+
+func (s *Server) answerUDP(c *net.UDPConn, wire []byte, from netip.AddrPort, local netip.Addr) {
+	q, resp := s.resolve(wire, from, local, resolver.UDP)
+	if resp == nil {
+		return
+	}
+	resp.Truncate(udpLimit(q))
+	out := packetPool.Get().(*[]byte)
+	defer packetPool.Put(out)
+	b, err := resp.PackBuffer((*out)[:cap(*out)])
+	if err != nil {
+		s.cfg.Logger.Warn("plain: cannot pack answer", "err", err)
+		return
+	}
+	*out = b[:0]
+	c.WriteToUDPAddrPort(b, from)
+}
+
+// udpLimit is the largest answer the client can take over UDP: its EDNS(0)
+// payload size, or 512 bytes without EDNS (RFC 1035 §4.2.1).
+func udpLimit(q *dns.Msg) int {
+	if q != nil {
+		if opt := q.IsEdns0(); opt != nil {
+			return max(int(opt.UDPSize()), dns.MinMsgSize)
+		}
+	}
+	return dns.MinMsgSize
+}
