@@ -1,0 +1,209 @@
+package upstream
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/dnsward/dnsward/resolver"
+)
+
+// GroupConfig configures a Group.
+type GroupConfig struct {
+	// Upstreams are the members, at least one; their order breaks ties.
+	Upstreams []resolver.Upstream
+	// Backoff is how long a failed upstream rests before it is probed again;
+	// it doubles with each consecutive failure up to MaxBackoff. Zero means
+	// one second.
+	Backoff time.Duration
+	// MaxBackoff caps the rest. Zero means one minute.
+	MaxBackoff time.Duration
+	// Logger receives health changes; nil means slog.Default().
+	Logger *slog.Logger
+	// Metrics registers dnsward_upstream_healthy; nil registers none.
+	Metrics prometheus.Registerer
+}
+
+// ewmaWeight is the weight of a new latency sample.
+const ewmaWeight = 0.3
+
+// Group forwards to several upstreams, tried in order of health and latency,
+// failing over on error or timeout. It implements resolver.Upstream.
+//
+// Order for each query: upstreams whose backoff has just expired (one query
+// probes each, then it rests again unless the probe succeeds), then healthy
+// ones by EWMA latency (unmeasured first), then resting ones as a last resort.
+// A SERVFAIL answer is valid and keeps the upstream healthy, but the next
+// upstream is asked once more; its answer is returned if it is not an error.
+type Group struct {
+	members    []*member
+	backoff    time.Duration
+	maxBackoff time.Duration
+	log        *slog.Logger
+	mu         sync.Mutex // guards the members' health fields
+}
+
+// member is one upstream and its health.
+type member struct {
+	u       resolver.Upstream
+	m       upstreamMetrics
+	ewma    time.Duration // 0 until the first answer
+	fails   int           // consecutive failures
+	retryAt time.Time     // end of the current rest when fails > 0
+}
+
+// NewGroup validates cfg and returns a Group of its upstreams.
+func NewGroup(cfg GroupConfig) (*Group, error) {
+	if len(cfg.Upstreams) == 0 {
+		return nil, errors.New("upstream group: no upstreams")
+	}
+	if cfg.Backoff < 0 || cfg.MaxBackoff < 0 {
+		return nil, errors.New("upstream group: negative backoff")
+	}
+	if cfg.Backoff == 0 {
+		cfg.Backoff = time.Second
+	}
+	if cfg.MaxBackoff == 0 {
+		cfg.MaxBackoff = time.Minute
+	}
+	if cfg.MaxBackoff < cfg.Backoff {
+		return nil, fmt.Errorf("upstream group: max backoff %v is below backoff %v", cfg.MaxBackoff, cfg.Backoff)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	m, err := newMetrics(cfg.Metrics)
+	if err != nil {
+		return nil, fmt.Errorf("upstream group: %w", err)
+	}
+	g := &Group{backoff: cfg.Backoff, maxBackoff: cfg.MaxBackoff, log: cfg.Logger}
+	for i, u := range cfg.Upstreams {
+		if u == nil {
+			return nil, fmt.Errorf("upstream group: upstream %d is nil", i)
+		}
+		mb := &member{u: u, m: m.forUpstream(u.String())}
+		mb.m.setHealthy(true)
+		g.members = append(g.members, mb)
+	}
+	return g, nil
+}
+
+// Exchange forwards q to the members in order until one answers. When all
+// fail it returns a *GroupError (see ErrNoReachableAuthority and ErrNetwork).
+func (g *Group) Exchange(ctx context.Context, q *dns.Msg) (*dns.Msg, error) {
+	order := g.order(time.Now())
+	var errs []*Error
+	var servfail *dns.Msg
+	for i, mb := range order {
+		start := time.Now()
+		r, err := mb.u.Exchange(ctx, q)
+		if err != nil {
+			var ue *Error
+			if !errors.As(err, &ue) { // the caller gave up, or a bad query
+				return nil, fmt.Errorf("upstream group: %w", err)
+			}
+			g.failed(mb, ue)
+			errs = append(errs, ue)
+			if ctx.Err() != nil {
+				break
+			}
+			continue
+		}
+		g.answered(mb, time.Since(start))
+		if r.Rcode == dns.RcodeServerFailure && servfail == nil && i < len(order)-1 {
+			servfail = r
+			continue
+		}
+		return r, nil
+	}
+	if servfail != nil {
+		return servfail, nil
+	}
+	return nil, &GroupError{Errs: errs}
+}
+
+// order returns the members in the order to try them now, claiming the probe
+// of every member whose rest has ended.
+func (g *Group) order(now time.Time) []*member {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var probe, healthy, resting []*member
+	for _, mb := range g.members {
+		switch {
+		case mb.fails == 0:
+			healthy = append(healthy, mb)
+		case !now.Before(mb.retryAt):
+			mb.retryAt = now.Add(g.rest(mb.fails))
+			probe = append(probe, mb)
+		default:
+			resting = append(resting, mb)
+		}
+	}
+	slices.SortStableFunc(healthy, func(a, b *member) int { return cmp.Compare(a.ewma, b.ewma) })
+	slices.SortStableFunc(resting, func(a, b *member) int { return a.retryAt.Compare(b.retryAt) })
+	return slices.Concat(probe, healthy, resting)
+}
+
+// rest is the backoff after fails consecutive failures.
+func (g *Group) rest(fails int) time.Duration {
+	d := g.backoff
+	for i := 1; i < fails && d < g.maxBackoff; i++ {
+		d *= 2
+	}
+	return min(d, g.maxBackoff)
+}
+
+func (g *Group) failed(mb *member, err *Error) {
+	g.mu.Lock()
+	mb.fails++
+	mb.retryAt = time.Now().Add(g.rest(mb.fails))
+	fails := mb.fails
+	g.mu.Unlock()
+	mb.m.setHealthy(false)
+	if fails == 1 {
+		g.log.Warn("upstream unhealthy", "upstream", mb.u.String(), "kind", err.Kind.String(), "err", err.Err)
+	}
+}
+
+func (g *Group) answered(mb *member, rtt time.Duration) {
+	g.mu.Lock()
+	recovered := mb.fails > 0
+	mb.fails = 0
+	if mb.ewma == 0 {
+		mb.ewma = rtt
+	} else {
+		mb.ewma = time.Duration(ewmaWeight*float64(rtt) + (1-ewmaWeight)*float64(mb.ewma))
+	}
+	g.mu.Unlock()
+	if recovered {
+		mb.m.setHealthy(true)
+		g.log.Info("upstream recovered", "upstream", mb.u.String())
+	}
+}
+
+// String lists the members.
+func (g *Group) String() string {
+	names := make([]string, len(g.members))
+	for i, mb := range g.members {
+		names[i] = mb.u.String()
+	}
+	return "group(" + strings.Join(names, ",") + ")"
+}
+
+// Close closes every member.
+func (g *Group) Close() error {
+	var errs []error
+	for _, mb := range g.members {
+		errs = append(errs, mb.u.Close())
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,84 @@
+package upstream
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// udpClient sends each query from a fresh connected UDP socket (a random
+// source port chosen by the kernel, which also drops datagrams from other
+// addresses) with a random ID, and retries truncated answers over TCP.
+type udpClient struct {
+	ep  endpoint
+	tcp *streamClient // same address, for TC=1 answers
+	log *slog.Logger
+}
+
+func newUDP(ep endpoint, opts Options) *udpClient {
+	return &udpClient{ep: ep, tcp: newTCP(ep, opts), log: opts.Logger}
+}
+
+func (c *udpClient) exchange(ctx context.Context, q *dns.Msg) (*dns.Msg, error) {
+	r, err := c.exchangeUDP(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if r.Truncated {
+		c.log.Debug("truncated UDP answer, retrying over TCP", "upstream", c.ep.String(), "qname", q.Question[0].Name)
+		return c.tcp.exchange(ctx, q)
+	}
+	return r, nil
+}
+
+// aLongTimeAgo is a deadline in the past, to interrupt blocked I/O.
+var aLongTimeAgo = time.Unix(1, 0)
+
+func (c *udpClient) exchangeUDP(ctx context.Context, q *dns.Msg) (*dns.Msg, error) {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "udp", c.ep.addr)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		_ = conn.SetDeadline(dl)
+	}
+	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(aLongTimeAgo) })
+	defer stop()
+
+	bp := getBuf()
+	defer putBuf(bp)
+	id := randomID()
+	frame, err := packFrame(q, id, *bp)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errProtocol, err)
+	}
+	if _, err := conn.Write(frame[2:]); err != nil {
+		return nil, err
+	}
+	buf := *bp
+	for {
+		n, err := conn.Read(buf)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, context.Cause(ctx)
+			}
+			return nil, err
+		}
+		r, err := parseReply(q, id, buf[:n])
+		if err != nil {
+			// Anti-spoofing (RFC 5452): a reply that does not match ID and
+			// question is dropped and we keep waiting for the real one.
+			c.log.Debug("ignoring mismatched UDP reply", "upstream", c.ep.String(), "err", err)
+			continue
+		}
+		return r, nil
+	}
+}
+
+func (c *udpClient) close() error { return c.tcp.close() }
