@@ -1,0 +1,102 @@
+package ratelimit
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+)
+
+// Limits is the `rate_limit:` config block, shared by the userspace Limiter
+// and the XDP filter so both enforce the same semantics.
+type Limits struct {
+	QPS        uint32         `yaml:"qps"`                  // queries per second per client prefix; required
+	Burst      uint32         `yaml:"burst"`                // bucket size in queries; required
+	IPv4Prefix int            `yaml:"ipv4_prefix"`          // bits of an IPv4 client that share a bucket; 0 means 32
+	IPv6Prefix int            `yaml:"ipv6_prefix"`          // bits of an IPv6 client that share a bucket; 0 means 64
+	Slip       int            `yaml:"slip"`                 // answer every Slip-th excess UDP query with TC=1; 0: drop all
+	Allow      []netip.Prefix `yaml:"allow"`                // never limited
+	Deny       []netip.Prefix `yaml:"deny"`                 // always dropped; the longest match of both lists wins, deny on a tie
+	MaxConns   int            `yaml:"max_conns_per_prefix"` // concurrent connections per prefix (Acquire); 0: unbounded; XDP ignores it
+}
+
+// MaxSlip is the largest accepted Limits.Slip.
+const MaxSlip = 1000
+
+// Normalize validates l and returns it with defaults filled in and the
+// prefix lists masked. Errors name the config key, e.g.
+// "rate_limit.qps: must be > 0".
+func (l Limits) Normalize() (Limits, error) {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("rate_limit.%s: %s", key, fmt.Sprintf(format, args...)))
+	}
+	if l.QPS == 0 {
+		bad("qps", "must be > 0")
+	}
+	if l.Burst == 0 {
+		bad("burst", "must be > 0")
+	}
+	if l.IPv4Prefix == 0 {
+		l.IPv4Prefix = 32
+	}
+	if l.IPv6Prefix == 0 {
+		l.IPv6Prefix = 64
+	}
+	if l.IPv4Prefix < 1 || l.IPv4Prefix > 32 {
+		bad("ipv4_prefix", "%d is not in 1..32", l.IPv4Prefix)
+	}
+	if l.IPv6Prefix < 1 || l.IPv6Prefix > 128 {
+		bad("ipv6_prefix", "%d is not in 1..128", l.IPv6Prefix)
+	}
+	if l.Slip < 0 || l.Slip > MaxSlip {
+		bad("slip", "%d is not in 0..%d", l.Slip, MaxSlip)
+	}
+	if l.MaxConns < 0 {
+		bad("max_conns_per_prefix", "must be >= 0")
+	}
+	var err error
+	if l.Allow, err = maskAll("allow", l.Allow); err != nil {
+		errs = append(errs, err)
+	}
+	if l.Deny, err = maskAll("deny", l.Deny); err != nil {
+		errs = append(errs, err)
+	}
+	return l, errors.Join(errs...)
+}
+
+func maskAll(key string, ps []netip.Prefix) ([]netip.Prefix, error) {
+	out := make([]netip.Prefix, 0, len(ps))
+	for i, p := range ps {
+		switch {
+		case !p.IsValid():
+			return nil, fmt.Errorf("rate_limit.%s[%d]: not a valid prefix", key, i)
+		case p.Addr().Is4In6():
+			return nil, fmt.Errorf("rate_limit.%s[%d]: %s: write IPv4-mapped prefixes in IPv4 form", key, i, p)
+		case p.Addr().Zone() != "":
+			return nil, fmt.Errorf("rate_limit.%s[%d]: %s: zones are not allowed", key, i, p)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}
+
+// ParsePrefixes parses a config list of prefixes ("192.0.2.0/24",
+// "2001:db8::/32") or bare addresses (a /32 or /128); key names the list in
+// errors ("allow" → "rate_limit.allow[2]: …").
+func ParsePrefixes(key string, ss []string) ([]netip.Prefix, error) {
+	out := make([]netip.Prefix, 0, len(ss))
+	for i, s := range ss {
+		s = strings.TrimSpace(s)
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			a, aerr := netip.ParseAddr(s)
+			if aerr != nil {
+				return nil, fmt.Errorf("rate_limit.%s[%d]: %q is not a prefix or address", key, i, s)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
