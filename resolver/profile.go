@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+
+	"github.com/miekg/dns"
 )
 
 // Profile is one filtering profile (unfiltered, protective, noads, child, …).
@@ -54,12 +56,14 @@ const (
 	BlockNoData
 	BlockRefused
 	BlockCustomIP
+	BlockRecords // answer with BlockedAnswer.Records (RPZ local data)
 )
 
 // BlockedAnswer is how a profile answers a blocked name.
 type BlockedAnswer struct {
-	Kind  BlockedAnswerKind
-	Addrs []netip.Addr // for BlockCustomIP
+	Kind    BlockedAnswerKind
+	Addrs   []netip.Addr // for BlockCustomIP
+	Records []dns.RR     // for BlockRecords; owners may be "*.name", the answer takes the query name
 }
 
 // Ingress is what a transport knows about where a query arrived.
