@@ -1,0 +1,76 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/dnsward/dnsward/internal/dnstest"
+)
+
+// TestCheckExamples validates every example configuration shipped in the repo.
+func TestCheckExamples(t *testing.T) {
+	files, err := filepath.Glob("../../examples/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no example configs found: %v", err)
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			if code := run([]string{"check", "--config", f}, &out, &errOut); code != 0 {
+				t.Fatalf("exit %d: %s", code, errOut.String())
+			}
+			if !strings.Contains(out.String(), "OK") {
+				t.Fatalf("output %q", out.String())
+			}
+		})
+	}
+}
+
+func TestCheckReportsErrors(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	writeFile(t, bad, "listen:\n  dns: [\"127.0.0.1:53\"]\nupstreams: [udp://127.0.0.1:5300]\ncache:\n  size: big\n")
+	var out, errOut bytes.Buffer
+	if code := run([]string{"check", "--config", bad}, &out, &errOut); code != 1 {
+		t.Fatalf("exit %d, want 1", code)
+	}
+	want := bad + `:5: cache.size: expected an integer, got "big"`
+	if !strings.Contains(errOut.String(), want) {
+		t.Fatalf("stderr %q, want %q", errOut.String(), want)
+	}
+}
+
+func TestQueryCommand(t *testing.T) {
+	auth := dnstest.StartAuthority(t, []string{"www.example. 300 IN A 127.0.0.7"}, nil)
+	for _, scheme := range []string{"udp", "tcp"} {
+		var out, errOut bytes.Buffer
+		code := run([]string{"query", "www.example", "A", "@" + scheme + "://" + auth.Addr}, &out, &errOut)
+		if code != 0 {
+			t.Fatalf("%s: exit %d: %s", scheme, code, errOut.String())
+		}
+		if !strings.Contains(out.String(), "127.0.0.7") {
+			t.Fatalf("%s: output lacks the answer: %s", scheme, out.String())
+		}
+	}
+	var out, errOut bytes.Buffer
+	if code := run([]string{"query", "www.example"}, &out, &errOut); code != 2 {
+		t.Fatalf("query without server: exit %d, want 2", code)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	var out bytes.Buffer
+	if code := run([]string{"version"}, &out, &out); code != 0 || !strings.HasPrefix(out.String(), "dnsward ") {
+		t.Fatalf("exit %d output %q", code, out.String())
+	}
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}

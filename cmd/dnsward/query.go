@@ -1,0 +1,94 @@
+package main
+
+import (
+	"context"
+	"crypto/x509"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/dnsward/dnsward/resolver/upstream"
+)
+
+func query(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("query", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	insecure := fs.Bool("k", false, "accept any server certificate")
+	cacert := fs.String("cacert", "", "PEM file with the CA that signs the server's certificate")
+	timeout := fs.Duration("timeout", 5*time.Second, "give up after this long")
+	dnssec := fs.Bool("dnssec", false, "set the DO bit")
+	// Flags may come before or after the positional arguments.
+	var pos []string
+	for len(args) > 0 {
+		if err := fs.Parse(args); err != nil {
+			return 2
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	name, qtype, server, err := queryArgs(pos)
+	if err != nil {
+		fmt.Fprintf(stderr, "dnsward query: %v\nusage: dnsward query NAME [TYPE] @URL [-k] [-cacert FILE] [-dnssec]\n", err)
+		return 2
+	}
+	opts := upstream.Options{Timeout: *timeout, InsecureSkipVerify: *insecure}
+	if *cacert != "" {
+		pem, err := os.ReadFile(*cacert)
+		if err != nil {
+			fmt.Fprintf(stderr, "dnsward query: %v\n", err)
+			return 1
+		}
+		opts.RootCAs = x509.NewCertPool()
+		if !opts.RootCAs.AppendCertsFromPEM(pem) {
+			fmt.Fprintf(stderr, "dnsward query: %s holds no PEM certificate\n", *cacert)
+			return 1
+		}
+	}
+	u, err := upstream.New(server, opts)
+	if err != nil {
+		fmt.Fprintf(stderr, "dnsward query: %v\n", err)
+		return 1
+	}
+	defer u.Close()
+	q := new(dns.Msg)
+	q.SetQuestion(dns.Fqdn(name), qtype)
+	q.SetEdns0(1232, *dnssec)
+	start := time.Now()
+	resp, err := u.Exchange(context.Background(), q)
+	if err != nil {
+		fmt.Fprintf(stderr, "dnsward query: %v\n", err)
+		return 1
+	}
+	fmt.Fprintln(stdout, resp.String())
+	fmt.Fprintf(stdout, ";; SERVER: %s\n;; TIME: %s\n", server, time.Since(start).Round(time.Microsecond))
+	return 0
+}
+
+// queryArgs reads NAME [TYPE] @URL in any order.
+func queryArgs(pos []string) (name string, qtype uint16, server string, err error) {
+	qtype = dns.TypeA
+	for _, a := range pos {
+		switch {
+		case strings.HasPrefix(a, "@"):
+			server = a[1:]
+		case dns.StringToType[strings.ToUpper(a)] != 0 && name != "":
+			qtype = dns.StringToType[strings.ToUpper(a)]
+		case name == "":
+			name = a
+		default:
+			return "", 0, "", fmt.Errorf("unexpected argument %q", a)
+		}
+	}
+	if name == "" || server == "" {
+		return "", 0, "", fmt.Errorf("a name and an @server are required")
+	}
+	return name, qtype, server, nil
+}

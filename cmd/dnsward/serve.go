@@ -1,0 +1,76 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/dnsward/dnsward/gateway"
+	"github.com/dnsward/dnsward/gateway/config"
+)
+
+// drainTimeout bounds how long SIGINT/SIGTERM wait for in-flight queries.
+const drainTimeout = 10 * time.Second
+
+func serve(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	file := fs.String("config", "", "configuration file (default: the embedded configuration)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg, err := loadConfig(*file)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	log := newLogger(cfg.Log, stderr)
+	g, err := gateway.New(cfg, log)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := g.Start(ctx); err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	for _, l := range g.Listeners() {
+		fmt.Fprintf(stdout, "dnsward: %-14s on %-22s try: %s\n", l.Transport, l.Addr, l.Try)
+	}
+	log.Info("dnsward started", "version", version, "config", cfg.File)
+	<-ctx.Done()
+	log.Info("dnsward stopping: draining in-flight queries", "timeout", drainTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+	defer cancel()
+	if err := g.Shutdown(sctx); err != nil {
+		log.Warn("dnsward: unclean shutdown", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// loadConfig reads file, or the embedded default when file is "".
+func loadConfig(file string) (*config.Config, error) {
+	if file == "" {
+		return config.Default(config.DefaultResolvConf)
+	}
+	return config.Load(file)
+}
+
+func newLogger(c config.Log, w io.Writer) *slog.Logger {
+	var level slog.Level
+	level.UnmarshalText([]byte(c.Level)) // validated by config
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

@@ -1,0 +1,114 @@
+package dnstest
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// NeedBinary returns the path of an external program the test needs. Outside
+// CI a missing program skips the test with the reason; in CI (CI set) it fails,
+// because CI installs every program the tests use.
+func NeedBinary(t testing.TB, name, aptPackage string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err == nil {
+		return path
+	}
+	msg := fmt.Sprintf("%s not installed (apt-get install %s)", name, aptPackage)
+	if os.Getenv("CI") != "" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+	return ""
+}
+
+// FreePort returns a TCP and UDP port on 127.0.0.1 that was free a moment ago.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	for i := 0; i < 20; i++ {
+		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := pc.LocalAddr().(*net.UDPAddr).Port
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		pc.Close()
+		if err == nil {
+			l.Close()
+			return port
+		}
+	}
+	t.Fatal("no free port")
+	return 0
+}
+
+// StartUnbound runs Debian's unbound on 127.0.0.1 answering localData
+// (unbound local-data strings such as "www.example. 300 IN A 127.0.0.1") and
+// refusing to recurse anywhere else. It returns host:port.
+func StartUnbound(t testing.TB, localData []string, extraServerConf string) string {
+	t.Helper()
+	bin := NeedBinary(t, "unbound", "unbound")
+	dir := t.TempDir()
+	port := FreePort(t)
+	var b strings.Builder
+	fmt.Fprintf(&b, `server:
+  interface: 127.0.0.1@%d
+  port: %d
+  do-daemonize: no
+  chroot: ""
+  username: ""
+  directory: "%s"
+  pidfile: ""
+  use-syslog: no
+  logfile: ""
+  verbosity: 0
+  access-control: 127.0.0.0/8 allow
+  do-not-query-localhost: yes
+  module-config: "iterator"
+  num-threads: 1
+  local-zone: "example." static
+%s
+`, port, port, dir, extraServerConf)
+	for _, d := range localData {
+		fmt.Fprintf(&b, "  local-data: %q\n", d)
+	}
+	b.WriteString("remote-control:\n  control-enable: no\n")
+	conf := b.String()
+	path := filepath.Join(dir, "unbound.conf")
+	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-d", "-c", path)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	WaitForDNS(t, addr)
+	return addr
+}
+
+// WaitForDNS polls addr over UDP until it answers, for up to 10 s.
+func WaitForDNS(t testing.TB, addr string) {
+	t.Helper()
+	q := new(dns.Msg)
+	q.SetQuestion("localhost.", dns.TypeA)
+	c := &dns.Client{Timeout: 200 * time.Millisecond}
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, _, err := c.Exchange(q, addr); err == nil {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("no DNS server answered on %s", addr)
+}
