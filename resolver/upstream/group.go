@@ -25,7 +25,7 @@ type GroupConfig struct {
 	// it doubles with each consecutive failure up to MaxBackoff. Zero means
 	// one second.
 	Backoff time.Duration
-	// MaxBackoff caps the rest. Zero means one minute.
+	// MaxBackoff caps the rest. Zero means one minute (or Backoff if longer).
 	MaxBackoff time.Duration
 	// Logger receives health changes; nil means slog.Default().
 	Logger *slog.Logger
@@ -73,7 +73,7 @@ func NewGroup(cfg GroupConfig) (*Group, error) {
 		cfg.Backoff = time.Second
 	}
 	if cfg.MaxBackoff == 0 {
-		cfg.MaxBackoff = time.Minute
+		cfg.MaxBackoff = max(time.Minute, cfg.Backoff)
 	}
 	if cfg.MaxBackoff < cfg.Backoff {
 		return nil, fmt.Errorf("upstream group: max backoff %v is below backoff %v", cfg.MaxBackoff, cfg.Backoff)

@@ -1,0 +1,302 @@
+package upstream
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/dnsward/dnsward/resolver"
+)
+
+// server modes for switchable test upstreams.
+const (
+	modeOK int32 = iota
+	modeSilent
+	modeServFail
+	modeSlow
+)
+
+// switchable is a UDP test server whose behaviour a test changes.
+type switchable struct {
+	*udpServer
+	mode atomic.Int32
+}
+
+func startSwitchable(t *testing.T, mode int32) *switchable {
+	s := &switchable{}
+	s.mode.Store(mode)
+	s.udpServer = startUDP(t, listenUDP(t), func(q *dns.Msg) *dns.Msg {
+		switch s.mode.Load() {
+		case modeSilent:
+			return nil
+		case modeServFail:
+			r := new(dns.Msg)
+			r.SetRcode(q, dns.RcodeServerFailure)
+			return r
+		case modeSlow:
+			time.Sleep(100 * time.Millisecond)
+		}
+		return answerA(q)
+	})
+	return s
+}
+
+func refusedAddr(t *testing.T) string {
+	pc := listenUDP(t)
+	addr := pc.LocalAddr().String()
+	pc.Close()
+	return addr
+}
+
+func newGroup(t *testing.T, cfg GroupConfig, urls ...string) *Group {
+	t.Helper()
+	opts := testOptions()
+	opts.Timeout = 200 * time.Millisecond
+	opts.Metrics = cfg.Metrics
+	for _, url := range urls {
+		u, err := New(url, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Upstreams = append(cfg.Upstreams, u)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = quietLog
+	}
+	g, err := NewGroup(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.Close() })
+	return g
+}
+
+func TestGroupFailover(t *testing.T) {
+	tests := []struct {
+		name     string
+		first    func(t *testing.T) string
+		wantKind Kind
+	}{
+		{"refused", refusedAddr, KindNetwork},
+		{"blackholed", func(t *testing.T) string { return startSwitchable(t, modeSilent).addr }, KindTimeout},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			reg := prometheus.NewRegistry()
+			first := tt.first(t)
+			good := startSwitchable(t, modeOK)
+			g := newGroup(t, GroupConfig{Metrics: reg, Backoff: time.Hour}, first, good.addr)
+			for i := range 3 {
+				q := query("failover.test.", uint16(100+i))
+				r, err := g.Exchange(context.Background(), q)
+				if err != nil {
+					t.Fatalf("query %d: %v", i, err)
+				}
+				checkAnswer(t, q, r)
+			}
+			if n := good.hits.Load(); n != 3 {
+				t.Errorf("working upstream answered %d of 3", n)
+			}
+			if v := metricValue(t, reg, "dnsward_upstream_errors_total", tt.wantKind.String(), "udp://"+first); v != 1 {
+				t.Errorf("errors_total{kind=%s} = %v, want 1 (the resting upstream is not retried)", tt.wantKind, v)
+			}
+			if v := metricValue(t, reg, "dnsward_upstream_healthy", "udp://"+first); v != 0 {
+				t.Errorf("failed upstream healthy = %v, want 0", v)
+			}
+			if v := metricValue(t, reg, "dnsward_upstream_healthy", "udp://"+good.addr); v != 1 {
+				t.Errorf("working upstream healthy = %v, want 1", v)
+			}
+		})
+	}
+}
+
+func TestGroupAllFail(t *testing.T) {
+	silentAddr := func(t *testing.T) string { return startSwitchable(t, modeSilent).addr }
+	tests := []struct {
+		name    string
+		members []func(t *testing.T) string
+		want    error
+	}{
+		{"all timed out", []func(*testing.T) string{silentAddr, silentAddr}, ErrNoReachableAuthority},
+		{"refused and timed out", []func(*testing.T) string{refusedAddr, silentAddr}, ErrNetwork},
+		{"all refused", []func(*testing.T) string{refusedAddr, refusedAddr}, ErrNetwork},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var urls []string
+			for _, m := range tt.members {
+				urls = append(urls, m(t))
+			}
+			g := newGroup(t, GroupConfig{}, urls...)
+			_, err := g.Exchange(context.Background(), query("down.test.", 1))
+			var ge *GroupError
+			if !errors.As(err, &ge) || len(ge.Errs) != len(urls) {
+				t.Fatalf("got %v, want a *GroupError with %d causes", err, len(urls))
+			}
+			if !errors.Is(err, tt.want) {
+				t.Errorf("error %v does not match %v", err, tt.want)
+			}
+			other := ErrNetwork
+			if tt.want == ErrNetwork {
+				other = ErrNoReachableAuthority
+			}
+			if errors.Is(err, other) {
+				t.Errorf("error %v also matches %v", err, other)
+			}
+		})
+	}
+}
+
+// TestGroupLatencyOrder: once both are measured, the faster upstream gets
+// the queries even though it is listed second.
+func TestGroupLatencyOrder(t *testing.T) {
+	slow := startSwitchable(t, modeSlow)
+	fast := startSwitchable(t, modeOK)
+	g := newGroup(t, GroupConfig{}, slow.addr, fast.addr)
+	const n = 10
+	for i := range n {
+		if _, err := g.Exchange(context.Background(), query("order.test.", uint16(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Query 1 measures slow (listed first), query 2 the unmeasured fast one;
+	// from then on fast is first.
+	if s, f := slow.hits.Load(), fast.hits.Load(); s != 1 || f != n-1 {
+		t.Errorf("slow answered %d, fast %d; want 1 and %d", s, f, n-1)
+	}
+}
+
+// TestGroupRecovery: a failed upstream rests, is probed after its backoff and
+// takes traffic again once it answers.
+func TestGroupRecovery(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	primary := startSwitchable(t, modeSilent)
+	backup := startSwitchable(t, modeOK)
+	g := newGroup(t, GroupConfig{Metrics: reg, Backoff: 100 * time.Millisecond}, primary.addr, backup.addr)
+	ask := func() {
+		t.Helper()
+		q := query("recover.test.", 5)
+		r, err := g.Exchange(context.Background(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkAnswer(t, q, r)
+	}
+	ask() // primary times out, backup answers
+	ask() // primary rests
+	if p, b := primary.hits.Load(), backup.hits.Load(); p != 1 || b != 2 {
+		t.Fatalf("primary asked %d, backup %d; want 1 and 2", p, b)
+	}
+	if v := metricValue(t, reg, "dnsward_upstream_healthy", "udp://"+primary.addr); v != 0 {
+		t.Errorf("primary healthy = %v, want 0", v)
+	}
+	primary.mode.Store(modeOK)
+	time.Sleep(150 * time.Millisecond) // past the backoff
+	ask()                              // the probe goes to primary
+	if p := primary.hits.Load(); p != 2 {
+		t.Fatalf("primary asked %d times, want the probe (2)", p)
+	}
+	if v := metricValue(t, reg, "dnsward_upstream_healthy", "udp://"+primary.addr); v != 1 {
+		t.Errorf("primary healthy = %v after a good probe, want 1", v)
+	}
+}
+
+// TestGroupServFail: SERVFAIL is answered by asking the next upstream once.
+func TestGroupServFail(t *testing.T) {
+	tests := []struct {
+		name      string
+		modes     []int32
+		wantRcode int
+		wantHits  []int64
+	}{
+		{"next answers", []int32{modeServFail, modeOK}, dns.RcodeSuccess, []int64{1, 1}},
+		{"only once", []int32{modeServFail, modeServFail, modeOK}, dns.RcodeServerFailure, []int64{1, 1, 0}},
+		{"last resort", []int32{modeServFail, modeSilent}, dns.RcodeServerFailure, []int64{1, 1}},
+		{"single", []int32{modeServFail}, dns.RcodeServerFailure, []int64{1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var servers []*switchable
+			var urls []string
+			for _, m := range tt.modes {
+				s := startSwitchable(t, m)
+				servers = append(servers, s)
+				urls = append(urls, s.addr)
+			}
+			g := newGroup(t, GroupConfig{}, urls...)
+			r, err := g.Exchange(context.Background(), query("sf.test.", 77))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Rcode != tt.wantRcode || r.Id != 77 {
+				t.Errorf("rcode %s id %d, want %s id 77", dns.RcodeToString[r.Rcode], r.Id, dns.RcodeToString[tt.wantRcode])
+			}
+			for i, s := range servers {
+				if h := s.hits.Load(); h != tt.wantHits[i] {
+					t.Errorf("upstream %d asked %d times, want %d", i, h, tt.wantHits[i])
+				}
+			}
+		})
+	}
+}
+
+func TestNewGroupValidation(t *testing.T) {
+	u := newUpstream(t, "127.0.0.1:53", testOptions())
+	tests := []struct {
+		name string
+		cfg  GroupConfig
+	}{
+		{"empty", GroupConfig{}},
+		{"nil member", GroupConfig{Upstreams: []resolver.Upstream{u, nil}}},
+		{"negative backoff", GroupConfig{Upstreams: []resolver.Upstream{u}, Backoff: -time.Second}},
+		{"max below backoff", GroupConfig{Upstreams: []resolver.Upstream{u}, Backoff: time.Minute, MaxBackoff: time.Second}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := NewGroup(tt.cfg); err == nil {
+				t.Error("NewGroup accepted a bad config")
+			}
+		})
+	}
+}
+
+// metricValue returns the value of the metric with the given label values (in
+// label-name order), or -1 when absent. Histograms report their sample count.
+func metricValue(t *testing.T, reg *prometheus.Registry, name string, labels ...string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	next:
+		for _, m := range mf.GetMetric() {
+			lp := m.GetLabel()
+			if len(lp) != len(labels) {
+				continue
+			}
+			for i, l := range lp {
+				if l.GetValue() != labels[i] {
+					continue next
+				}
+			}
+			switch {
+			case m.Counter != nil:
+				return m.Counter.GetValue()
+			case m.Gauge != nil:
+				return m.Gauge.GetValue()
+			case m.Histogram != nil:
+				return float64(m.Histogram.GetSampleCount())
+			}
+		}
+	}
+	return -1
+}
