@@ -1,0 +1,59 @@
+package filter
+
+import (
+	"os"
+	"time"
+)
+
+// rebuild compiles category c off to the side from its sources and swaps it
+// in. If any source fails to read, is wholly unparsable or became empty, the
+// previous sets keep serving and the error is returned.
+func (m *Manager) rebuild(c *category) error {
+	m.build.Lock()
+	defer m.build.Unlock()
+	start := time.Now()
+	var cb categoryBuilder
+	counts := make([]int, len(c.sources))
+	skipped := 0
+	for i, s := range c.sources {
+		st, err := m.parseSource(s, &cb)
+		if err == nil {
+			err = checkStats(st, s)
+		}
+		if err != nil {
+			return m.failed(c, s, err)
+		}
+		counts[i], skipped = st.Entries, skipped+st.Skipped
+	}
+	next := cb.build()
+	c.cur.Store(next)
+	for i, s := range c.sources {
+		s.entries = counts[i]
+	}
+	took := time.Since(start)
+	m.metrics.entries.WithLabelValues(c.name).Set(float64(next.entries))
+	m.metrics.bytes.WithLabelValues(c.name).Set(float64(next.bytes))
+	m.metrics.skipped.WithLabelValues(c.name).Set(float64(skipped))
+	m.metrics.lastSuccess.WithLabelValues(c.name).SetToCurrentTime()
+	m.metrics.buildSeconds.WithLabelValues(c.name).Set(took.Seconds())
+	m.log.Info("filter: category built", "category", c.name, "entries", next.entries, "bytes", next.bytes,
+		"skipped_lines", skipped, "took", took)
+	return nil
+}
+
+// parseSource feeds one source into cb. A remote list not downloaded yet
+// contributes nothing.
+func (m *Manager) parseSource(s *source, cb *categoryBuilder) (ParseStats, error) {
+	f, err := os.Open(s.path)
+	if err != nil {
+		if s.remote && os.IsNotExist(err) {
+			return ParseStats{}, nil
+		}
+		return ParseStats{}, err
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err == nil {
+		s.mtime, s.size = fi.ModTime(), fi.Size()
+	}
+	return Parse(f, s.Format, s.name(), m.log, cb.add)
+}
