@@ -1,0 +1,307 @@
+package doh
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dnsward/dnsward/resolver"
+	"github.com/miekg/dns"
+	"github.com/quic-go/quic-go"
+	"github.com/quic-go/quic-go/http3"
+	"golang.org/x/net/http2"
+)
+
+// testPKI is a CA and a leaf for the test server's names and addresses.
+type testPKI struct {
+	pool   *x509.CertPool
+	caFile string
+	leaf   tls.Certificate
+}
+
+func newTestPKI(t testing.TB) *testPKI {
+	t.Helper()
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	caTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "dnsward test CA"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leafTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "dns.test"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+		DNSNames:    []string{"dns.test", "ads.dns.test", "localhost"},
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv4(127, 0, 0, 3), net.IPv6loopback},
+		KeyUsage:    x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	leafDER, err := x509.CreateCertificate(rand.Reader, leafTmpl, ca, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &testPKI{pool: x509.NewCertPool(), leaf: tls.Certificate{Certificate: [][]byte{leafDER, caDER}, PrivateKey: key}}
+	p.pool.AddCert(ca)
+	p.caFile = filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(p.caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// startAuthority serves a small zone over UDP and TCP on loopback and
+// returns its address. Names: a.test (A 127.0.0.1, TTL 300), short.test (A,
+// TTL 30), ads.example (A 192.0.2.1), big.test (TXT too large for UDP),
+// fail.test (SERVFAIL); anything else is NXDOMAIN with a SOA.
+func startAuthority(t testing.TB) string {
+	t.Helper()
+	soa, _ := dns.NewRR("test. 3600 IN SOA ns.test. admin.test. 1 7200 900 1209600 120")
+	records := map[string][]string{
+		"a.test.":      {"a.test. 300 IN A 127.0.0.1"},
+		"short.test.":  {"short.test. 30 IN A 127.0.0.2"},
+		"ads.example.": {"ads.example. 600 IN A 192.0.2.1"},
+	}
+	for i := range 40 {
+		records["big.test."] = append(records["big.test."], "big.test. 60 IN TXT \"record "+strings.Repeat("x", 20)+string(rune('a'+i%26))+"\"")
+	}
+	h := dns.HandlerFunc(func(w dns.ResponseWriter, q *dns.Msg) {
+		m := new(dns.Msg)
+		m.SetReply(q)
+		m.Authoritative = true
+		name := strings.ToLower(q.Question[0].Name)
+		switch rrs, ok := records[name]; {
+		case name == "fail.test.":
+			m.Rcode = dns.RcodeServerFailure
+		case ok:
+			for _, s := range rrs {
+				rr, err := dns.NewRR(s)
+				if err != nil {
+					panic(err)
+				}
+				if rr.Header().Rrtype == q.Question[0].Qtype {
+					m.Answer = append(m.Answer, rr)
+				}
+			}
+			if len(m.Answer) == 0 {
+				m.Ns = []dns.RR{soa}
+			}
+		default:
+			m.Rcode = dns.RcodeNameError
+			m.Ns = []dns.RR{soa}
+		}
+		if _, udp := w.RemoteAddr().(*net.UDPAddr); udp {
+			m.Truncate(dns.MinMsgSize)
+		}
+		_ = w.WriteMsg(m)
+	})
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := pc.LocalAddr().String()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, srv := range []*dns.Server{{PacketConn: pc, Handler: h}, {Listener: ln, Handler: h}} {
+		started := make(chan struct{})
+		srv.NotifyStartedFunc = func() { close(started) }
+		go func() { _ = srv.ActivateAndServe() }()
+		<-started
+		t.Cleanup(func() { _ = srv.Shutdown() })
+	}
+	return addr
+}
+
+// blockList is a resolver.Policy blocking a fixed set of names.
+type blockList map[string]resolver.Verdict
+
+func (b blockList) Check(name string, _ uint16) resolver.Verdict { return b[name] }
+
+// forwarder is the test's resolver.Handler: the profile's policy, then the
+// authority over UDP with a TCP retry on truncation. It records the last
+// request it saw. "tc.test." returns a truncated answer, as a buggy chain might.
+type forwarder struct {
+	upstream string
+	mu       sync.Mutex
+	last     resolver.Request
+	calls    int
+}
+
+func (f *forwarder) ServeDNS(ctx context.Context, req *resolver.Request) (*dns.Msg, error) {
+	f.mu.Lock()
+	f.last, f.calls = *req, f.calls+1
+	f.mu.Unlock()
+	q := req.Msg
+	if len(q.Question) != 1 {
+		return resolver.NewReply(q, dns.RcodeFormatError), nil
+	}
+	name := strings.ToLower(q.Question[0].Name)
+	if name == "tc.test." {
+		m := resolver.NewReply(q, dns.RcodeSuccess)
+		m.Truncated = true
+		return m, nil
+	}
+	if req.Profile.Policy != nil {
+		if v := req.Profile.Policy.Check(name, q.Question[0].Qtype); v.Action == resolver.ActionBlock {
+			m := resolver.NewReply(q, dns.RcodeNameError)
+			resolver.AddEDE(q, m, v.EDE, v.Category)
+			return m, nil
+		}
+	}
+	up := q.Copy()
+	up.Id = dns.Id()
+	up.RecursionDesired = true
+	for _, network := range []string{"udp", "tcp"} {
+		resp, _, err := (&dns.Client{Net: network, Timeout: 2 * time.Second}).ExchangeContext(ctx, up, f.upstream)
+		if err != nil {
+			return nil, err
+		}
+		if !resp.Truncated {
+			resp.Id = q.Id
+			return resp, nil
+		}
+	}
+	return nil, context.DeadlineExceeded
+}
+
+func (f *forwarder) lastRequest() resolver.Request {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.last
+}
+
+// testProfiles: "unfiltered" (default), "ads" (/ads, ads.dns.test, blocks
+// ads.example with EDE 17) and "child" (/child, local address 127.0.0.3).
+func testProfiles(t testing.TB) *resolver.Profiles {
+	t.Helper()
+	ads := blockList{"ads.example.": {Action: resolver.ActionBlock, Category: "ads", EDE: resolver.EDEFiltered}}
+	ps, err := resolver.NewProfiles("unfiltered", []*resolver.Profile{
+		{Name: "unfiltered"},
+		{Name: "ads", Paths: []string{"/ads"}, Hosts: []string{"ads.dns.test"}, Policy: ads},
+		{Name: "child", Paths: []string{"/child"}, Addrs: []netip.Addr{netip.MustParseAddr("127.0.0.3")}, Policy: ads},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ps
+}
+
+// testEnv is a running Server with its authority, forwarder and PKI.
+type testEnv struct {
+	srv *Server
+	fwd *forwarder
+	pki *testPKI
+}
+
+// startServer starts a Server on loopback; mod adjusts the config first.
+func startServer(t testing.TB, mod func(*Config)) *testEnv {
+	t.Helper()
+	pki := newTestPKI(t)
+	fwd := &forwarder{upstream: startAuthority(t)}
+	cfg := Config{
+		Addrs:          []string{"127.0.0.1:0"},
+		PlainAddrs:     []string{"127.0.0.1:0"},
+		TLS:            &tls.Config{Certificates: []tls.Certificate{pki.leaf}},
+		Handler:        fwd,
+		Profiles:       testProfiles(t),
+		MaxHeaderBytes: 128 << 10,
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	srv, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+	return &testEnv{srv: srv, fwd: fwd, pki: pki}
+}
+
+// httpVersion names the client kinds the tests use.
+type httpVersion string
+
+const (
+	h1 httpVersion = "HTTP/1.1"
+	h2 httpVersion = "HTTP/2"
+	h3 httpVersion = "HTTP/3"
+)
+
+// client returns an HTTP client of the given version that sends every
+// request, whatever its URL host, to addr (so Host and SNI can vary).
+func (e *testEnv) client(t testing.TB, v httpVersion, addr netip.AddrPort) *http.Client {
+	t.Helper()
+	tlsConf := &tls.Config{RootCAs: e.pki.pool}
+	var rt http.RoundTripper
+	switch v {
+	case h1:
+		rt = &http.Transport{
+			TLSClientConfig: tlsConf,
+			DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+				return (&net.Dialer{}).DialContext(ctx, network, addr.String())
+			},
+			TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{}, // no HTTP/2
+		}
+	case h2:
+		rt = &http2.Transport{
+			TLSClientConfig: tlsConf,
+			DialTLSContext: func(ctx context.Context, network, _ string, cfg *tls.Config) (net.Conn, error) {
+				return (&tls.Dialer{Config: cfg}).DialContext(ctx, network, addr.String())
+			},
+		}
+	case h3:
+		rt = &http3.Transport{
+			TLSClientConfig: tlsConf,
+			Dial: func(ctx context.Context, _ string, tlsCfg *tls.Config, cfg *quic.Config) (*quic.Conn, error) {
+				return quic.DialAddrEarly(ctx, addr.String(), tlsCfg, cfg)
+			},
+		}
+	}
+	t.Cleanup(func() {
+		if c, ok := rt.(interface{ CloseIdleConnections() }); ok {
+			c.CloseIdleConnections()
+		}
+		if c, ok := rt.(*http3.Transport); ok {
+			_ = c.Close()
+		}
+	})
+	return &http.Client{Transport: rt, Timeout: 10 * time.Second}
+}

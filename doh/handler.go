@@ -1,0 +1,248 @@
+package doh
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/dnsward/dnsward/proxyproto"
+	"github.com/dnsward/dnsward/resolver"
+	"github.com/miekg/dns"
+)
+
+// Handler is the one http.Handler serving DoH and the JSON API for every
+// HTTP version. Server uses it; it can also be mounted in another server.
+type Handler struct {
+	handler      resolver.Handler
+	profiles     *resolver.Profiles
+	trusted      proxyproto.Trusted
+	maxBody      int
+	readTimeout  time.Duration
+	queryTimeout time.Duration
+	log          *slog.Logger
+	m            *metrics
+	altSvc       atomic.Pointer[map[int]string] // TCP port → Alt-Svc value
+}
+
+// endpoint is what a path serves.
+type endpoint uint8
+
+const (
+	endpointWire endpoint = iota // RFC 8484
+	endpointJSON                 // /resolve
+)
+
+// packBufs recycles response buffers (a DNS message is at most 64 KiB).
+var packBufs = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
+
+// ServeHTTP answers one DoH or JSON request and counts it.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	status, profile := h.serve(w, r)
+	h.m.request(versionLabel(r), methodLabel(r.Method), status, profile, time.Since(start))
+}
+
+// serve returns the HTTP status written and the profile name ("none" before one is chosen).
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (int, string) {
+	kind, prof, ok := h.route(r.URL.Path)
+	if !ok {
+		return h.fail(w, errorf(http.StatusNotFound, "no DoH endpoint at this path")), "none"
+	}
+	serverName := serverName(r)
+	if prof == nil {
+		prof = h.profiles.Select(resolver.Ingress{ServerName: serverName, Local: localAddr(r)})
+	}
+	if r.TLS != nil && r.ProtoMajor < 3 {
+		if v, ok := (*h.altSvc.Load())[localPort(r)]; ok {
+			w.Header()["Alt-Svc"] = []string{v}
+		}
+	}
+	if kind == endpointWire && r.Method == http.MethodGet && isJSONQuery(r.URL.RawQuery) {
+		kind = endpointJSON // Cloudflare-style JSON on the wire-format path
+	}
+	req := &resolver.Request{
+		Client:     proxyproto.ClientFromHeaders(peerAddr(r), r.Header, h.trusted),
+		Transport:  transport(r),
+		ServerName: serverName,
+		Profile:    prof,
+	}
+	if kind == endpointJSON {
+		return h.serveJSON(w, r, req), prof.Name
+	}
+	return h.serveWire(w, r, req), prof.Name
+}
+
+// route maps a path to an endpoint and, for profile paths, their profile.
+// The generic paths return a nil profile: it is chosen by host or address.
+func (h *Handler) route(path string) (endpoint, *resolver.Profile, bool) {
+	switch path {
+	case "/dns-query":
+		return endpointWire, nil, true
+	case "/resolve":
+		return endpointJSON, nil, true
+	}
+	if p, ok := h.profiles.ByPath(path); ok {
+		return endpointWire, p, true
+	}
+	if prefix, ok := strings.CutSuffix(path, "/resolve"); ok && prefix != "" {
+		if p, ok := h.profiles.ByPath(prefix); ok {
+			return endpointJSON, p, true
+		}
+	}
+	return 0, nil, false
+}
+
+// serveWire answers an RFC 8484 request.
+func (h *Handler) serveWire(w http.ResponseWriter, r *http.Request, req *resolver.Request) int {
+	if r.Method != http.MethodGet && r.Method != http.MethodPost {
+		return h.fail(w, errMethod)
+	}
+	if !accepts(r.Header.Get("Accept"), mediaDNSMessage) {
+		return h.fail(w, errorf(http.StatusNotAcceptable, "this endpoint answers application/dns-message only"))
+	}
+	if r.ProtoMajor == 3 && r.Method == http.MethodPost {
+		// net/http applies ReadTimeout to HTTP/1 and HTTP/2; HTTP/3 needs it per stream.
+		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(h.readTimeout))
+	}
+	wire, herr := wireQuery(r, h.maxBody)
+	if herr != nil {
+		return h.fail(w, herr)
+	}
+	q, herr := parseQuery(wire)
+	if herr != nil {
+		return h.fail(w, herr)
+	}
+	req.Msg = q
+	resp, herr := h.resolve(r.Context(), req)
+	if herr != nil {
+		return h.fail(w, herr)
+	}
+	resp.Compress = true
+	resolver.PadResponse(q, resp)
+	bp := packBufs.Get().(*[]byte)
+	defer packBufs.Put(bp)
+	b, err := resp.PackBuffer((*bp)[:cap(*bp)])
+	if err != nil {
+		h.log.Error("doh: packing answer failed", "error", err)
+		if b, err = resolver.NewReply(q, dns.RcodeServerFailure).Pack(); err != nil {
+			return h.fail(w, errorf(http.StatusInternalServerError, "answer could not be encoded"))
+		}
+		resp.Rcode = dns.RcodeServerFailure
+	}
+	if cap(b) <= 64<<10 {
+		*bp = b[:0]
+	}
+	writeAnswer(w, mediaDNSMessage, cacheControl(resp), b)
+	return http.StatusOK
+}
+
+// resolve asks the resolver chain. Errors become SERVFAIL (still HTTP 200);
+// a truncated answer is never relayed, since DoH has no size limit to excuse it.
+func (h *Handler) resolve(ctx context.Context, req *resolver.Request) (*dns.Msg, *httpError) {
+	ctx, cancel := context.WithTimeout(ctx, h.queryTimeout)
+	defer cancel()
+	resp, err := h.handler.ServeDNS(ctx, req)
+	switch {
+	case errors.Is(err, resolver.ErrDrop):
+		return nil, errorf(http.StatusBadRequest, "DNS message refused")
+	case err != nil:
+		h.log.Debug("doh: resolving failed", "error", err)
+		resp = resolver.NewReply(req.Msg, dns.RcodeServerFailure)
+	case resp == nil:
+		h.log.Error("doh: handler returned no answer and no error")
+		resp = resolver.NewReply(req.Msg, dns.RcodeServerFailure)
+	case resp.Truncated:
+		h.log.Error("doh: handler returned a truncated answer; answering SERVFAIL")
+		resp = resolver.NewReply(req.Msg, dns.RcodeServerFailure)
+	}
+	resp.Id = req.Msg.Id
+	return resp, nil
+}
+
+// isJSONQuery reports whether a wire-format path's query string is a JSON
+// API request: name= without dns=.
+func isJSONQuery(raw string) bool {
+	_, dns := queryParam(raw, "dns")
+	_, name := queryParam(raw, "name")
+	return name && !dns
+}
+
+// fail writes an HTTP error and returns its status.
+func (h *Handler) fail(w http.ResponseWriter, e *httpError) int {
+	writeError(w, e)
+	return e.status
+}
+
+// serverName is the TLS SNI, or the Host header without port when there is none.
+func serverName(r *http.Request) string {
+	if r.TLS != nil && r.TLS.ServerName != "" {
+		return r.TLS.ServerName
+	}
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	return strings.Trim(host, "[]")
+}
+
+// peerAddr is the socket peer (after a trusted PROXY v2 header).
+func peerAddr(r *http.Request) netip.AddrPort {
+	ap, _ := netip.ParseAddrPort(r.RemoteAddr)
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+}
+
+// localAddr is the address the connection arrived on.
+func localAddr(r *http.Request) netip.Addr {
+	switch a := r.Context().Value(http.LocalAddrContextKey).(type) {
+	case *net.TCPAddr:
+		return a.AddrPort().Addr().Unmap()
+	case *net.UDPAddr:
+		return a.AddrPort().Addr().Unmap()
+	}
+	return netip.Addr{}
+}
+
+// localPort is the port the connection arrived on.
+func localPort(r *http.Request) int {
+	if a, ok := r.Context().Value(http.LocalAddrContextKey).(*net.TCPAddr); ok {
+		return a.Port
+	}
+	return 0
+}
+
+// transport maps the HTTP version to the resolver's transport.
+func transport(r *http.Request) resolver.Transport {
+	switch r.ProtoMajor {
+	case 3:
+		return resolver.DoH3
+	case 2:
+		return resolver.DoH2
+	}
+	return resolver.DoH1
+}
+
+func versionLabel(r *http.Request) string {
+	switch r.ProtoMajor {
+	case 3:
+		return "3"
+	case 2:
+		return "2"
+	}
+	return "1.1"
+}
+
+// methodLabel bounds the method label's values.
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodPost:
+		return m
+	}
+	return "other"
+}

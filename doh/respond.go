@@ -1,0 +1,58 @@
+package doh
+
+import (
+	"math"
+	"net/http"
+	"strconv"
+
+	"github.com/miekg/dns"
+)
+
+const noStore = "no-store"
+
+// cacheControl returns the Cache-Control value for an answer: max-age is the
+// smallest TTL among the answer and authority records (for a SOA, also its
+// negative-caching MINIMUM, RFC 2308), so no HTTP cache keeps the answer
+// longer than a DNS cache would. Failures (SERVFAIL, REFUSED, …) are not
+// stored at all.
+func cacheControl(resp *dns.Msg) string {
+	if resp.Rcode != dns.RcodeSuccess && resp.Rcode != dns.RcodeNameError {
+		return noStore
+	}
+	ttl := uint32(math.MaxUint32)
+	for _, sec := range [][]dns.RR{resp.Answer, resp.Ns} {
+		for _, rr := range sec {
+			ttl = min(ttl, rr.Header().Ttl)
+			if soa, ok := rr.(*dns.SOA); ok {
+				ttl = min(ttl, soa.Minttl)
+			}
+		}
+	}
+	if ttl == math.MaxUint32 {
+		ttl = 0 // nothing to bound the lifetime: let caches revalidate
+	}
+	return "max-age=" + strconv.FormatUint(uint64(ttl), 10)
+}
+
+// writeAnswer writes a 200 response with body and its caching headers.
+func writeAnswer(w http.ResponseWriter, contentType, cache string, body []byte) {
+	h := w.Header()
+	h["Content-Type"] = []string{contentType}
+	h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	h["Cache-Control"] = []string{cache}
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
+}
+
+// writeError writes a refusal with a short plain-text reason.
+func writeError(w http.ResponseWriter, e *httpError) {
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", noStore)
+	if e.allow != "" {
+		h.Set("Allow", e.allow)
+	}
+	w.WriteHeader(e.status)
+	_, _ = w.Write([]byte(e.msg + "\n"))
+}
