@@ -26,7 +26,7 @@ func newConns() *conns {
 }
 
 func (c *conns) add(k key, delta, limit int) bool {
-	s := &c.shards[k.shard(shardCount)]
+	s := &c.shards[k.shard()]
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := s.m[k] + delta

@@ -28,8 +28,9 @@ func (k key) prefix(v4bits, v6bits int) netip.Prefix {
 	return netip.PrefixFrom(a, v6bits)
 }
 
-// shard picks one of n (a power of two) shards.
-func (k key) shard(n int) int {
+// shard picks one of the shardCount shards from the top bits of a
+// multiplicative hash, which depend on every byte of the key.
+func (k key) shard() int {
 	h := (binary.LittleEndian.Uint64(k[:8])*0x9e3779b97f4a7c15 ^ binary.LittleEndian.Uint64(k[8:])) * 0xbf58476d1ce4e5b9
-	return int(h>>32) & (n - 1)
+	return int(h >> (64 - shardBits))
 }

@@ -2,8 +2,11 @@ package ratelimit
 
 import "sync"
 
-// shardCount is the number of independently locked table shards.
-const shardCount = 64
+// shardBits sets the number of independently locked shards.
+const (
+	shardBits  = 6
+	shardCount = 1 << shardBits
+)
 
 // evictSample is how many entries a full shard looks at to pick a victim.
 const evictSample = 8
@@ -32,7 +35,7 @@ func newTable(size int) *table {
 // take charges one query to k's bucket; evicted reports whether an entry
 // had to make room.
 func (t *table) take(k key, r rates, now uint64) (d Decision, evicted bool) {
-	s := &t.shards[k.shard(shardCount)]
+	s := &t.shards[k.shard()]
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if b, ok := s.m[k]; ok {
