@@ -22,12 +22,13 @@ type acmeSource struct {
 	fallback *localCA
 	names    []string
 	report   *reporter
+	ca       string
 }
 
 // newACME builds the certmagic cache, config and issuer; nothing talks to the
 // CA before start.
 func newACME(cfg Config, fallback *localCA, r *reporter) (*acmeSource, error) {
-	a := &acmeSource{fallback: fallback, names: cfg.names(), report: r}
+	a := &acmeSource{fallback: fallback, names: cfg.names(), report: r, ca: cfg.ACME.CA}
 	var roots *x509.CertPool
 	if cfg.ACME.CARoot != "" {
 		var err error
@@ -85,7 +86,7 @@ func (a *acmeSource) onEvent(_ context.Context, event string, data map[string]an
 		if renewal {
 			what = "certificate renewal failed; keeping the current certificate"
 		}
-		a.report.fail(name, what, fmt.Errorf("the CA answered: %w", err))
+		a.report.fail(name, what, fmt.Errorf("CA %s: %w", a.ca, err))
 	case "cert_obtained":
 		a.report.log.Info("certificate obtained", "name", name, "renewal", renewal, "issuer", data["issuer"])
 	}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/caddyserver/certmagic"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -126,6 +127,7 @@ func (cfg Config) validate() (Config, error) {
 			return cfg, err
 		}
 		cfg.ACME = acme
+		cfg.CheckInterval = orDefault(cfg.CheckInterval, certmagic.DefaultRenewCheckInterval)
 		cfg.HTTPSPort = orDefault(cfg.HTTPSPort, acme.TLSALPNPort)
 	default:
 		return cfg, fmt.Errorf("tls.mode: %q is not one of acme, files, self_signed", cfg.Mode)

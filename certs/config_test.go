@@ -92,8 +92,8 @@ func FuzzNormalizeHostname(f *testing.F) {
 }
 
 func FuzzParsePair(f *testing.F) {
-	ca := newTestCA(&testing.T{})
-	c, k := ca.issue(&testing.T{}, 1, ca.cert.NotAfter, "dns.example.test")
+	ca := newTestCA(f)
+	c, k := ca.issue(f, 1, ca.cert.NotAfter, "dns.example.test")
 	f.Add(c, k)
 	f.Add(k, c)
 	f.Add([]byte("-----BEGIN CERTIFICATE-----\n\n-----END CERTIFICATE-----\n"), []byte{})

@@ -10,11 +10,13 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"math/big"
 	"net"
 	"os"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -72,6 +74,12 @@ func serveEcho(t *testing.T, cfg *tls.Config) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	serveEchoOn(t, ln)
+	return ln.Addr().String()
+}
+
+// serveEchoOn echoes every connection accepted on ln until the test ends.
+func serveEchoOn(t *testing.T, ln net.Listener) {
 	var wg sync.WaitGroup
 	t.Cleanup(func() { ln.Close(); wg.Wait() })
 	wg.Go(func() {
@@ -86,7 +94,6 @@ func serveEcho(t *testing.T, cfg *tls.Config) string {
 			})
 		}
 	})
-	return ln.Addr().String()
 }
 
 // handshake connects to addr with SNI name (none for ""), trusting roots
@@ -168,7 +175,7 @@ type testCA struct {
 	key  *ecdsa.PrivateKey
 }
 
-func newTestCA(t *testing.T) *testCA {
+func newTestCA(t testing.TB) *testCA {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -188,7 +195,7 @@ func newTestCA(t *testing.T) *testCA {
 }
 
 // issue returns PEM chain (leaf, CA) and PEM key for a new leaf for names.
-func (ca *testCA) issue(t *testing.T, serial int64, notAfter time.Time, names ...string) (certPEM, keyPEM []byte) {
+func (ca *testCA) issue(t testing.TB, serial int64, notAfter time.Time, names ...string) (certPEM, keyPEM []byte) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -222,4 +229,38 @@ func writeFile(t *testing.T, path string, data []byte) {
 		t.Fatal(err)
 	}
 	_ = os.Chtimes(path, time.Now(), time.Now())
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
+
+// tlsDial opens a verified TLS connection.
+func tlsDial(addr, name string, roots *x509.CertPool) (*tls.Conn, error) {
+	return tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", addr,
+		&tls.Config{ServerName: name, RootCAs: roots})
+}
+
+// echoLoop sends numbered messages on an echo connection and checks each
+// reply until stop closes or max round trips are done (each bounded by a
+// deadline, 20 ms apart).
+func echoLoop(c *tls.Conn, stop <-chan struct{}, max int) error {
+	buf := make([]byte, 8)
+	for i := range max {
+		select {
+		case <-stop:
+			return nil
+		case <-time.After(20 * time.Millisecond):
+		}
+		msg := []byte(fmt.Sprintf("%08d", i))
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, err := c.Write(msg); err != nil {
+			return err
+		}
+		if _, err := io.ReadFull(c, buf); err != nil {
+			return err
+		}
+		if !bytes.Equal(buf, msg) {
+			return fmt.Errorf("echo %q, want %q", buf, msg)
+		}
+	}
+	return nil
 }

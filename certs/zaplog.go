@@ -37,7 +37,7 @@ func (c slogCore) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.Chec
 func (c slogCore) Write(e zapcore.Entry, fields []zapcore.Field) error {
 	rec := slog.NewRecord(e.Time, slogLevel(e.Level), e.Message, 0)
 	if e.LoggerName != "" {
-		rec.AddAttrs(slog.String("logger", e.LoggerName))
+		rec.AddAttrs(slog.String("logger", strings.TrimPrefix(e.LoggerName, ".")))
 	}
 	rec.AddAttrs(attrs(fields)...)
 	return c.h.Handle(context.Background(), rec)
