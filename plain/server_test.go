@@ -20,7 +20,7 @@ import (
 
 // startServer runs the plain listener with the real resolver chain in front
 // of an in-test authoritative server.
-func startServer(t *testing.T, auth *dnstest.Authority, mod func(*Config)) *Server {
+func startServer(t testing.TB, auth *dnstest.Authority, mod func(*Config)) *Server {
 	t.Helper()
 	up, err := upstream.New("udp://"+auth.Addr, upstream.Options{})
 	if err != nil {
