@@ -1,0 +1,103 @@
+// Package doq serves DNS over dedicated QUIC connections (RFC 9250): ALPN
+// "doq", one query per client-initiated bidirectional stream, each message
+// behind a 2-byte length prefix and the stream closed with FIN.
+package doq
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/dnsward/dnsward/resolver"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// ALPN is the TLS application protocol DoQ negotiates (RFC 9250 §4.1.1).
+const ALPN = "doq"
+
+// Config configures a DoQ server. Zero durations and counts take the defaults
+// named on each field.
+type Config struct {
+	Addrs    []string           // UDP listen addresses, "127.0.0.1:853"
+	TLS      *tls.Config        // certificates (full chain, chosen by SNI); ALPN is set to "doq"
+	Handler  resolver.Handler   // answers every query
+	Profiles *resolver.Profiles // profile by SNI, then local address, then default
+
+	MaxStreamsPerConn int64         // concurrent query streams per connection (100)
+	MaxConnsPerClient int           // connections per client IP (256; negative: unbounded)
+	MaxInflight       int           // queries in progress server-wide; beyond: DOQ_EXCESSIVE_LOAD (16384)
+	IdleTimeout       time.Duration // QUIC idle timeout (30s)
+	HandshakeTimeout  time.Duration // QUIC handshake idle timeout (5s)
+	StreamTimeout     time.Duration // a client must send its whole query and FIN within this (5s)
+	WriteTimeout      time.Duration // deadline to write one answer (10s)
+
+	// Allow0RTT accepts 0-RTT. Queries that arrive before the handshake
+	// completes are answered at once only when replay-safe (see replaySafe);
+	// others wait for the handshake (RFC 9250 §4.5). Off by default.
+	Allow0RTT bool
+	// AlwaysRetry validates every client address with a QUIC Retry.
+	AlwaysRetry bool
+	// RetryAbove, when > 0, sends a Retry to new clients while at least this
+	// many handshakes are in progress (address validation under load).
+	RetryAbove int
+
+	Logger  *slog.Logger          // nil: slog.Default()
+	Metrics prometheus.Registerer // nil: metrics are not registered
+}
+
+func (c Config) withDefaults() (Config, error) {
+	if len(c.Addrs) == 0 {
+		return c, errors.New("doq: no listen addresses")
+	}
+	if c.TLS == nil {
+		return c, errors.New("doq: no TLS config")
+	}
+	if c.TLS.Certificates == nil && c.TLS.GetCertificate == nil && c.TLS.GetConfigForClient == nil {
+		return c, errors.New("doq: TLS config has no certificate")
+	}
+	if c.Handler == nil {
+		return c, errors.New("doq: no handler")
+	}
+	if c.Profiles == nil {
+		return c, errors.New("doq: no profiles")
+	}
+	for _, d := range []struct {
+		name string
+		v    *time.Duration
+		def  time.Duration
+	}{
+		{"IdleTimeout", &c.IdleTimeout, 30 * time.Second},
+		{"HandshakeTimeout", &c.HandshakeTimeout, 5 * time.Second},
+		{"StreamTimeout", &c.StreamTimeout, 5 * time.Second},
+		{"WriteTimeout", &c.WriteTimeout, 10 * time.Second},
+	} {
+		if *d.v < 0 {
+			return c, fmt.Errorf("doq: negative %s", d.name)
+		}
+		if *d.v == 0 {
+			*d.v = d.def
+		}
+	}
+	if c.MaxStreamsPerConn < 0 || c.MaxInflight < 0 || c.RetryAbove < 0 {
+		return c, errors.New("doq: negative MaxStreamsPerConn, MaxInflight or RetryAbove")
+	}
+	if c.MaxStreamsPerConn == 0 {
+		c.MaxStreamsPerConn = 100
+	}
+	if c.MaxInflight == 0 {
+		c.MaxInflight = 16384
+	}
+	if c.MaxConnsPerClient == 0 {
+		c.MaxConnsPerClient = 256
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	t := c.TLS.Clone()
+	t.NextProtos = []string{ALPN}
+	t.MinVersion = tls.VersionTLS13 // QUIC requires TLS 1.3
+	c.TLS = t
+	return c, nil
+}

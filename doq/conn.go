@@ -1,0 +1,208 @@
+package doq
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/dnsward/dnsward/dot/framing"
+	"github.com/dnsward/dnsward/resolver"
+	"github.com/miekg/dns"
+	"github.com/quic-go/quic-go"
+)
+
+// conn is one accepted QUIC connection; each stream is served by its own
+// goroutine.
+type conn struct {
+	s       *Server
+	qc      *quic.Conn
+	client  netip.AddrPort
+	sni     string
+	profile *resolver.Profile
+	streams sync.WaitGroup // one per stream being served
+	watch   sync.WaitGroup // the handshake and unidirectional stream watchers
+}
+
+func (s *Server) serveConn(qc *quic.Conn) {
+	defer s.wg.Done()
+	st, _ := qc.Context().Value(stateKey{}).(*connState)
+	s.mu.Lock()
+	s.conns[qc] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.conns, qc)
+		s.mu.Unlock()
+	}()
+	sni := qc.ConnectionState().TLS.ServerName
+	local := framing.AddrPort(qc.LocalAddr())
+	c := &conn{
+		s:       s,
+		qc:      qc,
+		client:  framing.AddrPort(qc.RemoteAddr()),
+		sni:     sni,
+		profile: s.cfg.Profiles.Select(resolver.Ingress{ServerName: sni, Local: local.Addr()}),
+	}
+	s.metrics.Connections.WithLabelValues("doq", c.profile.Name).Inc()
+	s.metrics.Active.WithLabelValues("doq").Inc()
+	defer s.metrics.Active.WithLabelValues("doq").Dec()
+
+	c.watch.Add(2)
+	go c.watchHandshake(st)
+	go c.rejectUniStreams()
+	for {
+		str, err := qc.AcceptStream(s.draining)
+		if err != nil {
+			break
+		}
+		c.streams.Add(1)
+		go c.serveStream(str)
+	}
+	c.streams.Wait()
+	if s.draining.Err() != nil { // shutting down: what was in flight is answered
+		qc.CloseWithError(NoError, "")
+	}
+	c.watch.Wait()
+}
+
+func (c *conn) watchHandshake(st *connState) {
+	defer c.watch.Done()
+	select {
+	case <-c.qc.HandshakeComplete():
+		if st != nil {
+			st.handshakeDone("ok")
+		}
+		if c.qc.ConnectionState().Used0RTT {
+			c.s.qm.zeroRTT.WithLabelValues("connection").Inc()
+		}
+	case <-c.qc.Context().Done():
+	}
+}
+
+// rejectUniStreams closes the connection when the client opens a
+// unidirectional stream (RFC 9250 §4.3.3).
+func (c *conn) rejectUniStreams() {
+	defer c.watch.Done()
+	if _, err := c.qc.AcceptUniStream(c.qc.Context()); err == nil {
+		c.protocolError("unidirectional_stream", "unidirectional streams are not used by DoQ")
+	}
+}
+
+// protocolError closes the connection with DOQ_PROTOCOL_ERROR.
+func (c *conn) protocolError(kind, reason string) {
+	c.s.metrics.ProtocolErrors.WithLabelValues("doq", c.profile.Name, kind).Inc()
+	c.s.cfg.Logger.Debug("doq: protocol error", "client", c.client, "kind", kind)
+	c.qc.CloseWithError(ProtocolError, reason)
+}
+
+// cancelStream resets both directions of a stream with a DoQ error code.
+func cancelStream(str *quic.Stream, code uint64) {
+	str.CancelRead(quic.StreamErrorCode(code))
+	str.CancelWrite(quic.StreamErrorCode(code))
+}
+
+func (c *conn) serveStream(str *quic.Stream) {
+	defer c.streams.Done()
+	if n := c.s.inflight.Add(1); n > int64(c.s.cfg.MaxInflight) {
+		c.s.inflight.Add(-1)
+		c.s.metrics.ProtocolErrors.WithLabelValues("doq", c.profile.Name, "excessive_load").Inc()
+		cancelStream(str, ExcessiveLoad)
+		return
+	}
+	defer c.s.inflight.Add(-1)
+
+	str.SetReadDeadline(time.Now().Add(c.s.cfg.StreamTimeout))
+	bp := c.s.bufs.Get().(*[]byte)
+	defer c.s.bufs.Put(bp)
+	raw, err := readQuery(str, (*bp)[:0])
+	if err != nil {
+		c.readError(str, err)
+		return
+	}
+	q, err := framing.Parse(raw)
+	if err != nil {
+		c.s.metrics.ProtocolErrors.WithLabelValues("doq", c.profile.Name, "malformed").Inc()
+		c.reply(str, framing.FormErr(raw), bp)
+		return
+	}
+	if framing.HasKeepalive(q) {
+		c.protocolError("keepalive", "edns-tcp-keepalive is not used by DoQ")
+		return
+	}
+	if !c.await0RTT(q) {
+		cancelStream(str, RequestCancelled)
+		return
+	}
+	req := &resolver.Request{Msg: q, Client: c.client, Transport: resolver.DoQ, ServerName: c.sni, Profile: c.profile}
+	resp, err := framing.Resolve(c.s.base, c.s.cfg.Handler, req)
+	if err != nil {
+		c.s.cfg.Logger.Debug("doq: handler", "client", c.client, "err", err)
+	}
+	out := framing.Finish(q, resp, 0) // keepalive 0: any upstream keepalive option is stripped
+	c.s.metrics.Queries.WithLabelValues("doq", c.profile.Name, dns.RcodeToString[out.Rcode]).Inc()
+	c.reply(str, out, bp)
+}
+
+// readError maps a failure to read the query to the DoQ reaction.
+func (c *conn) readError(str *quic.Stream, err error) {
+	var serr *quic.StreamError
+	var aerr *quic.ApplicationError
+	switch {
+	case errors.As(err, &serr), errors.As(err, &aerr), c.qc.Context().Err() != nil:
+		// the client cancelled the stream or the connection is gone
+	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
+		c.s.metrics.ProtocolErrors.WithLabelValues("doq", c.profile.Name, "stream_timeout").Inc()
+		cancelStream(str, RequestCancelled)
+	case errors.Is(err, errNonZeroID):
+		c.protocolError("message_id", "message ID must be 0")
+	default: // no length prefix, truncated, zero-length or trailing data
+		c.protocolError("framing", err.Error())
+	}
+}
+
+// await0RTT holds a query that arrived before the handshake completed until
+// it does, unless the query is replay-safe. False: the connection ended.
+func (c *conn) await0RTT(q *dns.Msg) bool {
+	select {
+	case <-c.qc.HandshakeComplete():
+		return true
+	default:
+	}
+	if replaySafe(q) {
+		c.s.qm.zeroRTT.WithLabelValues("query_answered").Inc()
+		return true
+	}
+	c.s.qm.zeroRTT.WithLabelValues("query_deferred").Inc()
+	select {
+	case <-c.qc.HandshakeComplete():
+		return true
+	case <-c.qc.Context().Done():
+		return false
+	}
+}
+
+// reply writes the framed answer and the FIN.
+func (c *conn) reply(str *quic.Stream, m *dns.Msg, bp *[]byte) {
+	b, err := framing.Pack(m, (*bp)[:0])
+	if err != nil {
+		c.s.cfg.Logger.Debug("doq: pack", "client", c.client, "err", err)
+		cancelStream(str, InternalError)
+		return
+	}
+	if cap(b) <= 64<<10 {
+		*bp = b[:0]
+	}
+	str.SetWriteDeadline(time.Now().Add(c.s.cfg.WriteTimeout))
+	if _, err := str.Write(b); err != nil {
+		str.CancelWrite(quic.StreamErrorCode(RequestCancelled))
+		return
+	}
+	str.Close()
+}
+
+func isTimeout(err error) bool {
+	var t interface{ Timeout() bool }
+	return errors.As(err, &t) && t.Timeout()
+}

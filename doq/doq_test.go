@@ -1,0 +1,323 @@
+package doq
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dnsward/dnsward/dot/framing"
+	"github.com/dnsward/dnsward/dot/framing/framingtest"
+	"github.com/dnsward/dnsward/resolver"
+	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/quic-go/quic-go"
+)
+
+func TestConcurrentStreams(t *testing.T) {
+	f := start(t, func(c *Config) { c.MaxStreamsPerConn = 50 })
+	c := f.dial(t, "dns.test")
+	const n = 300
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Go(func() {
+			name := fmt.Sprintf("s%d.example.", i)
+			if i%7 == 0 {
+				name = "slow" + name
+			}
+			frame, _ := framing.Pack(query(name, dns.TypeA), nil)
+			out, err := exchangeRaw(c, frame, true)
+			if err != nil {
+				errs <- err
+				return
+			}
+			var m dns.Msg
+			if err := m.Unpack(out[2:]); err != nil {
+				errs <- err
+				return
+			}
+			if m.Id != 0 || len(m.Answer) != 1 || m.Answer[0].(*dns.A).A.String() != framingtest.AddrFor(name).String() {
+				errs <- fmt.Errorf("%s: answer %v", name, &m)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+// closeCode waits for c to be closed by the server and returns the DoQ
+// application error code it was closed with.
+func closeCode(t *testing.T, c *quic.Conn) uint64 {
+	t.Helper()
+	select {
+	case <-c.Context().Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("connection not closed")
+	}
+	var aerr *quic.ApplicationError
+	if err := context.Cause(c.Context()); !errors.As(err, &aerr) || !aerr.Remote {
+		t.Fatalf("closed with %v, want a DoQ application error from the server", err)
+	}
+	return uint64(aerr.ErrorCode)
+}
+
+func TestProtocolErrors(t *testing.T) {
+	f := start(t, nil)
+	frame := func(m *dns.Msg) []byte { b, _ := framing.Pack(m, nil); return b }
+	withID := query("id.example.", dns.TypeA)
+	withID.Id = 1234
+	keepalive := query("ka.example.", dns.TypeA)
+	keepalive.SetEdns0(1232, false)
+	keepalive.IsEdns0().Option = append(keepalive.IsEdns0().Option, &dns.EDNS0_TCP_KEEPALIVE{Code: dns.EDNS0TCPKEEPALIVE})
+	bare, _ := query("bare.example.", dns.TypeA).Pack()
+	bareID, _ := withID.Pack()
+	for _, tc := range []struct {
+		name string
+		send func(*quic.Conn) error
+	}{
+		{"non-zero message ID", func(c *quic.Conn) error { _, err := exchangeRaw(c, frame(withID), true); return err }},
+		{"no length prefix", func(c *quic.Conn) error { _, err := exchangeRaw(c, bare, true); return err }},
+		{"no length prefix, non-zero ID", func(c *quic.Conn) error { _, err := exchangeRaw(c, bareID, true); return err }},
+		{"trailing bytes", func(c *quic.Conn) error {
+			_, err := exchangeRaw(c, append(frame(query("t.example.", dns.TypeA)), 0), true)
+			return err
+		}},
+		{"two queries on one stream", func(c *quic.Conn) error {
+			q := frame(query("t.example.", dns.TypeA))
+			_, err := exchangeRaw(c, append(q, q...), true)
+			return err
+		}},
+		{"FIN without a query", func(c *quic.Conn) error { _, err := exchangeRaw(c, nil, true); return err }},
+		{"keepalive option", func(c *quic.Conn) error { _, err := exchangeRaw(c, frame(keepalive), true); return err }},
+		{"unidirectional stream", func(c *quic.Conn) error {
+			s, err := c.OpenUniStream()
+			if err != nil {
+				return err
+			}
+			s.Write(frame(query("u.example.", dns.TypeA)))
+			return s.Close()
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := f.dial(t, "dns.test")
+			tc.send(c)
+			if code := closeCode(t, c); code != ProtocolError {
+				t.Fatalf("closed with code %#x, want DOQ_PROTOCOL_ERROR", code)
+			}
+		})
+	}
+}
+
+// TestUnfinishedStream: a stream whose query never gets its FIN is reset by
+// the server after StreamTimeout, and the connection keeps working.
+func TestUnfinishedStream(t *testing.T) {
+	f := start(t, func(c *Config) { c.StreamTimeout = 300 * time.Millisecond })
+	c := f.dial(t, "dns.test")
+	for _, partial := range [][]byte{
+		func() []byte { b, _ := framing.Pack(query("nofin.example.", dns.TypeA), nil); return b }(),
+		{0, 40, 0, 0}, // a frame that never completes
+	} {
+		_, err := exchangeRaw(c, partial, false)
+		var serr *quic.StreamError
+		if !errors.As(err, &serr) || !serr.Remote || serr.ErrorCode != RequestCancelled {
+			t.Fatalf("unfinished stream: err = %v, want a reset with DOQ_REQUEST_CANCELLED", err)
+		}
+	}
+	if a := exchange(t, c, query("after.example.", dns.TypeA)); a.Rcode != dns.RcodeSuccess {
+		t.Fatalf("query after reset: %s", dns.RcodeToString[a.Rcode])
+	}
+	if got := testutil.ToFloat64(f.srv.metrics.ProtocolErrors.WithLabelValues("doq", "open", "stream_timeout")); got != 2 {
+		t.Fatalf("stream_timeout errors = %v, want 2", got)
+	}
+}
+
+func TestProfilesAndBlocking(t *testing.T) {
+	f := start(t, nil)
+	for _, tc := range []struct {
+		sni, profile string
+		blocked      string
+		allowed      string
+	}{
+		{"dns.test", "open", "", "games.example."},
+		{"child.dns.test", "child", "games.example.", "tracker.example."},
+		{"ads.dns.test", "ads", "tracker.example.", "games.example."},
+		{"unknown.example", "open", "", "tracker.example."}, // unknown SNI → default (cert checked against dns.test)
+	} {
+		t.Run(tc.sni, func(t *testing.T) {
+			conf := f.clientTLS(tc.sni)
+			if tc.sni == "unknown.example" {
+				conf.ServerName = tc.sni
+				conf.VerifyConnection = func(cs tls.ConnectionState) error {
+					_, err := cs.PeerCertificates[0].Verify(x509Opts(f, cs))
+					return err
+				}
+				conf.InsecureSkipVerify = true
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			c, err := quic.DialAddr(ctx, f.addr, conf, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.CloseWithError(0, "")
+			who := exchange(t, c, query("whoami.test.", dns.TypeTXT))
+			if len(who.Answer) != 1 || who.Answer[0].(*dns.TXT).Txt[0] != tc.profile {
+				t.Fatalf("profile: %v, want %s", who.Answer, tc.profile)
+			}
+			if tc.blocked != "" {
+				q := query(tc.blocked, dns.TypeA)
+				q.SetEdns0(1232, false)
+				a := exchange(t, c, q)
+				ede, ok := resolver.EDE(a)
+				if a.Rcode != dns.RcodeNameError || !ok || ede.InfoCode != resolver.EDEFiltered {
+					t.Fatalf("blocked %s: rcode %s EDE %v", tc.blocked, dns.RcodeToString[a.Rcode], ede)
+				}
+			}
+			if a := exchange(t, c, query(tc.allowed, dns.TypeA)); a.Rcode != dns.RcodeSuccess || len(a.Answer) != 1 {
+				t.Fatalf("allowed %s: %v", tc.allowed, a)
+			}
+		})
+	}
+}
+
+// TestAnswerShaping: answers beyond the EDNS UDP size are sent whole, padded
+// when the query was, and never carry edns-tcp-keepalive.
+func TestAnswerShaping(t *testing.T) {
+	big := resolver.HandlerFunc(func(_ context.Context, req *resolver.Request) (*dns.Msg, error) {
+		m := resolver.NewReply(req.Msg, dns.RcodeSuccess)
+		for i := range 40 {
+			m.Answer = append(m.Answer, &dns.TXT{
+				Hdr: dns.RR_Header{Name: req.Msg.Question[0].Name, Rrtype: dns.TypeTXT, Class: dns.ClassINET, Ttl: 60},
+				Txt: []string{strings.Repeat(fmt.Sprint(i%10), 200)},
+			})
+		}
+		m.IsEdns0().Option = append(m.IsEdns0().Option, &dns.EDNS0_TCP_KEEPALIVE{Code: dns.EDNS0TCPKEEPALIVE, Timeout: 100})
+		return m, nil
+	})
+	f := start(t, func(c *Config) { c.Handler = big })
+	c := f.dial(t, "dns.test")
+	for _, padded := range []bool{false, true} {
+		q := query("big.example.", dns.TypeTXT)
+		q.SetEdns0(512, false)
+		if padded {
+			q.IsEdns0().Option = append(q.IsEdns0().Option, &dns.EDNS0_PADDING{Padding: make([]byte, 32)})
+		}
+		frame, _ := framing.Pack(q, nil)
+		wire, err := exchangeRaw(c, frame, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := new(dns.Msg)
+		if err := a.Unpack(wire[2:]); err != nil {
+			t.Fatal(err)
+		}
+		if a.Truncated || len(a.Answer) != 40 {
+			t.Fatalf("truncated=%v, %d records", a.Truncated, len(a.Answer))
+		}
+		if framing.HasKeepalive(a) {
+			t.Fatal("edns-tcp-keepalive in a DoQ answer")
+		}
+		if n := len(wire) - 2; (n%framing.PadBlock == 0) != padded {
+			t.Fatalf("padded query=%v, answer %d bytes", padded, n)
+		}
+	}
+}
+
+func Test0RTT(t *testing.T) {
+	f := start(t, func(c *Config) { c.Allow0RTT = true })
+	conf := f.clientTLS("dns.test")
+	conf.ClientSessionCache = tls.NewLRUClientSessionCache(4)
+	first := f.dial0(t, conf)
+	exchange(t, first, query("warm.example.", dns.TypeA))
+	time.Sleep(100 * time.Millisecond) // let the session ticket arrive
+	first.CloseWithError(0, "")
+
+	c := f.dial0(t, conf)
+	notify := query("zone.example.", dns.TypeSOA)
+	notify.Opcode = dns.OpcodeNotify
+	var wg sync.WaitGroup
+	var safe, unsafe *dns.Msg
+	wg.Go(func() { safe = exchange(t, c, query("early.example.", dns.TypeA)) })
+	wg.Go(func() { unsafe = exchange(t, c, notify) })
+	wg.Wait()
+	if !c.ConnectionState().Used0RTT {
+		t.Fatal("0-RTT was not used")
+	}
+	if len(safe.Answer) != 1 || unsafe.Opcode != dns.OpcodeNotify {
+		t.Fatalf("answers: %v / %v", safe, unsafe)
+	}
+	zero := f.srv.qm.zeroRTT
+	if got := testutil.ToFloat64(zero.WithLabelValues("connection")); got != 1 {
+		t.Errorf("0-RTT connections = %v, want 1", got)
+	}
+	// Whether a query is read before the handshake completes depends on
+	// timing; replaySafe is tested on its own. Only the NOTIFY may wait.
+	if deferred := testutil.ToFloat64(zero.WithLabelValues("query_deferred")); deferred > 1 {
+		t.Errorf("deferred = %v: only the NOTIFY may be deferred", deferred)
+	}
+}
+
+func (f *fixture) dial0(t *testing.T, conf *tls.Config) *quic.Conn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := quic.DialAddrEarly(ctx, f.addr, conf, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.CloseWithError(0, "") })
+	return c
+}
+
+func TestRetryAndConnLimit(t *testing.T) {
+	f := start(t, func(c *Config) {
+		c.AlwaysRetry = true
+		c.MaxConnsPerClient = 1
+	})
+	c := f.dial(t, "dns.test")
+	if a := exchange(t, c, query("retry.example.", dns.TypeA)); len(a.Answer) != 1 {
+		t.Fatalf("answer after Retry: %v", a)
+	}
+	if got := testutil.ToFloat64(f.srv.qm.handshakes.WithLabelValues("ok")); got != 1 {
+		t.Fatalf("handshakes ok = %v", got)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if c2, err := quic.DialAddr(ctx, f.addr, f.clientTLS("dns.test"), nil); err == nil {
+		c2.CloseWithError(0, "")
+		t.Fatal("second connection from one address accepted with MaxConnsPerClient 1")
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	pki := framingtest.NewPKI(t, "dns.test")
+	ok := Config{Addrs: []string{"127.0.0.1:0"}, TLS: pki.Server, Handler: &framingtest.Handler{}, Profiles: framingtest.Profiles(t)}
+	for _, tc := range []struct {
+		name   string
+		mutate func(*Config)
+	}{
+		{"no addrs", func(c *Config) { c.Addrs = nil }},
+		{"no tls", func(c *Config) { c.TLS = nil }},
+		{"no cert", func(c *Config) { c.TLS = &tls.Config{} }},
+		{"no handler", func(c *Config) { c.Handler = nil }},
+		{"no profiles", func(c *Config) { c.Profiles = nil }},
+		{"negative stream timeout", func(c *Config) { c.StreamTimeout = -1 }},
+		{"negative streams", func(c *Config) { c.MaxStreamsPerConn = -1 }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := ok
+			tc.mutate(&c)
+			if _, err := New(c); err == nil || !strings.HasPrefix(err.Error(), "doq: ") {
+				t.Fatalf("err = %v", err)
+			}
+		})
+	}
+}
