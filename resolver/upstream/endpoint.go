@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -40,7 +41,11 @@ func parseEndpoint(raw string) (endpoint, error) {
 		return endpoint{}, errors.New("empty upstream URL")
 	}
 	if !strings.Contains(raw, "://") {
-		raw = "udp://" + raw
+		host, port, err := net.SplitHostPort(raw)
+		if err != nil {
+			host, port = raw, defaultPorts[schemeUDP]
+		}
+		raw = "udp://" + net.JoinHostPort(host, port)
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -55,8 +60,8 @@ func parseEndpoint(raw string) (endpoint, error) {
 		return endpoint{}, fmt.Errorf("upstream URL %q: user info, opaque parts and queries are not supported", raw)
 	}
 	ep.host = u.Hostname()
-	if ep.host == "" {
-		return endpoint{}, fmt.Errorf("upstream URL %q: no host", raw)
+	if !validHost(ep.host) {
+		return endpoint{}, fmt.Errorf("upstream URL %q: bad host %q", raw, ep.host)
 	}
 	if p := u.Port(); p != "" {
 		n, err := strconv.ParseUint(p, 10, 16)
@@ -103,3 +108,21 @@ func (ep endpoint) String() string {
 
 // url returns the DoH request URL.
 func (ep endpoint) url() string { return "https://" + ep.addr + ep.path }
+
+// validHost accepts an IP address or a host name of letters, digits, '-',
+// '_' and dots.
+func validHost(h string) bool {
+	if h == "" {
+		return false
+	}
+	if _, err := netip.ParseAddr(h); err == nil {
+		return true
+	}
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
