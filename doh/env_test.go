@@ -187,7 +187,7 @@ func (f *forwarder) ServeDNS(ctx context.Context, req *resolver.Request) (*dns.M
 			return nil, err
 		}
 		if !resp.Truncated {
-			resp.Id = q.Id
+			resp.Id, resp.RecursionAvailable = q.Id, true
 			return resp, nil
 		}
 	}
