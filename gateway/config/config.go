@@ -25,6 +25,16 @@ type Config struct {
 	Log             Log      `yaml:"log"`
 	DataDir         string   `yaml:"data_dir"` // certificates, ACME account, list caches
 
+	ServerName     string              `yaml:"server_name"` // certificate name; profile hosts are added
+	TLS            TLS                 `yaml:"tls"`
+	TrustedProxies []string            `yaml:"trusted_proxies"` // CIDRs whose PROXY v2 / X-Forwarded-For is believed
+	Lists          map[string][]string `yaml:"lists"`           // category → files or http(s) URLs
+	ListRefresh    Duration            `yaml:"list_refresh"`    // remote list refresh interval; default 12h
+	DefaultProfile string              `yaml:"default_profile"`
+	Profiles       map[string]Profile  `yaml:"profiles"`
+	RateLimit      *RateLimit          `yaml:"rate_limit"` // per-client limits (XDP and userspace)
+	XDP            *XDP                `yaml:"xdp"`
+
 	// File is the path the configuration was read from ("" for the embedded default).
 	File string `yaml:"-"`
 	// lines maps each key path to the line it was written on.
@@ -33,8 +43,12 @@ type Config struct {
 
 // Listen names the addresses of every front-end.
 type Listen struct {
-	DNS     []string `yaml:"dns"`     // plain DNS, UDP and TCP on each address
-	Metrics string   `yaml:"metrics"` // /metrics, /healthz, /readyz
+	DNS      []string `yaml:"dns"`       // plain DNS, UDP and TCP on each address
+	Metrics  string   `yaml:"metrics"`   // /metrics, /healthz, /readyz
+	DoH      []string `yaml:"doh"`       // DoH: TCP (HTTP/1.1, HTTP/2) and UDP (HTTP/3) on each address
+	DoHPlain []string `yaml:"doh_plain"` // cleartext DoH behind a TLS-terminating proxy
+	DoT      []string `yaml:"dot"`       // DNS over TLS
+	DoQ      []string `yaml:"doq"`       // DNS over QUIC
 }
 
 // Cache configures the answer cache.
@@ -103,6 +117,17 @@ func (c *Config) applyDefaults() {
 	if c.Log.Format == "" {
 		c.Log.Format = "text"
 	}
+	if c.ListRefresh == 0 {
+		c.ListRefresh = Duration(12 * 60 * 60 * 1e9)
+	}
+	if c.ServerName == "" {
+		c.ServerName = "localhost"
+	}
+	if len(c.Profiles) == 0 {
+		c.DefaultProfile, c.Profiles = "default", map[string]Profile{"default": {}}
+	} else if c.DefaultProfile == "" && len(c.Profiles) == 1 {
+		c.DefaultProfile = c.ProfileNames()[0]
+	}
 }
 
 // errAt builds an error for key at the line it was written on.
@@ -113,8 +138,9 @@ func (c *Config) errAt(key, format string, args ...any) *Error {
 func (c *Config) validate() Errors {
 	var errs Errors
 	add := func(e *Error) { errs = append(errs, e) }
-	if len(c.Listen.DNS) == 0 {
-		add(c.errAt("listen", "no listener configured: set listen.dns"))
+	l := c.Listen
+	if len(l.DNS)+len(l.DoH)+len(l.DoHPlain)+len(l.DoT)+len(l.DoQ) == 0 {
+		add(c.errAt("listen", "no listener configured: set listen.dns, doh, doh_plain, dot or doq"))
 	}
 	for i, a := range c.Listen.DNS {
 		if err := checkHostPort(a); err != nil {
@@ -140,6 +166,7 @@ func (c *Config) validate() Errors {
 	if c.Cache.MinTTL > c.Cache.MaxTTL {
 		add(c.errAt("cache.min_ttl", "is larger than cache.max_ttl"))
 	}
+	errs = append(errs, c.validateSections()...)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:

@@ -3,6 +3,7 @@
 package config
 
 import (
+	"encoding"
 	"fmt"
 	"math"
 	"reflect"
@@ -73,6 +74,14 @@ func (d *decoder) decode(n *yaml.Node, key string, v reflect.Value) {
 	}
 	if v.Type() == durationType {
 		d.duration(n, key, v)
+		return
+	}
+	if tu, ok := v.Addr().Interface().(encoding.TextUnmarshaler); ok && v.Kind() != reflect.Pointer {
+		if n.Kind != yaml.ScalarNode {
+			d.fail(n, keyOr(key), "expected a single value, got %s", describe(n))
+		} else if err := tu.UnmarshalText([]byte(n.Value)); err != nil {
+			d.fail(n, key, "%v", err)
+		}
 		return
 	}
 	switch v.Kind() {

@@ -1,0 +1,206 @@
+package config
+
+import (
+	"fmt"
+	"net/netip"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/dnsward/dnsward/ratelimit"
+)
+
+// TLS configures certificates for every encrypted front-end.
+type TLS struct {
+	Mode     string `yaml:"mode"`      // acme | files | self_signed (default)
+	CertFile string `yaml:"cert_file"` // files mode: full chain
+	KeyFile  string `yaml:"key_file"`  // files mode
+	ACME     ACME   `yaml:"acme"`
+}
+
+// ACME configures the acme mode.
+type ACME struct {
+	Email       string   `yaml:"email"`
+	CA          string   `yaml:"ca"`      // directory URL; default Let's Encrypt
+	CARoot      string   `yaml:"ca_root"` // extra root to trust the CA's API
+	Challenges  []string `yaml:"challenges"`
+	HTTPPort    int      `yaml:"http_port"`
+	TLSALPNPort int      `yaml:"tls_alpn_port"`
+}
+
+// Profile is one filtering profile and how clients reach it.
+type Profile struct {
+	Paths         []string `yaml:"paths"` // DoH paths
+	Hosts         []string `yaml:"hosts"` // TLS SNI / HTTP Host names
+	Addrs         []string `yaml:"addrs"` // local addresses, any transport
+	Block         []string `yaml:"block"` // list categories
+	Allow         []string `yaml:"allow"`
+	Deny          []string `yaml:"deny"`
+	SafeSearch    bool     `yaml:"safe_search"`
+	BlockedAnswer []string `yaml:"blocked_answer"` // nxdomain | null_ip | nodata | refused | IP addresses
+}
+
+// XDP configures the kernel-side limiter on the plain-UDP port.
+type XDP struct {
+	Interfaces []string `yaml:"interfaces"`
+	Mode       string   `yaml:"mode"` // auto | native | generic
+}
+
+var hostnameRE = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.?$`)
+
+// validHostname reports whether s is a DNS host name (LDH labels).
+func validHostname(s string) bool { return len(s) <= 253 && hostnameRE.MatchString(strings.ToLower(s)) }
+
+func (c *Config) validateSections() Errors {
+	var errs Errors
+	add := func(e *Error) { errs = append(errs, e) }
+	for _, l := range []struct {
+		key   string
+		addrs []string
+	}{{"listen.doh", c.Listen.DoH}, {"listen.doh_plain", c.Listen.DoHPlain}, {"listen.dot", c.Listen.DoT}, {"listen.doq", c.Listen.DoQ}} {
+		for i, a := range l.addrs {
+			if err := checkHostPort(a); err != nil {
+				add(c.errAt(fmt.Sprintf("%s[%d]", l.key, i), "%v", err))
+			}
+		}
+	}
+	if c.ServerName != "" && !validHostname(c.ServerName) {
+		add(c.errAt("server_name", "%q is not a valid host name", c.ServerName))
+	}
+	switch c.TLS.Mode {
+	case "", "self_signed", "acme":
+	case "files":
+		if c.TLS.CertFile == "" {
+			add(c.errAt("tls.mode", "files mode needs tls.cert_file"))
+		}
+		if c.TLS.KeyFile == "" {
+			add(c.errAt("tls.mode", "files mode needs tls.key_file"))
+		}
+	default:
+		add(c.errAt("tls.mode", "must be acme, files or self_signed, got %q", c.TLS.Mode))
+	}
+	if c.TLS.Mode == "acme" && c.ServerName == "" {
+		add(c.errAt("tls.mode", "acme mode needs server_name"))
+	}
+	for i, p := range c.TrustedProxies {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			add(c.errAt(fmt.Sprintf("trusted_proxies[%d]", i), "expected a CIDR prefix such as 10.0.0.0/8, got %q", p))
+		}
+	}
+	errs = append(errs, c.validateProfiles()...)
+	if c.RateLimit != nil {
+		if _, err := c.RateLimit.Normalize(); err != nil {
+			errs = append(errs, c.keyedErrors(err)...)
+		}
+	}
+	if c.XDP != nil {
+		if len(c.XDP.Interfaces) == 0 {
+			add(c.errAt("xdp.interfaces", "at least one interface is required"))
+		}
+		if c.RateLimit == nil {
+			add(c.errAt("xdp", "needs rate_limit: the limits XDP enforces"))
+		}
+	}
+	return errs
+}
+
+func (c *Config) validateProfiles() Errors {
+	var errs Errors
+	add := func(e *Error) { errs = append(errs, e) }
+	if len(c.Profiles) > 0 {
+		if _, ok := c.Profiles[c.DefaultProfile]; !ok {
+			add(c.errAt("default_profile", "profile %q is not defined", c.DefaultProfile))
+		}
+	}
+	owners := map[string]string{} // "path /ads" → profile name
+	claim := func(key, kind, value, profile string) {
+		if other, dup := owners[kind+" "+value]; dup && other != profile {
+			add(c.errAt(key, "%s %q is used by both profiles %q and %q", kind, value, other, profile))
+			return
+		}
+		owners[kind+" "+value] = profile
+	}
+	for _, name := range c.ProfileNames() {
+		p := c.Profiles[name]
+		base := "profiles." + name
+		for i, path := range p.Paths {
+			key := fmt.Sprintf("%s.paths[%d]", base, i)
+			if !strings.HasPrefix(path, "/") {
+				add(c.errAt(key, "must start with /, got %q", path))
+			}
+			claim(key, "path", strings.TrimSuffix(path, "/"), name)
+		}
+		for i, h := range p.Hosts {
+			key := fmt.Sprintf("%s.hosts[%d]", base, i)
+			if !validHostname(h) {
+				add(c.errAt(key, "%q is not a valid host name", h))
+			}
+			claim(key, "host", strings.TrimSuffix(strings.ToLower(h), "."), name)
+		}
+		for i, a := range p.Addrs {
+			key := fmt.Sprintf("%s.addrs[%d]", base, i)
+			ip, err := netip.ParseAddr(a)
+			if err != nil {
+				add(c.errAt(key, "expected an IP address, got %q", a))
+				continue
+			}
+			claim(key, "address", ip.Unmap().String(), name)
+		}
+		for i, cat := range p.Block {
+			if _, ok := c.Lists[cat]; !ok {
+				add(c.errAt(fmt.Sprintf("%s.block[%d]", base, i), "list category %q is not defined under lists (defined: %s)", cat, strings.Join(c.ListNames(), ", ")))
+			}
+		}
+		if err := checkBlockedAnswer(p.BlockedAnswer); err != nil {
+			add(c.errAt(base+".blocked_answer", "%v", err))
+		}
+	}
+	return errs
+}
+
+func checkBlockedAnswer(v []string) error {
+	if len(v) == 1 {
+		switch v[0] {
+		case "nxdomain", "null_ip", "nodata", "refused":
+			return nil
+		}
+	}
+	for _, s := range v {
+		if _, err := netip.ParseAddr(s); err != nil {
+			return fmt.Errorf("must be nxdomain, null_ip, nodata, refused or IP addresses, got %q", s)
+		}
+	}
+	return nil
+}
+
+// ProfileNames returns the profile names, sorted.
+func (c *Config) ProfileNames() []string { return sortedKeys(c.Profiles) }
+
+// ListNames returns the list categories, sorted.
+func (c *Config) ListNames() []string { return sortedKeys(c.Lists) }
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// keyedErrors turns "key: message" lines from a component's validation into
+// errors that carry the key's line.
+func (c *Config) keyedErrors(err error) Errors {
+	var errs Errors
+	for _, line := range strings.Split(err.Error(), "\n") {
+		key, msg, ok := strings.Cut(line, ": ")
+		if !ok {
+			key, msg = "", line
+		}
+		errs = append(errs, c.errAt(key, "%s", msg))
+	}
+	return errs
+}
+
+// RateLimit is the per-client-prefix limit shared by XDP and userspace.
+type RateLimit = ratelimit.Limits
