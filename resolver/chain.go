@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Config configures the resolver chain.
@@ -13,7 +15,8 @@ type Config struct {
 	UpstreamTimeout time.Duration // bound on one upstream resolution; 0: 5s
 	Cache           *CacheConfig  // nil: no cache
 	Local           LocalConfig
-	Metrics         *Metrics // nil: no metrics
+	Metrics         *Metrics              // nil: no metrics
+	Registerer      prometheus.Registerer // for the policy step's metrics; nil: none
 	Logger          *slog.Logger
 }
 
@@ -54,6 +57,11 @@ func New(cfg Config) (Handler, error) {
 		}
 		h = c
 	}
+	policy, err := NewPolicyStep(PolicyConfig{Logger: cfg.Logger, Metrics: cfg.Registerer})
+	if err != nil {
+		return nil, fmt.Errorf("resolver: %w", err)
+	}
+	h = policy(h)
 	l, err := newLocal(cfg.Local, h)
 	if err != nil {
 		return nil, err
