@@ -110,3 +110,12 @@ func FuzzParsePair(f *testing.F) {
 		}
 	})
 }
+
+func TestSecondManagerOnOneRegistryIsAnError(t *testing.T) {
+	m, _, reg := newTestManager(t, Config{DataDir: t.TempDir()})
+	defer m.Close()
+	_, err := New(Config{DataDir: t.TempDir(), Metrics: reg})
+	if err == nil || !strings.HasPrefix(err.Error(), "certs: ") {
+		t.Fatalf("second registration: %v, want a certs error", err)
+	}
+}

@@ -58,9 +58,6 @@ func New(cfg Config) (*Manager, error) {
 		return nil, fmt.Errorf("certs: %w", err)
 	}
 	m := &Manager{cfg: cfg, report: &reporter{log: cfg.Logger.With("component", "certs")}}
-	if err := m.registerMetrics(); err != nil {
-		return nil, fmt.Errorf("certs: %w", err)
-	}
 	switch cfg.Mode {
 	case ModeFiles:
 		m.src, err = openFilePair(cfg.CertFile, cfg.KeyFile, cfg.ServerName, m.report)
@@ -76,7 +73,13 @@ func New(cfg Config) (*Manager, error) {
 			m.src = m.acme
 		}
 	}
+	if err == nil {
+		err = m.registerMetrics()
+	}
 	if err != nil {
+		if m.acme != nil {
+			m.acme.close()
+		}
 		return nil, fmt.Errorf("certs: %w", err)
 	}
 	if cfg.Mode == ModeSelfSigned {
