@@ -2,6 +2,7 @@ package xdp
 
 import (
 	"errors"
+	"log/slog"
 	"net"
 	"net/netip"
 	"sync"
@@ -39,6 +40,8 @@ type outcome struct {
 	reg                         *prometheus.Registry
 }
 
+var quiet = slog.New(slog.DiscardHandler)
+
 // udpServer answers every query it reads (after lim, when set) with one A record.
 func udpServer(conn *net.UDPConn, lim *ratelimit.Limiter, received *atomic.Int64) {
 	buf := make([]byte, 2048)
@@ -73,11 +76,12 @@ func (s scenario) run(t testing.TB) outcome {
 	err := inNetns(n.server, func() error {
 		var err error
 		if s.mode != "" {
-			f, err = Attach(Config{Interfaces: []string{n.srvIf}, Mode: s.mode, Limits: s.limits, Metrics: o.reg})
+			f, err = Attach(Config{Interfaces: []string{n.srvIf}, Mode: s.mode, Limits: s.limits,
+				Metrics: o.reg, Logger: quiet})
 			if err != nil {
 				return err
 			}
-		} else if o.limiter, err = ratelimit.New(ratelimit.Config{Limits: s.limits, Metrics: o.reg}); err != nil {
+		} else if o.limiter, err = ratelimit.New(ratelimit.Config{Limits: s.limits, Metrics: o.reg, Logger: quiet}); err != nil {
 			return err
 		}
 		srv, err = net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.MustParseAddrPort(srvAddr+":53")))
