@@ -1,0 +1,53 @@
+package loadgen
+
+import (
+	"context"
+	"crypto/tls"
+	"io"
+
+	"github.com/dnsward/dnsward/dot/framing"
+	"github.com/quic-go/quic-go"
+)
+
+// doqClient opens one stream per query on a single QUIC connection (RFC 9250).
+type doqClient struct {
+	conn *quic.Conn
+}
+
+func dialDoQ(ctx context.Context, addr string, tlsConf *tls.Config) (client, error) {
+	c, err := quic.DialAddr(ctx, addr, tlsConf, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &doqClient{conn: c}, nil
+}
+
+func (d *doqClient) Exchange(ctx context.Context, wire []byte) ([]byte, error) {
+	str, err := d.conn.OpenStreamSync(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		str.SetDeadline(dl)
+	}
+	f, err := framing.AppendFrame(make([]byte, 0, 2+len(wire)), wire)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := str.Write(f); err != nil {
+		str.CancelRead(0)
+		return nil, err
+	}
+	str.Close()
+	resp, err := framing.ReadFrame(str, nil)
+	if err != nil {
+		str.CancelRead(0)
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	return resp, nil
+}
+
+func (d *doqClient) Close() error { return d.conn.CloseWithError(0, "") }
