@@ -240,4 +240,3 @@ func startDoH(t *testing.T, pki *framingtest.PKI, upstream string) (h2URL, h3URL
 	t.Cleanup(func() { h3.Close(); pc.Close() })
 	return "https://" + hs.Listener.Addr().String() + "/dns-query", "h3://" + pc.LocalAddr().String() + "/dns-query"
 }
-

@@ -112,12 +112,12 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 
 // runner holds what the workers share.
 type runner struct {
-	o         Options
-	t         target
-	next      atomic.Int64 // queries taken so far; the next one's index
-	sent      atomic.Int64
-	answered  atomic.Int64
-	failed    atomic.Int64
+	o        Options
+	t        target
+	next     atomic.Int64 // queries taken so far; the next one's index
+	sent     atomic.Int64
+	answered atomic.Int64
+	failed   atomic.Int64
 
 	mu     sync.Mutex
 	hist   histogram
