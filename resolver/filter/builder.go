@@ -83,11 +83,15 @@ func (b *Builder) Build() *Set {
 		if head, ref := w.add(k); head {
 			s.headKey = append(s.headKey, prefix64(k))
 			s.headRef = append(s.headRef, ref)
+			s.headOff = append(s.headOff, uint32(len(s.heads)))
+			s.heads = append(s.heads, k...)
 		}
 		s.n++
 	}
 	s.pages = w.finish()
 	s.headKey = slices.Clip(s.headKey)
 	s.headRef = slices.Clip(s.headRef)
+	s.headOff = append(s.headOff, uint32(len(s.heads)))
+	s.heads = slices.Clip(s.heads)
 	return s
 }

@@ -16,6 +16,8 @@ type Set struct {
 	pages   [][]byte
 	headKey []uint64 // first 8 key bytes of each block's first entry, big-endian
 	headRef []uint32 // page<<16 | offset of each block's first entry
+	heads   []byte   // every block's first key, contiguous: a binary search stays in this small area
+	headOff []uint32 // start of each head in heads (one extra at the end)
 	n       int
 }
 
@@ -32,7 +34,7 @@ func (s *Set) Bytes() int {
 	if s == nil {
 		return 0
 	}
-	b := 12 * cap(s.headKey)
+	b := 16*cap(s.headKey) + cap(s.heads)
 	for _, p := range s.pages {
 		b += cap(p)
 	}
@@ -85,24 +87,48 @@ func (s *Set) match(k []byte) (depth int, ok bool) {
 	if b+1 < len(s.headRef) && s.headRef[b+1]>>16 == ref>>16 {
 		end = int(s.headRef[b+1] & 0xffff)
 	}
-	var cb, nb [maxEntryBytes]byte
-	cur, next := cb[:], nb[:]
-	n := copy(cur, page[off+2:off+2+int(page[off+1])])
-	off += 2 + int(page[off+1])
+	// Walk the block without decoding it: lcp is the common prefix of k and
+	// the predecessor p found so far; an entry sharing fewer bytes than lcp
+	// with p is past k, one sharing more is before k.
+	suffix := page[off+2 : off+2+int(page[off+1])]
+	lcp := commonPrefix(suffix, k)
+	pLen, pLast := len(suffix), suffix[len(suffix)-1]
+	off += 2 + len(suffix)
 	for off < end {
-		shared, l := int(page[off]), int(page[off+1])
-		copy(next[:shared], cur[:shared])
-		m := shared + copy(next[shared:], page[off+2:off+2+l])
-		if bytes.Compare(next[:m], k) > 0 {
+		shared := int(page[off])
+		suffix = page[off+2 : off+2+int(page[off+1])]
+		if shared < lcp {
 			break
 		}
-		cur, next, n = next, cur, m
-		off += 2 + l
+		if shared == lcp {
+			m := commonPrefix(suffix, k[lcp:])
+			if m < len(suffix) && (lcp+m == len(k) || suffix[m] > k[lcp+m]) {
+				break
+			}
+			lcp += m
+		}
+		pLen, pLast = shared+len(suffix), suffix[len(suffix)-1]
+		off += 2 + len(suffix)
 	}
-	if p := cur[:n]; covers(p, k) {
-		return bytes.Count(p, []byte{'.'}), true
+	if pLast == wildcardMark {
+		pLen-- // the stem must be a strict prefix of k
+		if lcp != pLen || len(k) == pLen {
+			return 0, false
+		}
+	} else if lcp != pLen {
+		return 0, false
 	}
-	return 0, false
+	return bytes.Count(k[:pLen], []byte{'.'}), true
+}
+
+func commonPrefix(a, b []byte) int {
+	n := min(len(a), len(b))
+	for i := range n {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return n
 }
 
 // headLE reports whether the first entry of block m is ≤ k.
@@ -110,11 +136,7 @@ func (s *Set) headLE(m int, k []byte, kp uint64) bool {
 	if hk := s.headKey[m]; hk != kp {
 		return hk < kp
 	}
-	ref := s.headRef[m]
-	page := s.pages[ref>>16]
-	off := int(ref & 0xffff)
-	head := page[off+2 : off+2+int(page[off+1])]
-	return bytes.Compare(head, k) <= 0
+	return bytes.Compare(s.heads[s.headOff[m]:s.headOff[m+1]], k) <= 0
 }
 
 // prefix64 packs the first 8 bytes of k, zero padded, big-endian, so that
