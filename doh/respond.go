@@ -37,9 +37,10 @@ func cacheControl(resp *dns.Msg) string {
 // writeAnswer writes a 200 response with body and its caching headers.
 func writeAnswer(w http.ResponseWriter, contentType, cache string, body []byte) {
 	h := w.Header()
-	h["Content-Type"] = []string{contentType}
-	h["Content-Length"] = []string{strconv.Itoa(len(body))}
-	h["Cache-Control"] = []string{cache}
+	vals := []string{contentType, strconv.Itoa(len(body)), cache} // one allocation for three headers
+	h["Content-Type"] = vals[0:1:1]
+	h["Content-Length"] = vals[1:2:2]
+	h["Cache-Control"] = vals[2:3:3]
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(body)
 }
