@@ -1,82 +1,103 @@
 // Package gateway assembles a running dnsward from its configuration: the
-// upstreams, the resolver chain, the profiles and every front-end.
+// upstreams, the lists and profiles, the resolver chain, certificates, limits
+// and every front-end.
 package gateway
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
-	"time"
+	"net"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/dnsward/dnsward/certs"
+	"github.com/dnsward/dnsward/doh"
+	"github.com/dnsward/dnsward/doq"
+	"github.com/dnsward/dnsward/dot"
 	"github.com/dnsward/dnsward/gateway/config"
 	"github.com/dnsward/dnsward/plain"
+	"github.com/dnsward/dnsward/ratelimit"
 	"github.com/dnsward/dnsward/resolver"
+	"github.com/dnsward/dnsward/resolver/filter"
 	"github.com/dnsward/dnsward/resolver/upstream"
+	"github.com/dnsward/dnsward/xdp"
 )
-
-// Listener describes one bound front-end, for the start-up banner.
-type Listener struct {
-	Transport string // "udp+tcp", "metrics", …
-	Addr      string
-	Try       string // a ready-to-paste command that exercises it
-}
 
 // Gateway is one configured dnsward instance.
 type Gateway struct {
 	cfg      *config.Config
 	log      *slog.Logger
 	registry *prometheus.Registry
+	closers  []io.Closer // closed in reverse order by Shutdown
+
 	upstream resolver.Upstream
-	handler  resolver.Handler
+	lists    *filter.Manager
 	profiles *resolver.Profiles
-	plain    *plain.Server
-	metrics  *metricsServer
+	handler  resolver.Handler
+	certs    *certs.Manager    // nil without encrypted front-ends
+	limiter  *ratelimit.Limiter // nil without rate_limit
+	xdp      *xdp.Filter        // nil unless attached
+
+	plain   *plain.Server
+	doh     *doh.Server
+	dot     *dot.Server
+	doq     *doq.Server
+	metrics *metricsServer
 }
 
-// New builds every component from cfg without binding any socket.
-func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
+// New builds every component from cfg without binding any socket. On error
+// whatever was built is released again.
+func New(cfg *config.Config, log *slog.Logger) (_ *Gateway, err error) {
 	g := &Gateway{cfg: cfg, log: log, registry: prometheus.NewRegistry()}
+	defer func() {
+		if err != nil {
+			g.closeAll()
+		}
+	}()
 	g.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	rm := resolver.NewMetrics(g.registry)
 
-	group, err := g.newUpstreams()
-	if err != nil {
+	if g.upstream, err = g.newUpstreams(); err != nil {
 		return nil, err
 	}
-	g.upstream = group
+	g.closers = append(g.closers, g.upstream)
+	if g.lists, err = g.newFilter(); err != nil {
+		return nil, err
+	}
+	g.closers = append(g.closers, g.lists)
+	if g.profiles, err = g.newProfiles(g.lists); err != nil {
+		return nil, err
+	}
 	g.handler, err = resolver.New(resolver.Config{
-		Upstream:        group,
-		UpstreamTimeout: time.Duration(cfg.UpstreamTimeout),
+		Upstream:        g.upstream,
+		UpstreamTimeout: cfg.UpstreamTimeout.Std(),
 		Cache: &resolver.CacheConfig{
-			Size:       cfg.Cache.Size,
-			MinTTL:     time.Duration(cfg.Cache.MinTTL),
-			MaxTTL:     time.Duration(cfg.Cache.MaxTTL),
-			ServeStale: time.Duration(cfg.Cache.ServeStale),
+			Size: cfg.Cache.Size, MinTTL: cfg.Cache.MinTTL.Std(), MaxTTL: cfg.Cache.MaxTTL.Std(),
+			ServeStale: cfg.Cache.ServeStale.Std(),
 		},
-		Metrics: rm,
-		Logger:  log,
+		Local:      resolver.LocalConfig{DDR: ddrEndpoints(cfg)},
+		Metrics:    rm,
+		Registerer: g.registry,
+		Logger:     log,
 	})
 	if err != nil {
-		group.Close()
 		return nil, err
 	}
-	g.profiles, err = resolver.NewProfiles("default", []*resolver.Profile{{Name: "default"}})
-	if err != nil {
-		group.Close()
-		return nil, err
-	}
-	if len(cfg.Listen.DNS) > 0 {
-		g.plain, err = plain.New(plain.Config{
-			Addrs: cfg.Listen.DNS, Handler: g.handler, Profiles: g.profiles, Metrics: rm, Logger: log,
-		})
-		if err != nil {
-			group.Close()
+	if g.encrypted() {
+		if g.certs, err = g.newCerts(); err != nil {
 			return nil, err
 		}
+		g.closers = append(g.closers, g.certs)
+	}
+	if err = g.newLimits(); err != nil { // wraps g.handler: limits apply before any resolution work
+		return nil, err
+	}
+	if err = g.newFrontends(rm); err != nil {
+		return nil, err
 	}
 	if cfg.Listen.Metrics != "" {
 		g.metrics = newMetricsServer(cfg.Listen.Metrics, g.registry)
@@ -103,52 +124,149 @@ func (g *Gateway) newUpstreams() (*upstream.Group, error) {
 	return group, nil
 }
 
-// Start binds every listener. On error, the ones already bound are closed.
+// Start loads the lists, binds every listener, then starts certificate
+// management — in that order: the first query is already filtered, and the
+// live listeners answer ACME's TLS-ALPN-01 and HTTP-01 validations. On error
+// the listeners already bound are closed.
 func (g *Gateway) Start(ctx context.Context) error {
+	if err := g.lists.Start(ctx); err != nil {
+		// Lists that failed keep their last good copy or stay empty; serve anyway.
+		g.log.Warn("gateway: some lists failed to load", "err", err)
+	}
+	starts := []func() error{}
 	if g.plain != nil {
-		if err := g.plain.Start(); err != nil {
+		starts = append(starts, g.plain.Start)
+	}
+	if g.doh != nil {
+		starts = append(starts, func() error { return g.doh.Start(ctx) })
+	}
+	if g.dot != nil {
+		starts = append(starts, func() error { return g.dot.Start(ctx) })
+	}
+	if g.doq != nil {
+		starts = append(starts, func() error { return g.doq.Start(ctx) })
+	}
+	if g.metrics != nil {
+		starts = append(starts, g.metrics.start)
+	}
+	for _, start := range starts {
+		if err := start(); err != nil {
+			g.Shutdown(ctx)
+			return err
+		}
+	}
+	if g.certs != nil {
+		if err := g.certs.Start(ctx); err != nil {
+			g.Shutdown(ctx)
 			return err
 		}
 	}
 	if g.metrics != nil {
-		if err := g.metrics.start(); err != nil {
-			g.Shutdown(ctx)
-			return err
-		}
 		g.metrics.setReady(true)
 	}
 	return nil
 }
 
-// Listeners describes what Start bound.
-func (g *Gateway) Listeners() []Listener {
-	var out []Listener
-	if g.plain != nil {
-		for _, ap := range g.plain.UDPAddrs() {
-			out = append(out, Listener{Transport: "dns (udp+tcp)", Addr: ap.String(),
-				Try: fmt.Sprintf("dnsward query example.org A @udp://%s", ap)})
-		}
+// Reload re-reads lists, certificate files and limits without dropping
+// connections (SIGHUP). Each part keeps its last good state on error.
+func (g *Gateway) Reload() error {
+	errs := []error{g.lists.Reload()}
+	if g.certs != nil {
+		errs = append(errs, g.certs.Reload())
 	}
-	if g.metrics != nil {
-		out = append(out, Listener{Transport: "metrics", Addr: g.metrics.addr(),
-			Try: fmt.Sprintf("curl http://%s/metrics", g.metrics.addr())})
+	return errors.Join(errs...)
+}
+
+// CAFile is the self-signed CA's path, for clients to trust; "" otherwise.
+func (g *Gateway) CAFile() string {
+	if g.certs == nil {
+		return ""
 	}
-	return out
+	return g.certs.CAFile()
 }
 
 // Shutdown marks the gateway unready, drains in-flight queries on every
-// front-end until ctx ends, then closes the upstreams.
+// front-end until ctx ends, then releases everything else.
 func (g *Gateway) Shutdown(ctx context.Context) error {
-	var errs []error
 	if g.metrics != nil {
 		g.metrics.setReady(false)
 	}
+	var errs []error
+	shutdowns := []interface{ Shutdown(context.Context) error }{}
 	if g.plain != nil {
-		errs = append(errs, g.plain.Shutdown(ctx))
+		shutdowns = append(shutdowns, g.plain)
+	}
+	if g.doh != nil {
+		shutdowns = append(shutdowns, g.doh)
+	}
+	if g.dot != nil {
+		shutdowns = append(shutdowns, g.dot)
+	}
+	if g.doq != nil {
+		shutdowns = append(shutdowns, g.doq)
+	}
+	for _, s := range shutdowns {
+		errs = append(errs, s.Shutdown(ctx))
 	}
 	if g.metrics != nil {
 		errs = append(errs, g.metrics.shutdown(ctx))
 	}
-	errs = append(errs, g.upstream.Close())
+	errs = append(errs, g.closeAll())
 	return errors.Join(errs...)
+}
+
+func (g *Gateway) closeAll() error {
+	var errs []error
+	for i := len(g.closers) - 1; i >= 0; i-- {
+		errs = append(errs, g.closers[i].Close())
+	}
+	g.closers = nil
+	return errors.Join(errs...)
+}
+
+// Listener describes one bound front-end, for the start-up banner.
+type Listener struct {
+	Transport string // "dns (udp+tcp)", "doh (h1/h2/h3)", …
+	Addr      string
+	Try       string // a ready-to-paste command that exercises it
+}
+
+// Listeners describes what Start bound.
+func (g *Gateway) Listeners() []Listener {
+	var out []Listener
+	cacert := ""
+	if ca := g.CAFile(); ca != "" {
+		cacert = " -cacert " + ca
+	}
+	host := func(a string) string { // the certificate's name, on the bound port
+		_, port, _ := net.SplitHostPort(a)
+		return net.JoinHostPort(g.cfg.ServerName, port)
+	}
+	if g.plain != nil {
+		for _, ap := range g.plain.UDPAddrs() {
+			out = append(out, Listener{"dns (udp+tcp)", ap.String(), fmt.Sprintf("dnsward query example.org A @udp://%s", ap)})
+		}
+	}
+	if g.doh != nil {
+		for _, ap := range g.doh.TLSAddrs() {
+			out = append(out, Listener{"doh (h1/h2/h3)", ap.String(), fmt.Sprintf("dnsward query example.org A @https://%s/dns-query%s", host(ap.String()), cacert)})
+		}
+		for _, ap := range g.doh.PlainAddrs() {
+			out = append(out, Listener{"doh (cleartext)", ap.String(), fmt.Sprintf("curl 'http://%s/resolve?name=example.org&type=A'", ap)})
+		}
+	}
+	if g.dot != nil {
+		for _, a := range g.dot.Addrs() {
+			out = append(out, Listener{"dot", a.String(), fmt.Sprintf("dnsward query example.org A @tls://%s%s", host(a.String()), cacert)})
+		}
+	}
+	if g.doq != nil {
+		for _, a := range g.doq.Addrs() {
+			out = append(out, Listener{"doq", a.String(), fmt.Sprintf("dnsward query example.org A @quic://%s%s", host(a.String()), cacert)})
+		}
+	}
+	if g.metrics != nil {
+		out = append(out, Listener{"metrics", g.metrics.addr(), fmt.Sprintf("curl http://%s/metrics", g.metrics.addr())})
+	}
+	return out
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/dnsward/dnsward/ratelimit"
 	"github.com/dnsward/dnsward/resolver"
 )
 
@@ -32,6 +33,12 @@ type Config struct {
 	TCPMaxInflight int           // concurrent queries per TCP connection; 0: 100
 	TCPMaxConns    int           // open TCP connections per address; 0: 10000
 	QueryTimeout   time.Duration // bound on answering one query; 0: 10s
+
+	// Limiter bounds TCP connections per client prefix and, with LimitUDP,
+	// charges each UDP packet right after it is read (when XDP is not
+	// doing it in the kernel). nil: no limits.
+	Limiter  *ratelimit.Limiter
+	LimitUDP bool
 }
 
 // Server is a running set of plain DNS listeners.

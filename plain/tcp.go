@@ -33,10 +33,20 @@ func (s *Server) serveTCP(l net.Listener) {
 			c.Close()
 			continue
 		}
+		release := func() {}
+		if s.cfg.Limiter != nil {
+			var ok bool
+			if release, ok = s.cfg.Limiter.Acquire(c.RemoteAddr().(*net.TCPAddr).AddrPort().Addr()); !ok {
+				<-slots
+				c.Close()
+				continue
+			}
+		}
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
 			s.serveConn(c)
+			release()
 			<-slots
 		}()
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/miekg/dns"
 	"golang.org/x/sys/unix"
 
+	"github.com/dnsward/dnsward/ratelimit"
 	"github.com/dnsward/dnsward/resolver"
 )
 
@@ -47,6 +48,15 @@ func (s *Server) serveUDP(c *net.UDPConn) {
 				return
 			}
 			continue
+		}
+		if s.cfg.LimitUDP {
+			switch s.cfg.Limiter.AllowVia(resolver.UDP, from.Addr()) {
+			case ratelimit.Drop:
+				continue
+			case ratelimit.Slip:
+				s.slip(c, buf[:n], from)
+				continue
+			}
 		}
 		select {
 		case sem <- struct{}{}:
@@ -92,4 +102,18 @@ func udpLimit(q *dns.Msg) int {
 		}
 	}
 	return dns.MinMsgSize
+}
+
+// slip answers a rate-limited query with an empty TC=1 reply so that a real
+// client retries over TCP, where spoofed sources cannot follow.
+func (s *Server) slip(c *net.UDPConn, wire []byte, from netip.AddrPort) {
+	q := new(dns.Msg)
+	if q.Unpack(wire) != nil || q.Response || len(q.Question) != 1 {
+		return
+	}
+	resp := resolver.NewReply(q, dns.RcodeSuccess)
+	resp.Truncated = true
+	if b, err := resp.Pack(); err == nil {
+		c.WriteToUDPAddrPort(b, from)
+	}
 }

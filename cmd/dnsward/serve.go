@@ -45,6 +45,21 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	for _, l := range g.Listeners() {
 		fmt.Fprintf(stdout, "dnsward: %-14s on %-22s try: %s\n", l.Transport, l.Addr, l.Try)
 	}
+	if ca := g.CAFile(); ca != "" {
+		fmt.Fprintf(stdout, "dnsward: self-signed certificates; clients trust them with the CA in %s\n", ca)
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for range hup {
+			if err := g.Reload(); err != nil {
+				log.Warn("dnsward: reload kept the last good state for some parts", "err", err)
+			} else {
+				log.Info("dnsward: reloaded lists and certificates")
+			}
+		}
+	}()
 	log.Info("dnsward started", "version", version, "config", cfg.File)
 	<-ctx.Done()
 	log.Info("dnsward stopping: draining in-flight queries", "timeout", drainTimeout)

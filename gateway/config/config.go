@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"reflect"
 	"strconv"
 
@@ -38,7 +39,17 @@ type Config struct {
 	// File is the path the configuration was read from ("" for the embedded default).
 	File string `yaml:"-"`
 	// lines maps each key path to the line it was written on.
-	lines map[string]int
+	lines    map[string]int
+	embedded bool
+}
+
+// BaseDir is the folder relative paths in the configuration start from: the
+// configuration file's, or the working directory for the embedded default.
+func (c *Config) BaseDir() string {
+	if c.embedded {
+		return "."
+	}
+	return filepath.Dir(c.File)
 }
 
 // Listen names the addresses of every front-end.
@@ -119,6 +130,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.ListRefresh == 0 {
 		c.ListRefresh = Duration(12 * 60 * 60 * 1e9)
+	}
+	if c.DataDir == "" {
+		c.DataDir = defaultDataDir()
 	}
 	if c.ServerName == "" {
 		c.ServerName = "localhost"

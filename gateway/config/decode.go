@@ -250,3 +250,6 @@ func keyOr(key string) string {
 	}
 	return key
 }
+
+// Std returns d as a time.Duration.
+func (d Duration) Std() time.Duration { return time.Duration(d) }

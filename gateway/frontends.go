@@ -1,0 +1,116 @@
+package gateway
+
+import (
+	"fmt"
+	"net/netip"
+
+	"github.com/dnsward/dnsward/certs"
+	"github.com/dnsward/dnsward/doh"
+	"github.com/dnsward/dnsward/doq"
+	"github.com/dnsward/dnsward/gateway/config"
+	"github.com/dnsward/dnsward/dot"
+	"github.com/dnsward/dnsward/plain"
+	"github.com/dnsward/dnsward/resolver"
+)
+
+// encrypted reports whether any front-end needs certificates.
+func (g *Gateway) encrypted() bool {
+	l := g.cfg.Listen
+	return len(l.DoH)+len(l.DoT)+len(l.DoQ) > 0
+}
+
+func (g *Gateway) newCerts() (*certs.Manager, error) {
+	c := g.cfg
+	m, err := certs.New(certs.Config{
+		Mode:       certs.Mode(c.TLS.Mode),
+		ServerName: c.ServerName,
+		Hosts:      profileHosts(c),
+		DataDir:    c.DataDir,
+		CertFile:   c.TLS.CertFile,
+		KeyFile:    c.TLS.KeyFile,
+		ACME: certs.ACMEConfig{
+			Email: c.TLS.ACME.Email, CA: c.TLS.ACME.CA, CARoot: c.TLS.ACME.CARoot,
+			Challenges: c.TLS.ACME.Challenges, HTTPPort: c.TLS.ACME.HTTPPort, TLSALPNPort: c.TLS.ACME.TLSALPNPort,
+		},
+		Logger:  g.log,
+		Metrics: g.registry,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	return m, nil
+}
+
+// newFrontends builds every configured transport around the one handler.
+func (g *Gateway) newFrontends(rm *resolver.Metrics) error {
+	c := g.cfg
+	var err error
+	if len(c.Listen.DNS) > 0 {
+		g.plain, err = plain.New(plain.Config{
+			Addrs: c.Listen.DNS, Handler: g.handler, Profiles: g.profiles, Metrics: rm, Logger: g.log,
+			Limiter: g.limiter, LimitUDP: g.limiter != nil && g.xdp == nil,
+		})
+		if err != nil {
+			return err
+		}
+	}
+	trusted := make([]netip.Prefix, len(c.TrustedProxies))
+	for i, p := range c.TrustedProxies {
+		trusted[i] = netip.MustParsePrefix(p) // validated by config
+	}
+	if len(c.Listen.DoH)+len(c.Listen.DoHPlain) > 0 {
+		cfg := doh.Config{
+			Addrs: c.Listen.DoH, PlainAddrs: c.Listen.DoHPlain,
+			Handler: g.handler, Profiles: g.profiles, TrustedProxies: trusted,
+			Logger: g.log, Metrics: g.registry,
+		}
+		if g.certs != nil {
+			cfg.TLS = g.certs.TLSConfig(certs.ALPNHTTP2, certs.ALPNHTTP11)
+			cfg.TLS3 = g.certs.TLSConfig(certs.ALPNHTTP3)
+		}
+		if g.doh, err = doh.New(cfg); err != nil {
+			return err
+		}
+	}
+	if len(c.Listen.DoT) > 0 {
+		g.dot, err = dot.New(dot.Config{
+			Addrs: c.Listen.DoT, TLS: g.certs.TLSConfig(certs.ALPNDoT),
+			Handler: g.handler, Profiles: g.profiles, Logger: g.log, Metrics: g.registry,
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if len(c.Listen.DoQ) > 0 {
+		g.doq, err = doq.New(doq.Config{
+			Addrs: c.Listen.DoQ, TLS: g.certs.TLSConfig(certs.ALPNDoQ),
+			Handler: g.handler, Profiles: g.profiles, Logger: g.log, Metrics: g.registry,
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ddrEndpoints describes the encrypted endpoints for _dns.resolver.arpa
+// (RFC 9461/9462), most preferred first: DoH, DoQ, DoT.
+func ddrEndpoints(c *config.Config) []resolver.DDREndpoint {
+	var eps []resolver.DDREndpoint
+	add := func(addrs, alpn []string, dohPath string) {
+		for _, a := range addrs {
+			ap := netip.MustParseAddrPort(a) // validated by config
+			ep := resolver.DDREndpoint{
+				Priority: uint16(len(eps) + 1), Target: c.ServerName, ALPN: alpn, Port: ap.Port(), DoHPath: dohPath,
+			}
+			if !ap.Addr().IsUnspecified() {
+				ep.Hints = []netip.Addr{ap.Addr()}
+			}
+			eps = append(eps, ep)
+		}
+	}
+	add(c.Listen.DoH, []string{"h2", "h3"}, "/dns-query{?dns}")
+	add(c.Listen.DoQ, []string{"doq"}, "")
+	add(c.Listen.DoT, []string{"dot"}, "")
+	return eps
+}

@@ -1,0 +1,67 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+
+	"github.com/miekg/dns"
+
+	"github.com/dnsward/dnsward/ratelimit"
+	"github.com/dnsward/dnsward/resolver"
+	"github.com/dnsward/dnsward/xdp"
+)
+
+// newLimits builds the userspace limiter and, where configured, attaches the
+// XDP program to the plain-UDP port. When XDP attaches, it polices UDP and
+// the userspace limiter only sees TCP, DoT, DoH and DoQ; when it cannot
+// attach, the reason is logged in one line and userspace polices UDP too.
+func (g *Gateway) newLimits() error {
+	if g.cfg.RateLimit == nil {
+		return nil
+	}
+	lim, err := ratelimit.New(ratelimit.Config{Limits: *g.cfg.RateLimit, Logger: g.log, Metrics: g.registry})
+	if err != nil {
+		return fmt.Errorf("gateway: %w", err)
+	}
+	g.limiter = lim
+	g.handler = &limitedHandler{next: g.handler, limiter: lim}
+	if g.cfg.XDP == nil {
+		return nil
+	}
+	var ports []uint16
+	for _, a := range g.cfg.Listen.DNS {
+		ports = append(ports, netip.MustParseAddrPort(a).Port()) // validated by config
+	}
+	f, err := xdp.Attach(xdp.Config{
+		Interfaces: g.cfg.XDP.Interfaces, Mode: xdp.Mode(g.cfg.XDP.Mode), Ports: ports,
+		Limits: *g.cfg.RateLimit, Logger: g.log, Metrics: g.registry,
+	})
+	if err != nil {
+		g.log.Warn("gateway: XDP not attached, limiting UDP in userspace", "err", err)
+		return nil
+	}
+	g.xdp = f
+	g.closers = append(g.closers, f)
+	for _, a := range f.Attached() {
+		g.log.Info("gateway: XDP attached", "attachment", fmt.Sprint(a))
+	}
+	return nil
+}
+
+// limitedHandler charges every query that reached the resolver to its
+// client's bucket. Plain UDP is charged earlier, right after the read (or in
+// XDP), so the UDP transport skips this charge.
+type limitedHandler struct {
+	next    resolver.Handler
+	limiter *ratelimit.Limiter
+}
+
+func (h *limitedHandler) ServeDNS(ctx context.Context, req *resolver.Request) (*dns.Msg, error) {
+	if req.Transport != resolver.UDP && h.limiter.AllowVia(req.Transport, req.Client.Addr()) != ratelimit.Pass {
+		resp := resolver.NewReply(req.Msg, dns.RcodeRefused)
+		resolver.AddEDE(req.Msg, resp, resolver.EDEProhibited, "rate limited")
+		return resp, nil
+	}
+	return h.next.ServeDNS(ctx, req)
+}
