@@ -159,10 +159,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		return nil
 	}
 	var errs []error
-	for _, srv := range []interface{ Shutdown(context.Context) error }{s.https, s.plain, s.h3} {
+	for _, srv := range []*http.Server{s.https, s.plain} {
 		if err := srv.Shutdown(ctx); err != nil {
 			errs = append(errs, err)
+			_ = srv.Close() // out of time: drop what is left
 		}
+	}
+	if err := s.h3.Shutdown(ctx); err != nil { // closes what is left itself
+		errs = append(errs, err)
 	}
 	s.closeQUIC()
 	s.wg.Wait()
