@@ -7,8 +7,8 @@ import (
 	"github.com/dnsward/dnsward/certs"
 	"github.com/dnsward/dnsward/doh"
 	"github.com/dnsward/dnsward/doq"
-	"github.com/dnsward/dnsward/gateway/config"
 	"github.com/dnsward/dnsward/dot"
+	"github.com/dnsward/dnsward/gateway/config"
 	"github.com/dnsward/dnsward/plain"
 	"github.com/dnsward/dnsward/resolver"
 )

@@ -38,7 +38,7 @@ type Gateway struct {
 	lists    *filter.Manager
 	profiles *resolver.Profiles
 	handler  resolver.Handler
-	certs    *certs.Manager    // nil without encrypted front-ends
+	certs    *certs.Manager     // nil without encrypted front-ends
 	limiter  *ratelimit.Limiter // nil without rate_limit
 	xdp      *xdp.Filter        // nil unless attached
 

@@ -89,4 +89,3 @@ func profileHosts(cfg *config.Config) []string {
 	}
 	return hosts
 }
-
