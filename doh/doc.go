@@ -28,4 +28,21 @@
 // the PROXY v2 source when ProxyProtocol is on, then by X-Forwarded-For or
 // Forwarded, each only when the peer making the claim is in TrustedProxies.
 // Client addresses are never logged.
+//
+// # Limits
+//
+// HTTP/2 runs on golang.org/x/net/http2 with MaxConcurrentStreams =
+// MaxStreams. Its rapid-reset defence (CVE-2023-44487) runs at most
+// MaxStreams handlers per connection; a stream reset by the client keeps its
+// slot until its handler returns, and once more than 4×MaxStreams requests
+// wait for a slot the connection is closed with GOAWAY ENHANCE_YOUR_CALM
+// (counted in dnsward_doh_http2_errors_total). HTTP/3 bounds streams with
+// QUIC flow control (quic.Config.MaxIncomingStreams = MaxStreams), so a
+// client cannot open more than that. Request headers are bounded by
+// MaxHeaderBytes (431), bodies by MaxBody (413), reading a request by
+// ReadTimeout, idle connections by IdleTimeout, and open connections per
+// client address (per /64 for IPv6; trusted proxies exempt) by
+// MaxConnsPerClient across TCP and QUIC. The limits are per node.
+//
+// The cleartext listener speaks HTTP/1.1 only (no h2c).
 package doh
