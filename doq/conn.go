@@ -140,9 +140,11 @@ func (c *conn) serveStream(str *quic.Stream) {
 	if err != nil {
 		c.s.cfg.Logger.Debug("doq: handler", "client", c.client, "err", err)
 	}
-	out := framing.Finish(q, resp, 0) // keepalive 0: any upstream keepalive option is stripped
-	c.s.metrics.Queries.WithLabelValues("doq", c.profile.Name, dns.RcodeToString[out.Rcode]).Inc()
-	c.reply(str, out, bp)
+	if resp == nil { // the handler asked for no answer (resolver.ErrDrop)
+		cancelStream(str, RequestCancelled)
+		return
+	}
+	c.reply(str, framing.Finish(q, resp, 0), bp) // keepalive 0: any upstream keepalive option is stripped
 }
 
 // readError maps a failure to read the query to the DoQ reaction.

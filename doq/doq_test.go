@@ -108,9 +108,13 @@ func TestProtocolErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := f.dial(t, "dns.test")
+			before := framingtest.Sum(t, f.reg, "dnsward_protocol_errors_total")
 			tc.send(c)
 			if code := closeCode(t, c); code != ProtocolError {
 				t.Fatalf("closed with code %#x, want DOQ_PROTOCOL_ERROR", code)
+			}
+			if got := framingtest.Sum(t, f.reg, "dnsward_protocol_errors_total"); got != before+1 {
+				t.Fatalf("protocol errors %v → %v, want one more", before, got)
 			}
 		})
 	}
@@ -185,6 +189,11 @@ func TestProfilesAndBlocking(t *testing.T) {
 				t.Fatalf("allowed %s: %v", tc.allowed, a)
 			}
 		})
+	}
+	for profile, want := range map[string]float64{"child": 1, "ads": 1, "open": 2} {
+		if got := testutil.ToFloat64(f.srv.metrics.Connections.WithLabelValues("doq", profile)); got != want {
+			t.Errorf("dnsward_connections_total{profile=%q} = %v, want %v", profile, got, want)
+		}
 	}
 }
 

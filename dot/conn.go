@@ -132,9 +132,10 @@ func (c *conn) answer(q *dns.Msg) {
 	if err != nil {
 		c.s.cfg.Logger.Debug("dot: handler", "client", c.client, "name", questionName(q), "err", err)
 	}
-	out := framing.Finish(q, resp, c.s.keepalive)
-	c.s.metrics.Queries.WithLabelValues("dot", c.profile.Name, dns.RcodeToString[out.Rcode]).Inc()
-	c.write(out)
+	if resp == nil {
+		return // the handler asked for no answer (resolver.ErrDrop)
+	}
+	c.write(framing.Finish(q, resp, c.s.keepalive))
 }
 
 // write sends one answer whole. A failed write ends the connection: the read

@@ -1,6 +1,7 @@
 package dot
 
 import (
+	"context"
 	"crypto/tls"
 	"fmt"
 	"net"
@@ -14,6 +15,7 @@ import (
 	"github.com/dnsward/dnsward/dot/framing/framingtest"
 	"github.com/dnsward/dnsward/resolver"
 	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // TestKdigProfiles asks kdig (verifying the chain against the root only) which
@@ -173,6 +175,12 @@ func TestFraming(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := f.dial(t, "dns.test")
+			before := framingtest.Sum(t, f.reg, "dnsward_protocol_errors_total")
+			defer func() {
+				if framingtest.Sum(t, f.reg, "dnsward_protocol_errors_total") != before+1 {
+					t.Error("protocol error not counted")
+				}
+			}()
 			if _, err := c.tc.Write(tc.raw); err != nil {
 				t.Fatal(err)
 			}
@@ -252,6 +260,11 @@ func TestBlockedPerProfile(t *testing.T) {
 			}
 		})
 	}
+	for profile, want := range map[string]float64{"child": 2, "ads": 1, "open": 1} {
+		if got := testutil.ToFloat64(f.srv.metrics.Connections.WithLabelValues("dot", profile)); got != want {
+			t.Errorf("dnsward_connections_total{profile=%q} = %v, want %v", profile, got, want)
+		}
+	}
 }
 
 func TestSessionResumption(t *testing.T) {
@@ -309,5 +322,29 @@ func TestConfigErrors(t *testing.T) {
 	}
 	if _, err := New(ok); err != nil {
 		t.Fatalf("valid config: %v", err)
+	}
+}
+
+// TestDrop: a query the handler drops (resolver.ErrDrop) gets no answer and
+// the connection goes on.
+func TestDrop(t *testing.T) {
+	f := start(t, func(c *Config) {
+		next := c.Handler
+		c.Handler = resolver.HandlerFunc(func(ctx context.Context, req *resolver.Request) (*dns.Msg, error) {
+			if req.Msg.Question[0].Name == "drop.example." {
+				return nil, resolver.ErrDrop
+			}
+			return next.ServeDNS(ctx, req)
+		})
+	})
+	c := f.dial(t, "dns.test")
+	drop, keep := query("drop.example.", dns.TypeA), query("keep.example.", dns.TypeA)
+	drop.Id, keep.Id = 1, 2
+	c.send(drop, keep)
+	if a := c.recv(); a.Id != 2 {
+		t.Fatalf("answer id %d, want only the kept query's", a.Id)
+	}
+	if !c.closedOrSilent(300 * time.Millisecond) {
+		t.Fatal("an answer was sent for the dropped query")
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/dnsward/dnsward/dot/framing"
 	"github.com/dnsward/dnsward/dot/framing/framingtest"
 	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 type fixture struct {
@@ -19,6 +20,7 @@ type fixture struct {
 	pki  *framingtest.PKI
 	addr string
 	up   *framingtest.Upstream
+	reg  *prometheus.Registry
 }
 
 // start runs a DoT server on 127.0.0.1:0 with the test profiles and a handler
@@ -27,12 +29,14 @@ func start(t *testing.T, mutate func(*Config)) *fixture {
 	t.Helper()
 	pki := framingtest.NewPKI(t, framingtest.Hosts...)
 	up := framingtest.StartUpstream(t)
+	reg := prometheus.NewRegistry()
 	cfg := Config{
 		Addrs:    []string{"127.0.0.1:0"},
 		TLS:      pki.Server,
 		Handler:  &framingtest.Handler{Upstream: up.Addr, Delay: 200 * time.Millisecond},
 		Profiles: framingtest.Profiles(t),
 		Logger:   slog.New(slog.DiscardHandler),
+		Metrics:  reg,
 	}
 	if mutate != nil {
 		mutate(&cfg)
@@ -51,7 +55,7 @@ func start(t *testing.T, mutate func(*Config)) *fixture {
 			t.Errorf("shutdown: %v", err)
 		}
 	})
-	return &fixture{srv: srv, pki: pki, addr: srv.Addrs()[0].String(), up: up}
+	return &fixture{srv: srv, pki: pki, addr: srv.Addrs()[0].String(), up: up, reg: reg}
 }
 
 // client is a raw DoT client: frames in, frames out, no hidden logic.
@@ -120,3 +124,10 @@ func query(name string, qtype uint16) *dns.Msg {
 }
 
 func newReader(tc *tls.Conn) *bufio.Reader { return bufio.NewReader(tc) }
+
+// closedOrSilent reports whether nothing arrives within d.
+func (c *client) closedOrSilent(d time.Duration) bool {
+	c.tc.SetReadDeadline(time.Now().Add(d))
+	_, err := c.br.ReadByte()
+	return err != nil
+}

@@ -6,7 +6,10 @@ import (
 	"io"
 	"testing"
 
+	"github.com/dnsward/dnsward/resolver"
 	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 func TestReadFrame(t *testing.T) {
@@ -134,4 +137,24 @@ func FuzzReadFrame(f *testing.F) {
 			buf = raw[:0]
 		}
 	})
+}
+
+// TestMetricsShareRegistry: DoT and DoQ register the same collectors on one
+// registry next to the resolver's without conflict.
+func TestMetricsShareRegistry(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	resolver.NewMetrics(reg)
+	a, err := NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Connections.WithLabelValues("dot", "open").Inc()
+	b.Connections.WithLabelValues("doq", "open").Inc()
+	if n := testutil.CollectAndCount(a.Connections); n != 2 {
+		t.Fatalf("%d series, want 2 in one shared collector", n)
+	}
 }

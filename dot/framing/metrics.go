@@ -7,11 +7,11 @@ import (
 )
 
 // Metrics are the counters every stream transport keeps, labelled by
-// transport ("dot", "doq") and profile name.
+// transport ("dot", "doq") and profile name. Queries are counted by the
+// resolver chain (dnsward_queries_total{transport,profile,rcode}), not here.
 type Metrics struct {
 	Connections    *prometheus.CounterVec // dnsward_connections_total{transport,profile}
 	Active         *prometheus.GaugeVec   // dnsward_connections_active{transport}
-	Queries        *prometheus.CounterVec // dnsward_queries_total{transport,profile,rcode}
 	ProtocolErrors *prometheus.CounterVec // dnsward_protocol_errors_total{transport,profile,kind}
 }
 
@@ -28,10 +28,6 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "dnsward_connections_active",
 			Help: "Client connections currently open, by transport.",
 		}, []string{"transport"}),
-		Queries: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "dnsward_queries_total",
-			Help: "Queries answered, by transport, profile and response code.",
-		}, []string{"transport", "profile", "rcode"}),
 		ProtocolErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dnsward_protocol_errors_total",
 			Help: "Protocol errors from clients, by transport, profile and kind.",
@@ -43,9 +39,6 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		return nil, err
 	}
 	if m.Active, err = Register(reg, m.Active); err != nil {
-		return nil, err
-	}
-	if m.Queries, err = Register(reg, m.Queries); err != nil {
 		return nil, err
 	}
 	if m.ProtocolErrors, err = Register(reg, m.ProtocolErrors); err != nil {

@@ -2,18 +2,23 @@ package framing
 
 import (
 	"context"
+	"errors"
 
 	"github.com/dnsward/dnsward/resolver"
 	"github.com/miekg/dns"
 )
 
 // PadBlock is the response padding block size RFC 8467 §4.1 recommends.
-const PadBlock = 468
+const PadBlock = resolver.ResponsePaddingBlock
 
-// Resolve asks h for the answer to req. When h fails or returns nothing the
-// answer is SERVFAIL and the error is returned for logging.
+// Resolve asks h for the answer to req. When h fails the answer is SERVFAIL
+// and the error is returned for logging; when h returns resolver.ErrDrop the
+// answer is nil: nothing is to be sent.
 func Resolve(ctx context.Context, h resolver.Handler, req *resolver.Request) (*dns.Msg, error) {
 	resp, err := h.ServeDNS(ctx, req)
+	if errors.Is(err, resolver.ErrDrop) {
+		return nil, err
+	}
 	if err != nil || resp == nil {
 		return resolver.NewReply(req.Msg, dns.RcodeServerFailure), err
 	}
@@ -51,8 +56,7 @@ func Finish(q, resp *dns.Msg, keepalive uint16) *dns.Msg {
 	}
 	r.Extra = withOPT(resp.Extra, opt)
 	if wantPadding {
-		l := r.Len() + 4 // the padding option's own header
-		opt.Option = append(opt.Option, &dns.EDNS0_PADDING{Padding: make([]byte, (PadBlock-l%PadBlock)%PadBlock)})
+		resolver.PadResponse(q, &r) // changes only the OPT record built here
 	}
 	return &r
 }
