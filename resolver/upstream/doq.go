@@ -53,11 +53,37 @@ func (c *doqClient) exchange(ctx context.Context, q *dns.Msg) (*dns.Msg, error) 
 			return nil, err
 		}
 		r, err := c.roundTrip(ctx, conn, q)
-		if err != nil && reused && attempt == 0 && ctx.Err() == nil && conn.Context().Err() != nil {
-			c.log.Debug("reused QUIC connection lost, redialing", "upstream", c.ep.String(), "err", err)
-			continue
+		if err != nil && connGone(conn, err) {
+			c.drop(conn)
+			if reused && attempt == 0 && ctx.Err() == nil {
+				c.log.Debug("reused QUIC connection lost, redialing", "upstream", c.ep.String(), "err", err)
+				continue
+			}
 		}
 		return r, err
+	}
+}
+
+// connGone reports whether err means the whole connection, not just one
+// stream, is closed.
+func connGone(conn *quic.Conn, err error) bool {
+	var (
+		app   *quic.ApplicationError
+		trans *quic.TransportError
+		idle  *quic.IdleTimeoutError
+		reset *quic.StatelessResetError
+	)
+	return conn.Context().Err() != nil || errors.As(err, &app) || errors.As(err, &trans) ||
+		errors.As(err, &idle) || errors.As(err, &reset)
+}
+
+// drop forgets conn so that the next query dials again.
+func (c *doqClient) drop(conn *quic.Conn) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.conn == conn {
+		c.conn = nil
+		_ = conn.CloseWithError(doqNoError, "")
 	}
 }
 

@@ -163,20 +163,28 @@ func listenPair(t testing.TB) (net.PacketConn, net.Listener) {
 // query and a write lock per connection, so pipelined queries are answered
 // out of order (RFC 7766).
 type streamServer struct {
-	addr   string
-	answer answerFunc
-	conns  atomic.Int64 // connections accepted
-	hits   atomic.Int64 // queries read
-	alpn   atomic.Value // last negotiated ALPN (TLS only)
-	mu     sync.Mutex
-	open   map[net.Conn]bool
-	closed chan net.Conn // connections the client closed
-	wg     sync.WaitGroup
+	addr    string
+	answer  answerFunc
+	perConn int          // queries answered per connection, 0: no limit
+	conns   atomic.Int64 // connections accepted
+	hits    atomic.Int64 // queries read
+	alpn    atomic.Value // last negotiated ALPN (TLS only)
+	mu      sync.Mutex
+	open    map[net.Conn]bool
+	closed  chan net.Conn // connections the client closed
+	wg      sync.WaitGroup
 }
 
 func startStream(t testing.TB, ln net.Listener, answer answerFunc) *streamServer {
 	t.Helper()
-	s := &streamServer{addr: ln.Addr().String(), answer: answer, open: map[net.Conn]bool{}, closed: make(chan net.Conn, 64)}
+	return startStreamLimited(t, ln, answer, 0)
+}
+
+// startStreamLimited starts a stream server that closes each connection,
+// unanswered, when it reads query number perConn+1 (0: no limit).
+func startStreamLimited(t testing.TB, ln net.Listener, answer answerFunc, perConn int) *streamServer {
+	t.Helper()
+	s := &streamServer{addr: ln.Addr().String(), answer: answer, perConn: perConn, open: map[net.Conn]bool{}, closed: make(chan net.Conn, 64)}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -222,6 +230,7 @@ func (s *streamServer) serve(c net.Conn) {
 	}
 	var wmu sync.Mutex
 	var hdr [2]byte
+	served := 0
 	for {
 		if _, err := io.ReadFull(c, hdr[:]); err != nil {
 			s.mu.Lock()
@@ -235,6 +244,9 @@ func (s *streamServer) serve(c net.Conn) {
 		}
 		raw := make([]byte, binary.BigEndian.Uint16(hdr[:]))
 		if _, err := io.ReadFull(c, raw); err != nil {
+			return
+		}
+		if served++; s.perConn > 0 && served > s.perConn {
 			return
 		}
 		s.hits.Add(1)
@@ -286,7 +298,16 @@ func (s *dohServer) handler(answer answerFunc) http.HandlerFunc {
 		s.ids = append(s.ids, q.Id)
 		s.proto = append(s.proto, r.ProtoMajor)
 		s.mu.Unlock()
-		out, err := answer(q).Pack()
+		a := answer(q)
+		if a == nil { // stay silent until the client gives up
+			select {
+			case <-r.Context().Done():
+			case <-time.After(5 * time.Second):
+			}
+			http.Error(w, "no answer", http.StatusGatewayTimeout)
+			return
+		}
+		out, err := a.Pack()
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return

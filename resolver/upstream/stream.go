@@ -181,7 +181,7 @@ func (sc *streamConn) roundTrip(ctx context.Context, q *dns.Msg) (*dns.Msg, erro
 	case <-ctx.Done():
 		// A query that timed out suggests a dead or overloaded server:
 		// new queries go to a fresh connection.
-		sc.abandon(id, true)
+		sc.abandon(id, errors.Is(ctx.Err(), context.DeadlineExceeded))
 		return nil, context.Cause(ctx)
 	}
 }

@@ -122,7 +122,7 @@ func TestTimeouts(t *testing.T) {
 			return "tls://" + startStream(t, tlsListen(t), silent).addr + "#" + testServerName
 		}},
 		{"https", func(t *testing.T) string {
-			return startDoH(t, func(*dns.Msg) *dns.Msg { time.Sleep(time.Second); return nil }).url
+			return startDoH(t, silent).url
 		}},
 		{"quic", func(t *testing.T) string { return "quic://" + startDoQ(t, silent).addr }},
 	}
@@ -169,6 +169,23 @@ func TestReconnect(t *testing.T) {
 			}
 			checkAnswer(t, q, r)
 			s.dropAll()
+		}
+		if n := s.conns.Load(); n != 3 {
+			t.Errorf("%d connections, want 3", n)
+		}
+	})
+	t.Run("tcp lost while reused", func(t *testing.T) {
+		// The server closes each connection when its second query arrives:
+		// the client cannot know before writing, and retries once.
+		s := startStreamLimited(t, listenTCP(t), answerA, 1)
+		u := newUpstream(t, "tcp://"+s.addr, testOptions())
+		for i := range 3 {
+			q := query("lost.test.", uint16(i))
+			r, err := u.Exchange(context.Background(), q)
+			if err != nil {
+				t.Fatalf("query %d: %v", i, err)
+			}
+			checkAnswer(t, q, r)
 		}
 		if n := s.conns.Load(); n != 3 {
 			t.Errorf("%d connections, want 3", n)
