@@ -108,6 +108,9 @@ func TestGroupFailover(t *testing.T) {
 			if v := metricValue(t, reg, "dnsward_upstream_healthy", "udp://"+first); v != 0 {
 				t.Errorf("failed upstream healthy = %v, want 0", v)
 			}
+			if v := metricValue(t, reg, "dnsward_upstream_request_duration_seconds", "udp://"+good.addr); v != 3 {
+				t.Errorf("duration samples for the working upstream = %v, want 3", v)
+			}
 			if v := metricValue(t, reg, "dnsward_upstream_healthy", "udp://"+good.addr); v != 1 {
 				t.Errorf("working upstream healthy = %v, want 1", v)
 			}
