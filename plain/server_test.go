@@ -56,6 +56,9 @@ func startServer(t testing.TB, auth *dnstest.Authority, mod func(*Config)) *Serv
 
 func manyRecords(n int) []string {
 	zone := []string{"www.example. 300 IN A 127.0.0.1"}
+	for i := 0; i < 4; i++ {
+		zone = append(zone, fmt.Sprintf("mid.example. 300 IN TXT \"%s\"", strings.Repeat(fmt.Sprint(i), 200)))
+	}
 	for i := 0; i < n; i++ {
 		zone = append(zone, fmt.Sprintf("big.example. 300 IN TXT \"%s\"", strings.Repeat(fmt.Sprint(i%10), 200)))
 	}
@@ -77,12 +80,18 @@ func TestUDPAnswers(t *testing.T) {
 		{"A record", func() *dns.Msg { m := new(dns.Msg); m.SetQuestion("www.example.", dns.TypeA); return m }, dns.RcodeSuccess, false, 1},
 		{"NXDOMAIN", func() *dns.Msg { m := new(dns.Msg); m.SetQuestion("nope.example.", dns.TypeA); return m }, dns.RcodeNameError, false, 0},
 		{"big answer without EDNS truncated", func() *dns.Msg { m := new(dns.Msg); m.SetQuestion("big.example.", dns.TypeTXT); return m }, dns.RcodeSuccess, true, -1},
-		{"big answer with EDNS 4096 fits", func() *dns.Msg {
+		{"answer over 1232 bytes truncated despite EDNS 4096", func() *dns.Msg {
 			m := new(dns.Msg)
 			m.SetQuestion("big.example.", dns.TypeTXT)
 			m.SetEdns0(4096, false)
 			return m
-		}, dns.RcodeSuccess, false, 10},
+		}, dns.RcodeSuccess, true, -1},
+		{"answer under 1232 bytes fits with EDNS", func() *dns.Msg {
+			m := new(dns.Msg)
+			m.SetQuestion("mid.example.", dns.TypeTXT)
+			m.SetEdns0(1232, false)
+			return m
+		}, dns.RcodeSuccess, false, 4},
 		{"CHAOS class refused", func() *dns.Msg {
 			m := new(dns.Msg)
 			m.SetQuestion("version.bind.", dns.TypeTXT)

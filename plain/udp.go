@@ -93,12 +93,14 @@ func (s *Server) answerUDP(c *net.UDPConn, wire []byte, from netip.AddrPort, loc
 	c.WriteToUDPAddrPort(b, from)
 }
 
-// udpLimit is the largest answer the client can take over UDP: its EDNS(0)
-// payload size, or 512 bytes without EDNS (RFC 1035 §4.2.1).
+// udpLimit is the largest answer sent over UDP: the client's EDNS(0) payload
+// size capped at the 1232 bytes dnsward advertises (DNS Flag Day 2020: no IP
+// fragmentation), or 512 bytes without EDNS (RFC 1035 §4.2.1). Larger
+// answers go out with TC=1 and the client retries over TCP.
 func udpLimit(q *dns.Msg) int {
 	if q != nil {
 		if opt := q.IsEdns0(); opt != nil {
-			return max(int(opt.UDPSize()), dns.MinMsgSize)
+			return min(max(int(opt.UDPSize()), dns.MinMsgSize), resolver.AdvertisedUDPSize)
 		}
 	}
 	return dns.MinMsgSize
