@@ -104,7 +104,7 @@ func Parse(name string, data []byte) (*Config, error) {
 	if len(d.errs) > 0 {
 		return nil, d.errs
 	}
-	cfg.lines = d.lines
+	cfg.File, cfg.lines = name, d.lines // a null document zeroes cfg
 	cfg.applyDefaults()
 	if errs := cfg.validate(); len(errs) > 0 {
 		return nil, errs
