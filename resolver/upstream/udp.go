@@ -23,8 +23,26 @@ func newUDP(ep endpoint, opts Options) *udpClient {
 	return &udpClient{ep: ep, tcp: newTCP(ep, opts), log: opts.Logger}
 }
 
+// udpAttempts is how many times a query is sent over UDP, each time from a
+// new socket with a new ID, splitting the time left evenly.
+const udpAttempts = 2
+
 func (c *udpClient) exchange(ctx context.Context, q *dns.Msg) (*dns.Msg, error) {
-	r, err := c.exchangeUDP(ctx, q)
+	var r *dns.Msg
+	var err error
+	for left := udpAttempts; left > 0; left-- {
+		actx, cancel := ctx, context.CancelFunc(func() {})
+		if dl, ok := ctx.Deadline(); ok && left > 1 {
+			actx, cancel = context.WithDeadline(ctx, time.Now().Add(time.Until(dl)/time.Duration(left)))
+		}
+		r, err = c.exchangeUDP(actx, q)
+		lost := err != nil && ctx.Err() == nil && classify(err) == KindTimeout
+		cancel()
+		if !lost {
+			break
+		}
+		c.log.Debug("no UDP answer, resending", "upstream", c.ep.String(), "qname", q.Question[0].Name)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -236,3 +236,51 @@ func TestUDPRefused(t *testing.T) {
 		t.Fatalf("got %v, want a network *Error wrapping the socket error", err)
 	}
 }
+
+// TestUDPResend: a lost datagram is sent again from a new source port with a
+// new ID within the same timeout.
+func TestUDPResend(t *testing.T) {
+	pc := listenUDP(t)
+	t.Cleanup(func() { pc.Close() })
+	type seen struct {
+		id   uint16
+		from string
+	}
+	queries := make(chan seen, 4)
+	go func() {
+		buf := make([]byte, 65535)
+		for n := 0; ; n++ {
+			size, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			q := new(dns.Msg)
+			if q.Unpack(buf[:size]) != nil {
+				continue
+			}
+			queries <- seen{q.Id, from.String()}
+			if n == 0 {
+				continue // drop the first datagram
+			}
+			out, _ := answerA(q).Pack()
+			_, _ = pc.WriteTo(out, from)
+		}
+	}()
+	opts := testOptions()
+	opts.Timeout = time.Second
+	u := newUpstream(t, pc.LocalAddr().String(), opts)
+	q := query("resend.test.", 4)
+	r, err := u.Exchange(context.Background(), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkAnswer(t, q, r)
+	first, second := <-queries, <-queries
+	if first.from == second.from {
+		t.Errorf("both attempts came from %s, want a fresh source port", first.from)
+	}
+	if first.id == second.id {
+		// one chance in 65536 of a false alarm
+		t.Errorf("both attempts used ID %d, want a fresh random ID", first.id)
+	}
+}
