@@ -74,3 +74,17 @@ func writeFile(t *testing.T, path, content string) {
 		t.Fatal(err)
 	}
 }
+
+func TestBenchCommand(t *testing.T) {
+	auth := dnstest.StartAuthority(t, []string{"www.example. 300 IN A 127.0.0.7"}, nil)
+	queries := filepath.Join(t.TempDir(), "queries")
+	writeFile(t, queries, "www.example A\nnothing.example AAAA\n")
+	var out, errOut bytes.Buffer
+	code := run([]string{"bench", "-s", "udp://" + auth.Addr, "-d", queries, "-n", "200", "-c", "2", "-q", "5", "-quiet"}, &out, &errOut)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	if got := auth.Queries.Load(); got != 200 {
+		t.Fatalf("server saw %d queries, want 200 (output %s)", got, out.String())
+	}
+}
