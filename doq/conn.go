@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/dnsward/dnsward/dot/framing"
+	"github.com/dnsward/dnsward/ratelimit"
 	"github.com/dnsward/dnsward/resolver"
 	"github.com/miekg/dns"
 	"github.com/quic-go/quic-go"
@@ -137,6 +138,10 @@ func (c *conn) serveStream(str *quic.Stream) {
 	}
 	req := &resolver.Request{Msg: q, Client: c.client, Transport: resolver.DoQ, ServerName: c.sni, Profile: c.profile}
 	resp, err := framing.Resolve(c.s.base, c.s.cfg.Handler, req)
+	if errors.Is(err, ratelimit.ErrLimited) { // RFC 9250 §4.3: the client should slow down
+		cancelStream(str, ExcessiveLoad)
+		return
+	}
 	if err != nil {
 		c.s.cfg.Logger.Debug("doq: handler", "client", c.client, "err", err)
 	}

@@ -253,10 +253,26 @@ func Test0RTT(t *testing.T) {
 	notify := query("zone.example.", dns.TypeSOA)
 	notify.Opcode = dns.OpcodeNotify
 	var wg sync.WaitGroup
-	var safe, unsafe *dns.Msg
-	wg.Go(func() { safe = exchange(t, c, query("early.example.", dns.TypeA)) })
-	wg.Go(func() { unsafe = exchange(t, c, notify) })
+	answers := make([]*dns.Msg, 2)
+	for i, q := range []*dns.Msg{query("early.example.", dns.TypeA), notify} {
+		wg.Go(func() {
+			frame, _ := framing.Pack(q, nil)
+			out, err := exchangeRaw(c, frame, true)
+			if err != nil || len(out) < 2 {
+				t.Errorf("query %d: %v", i, err)
+				return
+			}
+			answers[i] = new(dns.Msg)
+			if err := answers[i].Unpack(out[2:]); err != nil {
+				t.Errorf("query %d: %v", i, err)
+			}
+		})
+	}
 	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	safe, unsafe := answers[0], answers[1]
 	if !c.ConnectionState().Used0RTT {
 		t.Fatal("0-RTT was not used")
 	}

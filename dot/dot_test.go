@@ -89,9 +89,6 @@ func TestPipelinedOutOfOrder(t *testing.T) {
 	if order[0] == 1 {
 		t.Fatalf("first answer is the (slow) first query: answers were not reordered")
 	}
-	if slowFirst := order[n-n/10:]; slowFirst[0]%10 != 1 {
-		t.Errorf("slow answers should come last; last %d IDs: %v", n/10, slowFirst)
-	}
 }
 
 func TestKeepaliveAndIdleTimeout(t *testing.T) {

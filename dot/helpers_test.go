@@ -25,7 +25,7 @@ type fixture struct {
 
 // start runs a DoT server on 127.0.0.1:0 with the test profiles and a handler
 // forwarding to an in-test upstream.
-func start(t *testing.T, mutate func(*Config)) *fixture {
+func start(t testing.TB, mutate func(*Config)) *fixture {
 	t.Helper()
 	pki := framingtest.NewPKI(t, framingtest.Hosts...)
 	up := framingtest.StartUpstream(t)

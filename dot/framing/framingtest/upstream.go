@@ -2,6 +2,7 @@ package framingtest
 
 import (
 	"context"
+	"log/slog"
 	"net"
 	"net/netip"
 	"strings"
@@ -138,3 +139,14 @@ func Profiles(t testing.TB) *resolver.Profiles {
 
 // Hosts are the names the test leaf certificate covers.
 var Hosts = []string{"dns.test", "child.dns.test", "ads.dns.test", "other.dns.test"}
+
+// CacheHit returns the resolver's real cache in front of a Handler for the
+// upstream at addr: after one query per name every answer is a cache hit.
+func CacheHit(t testing.TB, addr string) resolver.Handler {
+	t.Helper()
+	c, err := resolver.NewCache(resolver.CacheConfig{Size: 1 << 16, Logger: slog.New(slog.DiscardHandler)}, &Handler{Upstream: addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
