@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 
 	"github.com/miekg/dns"
@@ -118,7 +119,23 @@ func (c *doqClient) connection(ctx context.Context) (conn *quic.Conn, reused boo
 	return conn, false, nil
 }
 
+// withoutKeepalive returns q without an edns-tcp-keepalive option, which DoQ
+// clients must not send (RFC 9250 §5.5.2); q is copied only when it has one.
+func withoutKeepalive(q *dns.Msg) *dns.Msg {
+	opt := q.IsEdns0()
+	if opt == nil || !slices.ContainsFunc(opt.Option, isKeepalive) {
+		return q
+	}
+	q = q.Copy()
+	opt = q.IsEdns0()
+	opt.Option = slices.DeleteFunc(opt.Option, isKeepalive)
+	return q
+}
+
+func isKeepalive(o dns.EDNS0) bool { return o.Option() == dns.EDNS0TCPKEEPALIVE }
+
 func (c *doqClient) roundTrip(ctx context.Context, conn *quic.Conn, q *dns.Msg) (*dns.Msg, error) {
+	q = withoutKeepalive(q)
 	bp := getBuf()
 	defer putBuf(bp)
 	frame, err := packFrame(q, 0, *bp)

@@ -107,10 +107,10 @@ func (g *Group) Exchange(ctx context.Context, q *dns.Msg) (*dns.Msg, error) {
 		start := time.Now()
 		r, err := mb.u.Exchange(ctx, q)
 		if err != nil {
-			var ue *Error
-			if !errors.As(err, &ue) { // the caller gave up, or a bad query
-				return nil, fmt.Errorf("upstream group: %w", err)
+			if errors.Is(ctx.Err(), context.Canceled) || errors.Is(err, errBadQuery) {
+				return nil, fmt.Errorf("upstream group: %w", err) // not the upstream's fault
 			}
+			ue := memberError(mb.u, err)
 			g.failed(mb, ue)
 			errs = append(errs, ue)
 			if ctx.Err() != nil {
@@ -129,6 +129,24 @@ func (g *Group) Exchange(ctx context.Context, q *dns.Msg) (*dns.Msg, error) {
 		return servfail, nil
 	}
 	return nil, &GroupError{Errs: errs}
+}
+
+// memberError returns err as an *Error of upstream u: as is when it is one,
+// summarised when u is itself a Group, classified otherwise.
+func memberError(u resolver.Upstream, err error) *Error {
+	var ue *Error
+	var ge *GroupError
+	switch {
+	case errors.As(err, &ge):
+		kind := KindNetwork
+		if errors.Is(ge, ErrNoReachableAuthority) {
+			kind = KindTimeout
+		}
+		return &Error{Upstream: u.String(), Kind: kind, Err: err}
+	case errors.As(err, &ue):
+		return ue
+	}
+	return &Error{Upstream: u.String(), Kind: classify(err), Err: err}
 }
 
 // order returns the members in the order to try them now, claiming the probe

@@ -303,3 +303,22 @@ func metricValue(t *testing.T, reg *prometheus.Registry, name string, labels ...
 	}
 	return -1
 }
+
+// TestGroupNested: a Group member that is itself a Group fails over as one
+// upstream, keeping the "all timed out" distinction.
+func TestGroupNested(t *testing.T) {
+	inner := newGroup(t, GroupConfig{}, startSwitchable(t, modeSilent).addr)
+	good := startSwitchable(t, modeOK)
+	outer := newGroup(t, GroupConfig{Upstreams: []resolver.Upstream{inner}}, good.addr)
+	q := query("nested.test.", 9)
+	r, err := outer.Exchange(context.Background(), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkAnswer(t, q, r)
+	good.mode.Store(modeSilent)
+	_, err = outer.Exchange(context.Background(), query("nested.test.", 10))
+	if !errors.Is(err, ErrNoReachableAuthority) {
+		t.Fatalf("got %v, want ErrNoReachableAuthority", err)
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -348,11 +349,12 @@ func startDoH3(t testing.TB, answer answerFunc) *dohServer {
 // doqServer speaks RFC 9250: it reads each stream to its FIN, closes the
 // connection with DOQ_PROTOCOL_ERROR on a non-zero ID, and answers.
 type doqServer struct {
-	addr    string
-	conns   atomic.Int64
-	badIDs  atomic.Int64
-	mu      sync.Mutex
-	current []*quic.Conn
+	addr      string
+	conns     atomic.Int64
+	badIDs    atomic.Int64
+	keepalive atomic.Int64 // queries carrying edns-tcp-keepalive
+	mu        sync.Mutex
+	current   []*quic.Conn
 }
 
 func startDoQ(t testing.TB, answer answerFunc) *doqServer {
@@ -421,6 +423,9 @@ func (s *doqServer) serveStream(conn *quic.Conn, st *quic.Stream, answer answerF
 	q := new(dns.Msg)
 	if q.Unpack(raw[2:]) != nil {
 		return
+	}
+	if opt := q.IsEdns0(); opt != nil && slices.ContainsFunc(opt.Option, isKeepalive) {
+		s.keepalive.Add(1)
 	}
 	if q.Id != 0 {
 		s.badIDs.Add(1)

@@ -1,0 +1,122 @@
+package upstream
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+)
+
+// TestTimeouts: silent servers of every protocol time out with KindTimeout
+// (ErrNoReachableAuthority); a cancelled caller gets its own error.
+func TestTimeouts(t *testing.T) {
+	tests := []struct {
+		name  string
+		start func(t *testing.T) string
+	}{
+		{"udp", func(t *testing.T) string { return "udp://" + listenUDP(t).LocalAddr().String() }},
+		{"tcp", func(t *testing.T) string { return "tcp://" + startStream(t, listenTCP(t), silent).addr }},
+		{"tls", func(t *testing.T) string {
+			return "tls://" + startStream(t, tlsListen(t), silent).addr + "#" + testServerName
+		}},
+		{"https", func(t *testing.T) string {
+			return startDoH(t, silent).url
+		}},
+		{"quic", func(t *testing.T) string { return "quic://" + startDoQ(t, silent).addr }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			url := tt.start(t)
+			opts := testOptions()
+			opts.Timeout = 200 * time.Millisecond
+			u := newUpstream(t, url, opts)
+
+			r, err := u.Exchange(context.Background(), query("slow.test.", 1))
+			var ue *Error
+			if !errors.As(err, &ue) || ue.Kind != KindTimeout || !errors.Is(err, ErrNoReachableAuthority) {
+				t.Fatalf("options timeout: got %v, %v; want a timeout *Error", r, err)
+			}
+
+			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+			defer cancel()
+			if _, err := u.Exchange(ctx, query("slow.test.", 2)); !errors.As(err, &ue) || ue.Kind != KindTimeout {
+				t.Fatalf("context deadline: got %v, want a timeout *Error", err)
+			}
+
+			ctx, cancel = context.WithCancel(context.Background())
+			time.AfterFunc(20*time.Millisecond, cancel)
+			_, err = u.Exchange(ctx, query("slow.test.", 3))
+			if !errors.Is(err, context.Canceled) || errors.As(err, &ue) {
+				t.Fatalf("cancelled: got %v, want context.Canceled and no *Error", err)
+			}
+		})
+	}
+}
+
+// TestReconnect: after the server drops its connections the next query
+// dials again; idle connections are closed by the client.
+func TestReconnect(t *testing.T) {
+	t.Run("tcp", func(t *testing.T) {
+		s := startStream(t, listenTCP(t), answerA)
+		u := newUpstream(t, "tcp://"+s.addr, testOptions())
+		for i := range 3 {
+			q := query("again.test.", uint16(i))
+			r, err := u.Exchange(context.Background(), q)
+			if err != nil {
+				t.Fatalf("query %d: %v", i, err)
+			}
+			checkAnswer(t, q, r)
+			s.dropAll()
+		}
+		if n := s.conns.Load(); n != 3 {
+			t.Errorf("%d connections, want 3", n)
+		}
+	})
+	t.Run("tcp lost while reused", func(t *testing.T) {
+		// The server closes each connection when its second query arrives:
+		// the client cannot know before writing, and retries once.
+		s := startStreamLimited(t, listenTCP(t), answerA, 1)
+		u := newUpstream(t, "tcp://"+s.addr, testOptions())
+		for i := range 3 {
+			q := query("lost.test.", uint16(i))
+			r, err := u.Exchange(context.Background(), q)
+			if err != nil {
+				t.Fatalf("query %d: %v", i, err)
+			}
+			checkAnswer(t, q, r)
+		}
+		if n := s.conns.Load(); n != 3 {
+			t.Errorf("%d connections, want 3", n)
+		}
+	})
+	t.Run("quic", func(t *testing.T) {
+		s := startDoQ(t, answerA)
+		u := newUpstream(t, "quic://"+s.addr, testOptions())
+		for i := range 3 {
+			q := query("again.test.", uint16(i))
+			r, err := u.Exchange(context.Background(), q)
+			if err != nil {
+				t.Fatalf("query %d: %v", i, err)
+			}
+			checkAnswer(t, q, r)
+			s.dropAll()
+		}
+		if n := s.conns.Load(); n != 3 {
+			t.Errorf("%d connections, want 3", n)
+		}
+	})
+	t.Run("idle close", func(t *testing.T) {
+		s := startStream(t, listenTCP(t), answerA)
+		opts := testOptions()
+		opts.IdleTimeout = 100 * time.Millisecond
+		u := newUpstream(t, "tcp://"+s.addr, opts)
+		if _, err := u.Exchange(context.Background(), query("idle.test.", 1)); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-s.closed:
+		case <-time.After(5 * time.Second):
+			t.Fatal("client kept an idle connection open for 5s with a 100ms idle timeout")
+		}
+	})
+}
