@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/dnsward/dnsward/proxyproto"
+	"github.com/dnsward/dnsward/ratelimit"
 	"github.com/dnsward/dnsward/resolver"
 	"github.com/miekg/dns"
 )
@@ -143,7 +144,8 @@ func (h *Handler) serveWire(w http.ResponseWriter, r *http.Request, req *resolve
 	return http.StatusOK
 }
 
-// resolve asks the resolver chain. Errors become SERVFAIL (still HTTP 200);
+// resolve asks the resolver chain. Errors become SERVFAIL (still HTTP 200),
+// except a rate-limited client, which gets HTTP 429;
 // a truncated answer is never relayed, since DoH has no size limit to excuse it.
 func (h *Handler) resolve(ctx context.Context, req *resolver.Request) (*dns.Msg, *httpError) {
 	ctx, cancel := context.WithTimeout(ctx, h.queryTimeout)
@@ -152,6 +154,8 @@ func (h *Handler) resolve(ctx context.Context, req *resolver.Request) (*dns.Msg,
 	switch {
 	case errors.Is(err, resolver.ErrDrop):
 		return nil, errorf(http.StatusBadRequest, "DNS message refused")
+	case errors.Is(err, ratelimit.ErrLimited):
+		return nil, errorf(http.StatusTooManyRequests, "rate limited: slow down")
 	case err != nil:
 		h.log.Debug("doh: resolving failed", "error", err)
 		resp = resolver.NewReply(req.Msg, dns.RcodeServerFailure)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"sync"
 
 	"github.com/miekg/dns"
 
@@ -16,6 +17,7 @@ import (
 // XDP program to the plain-UDP port. When XDP attaches, it polices UDP and
 // the userspace limiter only sees TCP, DoT, DoH and DoQ; when it cannot
 // attach, the reason is logged in one line and userspace polices UDP too.
+// Either way the state is published for GET /debug/limits.
 func (g *Gateway) newLimits() error {
 	if g.cfg.RateLimit == nil {
 		return nil
@@ -26,6 +28,17 @@ func (g *Gateway) newLimits() error {
 	}
 	g.limiter = lim
 	g.handler = &limitedHandler{next: g.handler, limiter: lim}
+	g.xdp = g.attachXDP()
+	if g.xdp != nil {
+		g.closers = append(g.closers, g.xdp)
+	}
+	publishLimits(g)
+	return nil
+}
+
+// attachXDP attaches the XDP program when configured; nil when it is not
+// configured or the kernel refused it (logged).
+func (g *Gateway) attachXDP() *xdp.Filter {
 	if g.cfg.XDP == nil {
 		return nil
 	}
@@ -41,27 +54,50 @@ func (g *Gateway) newLimits() error {
 		g.log.Warn("gateway: XDP not attached, limiting UDP in userspace", "err", err)
 		return nil
 	}
-	g.xdp = f
-	g.closers = append(g.closers, f)
 	for _, a := range f.Attached() {
-		g.log.Info("gateway: XDP attached", "attachment", fmt.Sprint(a))
+		g.log.Info("gateway: XDP attached", "interface", a.Interface, "mode", a.Mode)
 	}
-	return nil
+	return f
 }
+
+// published maps a gateway's registry to its limits, for the metrics server
+// (newMetricsServer is handed the registry only). Entries are removed when
+// the gateway closes.
+var published sync.Map // *prometheus.Registry → *limitsSource
+
+func publishLimits(g *Gateway) {
+	published.Store(g.registry, &limitsSource{limiter: g.limiter, xdp: g.xdp, gatherer: g.registry})
+	g.closers = append(g.closers, closerFunc(func() error {
+		published.Delete(g.registry)
+		return nil
+	}))
+}
+
+// closerFunc adapts a function to io.Closer.
+type closerFunc func() error
+
+func (f closerFunc) Close() error { return f() }
 
 // limitedHandler charges every query that reached the resolver to its
 // client's bucket. Plain UDP is charged earlier, right after the read (or in
-// XDP), so the UDP transport skips this charge.
+// XDP), so the UDP transport skips this charge. An excess query on TCP or
+// DoT is answered REFUSED with EDE 18 (Prohibited); on DoH and DoQ the
+// handler returns ratelimit.ErrLimited, which they turn into HTTP 429 and
+// DOQ_EXCESSIVE_LOAD.
 type limitedHandler struct {
 	next    resolver.Handler
 	limiter *ratelimit.Limiter
 }
 
 func (h *limitedHandler) ServeDNS(ctx context.Context, req *resolver.Request) (*dns.Msg, error) {
-	if req.Transport != resolver.UDP && h.limiter.AllowVia(req.Transport, req.Client.Addr()) != ratelimit.Pass {
-		resp := resolver.NewReply(req.Msg, dns.RcodeRefused)
-		resolver.AddEDE(req.Msg, resp, resolver.EDEProhibited, "rate limited")
-		return resp, nil
+	if req.Transport == resolver.UDP || h.limiter.AllowVia(req.Transport, req.Client.Addr()) == ratelimit.Pass {
+		return h.next.ServeDNS(ctx, req)
 	}
-	return h.next.ServeDNS(ctx, req)
+	switch req.Transport {
+	case resolver.DoH1, resolver.DoH2, resolver.DoH3, resolver.DoQ:
+		return nil, ratelimit.ErrLimited
+	}
+	resp := resolver.NewReply(req.Msg, dns.RcodeRefused)
+	resolver.AddEDE(req.Msg, resp, resolver.EDEProhibited, "rate limited")
+	return resp, nil
 }

@@ -13,8 +13,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// metricsServer serves /metrics, /healthz (the process runs) and /readyz (the
-// listeners are up and not draining).
+// metricsServer serves /metrics, /healthz (the process runs), /readyz (the
+// listeners are up and not draining) and /debug/limits (a LimitsReport).
 type metricsServer struct {
 	srv   *http.Server
 	ln    net.Listener
@@ -26,6 +26,7 @@ func newMetricsServer(addr string, reg *prometheus.Registry) *metricsServer {
 	m := &metricsServer{bind: addr}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.Handle("GET /debug/limits", debugLimits(reg))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if !m.ready.Load() {
@@ -66,4 +67,15 @@ func (m *metricsServer) shutdown(ctx context.Context) error {
 		return nil
 	}
 	return m.srv.Shutdown(ctx)
+}
+
+// debugLimits serves the LimitsReport of the gateway that owns reg, or 404
+// when it has no rate_limit.
+func debugLimits(reg *prometheus.Registry) http.Handler {
+	if src, ok := published.Load(reg); ok {
+		return src.(*limitsSource)
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "rate_limit is not configured", http.StatusNotFound)
+	})
 }

@@ -19,6 +19,7 @@ commands:
   serve [--config FILE]              run the gateway (embedded defaults without --config)
   check --config FILE                validate a configuration and print what would run
   query NAME [TYPE] @URL [flags]     send one query (udp://, tcp://, tls://, https://, h3://, quic://)
+  xdp stats [--metrics ADDR]         print XDP and rate-limit counters and the top limited prefixes
   bench -s URL -d FILE [flags]       load-test a server over any transport (dnsward bench -h)
   version                            print the version
 `
@@ -39,6 +40,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return check(args[1:], stdout, stderr)
 	case "query":
 		return query(args[1:], stdout, stderr)
+	case "xdp":
+		return xdpCmd(args[1:], stdout, stderr)
 	case "bench":
 		return loadgen.Main(args[1:], stdout, stderr)
 	case "version", "--version", "-v":

@@ -1,0 +1,171 @@
+package gateway
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/netip"
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/dnsward/dnsward/ratelimit"
+	"github.com/dnsward/dnsward/xdp"
+)
+
+// LimitsReport is the JSON document GET /debug/limits serves on the metrics
+// listener, and what `dnsward xdp stats` prints.
+type LimitsReport struct {
+	Limits    ReportLimits    `json:"limits"`
+	XDP       *XDPReport      `json:"xdp"` // null when XDP is not configured or did not attach
+	Userspace UserspaceReport `json:"userspace"`
+}
+
+// ReportLimits is the rate_limit block in force, normalized.
+type ReportLimits struct {
+	QPS        uint32         `json:"qps"`
+	Burst      uint32         `json:"burst"`
+	Slip       int            `json:"slip"`
+	IPv4Prefix int            `json:"ipv4_prefix"`
+	IPv6Prefix int            `json:"ipv6_prefix"`
+	MaxConns   int            `json:"max_conns_per_prefix"`
+	Allow      []netip.Prefix `json:"allow"`
+	Deny       []netip.Prefix `json:"deny"`
+}
+
+// XDPReport is the kernel filter's state.
+type XDPReport struct {
+	Attached   []XDPAttachment `json:"attached"`
+	Packets    []PacketCount   `json:"packets"` // every counter, zero ones too
+	TopLimited []LimitedPrefix `json:"top_limited"`
+}
+
+// XDPAttachment is one interface the program is attached to.
+type XDPAttachment struct {
+	Interface string `json:"interface"`
+	Mode      string `json:"mode"` // native or generic
+}
+
+// PacketCount is one XDP counter (dnsward_xdp_packets_total).
+type PacketCount struct {
+	Action  string `json:"action"` // pass, drop, tc
+	Reason  string `json:"reason"`
+	Packets uint64 `json:"packets"`
+}
+
+// UserspaceReport is the userspace limiter's state.
+type UserspaceReport struct {
+	UDP                 bool              `json:"udp"`       // it polices plain UDP (XDP is not attached)
+	Decisions           []DecisionCount   `json:"decisions"` // non-zero series of dnsward_ratelimit_decisions_total
+	ConnectionsRejected map[string]uint64 `json:"connections_rejected"`
+	TopLimited          []LimitedPrefix   `json:"top_limited"`
+}
+
+// DecisionCount is one series of dnsward_ratelimit_decisions_total.
+type DecisionCount struct {
+	Transport string `json:"transport"`
+	Decision  string `json:"decision"`
+	Queries   uint64 `json:"queries"`
+}
+
+// LimitedPrefix is a client prefix that went over its limit.
+type LimitedPrefix struct {
+	Prefix netip.Prefix `json:"prefix"`
+	Excess uint64       `json:"excess"` // queries over the limit while the prefix was tracked
+}
+
+// DefaultTop and MaxTop bound the ?top= parameter of /debug/limits.
+const (
+	DefaultTop = 10
+	MaxTop     = 1000
+)
+
+// limitsSource builds LimitsReports for one gateway.
+type limitsSource struct {
+	limiter  *ratelimit.Limiter
+	xdp      *xdp.Filter // nil unless attached
+	gatherer prometheus.Gatherer
+}
+
+// ServeHTTP answers GET /debug/limits[?top=N].
+func (s *limitsSource) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	top := DefaultTop
+	if v := r.URL.Query().Get("top"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > MaxTop {
+			http.Error(w, "top: expected an integer in 0.."+strconv.Itoa(MaxTop), http.StatusBadRequest)
+			return
+		}
+		top = n
+	}
+	rep, err := s.report(top)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(rep)
+}
+
+// report reads the limits, the counters and the top n limited prefixes.
+func (s *limitsSource) report(n int) (*LimitsReport, error) {
+	l := s.limiter.Limits()
+	rep := &LimitsReport{
+		Limits: ReportLimits{QPS: l.QPS, Burst: l.Burst, Slip: l.Slip, IPv4Prefix: l.IPv4Prefix,
+			IPv6Prefix: l.IPv6Prefix, MaxConns: l.MaxConns, Allow: l.Allow, Deny: l.Deny},
+		Userspace: UserspaceReport{UDP: s.xdp == nil, TopLimited: limitedPrefixes(s.limiter.TopLimited(n)),
+			ConnectionsRejected: map[string]uint64{}},
+	}
+	mfs, err := s.gatherer.Gather()
+	if err != nil {
+		return nil, err
+	}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, lp := range m.GetLabel() {
+				labels[lp.GetName()] = lp.GetValue()
+			}
+			v := uint64(m.GetCounter().GetValue())
+			switch {
+			case v == 0:
+			case mf.GetName() == "dnsward_ratelimit_decisions_total":
+				rep.Userspace.Decisions = append(rep.Userspace.Decisions,
+					DecisionCount{Transport: labels["transport"], Decision: labels["decision"], Queries: v})
+			case mf.GetName() == "dnsward_ratelimit_connections_rejected_total":
+				rep.Userspace.ConnectionsRejected[labels["reason"]] = v
+			}
+		}
+	}
+	if s.xdp == nil {
+		return rep, nil
+	}
+	rep.XDP = &XDPReport{}
+	for _, a := range s.xdp.Attached() {
+		rep.XDP.Attached = append(rep.XDP.Attached, XDPAttachment{Interface: a.Interface, Mode: string(a.Mode)})
+	}
+	st, err := s.xdp.Stats()
+	if err != nil {
+		return nil, err
+	}
+	for i, v := range st {
+		c := xdp.Counter(i)
+		rep.XDP.Packets = append(rep.XDP.Packets, PacketCount{Action: c.Action(), Reason: c.Reason(), Packets: v})
+	}
+	top, err := s.xdp.TopLimited(n)
+	if err != nil {
+		return nil, err
+	}
+	rep.XDP.TopLimited = limitedPrefixes(top)
+	return rep, nil
+}
+
+func limitedPrefixes(ls []ratelimit.Limited) []LimitedPrefix {
+	out := make([]LimitedPrefix, len(ls))
+	for i, l := range ls {
+		out[i] = LimitedPrefix{Prefix: l.Prefix, Excess: l.Excess}
+	}
+	return out
+}
