@@ -31,14 +31,12 @@ func (c *udpClient) exchange(ctx context.Context, q *dns.Msg) (*dns.Msg, error) 
 	var r *dns.Msg
 	var err error
 	for left := udpAttempts; left > 0; left-- {
-		actx, cancel := ctx, context.CancelFunc(func() {})
+		var until time.Time // zero: the context's deadline
 		if dl, ok := ctx.Deadline(); ok && left > 1 {
-			actx, cancel = context.WithDeadline(ctx, time.Now().Add(time.Until(dl)/time.Duration(left)))
+			until = time.Now().Add(time.Until(dl) / time.Duration(left))
 		}
-		r, err = c.exchangeUDP(actx, q)
-		lost := err != nil && ctx.Err() == nil && classify(err) == KindTimeout
-		cancel()
-		if !lost {
+		r, err = c.exchangeUDP(ctx, q, until)
+		if err == nil || ctx.Err() != nil || classify(err) != KindTimeout {
 			break
 		}
 		c.log.Debug("no UDP answer, resending", "upstream", c.ep.String(), "qname", q.Question[0].Name)
@@ -56,15 +54,19 @@ func (c *udpClient) exchange(ctx context.Context, q *dns.Msg) (*dns.Msg, error) 
 // aLongTimeAgo is a deadline in the past, to interrupt blocked I/O.
 var aLongTimeAgo = time.Unix(1, 0)
 
-func (c *udpClient) exchangeUDP(ctx context.Context, q *dns.Msg) (*dns.Msg, error) {
+// exchangeUDP makes one attempt, giving up at until (if set) or when ctx ends.
+func (c *udpClient) exchangeUDP(ctx context.Context, q *dns.Msg, until time.Time) (*dns.Msg, error) {
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "udp", c.ep.addr)
 	if err != nil {
 		return nil, err
 	}
 	defer conn.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		_ = conn.SetDeadline(dl)
+	if dl, ok := ctx.Deadline(); ok && (until.IsZero() || dl.Before(until)) {
+		until = dl
+	}
+	if !until.IsZero() {
+		_ = conn.SetDeadline(until)
 	}
 	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(aLongTimeAgo) })
 	defer stop()

@@ -83,7 +83,10 @@ func (o Options) tlsConfig(serverName string, alpn ...string) *tls.Config {
 //	quic://host:port#name          DNS over QUIC (port 853)
 //
 // The name after # defaults to the host. Every returned message carries the
-// caller's ID; a truncated answer is never returned.
+// caller's ID; a truncated answer is never returned. A failed exchange
+// returns an *Error (errors.Is matches ErrNoReachableAuthority for timeouts,
+// ErrNetwork otherwise); a caller that cancels its context gets the
+// context's error instead.
 func New(rawURL string, opts Options) (resolver.Upstream, error) {
 	ep, err := parseEndpoint(rawURL)
 	if err != nil {
