@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dnsward/dnsward/internal/netnstest"
 	"github.com/dnsward/dnsward/ratelimit"
 )
 
@@ -39,11 +40,11 @@ func TestAttachConfigErrors(t *testing.T) {
 // TestAttachSecondProgramRefused: native mode on an interface that already
 // has a native XDP program fails with the kernel's reason in one line.
 func TestAttachSecondProgramRefused(t *testing.T) {
-	n := newTestNet(t)
-	cfg := Config{Interfaces: []string{n.srvIf}, Mode: ModeNative, Limits: ratelimit.Limits{QPS: 1, Burst: 1}, Logger: quiet}
+	n := netnstest.New(t)
+	cfg := Config{Interfaces: []string{n.ServerIf}, Mode: ModeNative, Limits: ratelimit.Limits{QPS: 1, Burst: 1}, Logger: quiet}
 	var first *Filter
 	var err2 error
-	err := inNetns(n.server, func() error {
+	err := netnstest.Do(n.Server, func() error {
 		var err error
 		if first, err = Attach(cfg); err != nil {
 			return err
@@ -55,7 +56,7 @@ func TestAttachSecondProgramRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer first.Close()
-	if err2 == nil || !strings.Contains(err2.Error(), "attach to "+n.srvIf) || strings.Contains(err2.Error(), "\n") {
+	if err2 == nil || !strings.Contains(err2.Error(), "attach to "+n.ServerIf) || strings.Contains(err2.Error(), "\n") {
 		t.Errorf("second attach: %v", err2)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/dnsward/dnsward/internal/netnstest"
 	"github.com/dnsward/dnsward/ratelimit"
 	"github.com/dnsward/dnsward/resolver"
 )
@@ -68,15 +69,15 @@ func udpServer(conn *net.UDPConn, lim *ratelimit.Limiter, received *atomic.Int64
 
 func (s scenario) run(t testing.TB) outcome {
 	t.Helper()
-	n := newTestNet(t)
+	n := netnstest.New(t)
 	var o outcome
 	o.reg = prometheus.NewRegistry()
 	var srv, flood, legit *net.UDPConn
 	var f *Filter
-	err := inNetns(n.server, func() error {
+	err := netnstest.Do(n.Server, func() error {
 		var err error
 		if s.mode != "" {
-			f, err = Attach(Config{Interfaces: []string{n.srvIf}, Mode: s.mode, Limits: s.limits,
+			f, err = Attach(Config{Interfaces: []string{n.ServerIf}, Mode: s.mode, Limits: s.limits,
 				Metrics: o.reg, Logger: quiet})
 			if err != nil {
 				return err
@@ -84,7 +85,7 @@ func (s scenario) run(t testing.TB) outcome {
 		} else if o.limiter, err = ratelimit.New(ratelimit.Config{Limits: s.limits, Metrics: o.reg, Logger: quiet}); err != nil {
 			return err
 		}
-		srv, err = net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.MustParseAddrPort(srvAddr+":53")))
+		srv, err = net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.MustParseAddrPort(netnstest.ServerAddr+":53")))
 		return err
 	})
 	if err != nil {
@@ -101,13 +102,13 @@ func (s scenario) run(t testing.TB) outcome {
 	go udpServer(srv, o.limiter, &received)
 	defer srv.Close()
 
-	err = inNetns(n.client, func() error {
-		to := net.UDPAddrFromAddrPort(netip.MustParseAddrPort(srvAddr + ":53"))
+	err = netnstest.Do(n.Client, func() error {
+		to := net.UDPAddrFromAddrPort(netip.MustParseAddrPort(netnstest.ServerAddr + ":53"))
 		var err error
-		if flood, err = net.DialUDP("udp4", &net.UDPAddr{IP: net.ParseIP(floodAddr)}, to); err != nil {
+		if flood, err = net.DialUDP("udp4", &net.UDPAddr{IP: net.ParseIP(netnstest.FloodAddr)}, to); err != nil {
 			return err
 		}
-		legit, err = net.DialUDP("udp4", &net.UDPAddr{IP: net.ParseIP(legitAddr)}, to)
+		legit, err = net.DialUDP("udp4", &net.UDPAddr{IP: net.ParseIP(netnstest.LegitAddr)}, to)
 		return err
 	})
 	if err != nil {
