@@ -5,14 +5,17 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dnsward/dnsward/internal/dnstest"
+	"github.com/dnsward/dnsward/internal/pebbletest"
 )
 
 func TestACMEIssuesThroughLiveListeners(t *testing.T) {
 	for _, challenge := range []string{ChallengeTLSALPN, ChallengeHTTP} {
 		t.Run(challenge, func(t *testing.T) {
-			dnsAddr, queries := startTestDNS(t)
+			dnsAddr, queries := pebbletest.StartDNS(t)
 			g, serve := listenGateway(t)
-			p := startPebble(t, dnsAddr, pebbleOptions{httpPort: g.httpPort, tlsPort: g.tlsPort})
+			p := pebbletest.Start(t, dnsAddr, pebbletest.Options{HTTPPort: g.httpPort, TLSPort: g.tlsPort})
 			cfg := acmeConfig(t, p, g, challenge)
 			cfg.Hosts = []string{"ads.dnsward.test"}
 			m, _, reg := newTestManager(t, cfg)
@@ -26,15 +29,12 @@ func TestACMEIssuesThroughLiveListeners(t *testing.T) {
 			if err := m.Start(t.Context()); err != nil {
 				t.Fatal(err)
 			}
-			roots, err := p.root()
+			roots, err := p.Root()
 			if err != nil {
 				t.Fatal(err)
 			}
 			for _, name := range []string{"dns.dnsward.test", "ads.dnsward.test"} {
-				waitFor(t, 30*time.Second, name+" issued by pebble", func() bool {
-					_, ok := issuedBy(g.tlsAddr, name, roots)
-					return ok
-				})
+				pebbletest.WaitIssued(t, 30*time.Second, g.tlsAddr, name, roots, nil)
 				st, err := handshake(g.tlsAddr, name, roots, ALPNHTTP2)
 				if err != nil {
 					t.Fatalf("%s: client trusting pebble's root: %v", name, err)
@@ -47,7 +47,7 @@ func TestACMEIssuesThroughLiveListeners(t *testing.T) {
 				}
 			}
 			// No SNI (clients that dial an IP): the server_name certificate.
-			if leaf, ok := issuedBy(g.tlsAddr, "", nil); ok || leaf == nil || leaf.DNSNames[0] != "dns.dnsward.test" {
+			if leaf, ok := pebbletest.IssuedBy(g.tlsAddr, "", nil); ok || leaf == nil || leaf.DNSNames[0] != "dns.dnsward.test" {
 				t.Errorf("no-SNI handshake served %v", leaf)
 			}
 			answered := map[string]int64{ChallengeTLSALPN: g.alpnChecks.Load(), ChallengeHTTP: g.httpChecks.Load()}
@@ -62,9 +62,9 @@ func TestACMEIssuesThroughLiveListeners(t *testing.T) {
 }
 
 func TestACMERenewsWhileConnectionsStayBusy(t *testing.T) {
-	dnsAddr, _ := startTestDNS(t)
+	dnsAddr, _ := pebbletest.StartDNS(t)
 	g, serve := listenGateway(t)
-	p := startPebble(t, dnsAddr, pebbleOptions{httpPort: g.httpPort, tlsPort: g.tlsPort, validity: 20})
+	p := pebbletest.Start(t, dnsAddr, pebbletest.Options{HTTPPort: g.httpPort, TLSPort: g.tlsPort, Validity: 20 * time.Second})
 	cfg := acmeConfig(t, p, g)
 	cfg.CheckInterval = 250 * time.Millisecond
 	cfg.ACME.RenewalWindowRatio = 0.6 // renew 8 s after issuance
@@ -73,16 +73,11 @@ func TestACMERenewsWhileConnectionsStayBusy(t *testing.T) {
 	if err := m.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	roots, err := p.root()
+	roots, err := p.Root()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var first *x509.Certificate
-	waitFor(t, 30*time.Second, "first certificate", func() bool {
-		leaf, ok := issuedBy(g.tlsAddr, "dns.dnsward.test", roots)
-		first = leaf
-		return ok
-	})
+	first := pebbletest.WaitIssued(t, 30*time.Second, g.tlsAddr, "dns.dnsward.test", roots, nil)
 
 	// A client keeps one connection busy through the renewal.
 	conn, err := tlsDial(g.tlsAddr, "dns.dnsward.test", roots)
@@ -94,14 +89,8 @@ func TestACMERenewsWhileConnectionsStayBusy(t *testing.T) {
 	stop := make(chan struct{})
 	go func() { busy <- echoLoop(conn, stop, 2000) }()
 
-	var renewed *x509.Certificate
-	waitFor(t, 40*time.Second, "the renewed certificate on a new handshake", func() bool {
-		leaf, ok := issuedBy(g.tlsAddr, "dns.dnsward.test", roots)
-		if ok && leaf.SerialNumber.Cmp(first.SerialNumber) != 0 {
-			renewed = leaf
-			return true
-		}
-		return false
+	renewed := pebbletest.WaitIssued(t, 40*time.Second, g.tlsAddr, "dns.dnsward.test", roots, func(leaf *x509.Certificate) bool {
+		return leaf.SerialNumber.Cmp(first.SerialNumber) != 0
 	})
 	close(stop)
 	if err := <-busy; err != nil {
@@ -115,12 +104,12 @@ func TestACMERenewsWhileConnectionsStayBusy(t *testing.T) {
 	}
 
 	// The CA goes away: the next renewal fails, the renewed certificate stays.
-	p.stop()
+	p.Stop()
 	waitFor(t, 30*time.Second, "a failed renewal", func() bool { return errorCount(reg, "dns.dnsward.test") >= 1 })
 	if !strings.Contains(logs.String(), "certificate renewal failed; keeping the current certificate") {
 		t.Error("no log line for the failed renewal")
 	}
-	if leaf, ok := issuedBy(g.tlsAddr, "dns.dnsward.test", roots); !ok || leaf.SerialNumber.Cmp(renewed.SerialNumber) != 0 {
+	if leaf, ok := pebbletest.IssuedBy(g.tlsAddr, "dns.dnsward.test", roots); !ok || leaf.SerialNumber.Cmp(renewed.SerialNumber) != 0 {
 		t.Error("the current certificate was not kept after a failed renewal")
 	}
 }
@@ -133,12 +122,12 @@ func TestACMERefusedKeepsServingFallback(t *testing.T) {
 	}{
 		{"wrong CA URL", func(t *testing.T, g *gateway) Config {
 			return Config{Mode: ModeACME, ServerName: "dns.dnsward.test", DataDir: t.TempDir(), ACME: ACMEConfig{
-				CA: "https://127.0.0.1:" + itoa(freePort(t)) + "/dir", HTTPPort: g.httpPort, TLSALPNPort: g.tlsPort}}
+				CA: "https://127.0.0.1:" + itoa(dnstest.FreePort(t)) + "/dir", HTTPPort: g.httpPort, TLSALPNPort: g.tlsPort}}
 		}, "connection refused"},
 		{"challenge rejected", func(t *testing.T, g *gateway) Config {
-			dnsAddr, _ := startTestDNS(t)
+			dnsAddr, _ := pebbletest.StartDNS(t)
 			// pebble validates on ports where nothing listens.
-			p := startPebble(t, dnsAddr, pebbleOptions{httpPort: freePort(t), tlsPort: freePort(t)})
+			p := pebbletest.Start(t, dnsAddr, pebbletest.Options{HTTPPort: dnstest.FreePort(t), TLSPort: dnstest.FreePort(t)})
 			return acmeConfig(t, p, g)
 		}, "urn:ietf:params:acme:error:"},
 	}
