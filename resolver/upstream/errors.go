@@ -32,13 +32,25 @@ func (k Kind) String() string {
 // Sentinels that errors.Is matches on every error an upstream or a Group
 // returns. The resolver answers SERVFAIL with EDE 22 (No Reachable Authority)
 // for ErrNoReachableAuthority and EDE 23 (Network Error) for ErrNetwork.
+// ErrNoReachableAuthority also matches context.DeadlineExceeded, so code that
+// cannot import this package tells the two apart with that.
 var (
 	// ErrNoReachableAuthority: every attempt timed out.
-	ErrNoReachableAuthority = errors.New("no reachable authority")
+	ErrNoReachableAuthority error = &sentinel{msg: "no reachable authority", deadline: true}
 	// ErrNetwork: at least one attempt failed otherwise (refused, reset,
 	// TLS or protocol error).
-	ErrNetwork = errors.New("network error")
+	ErrNetwork error = &sentinel{msg: "network error"}
 )
+
+// sentinel is an error value that may also match context.DeadlineExceeded.
+type sentinel struct {
+	msg      string
+	deadline bool
+}
+
+func (s *sentinel) Error() string { return s.msg }
+
+func (s *sentinel) Is(target error) bool { return s.deadline && target == context.DeadlineExceeded }
 
 // Error is one failed exchange with one upstream.
 type Error struct {
@@ -55,10 +67,11 @@ func (e *Error) Error() string {
 // Unwrap returns the underlying error.
 func (e *Error) Unwrap() error { return e.Err }
 
-// Is matches ErrNoReachableAuthority for timeouts and ErrNetwork otherwise.
+// Is matches ErrNoReachableAuthority and context.DeadlineExceeded for
+// timeouts, and ErrNetwork otherwise.
 func (e *Error) Is(target error) bool {
 	if e.Kind == KindTimeout {
-		return target == ErrNoReachableAuthority
+		return target == ErrNoReachableAuthority || target == context.DeadlineExceeded
 	}
 	return target == ErrNetwork
 }

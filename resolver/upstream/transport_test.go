@@ -33,7 +33,8 @@ func TestTimeouts(t *testing.T) {
 
 			r, err := u.Exchange(context.Background(), query("slow.test.", 1))
 			var ue *Error
-			if !errors.As(err, &ue) || ue.Kind != KindTimeout || !errors.Is(err, ErrNoReachableAuthority) {
+			if !errors.As(err, &ue) || ue.Kind != KindTimeout || !errors.Is(err, ErrNoReachableAuthority) ||
+				!errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrNetwork) {
 				t.Fatalf("options timeout: got %v, %v; want a timeout *Error", r, err)
 			}
 
