@@ -28,9 +28,7 @@ type conn struct {
 	sem     chan struct{} // bounds queries in flight
 	pending atomic.Int32  // queries in flight; the idle timer waits for them
 	wg      sync.WaitGroup
-
-	wmu  sync.Mutex
-	werr error
+	w       *batchWriter
 }
 
 // serve runs one accepted TCP connection to its end.
@@ -66,6 +64,7 @@ func (s *Server) serve(nc net.Conn) {
 		sni:     sni,
 		profile: s.cfg.Profiles.Select(resolver.Ingress{ServerName: sni, Local: local.Addr()}),
 		sem:     make(chan struct{}, s.cfg.MaxInflightPerConn),
+		w:       newBatchWriter(tc, s.cfg.WriteTimeout),
 	}
 	ctx, cancelConn := context.WithCancel(s.base)
 	defer cancelConn()
@@ -142,26 +141,19 @@ func (c *conn) answer(q *dns.Msg) {
 // loop is woken and further answers are dropped.
 func (c *conn) write(m *dns.Msg) {
 	bp := c.s.bufs.Get().(*[]byte)
+	defer c.s.bufs.Put(bp)
 	b, err := framing.Pack(m, *bp)
 	if err != nil {
 		c.s.cfg.Logger.Debug("dot: pack", "client", c.client, "err", err)
-		b, err = framing.Pack(failure(m), *bp)
-		if err != nil {
-			c.s.bufs.Put(bp)
+		if b, err = framing.Pack(failure(m), *bp); err != nil {
 			return
 		}
 	}
-	c.wmu.Lock()
-	if c.werr == nil {
-		c.tc.SetWriteDeadline(time.Now().Add(c.s.cfg.WriteTimeout))
-		if _, c.werr = c.tc.Write(b); c.werr != nil {
-			c.tc.SetReadDeadline(time.Now())
-		}
-	}
-	c.wmu.Unlock()
 	if cap(b) <= 64<<10 {
 		*bp = b[:0]
-		c.s.bufs.Put(bp)
+	}
+	if err := c.w.write(b); err != nil {
+		c.tc.SetReadDeadline(time.Now())
 	}
 }
 

@@ -1,0 +1,75 @@
+package dot
+
+import (
+	"net"
+	"runtime"
+	"sync"
+	"time"
+)
+
+// batchWriter coalesces answers that complete while a write is in progress
+// into the next write: one TLS record and one syscall for many answers. The
+// first writer to arrive writes (the leader); the others append their frame
+// and wait until a write has carried it, so a client that does not read still
+// holds every answering goroutine and, through them, the in-flight bound.
+type batchWriter struct {
+	conn    net.Conn
+	timeout time.Duration
+
+	mu       sync.Mutex
+	cond     sync.Cond
+	pending  []byte // frames for the next write
+	spare    []byte // the buffer of the previous write, reused
+	batch    uint64 // number of the batch pending belongs to
+	written  uint64 // batches below this are written (or failed)
+	flushing bool
+	err      error
+}
+
+func newBatchWriter(conn net.Conn, timeout time.Duration) *batchWriter {
+	w := &batchWriter{conn: conn, timeout: timeout}
+	w.cond.L = &w.mu
+	return w
+}
+
+// write sends one framed answer; it returns once a write carried it, or with
+// the error that ended the connection's writes.
+func (w *batchWriter) write(frame []byte) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err != nil {
+		return w.err
+	}
+	w.pending = append(w.pending, frame...)
+	if w.flushing {
+		mine := w.batch
+		for w.written <= mine && w.err == nil {
+			w.cond.Wait()
+		}
+		return w.err
+	}
+	w.flushing = true
+	// Let answers that are ready to run append theirs first: a syscall costs
+	// far more than a yield.
+	w.mu.Unlock()
+	runtime.Gosched()
+	w.mu.Lock()
+	for len(w.pending) > 0 && w.err == nil {
+		buf, n := w.pending, w.batch
+		w.pending, w.batch = w.spare[:0], w.batch+1
+		w.mu.Unlock()
+		w.conn.SetWriteDeadline(time.Now().Add(w.timeout))
+		_, err := w.conn.Write(buf)
+		w.mu.Lock()
+		if cap(buf) <= 64<<10 {
+			w.spare = buf[:0]
+		}
+		w.written = n + 1
+		if err != nil {
+			w.err = err
+		}
+		w.cond.Broadcast()
+	}
+	w.flushing = false
+	return w.err
+}
