@@ -3,6 +3,7 @@ package upstream
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"mime"
@@ -32,15 +33,20 @@ func newDoH(ep endpoint, opts Options) *dohClient {
 		t := &http3.Transport{
 			TLSClientConfig: tlsConf,
 			QUICConfig:      &quic.Config{MaxIdleTimeout: opts.IdleTimeout},
-			Logger:          opts.Logger,
+			Dial: func(ctx context.Context, addr string, tlsConf *tls.Config, qc *quic.Config) (*quic.Conn, error) {
+				return quic.DialAddrEarly(ctx, loopbackFor(addr), tlsConf, qc)
+			},
+			Logger: opts.Logger,
 		}
 		c.client = &http.Client{Transport: t}
 		c.closeIdle = func() { _ = t.Close() }
 		return c
 	}
 	t := &http.Transport{
-		TLSClientConfig:     tlsConf,
-		DialContext:         (&net.Dialer{}).DialContext,
+		TLSClientConfig: tlsConf,
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, network, loopbackFor(addr))
+		},
 		ForceAttemptHTTP2:   true,
 		IdleConnTimeout:     opts.IdleTimeout,
 		MaxIdleConnsPerHost: 4,

@@ -105,7 +105,7 @@ func (c *doqClient) connection(ctx context.Context) (conn *quic.Conn, reused boo
 	if conn != nil && conn.Context().Err() == nil {
 		return conn, true, nil
 	}
-	conn, err = quic.DialAddr(ctx, c.ep.addr, c.tlsConf, c.quicConf)
+	conn, err = quic.DialAddr(ctx, loopbackFor(c.ep.addr), c.tlsConf, c.quicConf)
 	if err != nil {
 		return nil, false, err
 	}

@@ -97,6 +97,23 @@ func parseEndpoint(raw string) (endpoint, error) {
 	return ep, nil
 }
 
+// loopbackFor maps a host:port whose host is "localhost" or ends in
+// ".localhost" to 127.0.0.1 on the same port (RFC 6761 §6.3: such names are
+// loopback and must never be sent to a resolver); other addresses pass
+// unchanged. The TLS name and the HTTP Host stay the original name, so
+// profile selection by name still works against a local gateway.
+func loopbackFor(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	host = strings.TrimSuffix(strings.ToLower(host), ".")
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return net.JoinHostPort("127.0.0.1", port)
+	}
+	return addr
+}
+
 // String returns the canonical URL, used in logs and as the metrics label.
 func (ep endpoint) String() string {
 	s := string(ep.scheme) + "://" + ep.addr + ep.path

@@ -95,3 +95,20 @@ func FuzzParseEndpoint(f *testing.F) {
 		}
 	})
 }
+
+func TestLoopbackFor(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"localhost:853", "127.0.0.1:853"},
+		{"child.localhost:8443", "127.0.0.1:8443"},
+		{"Child.LOCALHOST.:8443", "127.0.0.1:8443"},
+		{"notlocalhost:53", "notlocalhost:53"},
+		{"localhost.example:53", "localhost.example:53"},
+		{"[::1]:53", "[::1]:53"},
+		{"127.0.0.5:53", "127.0.0.5:53"},
+	}
+	for _, tt := range tests {
+		if got := loopbackFor(tt.in); got != tt.want {
+			t.Errorf("loopbackFor(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}

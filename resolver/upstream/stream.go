@@ -46,7 +46,7 @@ func newStreamClient(ep endpoint, opts Options, dial func(ctx context.Context) (
 func newTCP(ep endpoint, opts Options) *streamClient {
 	var d net.Dialer
 	return newStreamClient(ep, opts, func(ctx context.Context) (net.Conn, error) {
-		return d.DialContext(ctx, "tcp", ep.addr)
+		return d.DialContext(ctx, "tcp", loopbackFor(ep.addr))
 	})
 }
 
@@ -55,7 +55,7 @@ func newTCP(ep endpoint, opts Options) *streamClient {
 func newDoT(ep endpoint, opts Options) *streamClient {
 	d := &tls.Dialer{Config: opts.tlsConfig(ep.serverName, "dot")}
 	return newStreamClient(ep, opts, func(ctx context.Context) (net.Conn, error) {
-		return d.DialContext(ctx, "tcp", ep.addr)
+		return d.DialContext(ctx, "tcp", loopbackFor(ep.addr))
 	})
 }
 

@@ -57,7 +57,7 @@ var aLongTimeAgo = time.Unix(1, 0)
 // exchangeUDP makes one attempt, giving up at until (if set) or when ctx ends.
 func (c *udpClient) exchangeUDP(ctx context.Context, q *dns.Msg, until time.Time) (*dns.Msg, error) {
 	var d net.Dialer
-	conn, err := d.DialContext(ctx, "udp", c.ep.addr)
+	conn, err := d.DialContext(ctx, "udp", loopbackFor(c.ep.addr))
 	if err != nil {
 		return nil, err
 	}
