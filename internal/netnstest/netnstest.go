@@ -6,12 +6,17 @@ package netnstest
 import (
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"os"
 	"os/exec"
 	"runtime"
 	"strings"
 	"testing"
 
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/rlimit"
 	"golang.org/x/sys/unix"
 )
 
@@ -24,7 +29,8 @@ const (
 )
 
 // Net is two namespaces joined by a veth pair: Server (interface ServerIf,
-// ServerAddr, loopback up) and Client (ClientIf, FloodAddr and LegitAddr).
+// ServerAddr, loopback up) and Client (ClientIf, FloodAddr and LegitAddr,
+// an XDP program that passes everything).
 type Net struct {
 	Server, Client     string // namespace names, for Do and `ip netns exec`
 	ServerIf, ClientIf string
@@ -60,7 +66,38 @@ func New(t testing.TB) *Net {
 	} {
 		ip(t, c...)
 	}
+	if err := Do(n.Client, func() error { return passXDP(t, n.ClientIf) }); err != nil {
+		t.Fatal(err)
+	}
 	return n
+}
+
+// passXDP attaches a native XDP program that passes everything to ifc. A
+// veth delivers the frames its peer's native XDP program transmits
+// (XDP_TX, e.g. TC=1 answers) only when it runs XDP itself; otherwise the
+// peer counts them as rx_queue_0_xdp_tx_errors.
+func passXDP(t testing.TB, ifc string) error {
+	iface, err := net.InterfaceByName(ifc)
+	if err != nil {
+		return err
+	}
+	if err := rlimit.RemoveMemlock(); err != nil {
+		return err
+	}
+	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
+		Type: ebpf.XDP, License: "GPL",
+		Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, 2), asm.Return()}, // XDP_PASS
+	})
+	if err != nil {
+		return fmt.Errorf("load XDP_PASS program: %w", err)
+	}
+	t.Cleanup(func() { prog.Close() })
+	l, err := link.AttachXDP(link.XDPOptions{Program: prog, Interface: iface.Index, Flags: link.XDPDriverMode})
+	if err != nil {
+		return fmt.Errorf("attach XDP_PASS to %s: %w", ifc, err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return nil
 }
 
 func ip(t testing.TB, args ...string) {
