@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"time"
 )
 
 // client exchanges one query; implementations are safe for concurrent use
@@ -60,7 +61,7 @@ func parseTarget(s string) (target, error) {
 }
 
 // dialer returns how to open one connection to t.
-func (t target) dialer(tlsConf *tls.Config) func(context.Context) (client, error) {
+func (t target) dialer(tlsConf *tls.Config, timeout time.Duration) func(context.Context) (client, error) {
 	withALPN := func(alpn ...string) *tls.Config {
 		c := tlsConf.Clone()
 		c.NextProtos = alpn
@@ -71,21 +72,21 @@ func (t target) dialer(tlsConf *tls.Config) func(context.Context) (client, error
 	}
 	switch t.scheme {
 	case "udp":
-		return func(ctx context.Context) (client, error) { return dialUDP(ctx, t.addr) }
+		return func(ctx context.Context) (client, error) { return dialUDP(ctx, t.addr, timeout) }
 	case "tcp":
-		return func(ctx context.Context) (client, error) { return dialStream(ctx, t.addr, nil) }
+		return func(ctx context.Context) (client, error) { return dialStream(ctx, t.addr, nil, timeout) }
 	case "tls":
 		c := withALPN("dot")
-		return func(ctx context.Context) (client, error) { return dialStream(ctx, t.addr, c) }
+		return func(ctx context.Context) (client, error) { return dialStream(ctx, t.addr, c, timeout) }
 	case "quic":
 		c := withALPN("doq")
-		return func(ctx context.Context) (client, error) { return dialDoQ(ctx, t.addr, c) }
+		return func(ctx context.Context) (client, error) { return dialDoQ(ctx, t.addr, c, timeout) }
 	case "https":
 		c := withALPN("h2", "http/1.1")
-		return func(context.Context) (client, error) { return newDoH(t.url, c.Clone(), false), nil }
+		return func(context.Context) (client, error) { return newDoH(t.url, c.Clone(), false, timeout), nil }
 	default: // h3
 		c := withALPN("h3")
-		return func(context.Context) (client, error) { return newDoH(t.url, c.Clone(), true), nil }
+		return func(context.Context) (client, error) { return newDoH(t.url, c.Clone(), true, timeout), nil }
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"time"
 
 	"github.com/quic-go/quic-go/http3"
 )
@@ -19,7 +20,7 @@ type dohClient struct {
 	hc  *http.Client
 }
 
-func newDoH(url string, tlsConf *tls.Config, h3 bool) client {
+func newDoH(url string, tlsConf *tls.Config, h3 bool, timeout time.Duration) client {
 	var rt http.RoundTripper
 	if h3 {
 		rt = &http3.Transport{TLSClientConfig: tlsConf}
@@ -31,7 +32,7 @@ func newDoH(url string, tlsConf *tls.Config, h3 bool) client {
 			MaxIdleConnsPerHost: 1,
 		}
 	}
-	return &dohClient{url: url, rt: rt, hc: &http.Client{Transport: rt}}
+	return &dohClient{url: url, rt: rt, hc: &http.Client{Transport: rt, Timeout: timeout}}
 }
 
 func (d *dohClient) Exchange(ctx context.Context, wire []byte) ([]byte, error) {

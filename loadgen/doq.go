@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"io"
+	"time"
 
 	"github.com/dnsward/dnsward/dot/framing"
 	"github.com/quic-go/quic-go"
@@ -11,25 +12,27 @@ import (
 
 // doqClient opens one stream per query on a single QUIC connection (RFC 9250).
 type doqClient struct {
-	conn *quic.Conn
+	conn    *quic.Conn
+	timeout time.Duration
 }
 
-func dialDoQ(ctx context.Context, addr string, tlsConf *tls.Config) (client, error) {
+func dialDoQ(ctx context.Context, addr string, tlsConf *tls.Config, timeout time.Duration) (client, error) {
 	c, err := quic.DialAddr(ctx, addr, tlsConf, nil)
 	if err != nil {
 		return nil, err
 	}
-	return &doqClient{conn: c}, nil
+	return &doqClient{conn: c, timeout: timeout}, nil
 }
 
 func (d *doqClient) Exchange(ctx context.Context, wire []byte) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, d.timeout)
+	defer cancel()
 	str, err := d.conn.OpenStreamSync(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if dl, ok := ctx.Deadline(); ok {
-		str.SetDeadline(dl)
-	}
+	dl, _ := ctx.Deadline()
+	str.SetDeadline(dl)
 	f, err := framing.AppendFrame(make([]byte, 0, 2+len(wire)), wire)
 	if err != nil {
 		return nil, err

@@ -5,27 +5,62 @@ import (
 	"encoding/binary"
 	"errors"
 	"sync"
+	"time"
 )
 
 // errClosed reports a connection that died with queries pending.
 var errClosed = errors.New("connection closed")
 
+// errTimeout reports a query the mux gave up on.
+var errTimeout = errors.New("query timed out")
+
 // mux matches answers to pending queries by Message ID, for the transports
 // that carry many queries on one connection without streams (UDP, TCP, DoT).
+// One sweeper per connection expires queries older than the timeout, so the
+// send path needs no timer per query.
 type mux struct {
+	timeout time.Duration
 	mu      sync.Mutex
-	pending map[uint16]chan []byte
+	pending map[uint16]*pend
 	next    uint16
 	dead    chan struct{}
 	err     error
 }
 
-func newMux() *mux {
-	return &mux{pending: map[uint16]chan []byte{}, dead: make(chan struct{})}
+type pend struct {
+	ch   chan []byte // receives the answer, or nil on timeout
+	sent time.Time
 }
 
-// add copies wire with a free ID into dst (after prefix bytes of room) and
-// registers the ID. ok is false when every ID is in flight.
+func newMux(timeout time.Duration) *mux {
+	m := &mux{timeout: timeout, pending: map[uint16]*pend{}, dead: make(chan struct{})}
+	go m.sweep()
+	return m
+}
+
+// sweep times out pending queries until the connection is dead.
+func (m *mux) sweep() {
+	tick := time.NewTicker(min(m.timeout/4, 100*time.Millisecond))
+	defer tick.Stop()
+	for {
+		select {
+		case <-m.dead:
+			return
+		case now := <-tick.C:
+			m.mu.Lock()
+			for id, p := range m.pending {
+				if now.Sub(p.sent) >= m.timeout {
+					delete(m.pending, id)
+					p.ch <- nil
+				}
+			}
+			m.mu.Unlock()
+		}
+	}
+}
+
+// add copies wire with a free ID after dst's prefix bytes and registers the
+// ID. ok is false when every ID is in flight.
 func (m *mux) add(dst, wire []byte) (out []byte, id uint16, ch chan []byte, ok bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -33,11 +68,11 @@ func (m *mux) add(dst, wire []byte) (out []byte, id uint16, ch chan []byte, ok b
 		m.next++
 		if _, busy := m.pending[m.next]; !busy {
 			id = m.next
-			ch = make(chan []byte, 1)
-			m.pending[id] = ch
+			p := &pend{ch: make(chan []byte, 1), sent: time.Now()}
+			m.pending[id] = p
 			out = append(dst, wire...)
 			binary.BigEndian.PutUint16(out[len(dst):], id)
-			return out, id, ch, true
+			return out, id, p.ch, true
 		}
 	}
 	return nil, 0, nil, false
@@ -51,11 +86,11 @@ func (m *mux) deliver(resp []byte) {
 	}
 	id := binary.BigEndian.Uint16(resp)
 	m.mu.Lock()
-	ch, ok := m.pending[id]
+	p, ok := m.pending[id]
 	delete(m.pending, id)
 	m.mu.Unlock()
 	if ok {
-		ch <- resp
+		p.ch <- resp
 	}
 }
 
@@ -75,10 +110,14 @@ func (m *mux) fail(err error) {
 	}
 }
 
-// wait returns the answer for id, or the context's or the connection's error.
+// wait returns the answer for id, or a timeout, the context's or the
+// connection's error.
 func (m *mux) wait(ctx context.Context, id uint16, ch chan []byte) ([]byte, error) {
 	select {
 	case resp := <-ch:
+		if resp == nil {
+			return nil, errTimeout
+		}
 		return resp, nil
 	case <-ctx.Done():
 		m.remove(id)

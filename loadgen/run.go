@@ -72,7 +72,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if o.TLS == nil {
 		o.TLS = &tls.Config{}
 	}
-	dial := t.dialer(o.TLS)
+	dial := t.dialer(o.TLS, o.Timeout)
 	slots := make([]*slot, o.Conns)
 	for i := range slots {
 		dctx, cancel := context.WithTimeout(ctx, o.Timeout)
@@ -152,12 +152,10 @@ func (r *runner) work(ctx context.Context, s *slot) {
 			time.Sleep(10 * time.Millisecond) // the server is gone: do not spin
 			continue
 		}
-		qctx, cancel := context.WithTimeout(ctx, r.o.Timeout)
 		begin := time.Now()
 		r.sent.Add(1)
-		resp, err := cl.Exchange(qctx, q.Wire)
+		resp, err := cl.Exchange(ctx, q.Wire)
 		lat := time.Since(begin)
-		cancel()
 		if err == nil {
 			err = r.check(q, resp)
 		}
@@ -220,8 +218,10 @@ var errTruncated = errors.New("truncated answer")
 
 func classify(err error) string {
 	var ea errAnswer
+	var te interface{ Timeout() bool }
 	switch {
-	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded):
+	case errors.Is(err, errTimeout) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded),
+		errors.As(err, &te) && te.Timeout():
 		return ErrTimeout
 	case errors.As(err, &ea):
 		return ErrBadAnswer

@@ -6,6 +6,8 @@ import (
 	"crypto/tls"
 	"encoding/binary"
 	"net"
+	"runtime"
+	"time"
 
 	"github.com/dnsward/dnsward/dot/framing"
 )
@@ -19,7 +21,7 @@ type streamClient struct {
 	frames chan []byte
 }
 
-func dialStream(ctx context.Context, addr string, tlsConf *tls.Config) (client, error) {
+func dialStream(ctx context.Context, addr string, tlsConf *tls.Config, timeout time.Duration) (client, error) {
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
@@ -33,7 +35,7 @@ func dialStream(ctx context.Context, addr string, tlsConf *tls.Config) (client, 
 		}
 		c = tc
 	}
-	s := &streamClient{mux: newMux(), conn: c, frames: make(chan []byte, 1024)}
+	s := &streamClient{mux: newMux(timeout), conn: c, frames: make(chan []byte, 1024)}
 	go s.readLoop()
 	go s.writeLoop()
 	return s, nil
@@ -60,6 +62,7 @@ func (s *streamClient) writeLoop() {
 		case <-s.dead:
 			return
 		}
+		runtime.Gosched() // let other ready queries queue theirs: one write for many
 	drain:
 		for len(batch) < 32<<10 {
 			select {

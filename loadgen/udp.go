@@ -3,6 +3,7 @@ package loadgen
 import (
 	"context"
 	"net"
+	"time"
 )
 
 // udpClient sends every query on one UDP socket and matches answers by ID.
@@ -11,13 +12,13 @@ type udpClient struct {
 	conn net.Conn
 }
 
-func dialUDP(ctx context.Context, addr string) (client, error) {
+func dialUDP(ctx context.Context, addr string, timeout time.Duration) (client, error) {
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "udp", addr)
 	if err != nil {
 		return nil, err
 	}
-	u := &udpClient{mux: newMux(), conn: c}
+	u := &udpClient{mux: newMux(timeout), conn: c}
 	go u.readLoop()
 	return u, nil
 }
@@ -46,4 +47,7 @@ func (u *udpClient) Exchange(ctx context.Context, wire []byte) ([]byte, error) {
 	return u.wait(ctx, id, ch)
 }
 
-func (u *udpClient) Close() error { return u.conn.Close() }
+func (u *udpClient) Close() error {
+	u.fail(errClosed)
+	return u.conn.Close()
+}
