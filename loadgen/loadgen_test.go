@@ -240,3 +240,35 @@ func startDoH(t *testing.T, pki *framingtest.PKI, upstream string) (h2URL, h3URL
 	t.Cleanup(func() { h3.Close(); pc.Close() })
 	return "https://" + hs.Listener.Addr().String() + "/dns-query", "h3://" + pc.LocalAddr().String() + "/dns-query"
 }
+
+// TestProgress: a run bounded by time prints a progress line each second.
+func TestProgress(t *testing.T) {
+	up := framingtest.StartUpstream(t)
+	file := writeQueries(t, "a.example A")
+	var out, errOut bytes.Buffer
+	code := Main([]string{"-s", "udp://" + up.Addr, "-d", file, "-c", "1", "-q", "2", "-l", "2100ms", "-n", "200000"}, &out, &errOut)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, errOut.String())
+	}
+	if n := strings.Count(errOut.String(), " qps "); n < 2 {
+		t.Fatalf("%d progress lines, want 2:\n%s", n, errOut.String())
+	}
+}
+
+func FuzzParseQueries(f *testing.F) {
+	f.Add("www.example.com A\nexample.org AAAA\n")
+	f.Add("# c\n\nx\n")
+	f.Add("a..b A\n")
+	f.Fuzz(func(t *testing.T, in string) {
+		qs, err := ParseQueries(strings.NewReader(in))
+		if err != nil {
+			return
+		}
+		for _, q := range qs {
+			var m dns.Msg
+			if err := m.Unpack(q.Wire); err != nil || len(m.Question) != 1 || m.Question[0].Qtype != q.Type {
+				t.Fatalf("query %q %d packs to %v (%v)", q.Name, q.Type, &m, err)
+			}
+		}
+	})
+}
