@@ -47,6 +47,8 @@ type Gateway struct {
 	dot     *dot.Server
 	doq     *doq.Server
 	metrics *metricsServer
+
+	acmeHTTP *acmeHTTP // nil unless acme mode answers http-01
 }
 
 // New builds every component from cfg without binding any socket. On error
@@ -92,6 +94,9 @@ func New(cfg *config.Config, log *slog.Logger) (_ *Gateway, err error) {
 			return nil, err
 		}
 		g.closers = append(g.closers, g.certs)
+		if g.acmeHTTP, err = g.newACMEHTTP(); err != nil {
+			return nil, err
+		}
 	}
 	if err = g.newLimits(); err != nil { // wraps g.handler: limits apply before any resolution work
 		return nil, err
@@ -145,6 +150,9 @@ func (g *Gateway) Start(ctx context.Context) error {
 	}
 	if g.doq != nil {
 		starts = append(starts, func() error { return g.doq.Start(ctx) })
+	}
+	if g.acmeHTTP != nil {
+		starts = append(starts, g.acmeHTTP.start)
 	}
 	if g.metrics != nil {
 		starts = append(starts, g.metrics.start)
@@ -204,6 +212,9 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	}
 	if g.doq != nil {
 		shutdowns = append(shutdowns, g.doq)
+	}
+	if g.acmeHTTP != nil {
+		shutdowns = append(shutdowns, g.acmeHTTP)
 	}
 	for _, s := range shutdowns {
 		errs = append(errs, s.Shutdown(ctx))
