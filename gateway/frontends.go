@@ -58,11 +58,17 @@ func (g *Gateway) newFrontends(rm *resolver.Metrics) error {
 	for i, p := range c.TrustedProxies {
 		trusted[i] = netip.MustParsePrefix(p) // validated by config
 	}
+	// rate_limit.max_conns_per_prefix bounds each encrypted transport's
+	// connections per client (plain TCP shares the limiter's bound).
+	maxConns := 0
+	if c.RateLimit != nil {
+		maxConns = c.RateLimit.MaxConns
+	}
 	if len(c.Listen.DoH)+len(c.Listen.DoHPlain) > 0 {
 		cfg := doh.Config{
 			Addrs: c.Listen.DoH, PlainAddrs: c.Listen.DoHPlain,
 			Handler: g.handler, Profiles: g.profiles, TrustedProxies: trusted,
-			Logger: g.log, Metrics: g.registry,
+			MaxConnsPerClient: maxConns, Logger: g.log, Metrics: g.registry,
 		}
 		if g.certs != nil {
 			cfg.TLS = g.certs.TLSConfig(certs.ALPNHTTP2, certs.ALPNHTTP11)
@@ -74,7 +80,7 @@ func (g *Gateway) newFrontends(rm *resolver.Metrics) error {
 	}
 	if len(c.Listen.DoT) > 0 {
 		g.dot, err = dot.New(dot.Config{
-			Addrs: c.Listen.DoT, TLS: g.certs.TLSConfig(certs.ALPNDoT),
+			Addrs: c.Listen.DoT, TLS: g.certs.TLSConfig(certs.ALPNDoT), MaxConnsPerClient: maxConns,
 			Handler: g.handler, Profiles: g.profiles, Logger: g.log, Metrics: g.registry,
 		})
 		if err != nil {
@@ -83,7 +89,7 @@ func (g *Gateway) newFrontends(rm *resolver.Metrics) error {
 	}
 	if len(c.Listen.DoQ) > 0 {
 		g.doq, err = doq.New(doq.Config{
-			Addrs: c.Listen.DoQ, TLS: g.certs.TLSConfig(certs.ALPNDoQ),
+			Addrs: c.Listen.DoQ, TLS: g.certs.TLSConfig(certs.ALPNDoQ), MaxConnsPerClient: maxConns,
 			Handler: g.handler, Profiles: g.profiles, Logger: g.log, Metrics: g.registry,
 		})
 		if err != nil {

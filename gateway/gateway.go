@@ -105,7 +105,11 @@ func New(cfg *config.Config, log *slog.Logger) (_ *Gateway, err error) {
 		return nil, err
 	}
 	if cfg.Listen.Metrics != "" {
-		g.metrics = newMetricsServer(cfg.Listen.Metrics, g.registry)
+		var limits *limitsSource
+		if g.limiter != nil {
+			limits = &limitsSource{limiter: g.limiter, xdp: g.xdp, gatherer: g.registry}
+		}
+		g.metrics = newMetricsServer(cfg.Listen.Metrics, g.registry, limits)
 	}
 	return g, nil
 }
@@ -175,12 +179,21 @@ func (g *Gateway) Start(ctx context.Context) error {
 	return nil
 }
 
-// Reload re-reads lists, certificate files and limits without dropping
-// connections (SIGHUP). Each part keeps its last good state on error.
-func (g *Gateway) Reload() error {
+// Reload re-reads lists and certificate files and applies next's rate
+// limits (in userspace and XDP) without dropping connections (SIGHUP). next
+// is the re-read configuration, or nil when it failed to load; other changed
+// keys (listeners, profiles, upstreams) take effect on restart. Each part
+// keeps its last good state on error.
+func (g *Gateway) Reload(next *config.Config) error {
 	errs := []error{g.lists.Reload()}
 	if g.certs != nil {
 		errs = append(errs, g.certs.Reload())
+	}
+	if next != nil && next.RateLimit != nil && g.limiter != nil {
+		errs = append(errs, g.limiter.Update(*next.RateLimit))
+		if g.xdp != nil {
+			errs = append(errs, g.xdp.Update(*next.RateLimit))
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"sync"
 
 	"github.com/miekg/dns"
 
@@ -17,7 +16,7 @@ import (
 // XDP program to the plain-UDP port. When XDP attaches, it polices UDP and
 // the userspace limiter only sees TCP, DoT, DoH and DoQ; when it cannot
 // attach, the reason is logged in one line and userspace polices UDP too.
-// Either way the state is published for GET /debug/limits.
+// Either way the state is reported on GET /debug/limits.
 func (g *Gateway) newLimits() error {
 	if g.cfg.RateLimit == nil {
 		return nil
@@ -32,7 +31,6 @@ func (g *Gateway) newLimits() error {
 	if g.xdp != nil {
 		g.closers = append(g.closers, g.xdp)
 	}
-	publishLimits(g)
 	return nil
 }
 
@@ -59,24 +57,6 @@ func (g *Gateway) attachXDP() *xdp.Filter {
 	}
 	return f
 }
-
-// published maps a gateway's registry to its limits, for the metrics server
-// (newMetricsServer is handed the registry only). Entries are removed when
-// the gateway closes.
-var published sync.Map // *prometheus.Registry → *limitsSource
-
-func publishLimits(g *Gateway) {
-	published.Store(g.registry, &limitsSource{limiter: g.limiter, xdp: g.xdp, gatherer: g.registry})
-	g.closers = append(g.closers, closerFunc(func() error {
-		published.Delete(g.registry)
-		return nil
-	}))
-}
-
-// closerFunc adapts a function to io.Closer.
-type closerFunc func() error
-
-func (f closerFunc) Close() error { return f() }
 
 // limitedHandler charges every query that reached the resolver to its
 // client's bucket. Plain UDP is charged earlier, right after the read (or in

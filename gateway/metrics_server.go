@@ -22,11 +22,13 @@ type metricsServer struct {
 	ready atomic.Bool
 }
 
-func newMetricsServer(addr string, reg *prometheus.Registry) *metricsServer {
+// newMetricsServer serves reg's metrics and, when limits is non-nil, the
+// rate-limit report on /debug/limits.
+func newMetricsServer(addr string, reg *prometheus.Registry, limits *limitsSource) *metricsServer {
 	m := &metricsServer{bind: addr}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	mux.Handle("GET /debug/limits", debugLimits(reg))
+	mux.Handle("GET /debug/limits", debugLimits(limits))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if !m.ready.Load() {
@@ -69,11 +71,11 @@ func (m *metricsServer) shutdown(ctx context.Context) error {
 	return m.srv.Shutdown(ctx)
 }
 
-// debugLimits serves the LimitsReport of the gateway that owns reg, or 404
-// when it has no rate_limit.
-func debugLimits(reg *prometheus.Registry) http.Handler {
-	if src, ok := published.Load(reg); ok {
-		return src.(*limitsSource)
+// debugLimits serves the gateway's LimitsReport, or 404 when it has no
+// rate_limit.
+func debugLimits(limits *limitsSource) http.Handler {
+	if limits != nil {
+		return limits
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		http.Error(w, "rate_limit is not configured", http.StatusNotFound)

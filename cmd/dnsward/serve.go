@@ -53,7 +53,14 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	defer signal.Stop(hup)
 	go func() {
 		for range hup {
-			if err := g.Reload(); err != nil {
+			next := (*config.Config)(nil)
+			if *file != "" {
+				var err error
+				if next, err = config.Load(*file); err != nil {
+					log.Warn("dnsward: configuration not reloaded; keeping the running one", "err", err)
+				}
+			}
+			if err := g.Reload(next); err != nil {
 				log.Warn("dnsward: reload kept the last good state for some parts", "err", err)
 			} else {
 				log.Info("dnsward: reloaded lists and certificates")
