@@ -151,7 +151,6 @@ func (ls *listServer) count(status int) int {
 type profileGateway struct {
 	port    int
 	metrics string
-	list    *listServer
 }
 
 func startProfileGateway(t *testing.T, list *listServer, dataDir string) *profileGateway {
@@ -161,7 +160,7 @@ func startProfileGateway(t *testing.T, list *listServer, dataDir string) *profil
 	yaml := strings.NewReplacer("%P%", strconv.Itoa(port), "%UP%", auth.Addr, "%LIST%", list.URL,
 		"%DATA%", dataDir).Replace(profilesYAML)
 	_, metrics := startGateway(t, yaml)
-	return &profileGateway{port: port, metrics: metrics, list: list}
+	return &profileGateway{port: port, metrics: metrics}
 }
 
 // addr is where the profile is reached.
@@ -188,17 +187,9 @@ func (pg *profileGateway) query(t *testing.T, profile, name string, qtype uint16
 // waitRcode queries until name gets rcode on profile, for up to 10 s.
 func (pg *profileGateway) waitRcode(t *testing.T, profile, name string, rcode int) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		resp := pg.query(t, profile, name, dns.TypeA, false)
-		if resp.Rcode == rcode {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s %s: still %s, want %s", profile, name, dns.RcodeToString[resp.Rcode], dns.RcodeToString[rcode])
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitFor(t, fmt.Sprintf("%s to answer %s with %s", profile, name, dns.RcodeToString[rcode]), func() bool {
+		return pg.query(t, profile, name, dns.TypeA, false).Rcode == rcode
+	})
 }
 
 // want is the expected answer to one query.
