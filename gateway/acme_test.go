@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -21,7 +22,9 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/dnsward/dnsward/certs"
 	"github.com/dnsward/dnsward/gateway/config"
 	"github.com/dnsward/dnsward/internal/dnstest"
 	"github.com/dnsward/dnsward/internal/pebbletest"
@@ -526,5 +529,56 @@ tls: {mode: acme, acme: {ca: %q, challenges: [http-01], http_port: %s}}
 	if c, err := net.DialTimeout("tcp", doh, time.Second); err == nil {
 		c.Close()
 		t.Error("the DoH listener stayed open after Start failed")
+	}
+}
+
+// TestACMEExampleBuilds builds examples/acme.yaml offline (New talks to no
+// CA and binds nothing), so its ACME settings pass certs' validation too,
+// and checks where its HTTP-01 listener would bind.
+func TestACMEExampleBuilds(t *testing.T) {
+	cfg, err := config.Load("../examples/acme.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.DataDir = t.TempDir() // not /var/lib/dnsward
+	g, err := New(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Shutdown(context.Background())
+	if g.acmeHTTP == nil {
+		t.Fatal("no HTTP-01 listener built")
+	}
+	if want := []string{"192.0.2.53:80", "[2001:db8::53]:80"}; !slices.Equal(g.acmeHTTP.addrs, want) {
+		t.Errorf("HTTP-01 addresses %q, want %q", g.acmeHTTP.addrs, want)
+	}
+}
+
+// BenchmarkACMEHTTPHandler compares the HTTP-01 listener's handler (a
+// redirect, counted) with certs' handler alone, the baseline.
+func BenchmarkACMEHTTPHandler(b *testing.B) {
+	m, err := certs.New(certs.Config{
+		Mode: certs.ModeACME, ServerName: acmeName, DataDir: b.TempDir(), Logger: slog.New(slog.DiscardHandler),
+		ACME: certs.ACMEConfig{CA: "https://127.0.0.1:1/dir"}, // never contacted: no Start
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.Close()
+	a := &acmeHTTP{log: slog.New(slog.DiscardHandler), requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "x"}, []string{"kind"})}
+	for _, bc := range []struct {
+		name string
+		h    http.Handler
+	}{{"certs", m.HTTPHandler(nil)}, {"counted", a.count(m.HTTPHandler(nil))}} {
+		b.Run(bc.name, func(b *testing.B) {
+			req := httptest.NewRequest(http.MethodGet, "http://"+acmeName+"/dns-query", nil)
+			for b.Loop() {
+				w := httptest.NewRecorder()
+				bc.h.ServeHTTP(w, req)
+				if w.Code != http.StatusPermanentRedirect {
+					b.Fatalf("status %d", w.Code)
+				}
+			}
+		})
 	}
 }
