@@ -4,7 +4,8 @@
 # dnsdist a spoofing rule, dnsward its cache warmed from unbound). Each server
 # is driven by dnsward's load generator (`dnsward bench`) and cross-checked
 # with `dnsperf -m dot`, DURATION seconds a run, ROUNDS rounds alternating
-# servers; medians and ratios are printed.
+# servers; medians and ratios are printed. Then the same dnsward is measured
+# over DoT, DoQ, DoH/2 and DoH/3 with the load generator.
 # Usage: bench/dot/run.sh [DURATION] [ROUNDS]   (needs: unbound dnsdist dnsperf openssl)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -15,7 +16,7 @@ CONNS=${CONNS:-4}
 INFLIGHT=${INFLIGHT:-64}
 UB_PLAIN=${UB_PLAIN:-26353} UB_DOT=${UB_DOT:-26853}
 DD_PLAIN=${DD_PLAIN:-26354} DD_DOT=${DD_DOT:-26854}
-DW_DOT=${DW_DOT:-26855}
+DW_DOT=${DW_DOT:-26855} DW_DOH=${DW_DOH:-26856}
 work=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
@@ -27,7 +28,7 @@ for i in $(seq 1 1000); do printf '  local-data: "n%d.bench.example. 3600 IN A 1
 for i in $(seq 1 1000); do echo "n$i.bench.example A"; done >"$work/queries"
 subst() {
   sed -e "s|@WORK@|$work|g" -e "s|@UB_PLAIN@|$UB_PLAIN|g" -e "s|@UB_DOT@|$UB_DOT|g" -e "s|@DD_PLAIN@|$DD_PLAIN|g" \
-    -e "s|@DD_DOT@|$DD_DOT|g" -e "s|@DW_DOT@|$DW_DOT|g" -e "s|@THREADS@|$(nproc)|g" "$here/$1.in" >"$work/$1"
+    -e "s|@DD_DOT@|$DD_DOT|g" -e "s|@DW_DOT@|$DW_DOT|g" -e "s|@DW_DOH@|$DW_DOH|g" -e "s|@THREADS@|$(nproc)|g" "$here/$1.in" >"$work/$1"
 }
 subst unbound.conf; subst dnsdist.conf; subst dnsward.yaml
 
@@ -42,7 +43,7 @@ for p in "$UB_DOT" "$DD_DOT" "$DW_DOT"; do
     { echo "server on port $p does not answer DoT"; cat "$work"/*.log; exit 1; }
 done
 
-loadgen() { "$work/dnsward" bench -s "tls://127.0.0.1:$1" -k -d "$work/queries" -l "${DURATION}s" -c "$CONNS" -q "$INFLIGHT" -quiet; }
+loadgen() { "$work/dnsward" bench -s "${2:-tls}://127.0.0.1:$1${3:-}" -k -d "$work/queries" -l "${DURATION}s" -c "$CONNS" -q "$INFLIGHT" -quiet; }
 lg_qps() { awk '/^qps:/ {print $2}' <<<"$1"; }
 lg_p99() { awk '/^latency:/ {print $5}' <<<"$1"; }
 dp_qps() { dnsperf -m dot -s 127.0.0.1 -p "$1" -d "$work/queries" -l "$DURATION" -c "$CONNS" -q "$((CONNS * INFLIGHT))" 2>/dev/null |
@@ -66,3 +67,20 @@ for n in "${names[@]}"; do
 done
 best=$(for n in dnsdist unbound; do median "${lg[$n]}"; done | sort -g | tail -1)
 echo "dnsward / best peer (loadgen medians): $(awk -v a="$(median "${lg[dnsward]}")" -v b="$best" 'BEGIN {printf "%.2f", a/b}')"
+
+declare -A tq tp
+transports=(tls quic https h3)
+declare -A tport=([tls]=$DW_DOT [quic]=$DW_DOT [https]=$DW_DOH [h3]=$DW_DOH)
+declare -A tpath=([https]=/dns-query [h3]=/dns-query)
+for r in $(seq 1 "$ROUNDS"); do
+  for x in "${transports[@]}"; do
+    out=$(loadgen "${tport[$x]}" "$x" "${tpath[$x]:-}")
+    tq[$x]+="$(lg_qps "$out") "; tp[$x]+="$(lg_p99 "$out") "
+  done
+done
+echo
+printf '%-10s %14s %14s\n' "dnsward" "loadgen qps" "p99"
+for x in "${transports[@]}"; do
+  printf '%-10s %14s %14s\n' "$x" "$(median "${tq[$x]}")" "$(median "${tp[$x]}")"
+done
+echo "DoQ / DoT: $(awk -v a="$(median "${tq[quic]}")" -v b="$(median "${tq[tls]}")" 'BEGIN {printf "%.2f", a/b}')"
