@@ -346,3 +346,63 @@ func TestConfigErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestExcessiveLoad: beyond MaxInflight queries server-wide, streams are
+// reset with DOQ_EXCESSIVE_LOAD.
+func TestExcessiveLoad(t *testing.T) {
+	f := start(t, func(c *Config) {
+		c.MaxInflight = 2
+		next := c.Handler
+		c.Handler = resolver.HandlerFunc(func(ctx context.Context, req *resolver.Request) (*dns.Msg, error) {
+			time.Sleep(time.Second) // hold the two slots while the others arrive
+			return next.ServeDNS(ctx, req)
+		})
+	})
+	c := f.dial(t, "dns.test")
+	var wg sync.WaitGroup
+	codes := make(chan uint64, 6)
+	for i := range 6 {
+		wg.Go(func() {
+			frame, _ := framing.Pack(query(fmt.Sprintf("load%d.example.", i), dns.TypeA), nil)
+			_, err := exchangeRaw(c, frame, true)
+			var serr *quic.StreamError
+			switch {
+			case err == nil:
+				codes <- NoError
+			case errors.As(err, &serr) && serr.Remote:
+				codes <- uint64(serr.ErrorCode)
+			default:
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	close(codes)
+	count := map[uint64]int{}
+	for c := range codes {
+		count[c]++
+	}
+	if count[NoError] < 2 || count[ExcessiveLoad] == 0 || count[NoError]+count[ExcessiveLoad] != 6 {
+		t.Fatalf("outcomes by code: %v", count)
+	}
+}
+
+func TestRetryUnderLoad(t *testing.T) {
+	for _, tc := range []struct {
+		always      bool
+		above       int
+		handshaking int64
+		want        bool
+	}{
+		{false, 0, 100, false},
+		{true, 0, 0, true},
+		{false, 10, 9, false},
+		{false, 10, 10, true},
+	} {
+		s := &Server{cfg: Config{AlwaysRetry: tc.always, RetryAbove: tc.above}}
+		s.handshaking.Store(tc.handshaking)
+		if got := s.verifySource(nil); got != tc.want {
+			t.Errorf("%+v: Retry = %v", tc, got)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -343,5 +344,36 @@ func TestDrop(t *testing.T) {
 	}
 	if !c.closedOrSilent(300 * time.Millisecond) {
 		t.Fatal("an answer was sent for the dropped query")
+	}
+}
+
+// TestInflightBound: no more than MaxInflightPerConn queries of one
+// connection reach the handler at once, and all are answered.
+func TestInflightBound(t *testing.T) {
+	var now, peak atomic.Int32
+	f := start(t, func(c *Config) {
+		c.MaxInflightPerConn = 4
+		next := c.Handler
+		c.Handler = resolver.HandlerFunc(func(ctx context.Context, req *resolver.Request) (*dns.Msg, error) {
+			n := now.Add(1)
+			defer now.Add(-1)
+			for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+			}
+			return next.ServeDNS(ctx, req)
+		})
+	})
+	c := f.dial(t, "dns.test")
+	var qs []*dns.Msg
+	for i := range 24 {
+		q := query(fmt.Sprintf("slow%d.example.", i), dns.TypeA)
+		q.Id = uint16(i)
+		qs = append(qs, q)
+	}
+	c.send(qs...)
+	for range qs {
+		c.recv()
+	}
+	if p := peak.Load(); p != 4 {
+		t.Fatalf("peak concurrency %d, want 4", p)
 	}
 }
