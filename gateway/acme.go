@@ -33,8 +33,7 @@ type acmeHTTP struct {
 	log      *slog.Logger
 	requests *prometheus.CounterVec
 
-	lns []net.Listener // bound by start
-	wg  sync.WaitGroup
+	wg sync.WaitGroup // one Serve per address
 }
 
 // newACMEHTTP builds the HTTP-01 listener when the certificates come from
@@ -115,18 +114,18 @@ func (a *acmeHTTP) count(next http.Handler) http.Handler {
 // start binds every address, then serves them; if one cannot be bound, none
 // stays open.
 func (a *acmeHTTP) start() error {
+	var lns []net.Listener
 	for _, addr := range a.addrs {
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
-			for _, bound := range a.lns {
+			for _, bound := range lns {
 				bound.Close()
 			}
-			a.lns = nil
 			return fmt.Errorf("gateway: acme http-01 listener (tls.acme.http_port): %w", err)
 		}
-		a.lns = append(a.lns, ln)
+		lns = append(lns, ln)
 	}
-	for _, ln := range a.lns {
+	for _, ln := range lns {
 		a.wg.Go(func() {
 			if err := a.srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 				a.log.Error("acme http-01 listener stopped", "addr", ln.Addr().String(), "error", err)
