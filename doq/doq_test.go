@@ -406,3 +406,36 @@ func TestRetryUnderLoad(t *testing.T) {
 		}
 	}
 }
+
+// TestProfileByLocalAddress: without a matching SNI the local address picks
+// the profile; a known SNI wins over it; IPv6 loopback is served too.
+func TestProfileByLocalAddress(t *testing.T) {
+	f := start(t, func(c *Config) {
+		c.Addrs = []string{"127.0.0.1:0", framingtest.ChildAddr.String() + ":0", "[::1]:0"}
+	})
+	addrs := f.srv.Addrs()
+	for _, tc := range []struct {
+		addr      string
+		sni, want string
+	}{
+		{addrs[0].String(), "", "open"},
+		{addrs[1].String(), "", "child"},
+		{addrs[1].String(), "other.dns.test", "child"},
+		{addrs[1].String(), "ads.dns.test", "ads"},
+		{addrs[2].String(), "", "open"},
+	} {
+		t.Run(tc.addr+"/"+tc.sni, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			c, err := quic.DialAddr(ctx, tc.addr, f.clientTLS(tc.sni), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.CloseWithError(0, "")
+			a := exchange(t, c, query("whoami.test.", dns.TypeTXT))
+			if len(a.Answer) != 1 || a.Answer[0].(*dns.TXT).Txt[0] != tc.want {
+				t.Fatalf("profile %v, want %s", a.Answer, tc.want)
+			}
+		})
+	}
+}

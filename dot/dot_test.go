@@ -377,3 +377,37 @@ func TestInflightBound(t *testing.T) {
 		t.Fatalf("peak concurrency %d, want 4", p)
 	}
 }
+
+// TestProfileByLocalAddress: without a matching SNI the local address picks
+// the profile; a known SNI wins over it; IPv6 loopback is served too.
+func TestProfileByLocalAddress(t *testing.T) {
+	f := start(t, func(c *Config) {
+		c.Addrs = []string{"127.0.0.1:0", framingtest.ChildAddr.String() + ":0", "[::1]:0"}
+	})
+	addrs := f.srv.Addrs()
+	for _, tc := range []struct {
+		addr      net.Addr
+		sni, want string
+	}{
+		{addrs[0], "", "open"},
+		{addrs[1], "", "child"},
+		{addrs[1], "other.dns.test", "child"}, // unknown SNI: the address decides
+		{addrs[1], "ads.dns.test", "ads"},     // known SNI first
+		{addrs[2], "", "open"},
+	} {
+		t.Run(fmt.Sprintf("%s/%s", tc.addr, tc.sni), func(t *testing.T) {
+			conf := f.pki.Client(tc.sni, ALPN)
+			tc2, err := tls.Dial("tcp", tc.addr.String(), conf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tc2.Close()
+			c := &client{t: t, tc: tc2, br: newReader(tc2)}
+			c.send(query("whoami.test.", dns.TypeTXT))
+			a := c.recv()
+			if len(a.Answer) != 1 || a.Answer[0].(*dns.TXT).Txt[0] != tc.want {
+				t.Fatalf("profile %v, want %s", a.Answer, tc.want)
+			}
+		})
+	}
+}

@@ -26,7 +26,7 @@ type PKI struct {
 	CAFile string         // the root in PEM, for kdig +tls-ca / curl --cacert
 }
 
-// NewPKI builds a PKI whose leaf is valid for hosts and 127.0.0.1, ::1.
+// NewPKI builds a PKI whose leaf is valid for hosts and 127.0.0.1, 127.0.0.2, ::1.
 func NewPKI(t testing.TB, hosts ...string) *PKI {
 	t.Helper()
 	rootKey, root := newCert(t, &x509.Certificate{
@@ -40,7 +40,7 @@ func NewPKI(t testing.TB, hosts ...string) *PKI {
 	leafKey, leaf := newCert(t, &x509.Certificate{
 		Subject:     pkix.Name{CommonName: hosts[0]},
 		DNSNames:    hosts,
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv4(127, 0, 0, 2), net.IPv6loopback},
 		KeyUsage:    x509.KeyUsageDigitalSignature,
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}, inter, interKey)

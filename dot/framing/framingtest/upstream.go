@@ -122,13 +122,13 @@ func (b Blocklist) Check(name string, _ uint16) resolver.Verdict {
 }
 
 // Profiles is the test profile set: "open" (default, host dns.test), "child"
-// (child.dns.test, blocks "games.example.") and "ads" (ads.dns.test, blocks
-// "tracker.example.").
+// (child.dns.test or local address 127.0.0.2, blocks "games.example.") and
+// "ads" (ads.dns.test, blocks "tracker.example.").
 func Profiles(t testing.TB) *resolver.Profiles {
 	t.Helper()
 	ps, err := resolver.NewProfiles("open", []*resolver.Profile{
 		{Name: "open", Hosts: []string{"dns.test"}},
-		{Name: "child", Hosts: []string{"child.dns.test"}, Policy: Blocklist{"games.example.": "games"}},
+		{Name: "child", Hosts: []string{"child.dns.test"}, Addrs: []netip.Addr{ChildAddr}, Policy: Blocklist{"games.example.": "games"}},
 		{Name: "ads", Hosts: []string{"ads.dns.test"}, Policy: Blocklist{"tracker.example.": "ads"}},
 	})
 	if err != nil {
@@ -136,6 +136,9 @@ func Profiles(t testing.TB) *resolver.Profiles {
 	}
 	return ps
 }
+
+// ChildAddr is the local address that selects the "child" profile.
+var ChildAddr = netip.MustParseAddr("127.0.0.2")
 
 // Hosts are the names the test leaf certificate covers.
 var Hosts = []string{"dns.test", "child.dns.test", "ads.dns.test", "other.dns.test"}
