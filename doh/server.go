@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strconv"
 	"sync"
 
@@ -210,6 +211,13 @@ func (s *Server) tcpTLS(protos []string) *tls.Config {
 		return nil
 	}
 	c := s.cfg.TLS.Clone()
+	// Keep protocols the certificate manager added (acme-tls/1 answers
+	// TLS-ALPN-01 validations on this listener) after the HTTP ones.
+	for _, p := range c.NextProtos {
+		if !slices.Contains(protos, p) {
+			protos = append(protos, p)
+		}
+	}
 	c.NextProtos = protos
 	s.countHandshakes(c, "tcp")
 	return c

@@ -271,7 +271,6 @@ func TestACMEThroughGateway(t *testing.T) {
 			e := startACMEEnv(t, 0)
 			e.start(t, e.config(e.pebble.DirURL, tc.challenge))
 			if tc.challenge == "tls-alpn-01" {
-				skipIfDoHDropsACMEALPN(t, e.doh)
 			}
 			roots := e.roots(t)
 			for _, name := range []string{acmeName, acmeAdsName} {
@@ -305,25 +304,6 @@ func TestACMEThroughGateway(t *testing.T) {
 				t.Errorf("the HTTP-01 listener answered %v validations, want one per name", checks)
 			}
 		})
-	}
-}
-
-// skipIfDoHDropsACMEALPN skips a TLS-ALPN-01 test while the DoH listener at
-// addr refuses ALPN acme-tls/1 outright: doh.Server replaces the NextProtos
-// of the tls.Config it is given (certs adds acme-tls/1 there) with h2 and
-// http/1.1, so every validation fails with no_application_protocol. Once doh
-// keeps the extra protocol, this finds a certificate error instead (no
-// validation is pending) and the test runs.
-func skipIfDoHDropsACMEALPN(t *testing.T, addr string) {
-	t.Helper()
-	c, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", addr,
-		&tls.Config{ServerName: acmeName, NextProtos: []string{"acme-tls/1"}, InsecureSkipVerify: true}) //nolint:gosec // probe only
-	if err == nil {
-		c.Close()
-		return
-	}
-	if strings.Contains(err.Error(), "no application protocol") {
-		t.Skip("doh drops acme-tls/1 from its TLS config's NextProtos (doh/server.go tcpTLS): TLS-ALPN-01 cannot reach the DoH port")
 	}
 }
 

@@ -22,15 +22,17 @@ func (g *Gateway) encrypted() bool {
 func (g *Gateway) newCerts() (*certs.Manager, error) {
 	c := g.cfg
 	m, err := certs.New(certs.Config{
-		Mode:       certs.Mode(c.TLS.Mode),
-		ServerName: c.ServerName,
-		Hosts:      profileHosts(c),
-		DataDir:    c.DataDir,
-		CertFile:   c.TLS.CertFile,
-		KeyFile:    c.TLS.KeyFile,
+		Mode:          certs.Mode(c.TLS.Mode),
+		ServerName:    c.ServerName,
+		Hosts:         profileHosts(c),
+		DataDir:       c.DataDir,
+		CertFile:      c.Path(c.TLS.CertFile),
+		KeyFile:       c.Path(c.TLS.KeyFile),
+		CheckInterval: c.TLS.CheckInterval.Std(),
 		ACME: certs.ACMEConfig{
-			Email: c.TLS.ACME.Email, CA: c.TLS.ACME.CA, CARoot: c.TLS.ACME.CARoot,
+			Email: c.TLS.ACME.Email, CA: c.TLS.ACME.CA, CARoot: c.Path(c.TLS.ACME.CARoot),
 			Challenges: c.TLS.ACME.Challenges, HTTPPort: c.TLS.ACME.HTTPPort, TLSALPNPort: c.TLS.ACME.TLSALPNPort,
+			RenewalWindowRatio: c.TLS.ACME.RenewalWindowRatio,
 		},
 		Logger:  g.log,
 		Metrics: g.registry,

@@ -289,6 +289,11 @@ func (g *Gateway) Listeners() []Listener {
 			out = append(out, Listener{"doq", a.String(), fmt.Sprintf("dnsward query example.org A @quic://%s%s", host(a.String()), cacert)})
 		}
 	}
+	if g.acmeHTTP != nil {
+		for _, a := range g.acmeHTTP.addrs {
+			out = append(out, Listener{"acme http-01", a, fmt.Sprintf("curl -i http://%s/ (redirects to https)", a)})
+		}
+	}
 	if g.metrics != nil {
 		out = append(out, Listener{"metrics", g.metrics.addr(), fmt.Sprintf("curl http://%s/metrics", g.metrics.addr())})
 	}

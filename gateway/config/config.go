@@ -134,6 +134,7 @@ func (c *Config) applyDefaults() {
 	if c.DataDir == "" {
 		c.DataDir = defaultDataDir()
 	}
+	c.DataDir = c.Path(c.DataDir)
 	if c.ServerName == "" {
 		c.ServerName = "localhost"
 	}

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net/netip"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -12,10 +13,11 @@ import (
 
 // TLS configures certificates for every encrypted front-end.
 type TLS struct {
-	Mode     string `yaml:"mode"`      // acme | files | self_signed (default)
-	CertFile string `yaml:"cert_file"` // files mode: full chain
-	KeyFile  string `yaml:"key_file"`  // files mode
-	ACME     ACME   `yaml:"acme"`
+	Mode          string   `yaml:"mode"`           // acme | files | self_signed (default)
+	CertFile      string   `yaml:"cert_file"`      // files mode: full chain
+	KeyFile       string   `yaml:"key_file"`       // files mode
+	CheckInterval Duration `yaml:"check_interval"` // how often certificates are checked: 5s files, 1h self_signed, 10m acme
+	ACME          ACME     `yaml:"acme"`
 }
 
 // ACME configures the acme mode.
@@ -26,6 +28,9 @@ type ACME struct {
 	Challenges  []string `yaml:"challenges"`
 	HTTPPort    int      `yaml:"http_port"`
 	TLSALPNPort int      `yaml:"tls_alpn_port"`
+	// RenewalWindowRatio is the share of a certificate's lifetime, at its
+	// end, in which it is renewed (default 1/3).
+	RenewalWindowRatio float64 `yaml:"renewal_window_ratio"`
 }
 
 // Profile is one filtering profile and how clients reach it.
@@ -81,6 +86,9 @@ func (c *Config) validateSections() Errors {
 	}
 	if c.TLS.Mode == "acme" && c.ServerName == "" {
 		add(c.errAt("tls.mode", "acme mode needs server_name"))
+	}
+	if r := c.TLS.ACME.RenewalWindowRatio; r < 0 || r >= 1 {
+		add(c.errAt("tls.acme.renewal_window_ratio", "must be between 0 and 1, got %g", r))
 	}
 	for i, p := range c.TrustedProxies {
 		if _, err := netip.ParsePrefix(p); err != nil {
@@ -204,3 +212,12 @@ func (c *Config) keyedErrors(err error) Errors {
 
 // RateLimit is the per-client-prefix limit shared by XDP and userspace.
 type RateLimit = ratelimit.Limits
+
+// Path resolves a path from the configuration against BaseDir; absolute
+// paths and "" are returned unchanged.
+func (c *Config) Path(p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(c.BaseDir(), p)
+}
