@@ -6,11 +6,11 @@
 # formats) plus safe search. unbound answers 1000 names from local-data;
 # dnsward is warmed so every measured query is a cache hit that no list
 # matches. dnsperf drives both addresses with the same query file for
-# DURATION seconds, ROUNDS times alternating; medians and their ratio are
-# printed (and the median of each round's ratio), then blocked names through the filtered profile (answered by the
-# policy, no cache). Last, the resident memory (VmRSS, and the peak VmHWM)
-# of this gateway is compared with a second one without lists, warmed the
-# same way.
+# DURATION seconds, ROUNDS times alternating, then blocked names through the
+# filtered profile (answered by the policy, no cache). For each run: qps and
+# the gateway's CPU time per query; medians and ratios are printed. Last, the
+# resident memory (VmRSS, and the peak VmHWM) of this gateway is compared
+# with a second one without lists, warmed the same way.
 # Usage: bench/filter/run.sh [DURATION] [ROUNDS]   (needs: unbound dnsperf)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -94,26 +94,40 @@ echo "lists: 3 x $NAMES names loaded and serving after $(awk -v s="$start" -v e=
 curl -s "http://127.0.0.1:$METRICS_PORT/metrics" | awk '/^dnsward_filter_list_(entries|bytes)\{/ {printf "  %s %s\n", $1, $2}'
 wait_dns 127.0.0.1 "$DW_PORT"
 
-qps() { dnsperf -s "$1" -p "$2" -d "$3" -l "$DURATION" -c 4 -T 1 -q 500 2>/dev/null | awk '/Queries per second/ {printf "%.0f\n", $4}'; }
+# measure ADDR PORT FILE prints "qps cpu": dnsperf's queries per second and
+# the gateway's CPU time (user+system, from /proc/PID/stat) per completed
+# query in microseconds. On a shared machine the CPU cost per query is the
+# steadier figure: other processes lower qps but barely change it.
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+measure() {
+  local t0 t1 out
+  t0=$(ticks "$dw")
+  out=$(dnsperf -s "$1" -p "$2" -d "$3" -l "$DURATION" -c 4 -T 1 -q 500 2>/dev/null)
+  t1=$(ticks "$dw")
+  awk -v t="$((t1 - t0))" -v hz="$(getconf CLK_TCK)" '
+    /Queries completed/ {n = $3} /Queries per second/ {q = $4}
+    END {printf "%.0f %.2f\n", q, t / hz * 1e6 / n}' <<<"$out"
+}
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-declare -a un ft bl pair
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.3f", a/b}'; }
+declare -a uq uc fq fc bq bc pair
 for r in $(seq 1 "$ROUNDS"); do
   if ((r % 2)); then # alternate which profile goes first
-    un+=("$(qps 127.0.0.1 "$DW_PORT" "$work/queries")"); ft+=("$(qps 127.0.0.2 "$DW_PORT" "$work/queries")")
+    read -r q1 c1 < <(measure 127.0.0.1 "$DW_PORT" "$work/queries"); read -r q2 c2 < <(measure 127.0.0.2 "$DW_PORT" "$work/queries")
   else
-    ft+=("$(qps 127.0.0.2 "$DW_PORT" "$work/queries")"); un+=("$(qps 127.0.0.1 "$DW_PORT" "$work/queries")")
+    read -r q2 c2 < <(measure 127.0.0.2 "$DW_PORT" "$work/queries"); read -r q1 c1 < <(measure 127.0.0.1 "$DW_PORT" "$work/queries")
   fi
-  bl+=("$(qps 127.0.0.2 "$DW_PORT" "$work/blocked")")
-  pair+=("$(awk -v a="${ft[-1]}" -v b="${un[-1]}" 'BEGIN {printf "%.3f", a/b}')")
-  echo "round $r: unfiltered ${un[-1]} qps, filtered (3 categories, cache hit) ${ft[-1]} qps, filtered blocked names ${bl[-1]} qps"
+  read -r q3 c3 < <(measure 127.0.0.2 "$DW_PORT" "$work/blocked")
+  uq+=("$q1"); uc+=("$c1"); fq+=("$q2"); fc+=("$c2"); bq+=("$q3"); bc+=("$c3"); pair+=("$(ratio "$q2" "$q1")")
+  echo "round $r: unfiltered $q1 qps ($c1 µs CPU/query), filtered $q2 qps ($c2 µs), blocked names $q3 qps ($c3 µs)"
 done
-mu=$(median "${un[@]}"); mf=$(median "${ft[@]}"); mb=$(median "${bl[@]}")
-echo "median: unfiltered $mu qps, filtered $mf qps, ratio filtered/unfiltered $(awk -v a="$mf" -v b="$mu" 'BEGIN {printf "%.3f", a/b}'); blocked names $mb qps"
-echo "median of the per-round ratios (adjacent runs, less sensitive to drifting load): $(median "${pair[@]}")"
+mu=$(median "${uq[@]}"); mf=$(median "${fq[@]}"); mcu=$(median "${uc[@]}"); mcf=$(median "${fc[@]}")
+echo "median qps: unfiltered $mu, filtered (3 categories, cache hit) $mf, ratio $(ratio "$mf" "$mu") (median of per-round ratios $(median "${pair[@]}")); blocked names $(median "${bq[@]}")"
+echo "median gateway CPU per query: unfiltered $mcu µs, filtered $mcf µs, ratio $(ratio "$mcf" "$mcu"); blocked names $(median "${bc[@]}") µs"
 echo "memory with lists:    $(rss "$dw")"
 
 "$work/dnsward" serve --config "$work/bare.yaml" >/dev/null & bare=$!; pids+=($bare)
 wait_dns 127.0.0.1 "$BARE_PORT"
 wait_dns 127.0.0.2 "$BARE_PORT"
-qps 127.0.0.2 "$BARE_PORT" "$work/queries" >/dev/null # the same kind of work as the listed gateway
+dnsperf -s 127.0.0.2 -p "$BARE_PORT" -d "$work/queries" -l "$DURATION" -c 4 -T 1 -q 500 >/dev/null 2>&1 # the same kind of work
 echo "memory without lists: $(rss "$bare")"
