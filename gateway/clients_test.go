@@ -1,21 +1,15 @@
 package gateway
 
 import (
-	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/dnsward/dnsward/gateway/config"
 	"github.com/dnsward/dnsward/internal/dnstest"
 )
 
@@ -31,30 +25,13 @@ func TestExternalClients(t *testing.T) {
 
 	dir := t.TempDir()
 	dohPort, dotPort := dnstest.FreePort(t), dnstest.FreePort(t)
-	cfgFile := filepath.Join(dir, "dnsward.yaml")
-	os.WriteFile(cfgFile, []byte(fmt.Sprintf(`
+	g := runGateway(t, loadYAML(t, dir, fmt.Sprintf(`
 listen:
   doh: ["127.0.0.1:%d"]
   dot: ["127.0.0.1:%d"]
 upstreams: [udp://%s]
 data_dir: %s
-`, dohPort, dotPort, auth.Addr, filepath.Join(dir, "data"))), 0o644)
-	cfg, err := config.Load(cfgFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := g.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		g.Shutdown(ctx)
-	})
+`, dohPort, dotPort, auth.Addr, filepath.Join(dir, "data"))), nil)
 	ca := g.CAFile()
 	webPort := web.Listener.Addr().(*net.TCPAddr).Port
 

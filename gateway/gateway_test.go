@@ -1,10 +1,8 @@
 package gateway
 
 import (
-	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -12,7 +10,6 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/dnsward/dnsward/gateway/config"
 	"github.com/dnsward/dnsward/internal/dnstest"
 )
 
@@ -23,24 +20,7 @@ func startGateway(t *testing.T, yaml string) (dnsAddr, metricsAddr string) {
 	dnsAddr = fmt.Sprintf("127.0.0.1:%d", dnstest.FreePort(t))
 	metricsAddr = fmt.Sprintf("127.0.0.1:%d", dnstest.FreePort(t))
 	yaml = strings.NewReplacer("%DNS%", dnsAddr, "%METRICS%", metricsAddr).Replace(yaml)
-	cfg, err := config.Parse("test.yaml", []byte(yaml))
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := g.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := g.Shutdown(ctx); err != nil {
-			t.Error(err)
-		}
-	})
+	runGateway(t, loadYAML(t, t.TempDir(), yaml), nil)
 	return dnsAddr, metricsAddr
 }
 

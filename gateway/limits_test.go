@@ -4,15 +4,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -42,31 +39,8 @@ data_dir: %s
 tls: {mode: self_signed}
 rate_limit: {qps: %d, burst: %d}
 `, l.DNS[0], l.DoH[0], l.DoT[0], l.DoQ[0], l.Metrics, free(), t.TempDir(), qps, burst)
-	cfg, err := config.Parse("limits.yaml", []byte(yaml))
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := New(cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := g.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		g.Shutdown(ctx)
-	})
-	ca, err := os.ReadFile(g.CAFile())
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(ca) {
-		t.Fatalf("%s holds no certificate", g.CAFile())
-	}
-	return g, l, &tls.Config{RootCAs: pool, ServerName: "localhost"}
+	g := runGateway(t, loadYAML(t, t.TempDir(), yaml), nil)
+	return g, l, &tls.Config{RootCAs: caPool(t, g), ServerName: "localhost"}
 }
 
 // limitedQuery is one query for a transport client: limited reports a

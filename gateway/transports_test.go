@@ -2,10 +2,7 @@ package gateway
 
 import (
 	"context"
-	"crypto/x509"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,7 +11,6 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/dnsward/dnsward/gateway/config"
 	"github.com/dnsward/dnsward/internal/dnstest"
 	"github.com/dnsward/dnsward/resolver"
 	"github.com/dnsward/dnsward/resolver/upstream"
@@ -51,30 +47,8 @@ profiles:
   unfiltered: {paths: [/dns-query]}
   protective: {paths: [/protective], hosts: [protective.localhost], block: [malware]}
 `, dnsAddr, auth.Addr, filepath.Join(dir, "data"), dohPort, tlsPort)
-	cfgFile := filepath.Join(dir, "dnsward.yaml")
-	os.WriteFile(cfgFile, []byte(yaml), 0o644)
-	cfg, err := config.Load(cfgFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := g.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		g.Shutdown(ctx)
-	})
-	pem, err := os.ReadFile(g.CAFile())
-	if err != nil {
-		t.Fatal(err)
-	}
-	roots := x509.NewCertPool()
-	roots.AppendCertsFromPEM(pem)
+	g := runGateway(t, loadYAML(t, dir, yaml), nil)
+	roots := caPool(t, g)
 
 	tests := []struct {
 		url       string
