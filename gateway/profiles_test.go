@@ -193,7 +193,7 @@ func (pg *profileGateway) waitRcode(t *testing.T, profile, name string, rcode in
 }
 
 // want is the expected answer to one query.
-type want struct {
+type answerWant struct {
 	rcode int
 	cname string // first answer record is a CNAME to this target
 	ip    string // the A/AAAA answer; "" for none
@@ -201,30 +201,30 @@ type want struct {
 	text  string // the EDE's extra text
 }
 
-func pass(ip string) want { return want{rcode: dns.RcodeSuccess, ip: ip} }
+func answered(ip string) answerWant { return answerWant{rcode: dns.RcodeSuccess, ip: ip} }
 
-func blocked(rcode int, ip string, ede uint16, text string) want {
-	return want{rcode: rcode, ip: ip, ede: ede, text: text}
+func blockedWith(rcode int, ip string, ede uint16, text string) answerWant {
+	return answerWant{rcode: rcode, ip: ip, ede: ede, text: text}
 }
 
 var (
-	nxMalware = blocked(dns.RcodeNameError, "", resolver.EDEBlocked, "blocked: malware")
-	nxAds     = blocked(dns.RcodeNameError, "", resolver.EDEFiltered, "filtered: ads")
-	nxAdult   = blocked(dns.RcodeNameError, "", resolver.EDEFiltered, "filtered: adult")
+	nxMalware = blockedWith(dns.RcodeNameError, "", resolver.EDEBlocked, "blocked: malware")
+	nxAds     = blockedWith(dns.RcodeNameError, "", resolver.EDEFiltered, "filtered: ads")
+	nxAdult   = blockedWith(dns.RcodeNameError, "", resolver.EDEFiltered, "filtered: adult")
 )
 
 // nullIP is child-noads' blocked answer: 0.0.0.0 with EDE 15 for malware,
 // 17 for the rest.
-func nullIP(text string) want {
+func nullIP(text string) answerWant {
 	code := uint16(resolver.EDEFiltered)
 	if text == nxMalware.text {
 		code = resolver.EDEBlocked
 	}
-	return blocked(dns.RcodeSuccess, "0.0.0.0", code, text)
+	return blockedWith(dns.RcodeSuccess, "0.0.0.0", code, text)
 }
 
 // check compares resp with w.
-func (w want) check(t *testing.T, resp *dns.Msg) {
+func (w answerWant) check(t *testing.T, resp *dns.Msg) {
 	t.Helper()
 	if resp.Rcode != w.rcode {
 		t.Errorf("rcode %s, want %s", dns.RcodeToString[resp.Rcode], dns.RcodeToString[w.rcode])
@@ -267,68 +267,68 @@ func TestProfilesEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	safeGoogle := want{rcode: dns.RcodeSuccess, cname: "forcesafesearch.google.com.", ip: "127.0.0.21"}
+	safeGoogle := answerWant{rcode: dns.RcodeSuccess, cname: "forcesafesearch.google.com.", ip: "127.0.0.21"}
 	tests := []struct {
 		profile, name string
 		qtype         uint16
 		noEDNS        bool
-		want          want
+		want          answerWant
 	}{
-		{"unfiltered", "www.example.org", dns.TypeA, false, pass("127.0.0.30")},
-		{"unfiltered", "malware.example", dns.TypeA, false, pass("127.0.0.11")},
-		{"unfiltered", "ads.example", dns.TypeA, false, pass("127.0.0.13")},
-		{"unfiltered", "adult.example", dns.TypeA, false, pass("127.0.0.16")},
-		{"unfiltered", "www.google.com", dns.TypeA, false, pass("127.0.0.20")},
-		{"unfiltered", "cloaked.example", dns.TypeA, false, want{rcode: dns.RcodeSuccess, cname: "x.doubleclick.example."}},
-		{"default", "malware.example", dns.TypeA, false, pass("127.0.0.11")},
-		{"default", "extra-blocked.example", dns.TypeA, false, pass("127.0.0.19")},
+		{"unfiltered", "www.example.org", dns.TypeA, false, answered("127.0.0.30")},
+		{"unfiltered", "malware.example", dns.TypeA, false, answered("127.0.0.11")},
+		{"unfiltered", "ads.example", dns.TypeA, false, answered("127.0.0.13")},
+		{"unfiltered", "adult.example", dns.TypeA, false, answered("127.0.0.16")},
+		{"unfiltered", "www.google.com", dns.TypeA, false, answered("127.0.0.20")},
+		{"unfiltered", "cloaked.example", dns.TypeA, false, answerWant{rcode: dns.RcodeSuccess, cname: "x.doubleclick.example."}},
+		{"default", "malware.example", dns.TypeA, false, answered("127.0.0.11")},
+		{"default", "extra-blocked.example", dns.TypeA, false, answered("127.0.0.19")},
 
-		{"protective", "www.example.org", dns.TypeA, false, pass("127.0.0.30")},
+		{"protective", "www.example.org", dns.TypeA, false, answered("127.0.0.30")},
 		{"protective", "malware.example", dns.TypeA, false, nxMalware},
-		{"protective", "sub.malware.example", dns.TypeA, false, nxMalware},                  // a parent entry covers its subtree
-		{"protective", "MALWARE.Example", dns.TypeA, false, nxMalware},                      // case-insensitive
-		{"protective", "crlf-malware.example", dns.TypeA, false, nxMalware},                 // CRLF line, trailing dot
-		{"protective", idn, dns.TypeA, false, nxMalware},                                    // Unicode name in the list
-		{"protective", "allowed.example", dns.TypeA, false, nxMalware},                      // allowed only by child-noads
-		{"protective", "ads.example", dns.TypeA, false, pass("127.0.0.13")},                 // ads not chosen
-		{"protective", "cloaked-malware.example", dns.TypeA, false, nxMalware},              // CNAME uncloaking
-		{"protective", "malware.example", dns.TypeA, true, want{rcode: dns.RcodeNameError}}, // no OPT, no EDE
+		{"protective", "sub.malware.example", dns.TypeA, false, nxMalware},                        // a parent entry covers its subtree
+		{"protective", "MALWARE.Example", dns.TypeA, false, nxMalware},                            // case-insensitive
+		{"protective", "crlf-malware.example", dns.TypeA, false, nxMalware},                       // CRLF line, trailing dot
+		{"protective", idn, dns.TypeA, false, nxMalware},                                          // Unicode name in the list
+		{"protective", "allowed.example", dns.TypeA, false, nxMalware},                            // allowed only by child-noads
+		{"protective", "ads.example", dns.TypeA, false, answered("127.0.0.13")},                   // ads not chosen
+		{"protective", "cloaked-malware.example", dns.TypeA, false, nxMalware},                    // CNAME uncloaking
+		{"protective", "malware.example", dns.TypeA, true, answerWant{rcode: dns.RcodeNameError}}, // no OPT, no EDE
 
 		{"noads", "malware.example", dns.TypeA, false, nxMalware},
 		{"noads", "ads.example", dns.TypeA, false, nxAds},
-		{"noads", "x.doubleclick.example", dns.TypeA, false, nxAds},            // *.doubleclick.example
-		{"noads", "doubleclick.example", dns.TypeA, false, pass("127.0.0.14")}, // … but not the name itself
+		{"noads", "x.doubleclick.example", dns.TypeA, false, nxAds},                // *.doubleclick.example
+		{"noads", "doubleclick.example", dns.TypeA, false, answered("127.0.0.14")}, // … but not the name itself
 		{"noads", "tracker.cdn.example", dns.TypeA, false, nxAds},
-		{"noads", "cdn.example", dns.TypeA, false, pass("127.0.0.15")},
+		{"noads", "cdn.example", dns.TypeA, false, answered("127.0.0.15")},
 		{"noads", "remote-ad.example", dns.TypeA, false, nxAds}, // from the remote list
 		{"noads", "cloaked.example", dns.TypeA, false, nxAds},   // CNAME to a blocked name
-		{"noads", "adult.example", dns.TypeA, false, pass("127.0.0.16")},
-		{"noads", "www.google.com", dns.TypeA, false, pass("127.0.0.20")},
+		{"noads", "adult.example", dns.TypeA, false, answered("127.0.0.16")},
+		{"noads", "www.google.com", dns.TypeA, false, answered("127.0.0.20")},
 
 		{"child", "malware.example", dns.TypeA, false, nxMalware},
 		{"child", "dropper.example", dns.TypeA, false, nxMalware}, // second name of a hosts line
-		{"child", "ads.example", dns.TypeA, false, pass("127.0.0.13")},
+		{"child", "ads.example", dns.TypeA, false, answered("127.0.0.13")},
 		{"child", "adult.example", dns.TypeA, false, nxAdult},
 		{"child", "www.adult.example", dns.TypeA, false, nxAdult},
-		{"child", "nodata-adult.example", dns.TypeA, false, blocked(dns.RcodeSuccess, "", resolver.EDEFiltered, "filtered: adult")},
-		{"child", "safe.adult.example", dns.TypeA, false, pass("127.0.0.17")}, // rpz-passthru
-		{"child", "dropped-adult.example", dns.TypeA, false, nxAdult},         // rpz-drop: the profile's answer
-		{"child", "adult-landing.example", dns.TypeA, false, blocked(dns.RcodeSuccess, "127.0.0.99", resolver.EDEFiltered, "filtered: adult")},
+		{"child", "nodata-adult.example", dns.TypeA, false, blockedWith(dns.RcodeSuccess, "", resolver.EDEFiltered, "filtered: adult")},
+		{"child", "safe.adult.example", dns.TypeA, false, answered("127.0.0.17")}, // rpz-passthru
+		{"child", "dropped-adult.example", dns.TypeA, false, nxAdult},             // rpz-drop: the profile's answer
+		{"child", "adult-landing.example", dns.TypeA, false, blockedWith(dns.RcodeSuccess, "127.0.0.99", resolver.EDEFiltered, "filtered: adult")},
 		{"child", "www.google.com", dns.TypeA, false, safeGoogle},
-		{"child", "www.bing.com", dns.TypeA, false, want{rcode: dns.RcodeSuccess, cname: "strict.bing.com.", ip: "127.0.0.25"}},
-		{"child", "www.example.org", dns.TypeA, false, pass("127.0.0.30")},
+		{"child", "www.bing.com", dns.TypeA, false, answerWant{rcode: dns.RcodeSuccess, cname: "strict.bing.com.", ip: "127.0.0.25"}},
+		{"child", "www.example.org", dns.TypeA, false, answered("127.0.0.30")},
 
 		{"child-noads", "malware.example", dns.TypeA, false, nullIP("blocked: malware")},
 		{"child-noads", "ads.example", dns.TypeA, false, nullIP("filtered: ads")},
-		{"child-noads", "ads.example", dns.TypeAAAA, false, blocked(dns.RcodeSuccess, "::", resolver.EDEFiltered, "filtered: ads")},
-		{"child-noads", "ads.example", dns.TypeA, true, want{rcode: dns.RcodeSuccess, ip: "0.0.0.0"}}, // no OPT, no EDE
+		{"child-noads", "ads.example", dns.TypeAAAA, false, blockedWith(dns.RcodeSuccess, "::", resolver.EDEFiltered, "filtered: ads")},
+		{"child-noads", "ads.example", dns.TypeA, true, answerWant{rcode: dns.RcodeSuccess, ip: "0.0.0.0"}}, // no OPT, no EDE
 		{"child-noads", "dropped-adult.example", dns.TypeA, false, nullIP("filtered: adult")},
-		{"child-noads", "adult.example", dns.TypeA, false, nxAdult},              // the RPZ's own NXDOMAIN action wins
-		{"child-noads", "allowed.example", dns.TypeA, false, pass("127.0.0.12")}, // allow wins over malware
+		{"child-noads", "adult.example", dns.TypeA, false, nxAdult},                  // the RPZ's own NXDOMAIN action wins
+		{"child-noads", "allowed.example", dns.TypeA, false, answered("127.0.0.12")}, // allow wins over malware
 		{"child-noads", "extra-blocked.example", dns.TypeA, false, nullIP("filtered: deny")},
 		{"child-noads", "cloaked.example", dns.TypeA, false, nullIP("filtered: ads")},
 		{"child-noads", "www.google.com", dns.TypeA, false, safeGoogle},
-		{"child-noads", "www.example.org", dns.TypeA, false, pass("127.0.0.30")},
+		{"child-noads", "www.example.org", dns.TypeA, false, answered("127.0.0.30")},
 	}
 	for _, tt := range tests {
 		edns := ""
@@ -384,14 +384,14 @@ func TestProfilesKdig(t *testing.T) {
 	pg := startProfileGateway(t, list, t.TempDir())
 	tests := []struct {
 		name string
-		want want
+		want answerWant
 	}{
-		{"www.example.org", pass("127.0.0.30")},
+		{"www.example.org", answered("127.0.0.30")},
 		{"malware.example", nxMalware},
 		{"adult.example", nxAdult},
-		{"adult-landing.example", blocked(dns.RcodeSuccess, "127.0.0.99", resolver.EDEFiltered, "filtered: adult")},
-		{"ads.example", pass("127.0.0.13")},
-		{"www.google.com", want{rcode: dns.RcodeSuccess, cname: "forcesafesearch.google.com.", ip: "127.0.0.21"}},
+		{"adult-landing.example", blockedWith(dns.RcodeSuccess, "127.0.0.99", resolver.EDEFiltered, "filtered: adult")},
+		{"ads.example", answered("127.0.0.13")},
+		{"www.google.com", answerWant{rcode: dns.RcodeSuccess, cname: "forcesafesearch.google.com.", ip: "127.0.0.21"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -400,7 +400,7 @@ func TestProfilesKdig(t *testing.T) {
 			if err != nil {
 				t.Fatalf("kdig: %v\n%s", err, out)
 			}
-			got := want{rcode: -1}
+			got := answerWant{rcode: -1}
 			if m := kdigStatus.FindSubmatch(out); m != nil {
 				got.rcode = dns.StringToRcode[string(m[1])]
 			}
@@ -435,7 +435,7 @@ func TestRemoteListRefresh(t *testing.T) {
 
 	list.set("remote-ad2.example\n", false)
 	pg.waitRcode(t, "noads", "remote-ad2.example", dns.RcodeNameError)
-	pass("127.0.0.22").check(t, pg.query(t, "noads", "remote-ad.example", dns.TypeA, false)) // dropped from v2
+	answered("127.0.0.22").check(t, pg.query(t, "noads", "remote-ad.example", dns.TypeA, false)) // dropped from v2
 
 	list.set("remote-ad2.example\n", true)
 	failed := list.count(http.StatusInternalServerError)
