@@ -29,7 +29,8 @@ import (
 // profilesYAML is the issue's example configuration (lists and profiles),
 // with every profile also reachable by a local address. %P% is the plain DNS
 // port shared by all six addresses, %UP% the upstream, %LIST% the remote
-// list server, %DATA% the data directory.
+// list server, %DATA% the data directory, %TESTDATA% this package's
+// testdata folder (the configuration file is written elsewhere).
 const profilesYAML = `
 listen:
   dns: ["127.0.0.1:%P%", "127.0.0.2:%P%", "127.0.0.3:%P%", "127.0.0.4:%P%", "127.0.0.5:%P%", "127.0.0.6:%P%"]
@@ -38,9 +39,9 @@ upstreams: [udp://%UP%]
 data_dir: "%DATA%"
 list_refresh: 100ms
 lists:
-  malware: ["testdata/malware.hosts"]
-  ads: ["testdata/ads.txt", "%LIST%/ads.txt"]
-  adult: ["testdata/adult.rpz"]
+  malware: ["%TESTDATA%/malware.hosts"]
+  ads: ["%TESTDATA%/ads.txt", "%LIST%/ads.txt"]
+  adult: ["%TESTDATA%/adult.rpz"]
 default_profile: unfiltered
 profiles:
   unfiltered: {paths: ["/dns-query"], addrs: ["127.0.0.6"]}
@@ -157,9 +158,20 @@ func startProfileGateway(t *testing.T, list *listServer, dataDir string) *profil
 	t.Helper()
 	auth := dnstest.StartAuthority(t, upstreamZone, nil)
 	port := dnstest.FreePort(t)
+	testdata, err := filepath.Abs("testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
 	yaml := strings.NewReplacer("%P%", strconv.Itoa(port), "%UP%", auth.Addr, "%LIST%", list.URL,
-		"%DATA%", dataDir).Replace(profilesYAML)
+		"%DATA%", dataDir, "%TESTDATA%", testdata).Replace(profilesYAML)
 	_, metrics := startGateway(t, yaml)
+	// The gateway serves even when lists fail to load; these tests need them.
+	body := scrape(t, metrics)
+	for _, cat := range []string{"malware", "ads", "adult"} {
+		if !regexp.MustCompile(`(?m)^dnsward_filter_list_entries\{category="` + cat + `"\} [1-9]`).MatchString(body) {
+			t.Fatalf("the %s list did not load:\n%s", cat, body)
+		}
+	}
 	return &profileGateway{port: port, metrics: metrics}
 }
 
@@ -192,7 +204,7 @@ func (pg *profileGateway) waitRcode(t *testing.T, profile, name string, rcode in
 	})
 }
 
-// want is the expected answer to one query.
+// answerWant is the expected answer to one query.
 type answerWant struct {
 	rcode int
 	cname string // first answer record is a CNAME to this target
