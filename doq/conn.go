@@ -125,7 +125,11 @@ func (c *conn) serveStream(str *quic.Stream) {
 	q, err := framing.Parse(raw)
 	if err != nil {
 		c.s.metrics.ProtocolErrors.WithLabelValues("doq", c.profile.Name, "malformed").Inc()
-		c.reply(str, framing.FormErr(raw), bp)
+		if r := resolver.MalformedReply(raw); r != nil {
+			c.reply(str, r, bp)
+		} else { // a response: nothing is sent back
+			cancelStream(str, RequestCancelled)
+		}
 		return
 	}
 	if framing.HasKeepalive(q) {

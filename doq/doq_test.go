@@ -439,3 +439,30 @@ func TestProfileByLocalAddress(t *testing.T) {
 		})
 	}
 }
+
+// TestMalformed: an unparsable query with ID 0 is answered FORMERR and a
+// response sent as a query is not answered; the connection goes on.
+func TestMalformed(t *testing.T) {
+	f := start(t, nil)
+	c := f.dial(t, "dns.test")
+	garbage := []byte{0, 14, 0, 0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0xff, 0xff}
+	out, err := exchangeRaw(c, garbage, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a dns.Msg
+	if err := a.Unpack(out[2:]); err != nil || a.Rcode != dns.RcodeFormatError || a.Id != 0 {
+		t.Fatalf("garbage: %v (%v)", &a, err)
+	}
+	resp := query("r.example.", dns.TypeA)
+	resp.Response = true
+	frame, _ := framing.Pack(resp, nil)
+	_, err = exchangeRaw(c, frame, true)
+	var serr *quic.StreamError
+	if !errors.As(err, &serr) || serr.ErrorCode != RequestCancelled {
+		t.Fatalf("response as query: err %v, want the stream reset with DOQ_REQUEST_CANCELLED", err)
+	}
+	if a := exchange(t, c, query("after.example.", dns.TypeA)); a.Rcode != dns.RcodeSuccess {
+		t.Fatalf("after: %s", dns.RcodeToString[a.Rcode])
+	}
+}

@@ -106,7 +106,9 @@ func (c *conn) readLoop() {
 		q, err := framing.Parse(raw)
 		if err != nil {
 			c.protocolError("malformed")
-			c.write(framing.FormErr(raw))
+			if r := resolver.MalformedReply(raw); r != nil { // nil: a response, never answered
+				c.write(r)
+			}
 			continue
 		}
 		select {

@@ -161,15 +161,20 @@ func TestFraming(t *testing.T) {
 	response := query("r.example.", dns.TypeA)
 	response.Response = true
 	packedResponse, _ := response.Pack()
+	const (
+		closed  = iota // the connection is closed
+		formerr        // answered FORMERR, the connection goes on
+		silent         // not answered, the connection goes on
+	)
 	for _, tc := range []struct {
-		name    string
-		raw     []byte // written as is
-		formerr bool   // answered FORMERR; otherwise the connection is closed
+		name string
+		raw  []byte // written as is
+		want int
 	}{
-		{"zero length", []byte{0, 0}, false},
-		{"shorter than a header", []byte{0, 5, 1, 2, 3, 4, 5}, false},
-		{"garbage after header", append([]byte{0, 14, 0xab, 0xcd, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0}, 0xff, 0xff), true},
-		{"a response", mustFrame(t, packedResponse), true},
+		{"zero length", []byte{0, 0}, closed},
+		{"shorter than a header", []byte{0, 5, 1, 2, 3, 4, 5}, closed},
+		{"garbage after header", append([]byte{0, 14, 0xab, 0xcd, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0}, 0xff, 0xff), formerr},
+		{"a response", mustFrame(t, packedResponse), silent},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := f.dial(t, "dns.test")
@@ -182,19 +187,23 @@ func TestFraming(t *testing.T) {
 			if _, err := c.tc.Write(tc.raw); err != nil {
 				t.Fatal(err)
 			}
-			if !tc.formerr {
+			switch tc.want {
+			case closed:
 				if !c.closed(3 * time.Second) {
 					t.Fatal("connection not closed")
 				}
 				return
+			case formerr:
+				a := c.recv()
+				if a.Rcode != dns.RcodeFormatError || a.Id != uint16(tc.raw[2])<<8|uint16(tc.raw[3]) {
+					t.Fatalf("got rcode %s id %d", dns.RcodeToString[a.Rcode], a.Id)
+				}
 			}
-			a := c.recv()
-			if a.Rcode != dns.RcodeFormatError || a.Id != uint16(tc.raw[2])<<8|uint16(tc.raw[3]) {
-				t.Fatalf("got rcode %s id %d", dns.RcodeToString[a.Rcode], a.Id)
-			}
-			c.send(query("after.example.", dns.TypeA)) // the connection survives
-			if a := c.recv(); a.Rcode != dns.RcodeSuccess {
-				t.Fatalf("query after FORMERR: %s", dns.RcodeToString[a.Rcode])
+			after := query("after.example.", dns.TypeA)
+			after.Id = 4242
+			c.send(after) // the connection survives; a silent drop sends nothing before this
+			if a := c.recv(); a.Rcode != dns.RcodeSuccess || a.Id != 4242 {
+				t.Fatalf("query after the bad one: %s id %d", dns.RcodeToString[a.Rcode], a.Id)
 			}
 		})
 	}

@@ -131,8 +131,8 @@ func FuzzReadFrame(f *testing.F) {
 				if m.Response {
 					t.Fatal("a response parsed as a query")
 				}
-			} else if FormErr(raw).Rcode != dns.RcodeFormatError {
-				t.Fatal("FormErr without FORMERR")
+			} else if r := resolver.MalformedReply(raw); r != nil && r.Rcode != dns.RcodeFormatError {
+				t.Fatal("malformed query answered without FORMERR")
 			}
 			buf = raw[:0]
 		}

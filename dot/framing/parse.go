@@ -1,7 +1,6 @@
 package framing
 
 import (
-	"encoding/binary"
 	"errors"
 
 	"github.com/miekg/dns"
@@ -11,7 +10,8 @@ import (
 var ErrNotQuery = errors.New("message is a response, not a query")
 
 // Parse unpacks one query. A message that cannot be unpacked, or is a
-// response, is an error; FormErr builds the answer for it.
+// response, is an error; resolver.MalformedReply builds the answer for it
+// (none for a response).
 func Parse(raw []byte) (*dns.Msg, error) {
 	m := new(dns.Msg)
 	if err := m.Unpack(raw); err != nil {
@@ -21,16 +21,4 @@ func Parse(raw []byte) (*dns.Msg, error) {
 		return nil, ErrNotQuery
 	}
 	return m, nil
-}
-
-// FormErr builds a FORMERR answer from the header of a malformed query of at
-// least 12 bytes (RFC 7766 §8 asks for an answer rather than a closed
-// connection whenever the ID can be read).
-func FormErr(raw []byte) *dns.Msg {
-	m := new(dns.Msg)
-	m.Id = binary.BigEndian.Uint16(raw)
-	m.Response = true
-	m.Opcode = int(raw[2]>>3) & 0xF
-	m.Rcode = dns.RcodeFormatError
-	return m
 }
