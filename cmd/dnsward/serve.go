@@ -38,6 +38,11 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// SIGHUP is caught before Start (loading large lists takes seconds, and
+	// the default action would kill the process); reloads begin after it.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	if err := g.Start(ctx); err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
@@ -48,25 +53,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	if ca := g.CAFile(); ca != "" {
 		fmt.Fprintf(stdout, "dnsward: self-signed certificates; clients trust them with the CA in %s\n", ca)
 	}
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	go func() {
-		for range hup {
-			next := (*config.Config)(nil)
-			if *file != "" {
-				var err error
-				if next, err = config.Load(*file); err != nil {
-					log.Warn("dnsward: configuration not reloaded; keeping the running one", "err", err)
-				}
-			}
-			if err := g.Reload(next); err != nil {
-				log.Warn("dnsward: reload kept the last good state for some parts", "err", err)
-			} else {
-				log.Info("dnsward: reloaded lists and certificates")
-			}
-		}
-	}()
+	go reloadOnHUP(hup, g, *file, log)
 	log.Info("dnsward started", "version", version, "config", cfg.File)
 	<-ctx.Done()
 	log.Info("dnsward stopping: draining in-flight queries", "timeout", drainTimeout)
@@ -77,6 +64,25 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// reloadOnHUP re-reads the configuration file and reloads lists,
+// certificates and limits on every SIGHUP, keeping the running state on error.
+func reloadOnHUP(hup <-chan os.Signal, g *gateway.Gateway, file string, log *slog.Logger) {
+	for range hup {
+		var next *config.Config
+		if file != "" {
+			var err error
+			if next, err = config.Load(file); err != nil {
+				log.Warn("dnsward: configuration not reloaded; keeping the running one", "err", err)
+			}
+		}
+		if err := g.Reload(next); err != nil {
+			log.Warn("dnsward: reload kept the last good state for some parts", "err", err)
+		} else {
+			log.Info("dnsward: reloaded lists, certificates and limits")
+		}
+	}
 }
 
 // loadConfig reads file, or the embedded default when file is "".
