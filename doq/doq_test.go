@@ -466,3 +466,22 @@ func TestMalformed(t *testing.T) {
 		t.Fatalf("after: %s", dns.RcodeToString[a.Rcode])
 	}
 }
+
+// TestIdleTimeout: the server drops a connection idle for IdleTimeout (QUIC
+// idle timeouts close silently, so the server's own gauge is what shows it).
+func TestIdleTimeout(t *testing.T) {
+	f := start(t, func(c *Config) { c.IdleTimeout = 300 * time.Millisecond })
+	c := f.dial(t, "dns.test")
+	exchange(t, c, query("idle.example.", dns.TypeA))
+	active := f.srv.metrics.Active.WithLabelValues("doq")
+	if got := testutil.ToFloat64(active); got != 1 {
+		t.Fatalf("active connections %v, want 1", got)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for testutil.ToFloat64(active) != 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got := testutil.ToFloat64(active); got != 0 {
+		t.Fatalf("idle connection still open on the server (%v active)", got)
+	}
+}
