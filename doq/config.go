@@ -12,6 +12,7 @@ import (
 
 	"github.com/dnsward/dnsward/resolver"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/quic-go/quic-go"
 )
 
 // ALPN is the TLS application protocol DoQ negotiates (RFC 9250 §4.1.1).
@@ -42,6 +43,10 @@ type Config struct {
 	// RetryAbove, when > 0, sends a Retry to new clients while at least this
 	// many handshakes are in progress (address validation under load).
 	RetryAbove int
+	// StatelessResetKey, when set, lets the server tell a client at once that
+	// its connection is gone (after an idle timeout or a restart) instead of
+	// leaving it to time out; keep it stable across restarts and nodes.
+	StatelessResetKey *quic.StatelessResetKey
 
 	Logger  *slog.Logger          // nil: slog.Default()
 	Metrics prometheus.Registerer // nil: metrics are not registered

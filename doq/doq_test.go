@@ -485,3 +485,34 @@ func TestIdleTimeout(t *testing.T) {
 		t.Fatalf("idle connection still open on the server (%v active)", got)
 	}
 }
+
+// TestStatelessReset: with a reset key, a client still using a connection
+// the server dropped learns it at once from a stateless reset.
+func TestStatelessReset(t *testing.T) {
+	var key quic.StatelessResetKey
+	copy(key[:], "0123456789abcdef0123456789abcdef")
+	f := start(t, func(c *Config) {
+		c.IdleTimeout = 300 * time.Millisecond
+		c.StatelessResetKey = &key
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := quic.DialAddr(ctx, f.addr, f.clientTLS("dns.test"), &quic.Config{MaxIdleTimeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseWithError(0, "")
+	exchange(t, c, query("reset.example.", dns.TypeA))
+	active := f.srv.metrics.Active.WithLabelValues("doq")
+	for deadline := time.Now().Add(5 * time.Second); testutil.ToFloat64(active) != 0 && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+	}
+	frame, _ := framing.Pack(query("after.example.", dns.TypeA), nil)
+	if _, err := exchangeRaw(c, frame, true); err == nil {
+		t.Fatal("query on a dropped connection answered")
+	}
+	var reset *quic.StatelessResetError
+	if err := context.Cause(c.Context()); !errors.As(err, &reset) {
+		t.Fatalf("connection ended with %v, want a stateless reset", err)
+	}
+}

@@ -104,6 +104,7 @@ func (s *Server) Start(ctx context.Context) error {
 		udp := pc.(*net.UDPConn)
 		tr := &quic.Transport{
 			Conn:                udp,
+			StatelessResetKey:   s.cfg.StatelessResetKey,
 			VerifySourceAddress: s.verifySource,
 			ConnContext:         s.connContext,
 		}
