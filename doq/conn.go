@@ -143,6 +143,7 @@ func (c *conn) serveStream(str *quic.Stream) {
 	req := &resolver.Request{Msg: q, Client: c.client, Transport: resolver.DoQ, ServerName: c.sni, Profile: c.profile}
 	resp, err := framing.Resolve(c.s.base, c.s.cfg.Handler, req)
 	if errors.Is(err, ratelimit.ErrLimited) { // RFC 9250 §4.3: the client should slow down
+		c.s.metrics.ProtocolErrors.WithLabelValues("doq", c.profile.Name, "rate_limited").Inc()
 		cancelStream(str, ExcessiveLoad)
 		return
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/dnsward/dnsward/dot/framing"
 	"github.com/dnsward/dnsward/dot/framing/framingtest"
+	"github.com/dnsward/dnsward/ratelimit"
 	"github.com/dnsward/dnsward/resolver"
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -514,5 +515,29 @@ func TestStatelessReset(t *testing.T) {
 	var reset *quic.StatelessResetError
 	if err := context.Cause(c.Context()); !errors.As(err, &reset) {
 		t.Fatalf("connection ended with %v, want a stateless reset", err)
+	}
+}
+
+// TestRateLimited: a handler refusing with ratelimit.ErrLimited makes the
+// stream reset with DOQ_EXCESSIVE_LOAD; other queries are answered.
+func TestRateLimited(t *testing.T) {
+	f := start(t, func(c *Config) {
+		next := c.Handler
+		c.Handler = resolver.HandlerFunc(func(ctx context.Context, req *resolver.Request) (*dns.Msg, error) {
+			if req.Msg.Question[0].Name == "limited.example." {
+				return nil, ratelimit.ErrLimited
+			}
+			return next.ServeDNS(ctx, req)
+		})
+	})
+	c := f.dial(t, "dns.test")
+	frame, _ := framing.Pack(query("limited.example.", dns.TypeA), nil)
+	_, err := exchangeRaw(c, frame, true)
+	var serr *quic.StreamError
+	if !errors.As(err, &serr) || !serr.Remote || serr.ErrorCode != ExcessiveLoad {
+		t.Fatalf("err = %v, want a reset with DOQ_EXCESSIVE_LOAD", err)
+	}
+	if a := exchange(t, c, query("fine.example.", dns.TypeA)); a.Rcode != dns.RcodeSuccess {
+		t.Fatalf("next query: %s", dns.RcodeToString[a.Rcode])
 	}
 }
