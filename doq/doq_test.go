@@ -512,6 +512,11 @@ func TestStatelessReset(t *testing.T) {
 	if _, err := exchangeRaw(c, frame, true); err == nil {
 		t.Fatal("query on a dropped connection answered")
 	}
+	select {
+	case <-c.Context().Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("client connection still open")
+	}
 	var reset *quic.StatelessResetError
 	if err := context.Cause(c.Context()); !errors.As(err, &reset) {
 		t.Fatalf("connection ended with %v, want a stateless reset", err)
