@@ -90,9 +90,19 @@ func (g *Gateway) newFrontends(rm *resolver.Metrics) error {
 		}
 	}
 	if len(c.Listen.DoQ) > 0 {
+		resetKey, err := quicResetKey(c.DataDir)
+		if err != nil {
+			return err
+		}
+		retryAbove := 256
+		if c.DoQ.RetryAbove != nil {
+			retryAbove = *c.DoQ.RetryAbove
+		}
 		g.doq, err = doq.New(doq.Config{
 			Addrs: c.Listen.DoQ, TLS: g.certs.TLSConfig(certs.ALPNDoQ), MaxConnsPerClient: maxConns,
 			Handler: g.handler, Profiles: g.profiles, Logger: g.log, Metrics: g.registry,
+			Allow0RTT: c.DoQ.Allow0RTT, AlwaysRetry: c.DoQ.AlwaysRetry, RetryAbove: retryAbove,
+			StatelessResetKey: resetKey,
 		})
 		if err != nil {
 			return err

@@ -34,6 +34,7 @@ type Config struct {
 	DefaultProfile string              `yaml:"default_profile"`
 	Profiles       map[string]Profile  `yaml:"profiles"`
 	RateLimit      *RateLimit          `yaml:"rate_limit"` // per-client limits (XDP and userspace)
+	DoQ            DoQ                 `yaml:"doq"`
 	XDP            *XDP                `yaml:"xdp"`
 
 	// File is the path the configuration was read from ("" for the embedded default).

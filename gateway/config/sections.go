@@ -45,6 +45,18 @@ type Profile struct {
 	BlockedAnswer []string `yaml:"blocked_answer"` // nxdomain | null_ip | nodata | refused | IP addresses
 }
 
+// DoQ tunes the DNS-over-QUIC front-end (RFC 9250).
+type DoQ struct {
+	// Allow0RTT accepts 0-RTT; only replay-safe queries are answered before
+	// the handshake completes.
+	Allow0RTT bool `yaml:"allow_0rtt"`
+	// AlwaysRetry validates every client address with a QUIC Retry.
+	AlwaysRetry bool `yaml:"always_retry"`
+	// RetryAbove sends a Retry to new clients while this many handshakes are
+	// in progress (address validation under load); default 256, 0 off.
+	RetryAbove *int `yaml:"retry_above"`
+}
+
 // XDP configures the kernel-side limiter on the plain-UDP port.
 type XDP struct {
 	Interfaces []string `yaml:"interfaces"`
@@ -100,6 +112,9 @@ func (c *Config) validateSections() Errors {
 		if _, err := c.RateLimit.Normalize(); err != nil {
 			errs = append(errs, c.keyedErrors(err)...)
 		}
+	}
+	if c.DoQ.RetryAbove != nil && *c.DoQ.RetryAbove < 0 {
+		add(c.errAt("doq.retry_above", "must not be negative, got %d", *c.DoQ.RetryAbove))
 	}
 	if c.XDP != nil {
 		if len(c.XDP.Interfaces) == 0 {
