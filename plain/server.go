@@ -32,7 +32,6 @@ type Config struct {
 	TCPIdleTimeout time.Duration // 0: 10s (RFC 7766 §6.2.3)
 	TCPMaxInflight int           // concurrent queries per TCP connection; 0: 100
 	TCPMaxConns    int           // open TCP connections per address; 0: 10000
-	QueryTimeout   time.Duration // bound on answering one query; 0: 10s
 
 	// Limiter bounds TCP connections per client prefix and, with LimitUDP,
 	// charges each UDP packet right after it is read (when XDP is not
@@ -82,9 +81,6 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.TCPMaxConns <= 0 {
 		cfg.TCPMaxConns = 10000
-	}
-	if cfg.QueryTimeout <= 0 {
-		cfg.QueryTimeout = 10 * time.Second
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -193,9 +189,9 @@ func (s *Server) resolve(wire []byte, client netip.AddrPort, local netip.Addr, t
 		Transport: t,
 		Profile:   s.cfg.Profiles.Select(resolver.Ingress{Local: local}),
 	}
-	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.QueryTimeout)
-	defer cancel()
-	resp, err := s.cfg.Handler.ServeDNS(ctx, req)
+	// No per-query deadline: the resolver bounds upstream work itself
+	// (upstream_timeout), and a forced shutdown cancels s.ctx.
+	resp, err := s.cfg.Handler.ServeDNS(s.ctx, req)
 	if err != nil {
 		if !errors.Is(err, resolver.ErrDrop) {
 			s.cfg.Logger.Debug("plain: query not answered", "transport", t, "err", err)
