@@ -75,7 +75,8 @@ func writeLists(t *testing.T) string {
 		"malware.hosts": "0.0.0.0 malware.example\n",
 		"ads.txt":       "||tracker.example^\n||ads.example^\n@@||ok.ads.example^\n",
 		"adult.rpz": "$ORIGIN rpz.\n@ SOA a. b. 1 2 3 4 5\nadult.example CNAME .\nnodata.example CNAME *.\n" +
-			"local.example A 192.0.2.50\nredirect.example CNAME walled.garden.\n",
+			"local.example A 192.0.2.50\nredirect.example CNAME walled.garden.\n" +
+			"both.example CNAME .\n*.both.example CNAME .\n*.below.example CNAME .\n",
 	} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
 			t.Fatal(err)
@@ -159,7 +160,14 @@ func TestPolicyStep(t *testing.T) {
 		{"child", "WWW.Google.CO.UK.", A, false, "NOERROR | CNAME forcesafesearch.google.com.; A 216.239.38.120"},
 		{"child", "www.youtube.com", AAAA, false, "NOERROR | CNAME restrict.youtube.com.; AAAA 2001:db8::1"},
 		{"child", "adult.example", A, false, "NXDOMAIN |  | EDE 17 filtered: adult"},
+		{"child", "www.adult.example", A, false, "NOERROR | A 192.0.2.1"}, // an RPZ owner is exact
+		{"child", "both.example", A, false, "NXDOMAIN |  | EDE 17 filtered: adult"},
+		{"child", "www.both.example", A, false, "NXDOMAIN |  | EDE 17 filtered: adult"}, // *.both.example
+		{"child", "below.example", A, false, "NOERROR | A 192.0.2.1"},                   // *.x: not x itself
+		{"child", "a.b.below.example", A, false, "NXDOMAIN |  | EDE 17 filtered: adult"},
 		{"child", "nodata.example", A, false, "NOERROR |  | EDE 17 filtered: adult"},
+		{"child", "x.nodata.example", A, false, "NOERROR | A 192.0.2.1"},
+		{"child", "x.local.example", A, false, "NOERROR | A 192.0.2.1"},
 		{"child", "local.example", A, false, "NOERROR | A 192.0.2.50 | EDE 17 filtered: adult"},
 		{"child", "local.example", AAAA, false, "NOERROR |  | EDE 17 filtered: adult"},
 		{"child", "redirect.example", A, false, "NOERROR | CNAME walled.garden.; A 192.0.2.99 | EDE 17 filtered: adult"},

@@ -57,7 +57,7 @@ func buildCompiled(n int) structure {
 	var b Builder
 	g := names.New(hitSeed)
 	for range n {
-		b.Add(g.Next(), false)
+		b.Add(g.Next(), ScopeSubtree)
 	}
 	return b.Build()
 }
@@ -188,7 +188,7 @@ func BenchmarkParseHosts(b *testing.B) {
 	b.SetBytes(int64(len(list)))
 	for b.Loop() {
 		var bl Builder
-		if _, err := Parse(strings.NewReader(list), FormatHosts, "bench", nil, func(e Entry) { bl.Add(e.Name, e.Wildcard) }); err != nil {
+		if _, err := Parse(strings.NewReader(list), FormatHosts, "bench", nil, func(e Entry) { bl.Add(e.Name, e.Scope) }); err != nil {
 			b.Fatal(err)
 		}
 		bl.Build()

@@ -20,14 +20,14 @@ type Builder struct {
 	adds int
 }
 
-// Add adds a normalized name (see NormalizeName); wildcard adds only the
-// subtree below it. It reports false for a name no set can hold.
-func (b *Builder) Add(name string, wildcard bool) bool {
+// Add adds a normalized name (see NormalizeName) matching the names scope
+// says. It reports false for a name no set can hold.
+func (b *Builder) Add(name string, scope Scope) bool {
 	if b.buf == nil {
 		b.buf = make([]byte, 0, chunkBytes+maxEntryBytes)
 	}
 	start := len(b.buf)
-	buf, ok := appendKey(append(b.buf, 0), name, wildcard)
+	buf, ok := appendKey(append(b.buf, 0), name, scope)
 	if !ok {
 		b.buf = buf[:start]
 		return false

@@ -66,24 +66,24 @@ type categoryBuilder struct {
 func (cb *categoryBuilder) add(e Entry) {
 	switch e.Action {
 	case ActImportant:
-		cb.important.Add(e.Name, e.Wildcard)
+		cb.important.Add(e.Name, e.Scope)
 	case ActAllow:
-		cb.allow.Add(e.Name, e.Wildcard)
+		cb.allow.Add(e.Name, e.Scope)
 	case ActNXDomain:
-		cb.nxdomain.Add(e.Name, e.Wildcard)
+		cb.nxdomain.Add(e.Name, e.Scope)
 	case ActNoData:
-		cb.nodata.Add(e.Name, e.Wildcard)
+		cb.nodata.Add(e.Name, e.Scope)
 	case ActLocalData:
 		if cb.local == nil {
 			cb.local = map[string][]dns.RR{}
 		}
 		key := e.Name
-		if e.Wildcard {
+		if e.Scope == ScopeBelow {
 			key = "*." + key
 		}
 		cb.local[key] = append(cb.local[key], e.RR)
 	default:
-		cb.block.Add(e.Name, e.Wildcard)
+		cb.block.Add(e.Name, e.Scope)
 	}
 }
 

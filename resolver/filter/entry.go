@@ -16,10 +16,29 @@ const (
 	ActLocalData               // RPZ local data: answer with Entry.RR
 )
 
+// Scope is which names an entry matches.
+type Scope uint8
+
+// The entry scopes.
+const (
+	ScopeSubtree Scope = iota // the name and every name below it (domain lists, hosts, AdBlock)
+	ScopeBelow                // only the names below it ("*.example.com")
+	ScopeExact                // the name only (an RPZ owner without "*.")
+)
+
+// wildScope is ScopeBelow for a wildcard name, else plain: the scope the
+// format gives a name without "*.".
+func wildScope(wildcard bool, plain Scope) Scope {
+	if wildcard {
+		return ScopeBelow
+	}
+	return plain
+}
+
 // Entry is one parsed list entry.
 type Entry struct {
-	Name     string // normalized (see NormalizeName)
-	Wildcard bool   // the subtree below Name only
-	Action   Action
-	RR       dns.RR // for ActLocalData; its owner is Name (or *.Name)
+	Name   string // normalized (see NormalizeName)
+	Scope  Scope
+	Action Action
+	RR     dns.RR // for ActLocalData; its owner is Name (or *.Name for ScopeBelow)
 }

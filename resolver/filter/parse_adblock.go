@@ -58,6 +58,6 @@ func (adblockParser) parseLine(line string, emit func(Entry)) error {
 	if err != nil {
 		return fmt.Errorf("%q: %w", domain, err)
 	}
-	emit(Entry{Name: name, Wildcard: wild, Action: act})
+	emit(Entry{Name: name, Scope: wildScope(wild, ScopeSubtree), Action: act})
 	return nil
 }

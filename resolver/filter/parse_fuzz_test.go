@@ -15,13 +15,13 @@ func fuzzParse(f *testing.F, format Format, seeds ...string) {
 		var b Builder
 		var names []string
 		_, err := Parse(strings.NewReader(in), format, "fuzz", nil, func(e Entry) {
-			if !b.Add(e.Name, e.Wildcard) {
+			if !b.Add(e.Name, e.Scope) {
 				t.Fatalf("entry %q not accepted by the builder", e.Name)
 			}
 			if e.Action == ActLocalData && e.RR == nil {
 				t.Fatalf("local data without a record for %q", e.Name)
 			}
-			if !e.Wildcard && len(names) < 100 {
+			if e.Scope != ScopeBelow && len(names) < 100 {
 				names = append(names, e.Name)
 			}
 		})

@@ -48,7 +48,7 @@ func (hostsParser) parseLine(line string, emit func(Entry)) error {
 			skipped = fmt.Errorf("%q: %w", f, err)
 			continue
 		}
-		emit(Entry{Name: name, Wildcard: wild})
+		emit(Entry{Name: name, Scope: wildScope(wild, ScopeSubtree)})
 	}
 	return skipped
 }

@@ -15,7 +15,9 @@ const defaultRPZTTL = 300
 // rpzParser reads RPZ zone files (QNAME triggers only): CNAME . is
 // NXDOMAIN, CNAME *. is NODATA, CNAME rpz-passthru. an exception, CNAME
 // rpz-drop. a block, any other record local data. Owners are taken relative
-// to $ORIGIN (or to the SOA owner); "*.x" owners cover x's subtree.
+// to $ORIGIN (or to the SOA owner). As in BIND and Unbound, an owner "x"
+// triggers on x only and "*.x" on the names below x; both are needed to
+// cover x's whole subtree.
 type rpzParser struct {
 	origin string // lower-case, fully qualified; "" until known
 	owner  string // the last owner, for lines that start with blanks
@@ -90,7 +92,7 @@ func (p *rpzParser) parseLine(line string, emit func(Entry)) error {
 	if err != nil {
 		return fmt.Errorf("%q: %w", rel, err)
 	}
-	e := Entry{Name: name, Wildcard: wild}
+	e := Entry{Name: name, Scope: wildScope(wild, ScopeExact)}
 	if typ == "CNAME" && len(rdata) == 1 {
 		switch strings.ToLower(rdata[0]) {
 		case ".":

@@ -6,15 +6,19 @@ import (
 	"testing"
 )
 
-// parsed renders entries compactly: "name", "*.name", with "!imp", "@allow",
-// "nx", "nodata" or the local-data record type appended.
+// parsed renders entries compactly: "name" (the subtree), "*.name" (below
+// only), "=name" (exact), with "!imp", "@allow", "nx", "nodata" or the
+// local-data record appended.
 func parsed(t *testing.T, f Format, source, input string) ([]string, ParseStats) {
 	t.Helper()
 	var got []string
 	st, err := Parse(strings.NewReader(input), f, source, nil, func(e Entry) {
 		s := e.Name
-		if e.Wildcard {
+		switch e.Scope {
+		case ScopeBelow:
 			s = "*." + s
+		case ScopeExact:
+			s = "=" + s
 		}
 		switch e.Action {
 		case ActImportant:
@@ -82,16 +86,16 @@ func TestParse(t *testing.T) {
 				"pass.example CNAME rpz-passthru.\ndrop.example.rpz.local. CNAME rpz-drop.\n" +
 				"local.example 30 IN A 192.0.2.1\nlocal.example AAAA 2001:db8::1\nredirect.example CNAME walled.garden.\n" +
 				"32.1.0.0.127.rpz-ip CNAME .\nother.zone. CNAME .\nbad.example A not-an-ip\nTXT.example TXT \"a;b\"\n",
-			want: []string{"nx.example nx", "*.nx.example nx", "nodata.example nodata", "pass.example @allow",
-				"drop.example", "local.example local.example. 30 IN A 192.0.2.1",
-				"local.example local.example. 60 IN AAAA 2001:db8::1",
-				"redirect.example redirect.example. 60 IN CNAME walled.garden.",
-				`txt.example txt.example. 60 IN TXT "a;b"`},
+			want: []string{"=nx.example nx", "*.nx.example nx", "=nodata.example nodata", "=pass.example @allow",
+				"=drop.example", "=local.example local.example. 30 IN A 192.0.2.1",
+				"=local.example local.example. 60 IN AAAA 2001:db8::1",
+				"=redirect.example redirect.example. 60 IN CNAME walled.garden.",
+				`=txt.example txt.example. 60 IN TXT "a;b"`},
 			skipped: 3, detect: FormatRPZ,
 		},
 		{
 			name: "rpz detected by extension", format: FormatAuto, source: "adult.rpz",
-			input: "bad.example CNAME .\n", want: []string{"bad.example nx"}, detect: FormatRPZ,
+			input: "bad.example CNAME .\n", want: []string{"=bad.example nx"}, detect: FormatRPZ,
 		},
 		{
 			name: "rpz unclosed", format: FormatRPZ,

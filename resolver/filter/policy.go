@@ -61,7 +61,7 @@ func nameSet(names []string) (*Set, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%q: %w", n, err)
 		}
-		b.Add(name, wild)
+		b.Add(name, wildScope(wild, ScopeSubtree))
 	}
 	return b.Build(), nil
 }

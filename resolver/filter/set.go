@@ -10,7 +10,7 @@ import (
 const blockLen = 16
 
 // Set is an immutable set of domain names, each matching itself and its whole
-// subtree (or only the subtree, for wildcard entries). The zero value and nil
+// subtree, only the names below it, or only itself (see Scope). The zero value and nil
 // are empty sets. A Set is safe for concurrent use.
 type Set struct {
 	pages   [][]byte
@@ -56,7 +56,7 @@ func (s *Set) Match(name string) (depth int, ok bool) {
 		return 0, false
 	}
 	var kb [maxEntryBytes]byte
-	k, valid := appendKey(kb[:0], name, false)
+	k, valid := appendKey(kb[:0], name, ScopeExact)
 	if !valid {
 		return 0, false
 	}
@@ -110,12 +110,10 @@ func (s *Set) match(k []byte) (depth int, ok bool) {
 		pLen, pLast = shared+len(suffix), suffix[len(suffix)-1]
 		off += 2 + len(suffix)
 	}
-	if pLast == wildcardMark {
-		pLen-- // the stem must be a strict prefix of k
-		if lcp != pLen || len(k) == pLen {
-			return 0, false
-		}
-	} else if lcp != pLen {
+	if pLast == belowMark {
+		pLen-- // the stem; k ≥ stem+belowMark, so k is below it if it starts with it
+	}
+	if lcp != pLen {
 		return 0, false
 	}
 	return bytes.Count(k[:pLen], []byte{'.'}), true

@@ -7,15 +7,21 @@ import (
 	"testing"
 )
 
+// buildSet builds a set of names: "*.x" for the names below x, "=x" for x
+// only, any other name for itself and its subtree.
 func buildSet(t testing.TB, names ...string) *Set {
 	t.Helper()
 	var b Builder
 	for _, n := range names {
+		plain := ScopeSubtree
+		if rest, ok := strings.CutPrefix(n, "="); ok {
+			n, plain = rest, ScopeExact
+		}
 		name, wild, err := NormalizeName(n)
 		if err != nil {
 			t.Fatalf("NormalizeName(%q): %v", n, err)
 		}
-		if !b.Add(name, wild) {
+		if !b.Add(name, wildScope(wild, plain)) {
 			t.Fatalf("Add(%q) refused", name)
 		}
 	}
@@ -62,6 +68,51 @@ func TestSetSemantics(t *testing.T) {
 	}
 }
 
+// TestSetExact checks exact entries (RPZ owners) beside subtree and
+// wildcard ones: an exact entry matches its name only, its wildcard twin
+// adds the names below, and a subtree entry makes both redundant.
+func TestSetExact(t *testing.T) {
+	s := buildSet(t, "=adult.example", "=both.example", "*.both.example", "=www.sub.example", "sub.example",
+		"=a.b.c.example", "*.b.c.example", "=z.example", "=z.example", "=x.cdn.example", "cdn.example.org",
+		"=deep.cdn.example.org", "=com")
+	tests := []struct {
+		name string
+		want bool
+	}{
+		{"adult.example", true},
+		{"ADULT.example.", true},
+		{"www.adult.example", false}, // exact: not the subtree
+		{"example", false},
+		{"both.example", true},
+		{"www.both.example", true},
+		{"a.b.both.example", true},
+		{"sub.example", true},
+		{"www.sub.example", true},
+		{"x.www.sub.example", true}, // covered by sub.example
+		{"a.b.c.example", true},     // exact and below *.b.c.example
+		{"b.c.example", false},
+		{"q.b.c.example", true},
+		{"z.example", true},
+		{"y.z.example", false},
+		{"x.cdn.example", true},
+		{"y.x.cdn.example", false},
+		{"cdn.example", false},
+		{"deep.cdn.example.org", true},
+		{"com", true},
+		{"example.com", false},
+	}
+	for _, tt := range tests {
+		if got := s.Contains(tt.name); got != tt.want {
+			t.Errorf("Contains(%q) = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+	// Covered, so dropped: =www.sub.example and =deep.cdn.example.org (by a
+	// subtree entry), =a.b.c.example (by *.b.c.example), the second =z.example.
+	if got, want := s.Len(), 9; got != want {
+		t.Errorf("Len() = %d, want %d", got, want)
+	}
+}
+
 func TestSetMatchDepth(t *testing.T) {
 	s := buildSet(t, "example.com", "*.other.org")
 	if d, ok := s.Match("a.b.example.com"); !ok || d != 2 {
@@ -96,28 +147,33 @@ func TestSetAgainstModel(t *testing.T) {
 		}
 		return strings.Join(parts, ".")
 	}
-	model := map[string]bool{} // name → wildcard
+	model := map[string]map[Scope]bool{}
 	var b Builder
 	for range 300000 {
-		n, wild := randName(), r.IntN(10) == 0
-		b.Add(n, wild)
-		if old, ok := model[n]; !ok || old {
-			model[n] = wild
+		n, scope := randName(), ScopeSubtree
+		switch r.IntN(10) {
+		case 0:
+			scope = ScopeBelow
+		case 1, 2:
+			scope = ScopeExact
 		}
+		b.Add(n, scope)
+		if model[n] == nil {
+			model[n] = map[Scope]bool{}
+		}
+		model[n][scope] = true
 	}
 	if len(b.runs) < 1 { // plus the chunk Build flushes
 		t.Fatalf("test too small: %d runs", len(b.runs))
 	}
 	s := b.Build()
 	matches := func(q string) bool {
-		if wild, ok := model[q]; ok && !wild {
+		if m := model[q]; m[ScopeSubtree] || m[ScopeExact] {
 			return true
 		}
 		for i := 0; i < len(q); i++ {
-			if q[i] == '.' {
-				if _, ok := model[q[i+1:]]; ok {
-					return true
-				}
+			if m := model[q[i+1:]]; q[i] == '.' && (m[ScopeSubtree] || m[ScopeBelow]) {
+				return true
 			}
 		}
 		return false
