@@ -6,10 +6,10 @@ package doq
 import (
 	"crypto/tls"
 	"errors"
-	"fmt"
 	"log/slog"
 	"time"
 
+	"github.com/dnsward/dnsward/dot/framing"
 	"github.com/dnsward/dnsward/resolver"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/quic-go/quic-go"
@@ -53,37 +53,17 @@ type Config struct {
 }
 
 func (c Config) withDefaults() (Config, error) {
-	if len(c.Addrs) == 0 {
-		return c, errors.New("doq: no listen addresses")
+	common := framing.Common{Addrs: c.Addrs, TLS: c.TLS, Handler: c.Handler, Profiles: c.Profiles}
+	if err := common.Check("doq"); err != nil {
+		return c, err
 	}
-	if c.TLS == nil {
-		return c, errors.New("doq: no TLS config")
-	}
-	if c.TLS.Certificates == nil && c.TLS.GetCertificate == nil && c.TLS.GetConfigForClient == nil {
-		return c, errors.New("doq: TLS config has no certificate")
-	}
-	if c.Handler == nil {
-		return c, errors.New("doq: no handler")
-	}
-	if c.Profiles == nil {
-		return c, errors.New("doq: no profiles")
-	}
-	for _, d := range []struct {
-		name string
-		v    *time.Duration
-		def  time.Duration
-	}{
-		{"IdleTimeout", &c.IdleTimeout, 30 * time.Second},
-		{"HandshakeTimeout", &c.HandshakeTimeout, 5 * time.Second},
-		{"StreamTimeout", &c.StreamTimeout, 5 * time.Second},
-		{"WriteTimeout", &c.WriteTimeout, 10 * time.Second},
-	} {
-		if *d.v < 0 {
-			return c, fmt.Errorf("doq: negative %s", d.name)
-		}
-		if *d.v == 0 {
-			*d.v = d.def
-		}
+	if err := framing.SetTimeouts("doq",
+		framing.Timeout{Name: "IdleTimeout", Value: &c.IdleTimeout, Default: 30 * time.Second},
+		framing.Timeout{Name: "HandshakeTimeout", Value: &c.HandshakeTimeout, Default: 5 * time.Second},
+		framing.Timeout{Name: "StreamTimeout", Value: &c.StreamTimeout, Default: 5 * time.Second},
+		framing.Timeout{Name: "WriteTimeout", Value: &c.WriteTimeout, Default: 10 * time.Second},
+	); err != nil {
+		return c, err
 	}
 	if c.MaxStreamsPerConn < 0 || c.MaxInflight < 0 || c.RetryAbove < 0 {
 		return c, errors.New("doq: negative MaxStreamsPerConn, MaxInflight or RetryAbove")
@@ -95,7 +75,7 @@ func (c Config) withDefaults() (Config, error) {
 		c.MaxInflight = 16384
 	}
 	if c.MaxConnsPerClient == 0 {
-		c.MaxConnsPerClient = 256
+		c.MaxConnsPerClient = framing.DefaultMaxConnsPerClient
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

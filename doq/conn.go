@@ -27,16 +27,10 @@ type conn struct {
 }
 
 func (s *Server) serveConn(qc *quic.Conn) {
-	defer s.wg.Done()
+	defer s.life.WG.Done()
 	st, _ := qc.Context().Value(stateKey{}).(*connState)
-	s.mu.Lock()
-	s.conns[qc] = struct{}{}
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.conns, qc)
-		s.mu.Unlock()
-	}()
+	s.life.Track(qc) // doq never calls Stop: draining ends the stream loop instead
+	defer s.life.Untrack(qc)
 	sni := qc.ConnectionState().TLS.ServerName
 	local := framing.AddrPort(qc.LocalAddr())
 	c := &conn{

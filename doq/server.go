@@ -28,12 +28,11 @@ type Server struct {
 	draining context.Context // done when Shutdown starts: stop accepting streams
 	drain    context.CancelFunc
 
-	mu    sync.Mutex
-	udp   []*net.UDPConn
-	trs   []*quic.Transport
-	conns map[*quic.Conn]struct{}
-	wg    sync.WaitGroup // accept loops and connections
-	bufs  sync.Pool      // *[]byte answer buffers
+	life framing.Lifecycle[*quic.Conn]
+	mu   sync.Mutex
+	udp  []*net.UDPConn
+	trs  []*quic.Transport
+	bufs sync.Pool // *[]byte answer buffers
 }
 
 // listener is what quic.Listener and quic.EarlyListener share.
@@ -68,7 +67,6 @@ func New(cfg Config) (*Server, error) {
 		metrics: m,
 		qm:      qm,
 		limiter: framing.NewConnLimiter(cfg.MaxConnsPerClient),
-		conns:   map[*quic.Conn]struct{}{},
 	}
 	s.base, s.cancel = context.WithCancel(context.Background())
 	s.draining, s.drain = context.WithCancel(context.Background())
@@ -122,8 +120,13 @@ func (s *Server) Start(ctx context.Context) error {
 		}
 		lns = append(lns, ln)
 	}
+	addrs := make([]net.Addr, len(s.udp))
+	for i, u := range s.udp {
+		addrs[i] = u.LocalAddr()
+	}
+	s.life.SetAddrs(addrs)
 	for i, ln := range lns {
-		s.wg.Add(1)
+		s.life.WG.Add(1)
 		go s.acceptLoop(ln)
 		s.cfg.Logger.Info("doq: listening", "addr", s.udp[i].LocalAddr().String(), "0rtt", s.cfg.Allow0RTT)
 	}
@@ -131,36 +134,17 @@ func (s *Server) Start(ctx context.Context) error {
 }
 
 // Addrs returns the bound UDP addresses (useful with port 0).
-func (s *Server) Addrs() []net.Addr {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]net.Addr, len(s.udp))
-	for i, u := range s.udp {
-		out[i] = u.LocalAddr()
-	}
-	return out
-}
+func (s *Server) Addrs() []net.Addr { return s.life.Addrs() }
 
 // Shutdown stops accepting connections and streams, lets queries in flight
 // be answered, then closes every connection with DOQ_NO_ERROR. When ctx ends
 // first, handler contexts are cancelled and connections closed at once.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.drain()
-	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
-	var err error
-	select {
-	case <-done:
-	case <-ctx.Done():
-		err = ctx.Err()
+	err := s.life.Wait(ctx, func() {
 		s.cancel()
-		s.mu.Lock()
-		for c := range s.conns {
-			c.CloseWithError(NoError, "server shutting down")
-		}
-		s.mu.Unlock()
-		<-done
-	}
+		s.life.Each(func(c *quic.Conn) { c.CloseWithError(NoError, "server shutting down") })
+	})
 	s.cancel()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -174,7 +158,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 }
 
 func (s *Server) acceptLoop(ln listener) {
-	defer s.wg.Done()
+	defer s.life.WG.Done()
 	defer ln.Close()
 	for {
 		c, err := ln.Accept(s.draining)
@@ -184,7 +168,7 @@ func (s *Server) acceptLoop(ln listener) {
 			}
 			return
 		}
-		s.wg.Add(1)
+		s.life.WG.Add(1)
 		go s.serveConn(c)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/dnsward/dnsward/dot/framing"
 	"github.com/dnsward/dnsward/resolver"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -38,36 +39,16 @@ type Config struct {
 
 // withDefaults validates c and returns a copy with defaults filled in.
 func (c Config) withDefaults() (Config, error) {
-	if len(c.Addrs) == 0 {
-		return c, errors.New("dot: no listen addresses")
+	common := framing.Common{Addrs: c.Addrs, TLS: c.TLS, Handler: c.Handler, Profiles: c.Profiles}
+	if err := common.Check("dot"); err != nil {
+		return c, err
 	}
-	if c.TLS == nil {
-		return c, errors.New("dot: no TLS config")
-	}
-	if c.TLS.Certificates == nil && c.TLS.GetCertificate == nil && c.TLS.GetConfigForClient == nil {
-		return c, errors.New("dot: TLS config has no certificate")
-	}
-	if c.Handler == nil {
-		return c, errors.New("dot: no handler")
-	}
-	if c.Profiles == nil {
-		return c, errors.New("dot: no profiles")
-	}
-	for _, d := range []struct {
-		name string
-		v    *time.Duration
-		def  time.Duration
-	}{
-		{"IdleTimeout", &c.IdleTimeout, 30 * time.Second},
-		{"HandshakeTimeout", &c.HandshakeTimeout, 5 * time.Second},
-		{"WriteTimeout", &c.WriteTimeout, 10 * time.Second},
-	} {
-		if *d.v < 0 {
-			return c, fmt.Errorf("dot: negative %s", d.name)
-		}
-		if *d.v == 0 {
-			*d.v = d.def
-		}
+	if err := framing.SetTimeouts("dot",
+		framing.Timeout{Name: "IdleTimeout", Value: &c.IdleTimeout, Default: 30 * time.Second},
+		framing.Timeout{Name: "HandshakeTimeout", Value: &c.HandshakeTimeout, Default: 5 * time.Second},
+		framing.Timeout{Name: "WriteTimeout", Value: &c.WriteTimeout, Default: 10 * time.Second},
+	); err != nil {
+		return c, err
 	}
 	if c.IdleTimeout > 6553*time.Second {
 		return c, fmt.Errorf("dot: IdleTimeout %s exceeds what RFC 7828 can advertise", c.IdleTimeout)
@@ -79,7 +60,7 @@ func (c Config) withDefaults() (Config, error) {
 		c.MaxInflightPerConn = 128
 	}
 	if c.MaxConnsPerClient == 0 {
-		c.MaxConnsPerClient = 256
+		c.MaxConnsPerClient = framing.DefaultMaxConnsPerClient
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

@@ -33,7 +33,7 @@ type conn struct {
 
 // serve runs one accepted TCP connection to its end.
 func (s *Server) serve(nc net.Conn) {
-	defer s.wg.Done()
+	defer s.life.WG.Done()
 	client := framing.AddrPort(nc.RemoteAddr())
 	if !s.limiter.Acquire(client.Addr()) {
 		s.metrics.ProtocolErrors.WithLabelValues("dot", "", "conn_limit").Inc()
@@ -43,10 +43,10 @@ func (s *Server) serve(nc net.Conn) {
 	defer s.limiter.Release(client.Addr())
 	tc := tls.Server(nc, s.cfg.TLS)
 	defer tc.Close()
-	if !s.track(tc) {
+	if !s.life.Track(tc) {
 		return
 	}
-	defer s.untrack(tc)
+	defer s.life.Untrack(tc)
 	hctx, cancel := context.WithTimeout(s.base, s.cfg.HandshakeTimeout)
 	err := tc.HandshakeContext(hctx)
 	cancel()

@@ -310,11 +310,7 @@ func TestConfigErrors(t *testing.T) {
 		name   string
 		mutate func(*Config)
 	}{
-		{"no addrs", func(c *Config) { c.Addrs = nil }},
-		{"no tls", func(c *Config) { c.TLS = nil }},
-		{"no cert", func(c *Config) { c.TLS = &tls.Config{} }},
-		{"no handler", func(c *Config) { c.Handler = nil }},
-		{"no profiles", func(c *Config) { c.Profiles = nil }},
+		{"no cert", func(c *Config) { c.TLS = &tls.Config{} }}, // framing.Common: the other shared checks are tested there
 		{"negative idle", func(c *Config) { c.IdleTimeout = -1 }},
 		{"idle too long", func(c *Config) { c.IdleTimeout = 2 * time.Hour }},
 	} {

@@ -24,11 +24,10 @@ type Server struct {
 	cancel context.CancelFunc
 
 	closing atomic.Bool
+	life    framing.Lifecycle[*tls.Conn]
 	mu      sync.Mutex
 	lns     []net.Listener
-	conns   map[*tls.Conn]struct{}
-	wg      sync.WaitGroup // accept loops and connections
-	bufs    sync.Pool      // *[]byte answer buffers
+	bufs    sync.Pool // *[]byte answer buffers
 }
 
 // New validates cfg and returns a server that is not listening yet.
@@ -49,7 +48,6 @@ func New(cfg Config) (*Server, error) {
 		keepalive: uint16(cfg.IdleTimeout / (100 * time.Millisecond)),
 		base:      base,
 		cancel:    cancel,
-		conns:     map[*tls.Conn]struct{}{},
 	}
 	s.bufs.New = func() any { b := make([]byte, 0, 1024); return &b }
 	return s, nil
@@ -73,8 +71,13 @@ func (s *Server) Start(ctx context.Context) error {
 	s.mu.Lock()
 	s.lns = lns
 	s.mu.Unlock()
+	addrs := make([]net.Addr, len(lns))
+	for i, ln := range lns {
+		addrs[i] = ln.Addr()
+	}
+	s.life.SetAddrs(addrs)
 	for _, ln := range lns {
-		s.wg.Add(1)
+		s.life.WG.Add(1)
 		go s.acceptLoop(ln)
 		s.cfg.Logger.Info("dot: listening", "addr", ln.Addr().String())
 	}
@@ -82,15 +85,7 @@ func (s *Server) Start(ctx context.Context) error {
 }
 
 // Addrs returns the bound addresses (useful with port 0).
-func (s *Server) Addrs() []net.Addr {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]net.Addr, len(s.lns))
-	for i, ln := range s.lns {
-		out[i] = ln.Addr()
-	}
-	return out
-}
+func (s *Server) Addrs() []net.Addr { return s.life.Addrs() }
 
 // Shutdown stops accepting, stops reading new queries, lets queries in flight
 // be answered and closes every connection. When ctx ends first, handler
@@ -101,30 +96,18 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for _, ln := range s.lns {
 		ln.Close()
 	}
-	for c := range s.conns {
-		c.SetReadDeadline(time.Now())
-	}
 	s.mu.Unlock()
-	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
-	select {
-	case <-done:
+	s.life.Stop(func(c *tls.Conn) { c.SetReadDeadline(time.Now()) })
+	err := s.life.Wait(ctx, func() {
 		s.cancel()
-		return nil
-	case <-ctx.Done():
-		s.cancel()
-		s.mu.Lock()
-		for c := range s.conns {
-			c.Close()
-		}
-		s.mu.Unlock()
-		<-done
-		return ctx.Err()
-	}
+		s.life.Each(func(c *tls.Conn) { c.Close() })
+	})
+	s.cancel()
+	return err
 }
 
 func (s *Server) acceptLoop(ln net.Listener) {
-	defer s.wg.Done()
+	defer s.life.WG.Done()
 	backoff := 5 * time.Millisecond
 	for {
 		nc, err := ln.Accept()
@@ -138,24 +121,7 @@ func (s *Server) acceptLoop(ln net.Listener) {
 			continue
 		}
 		backoff = 5 * time.Millisecond
-		s.wg.Add(1)
+		s.life.WG.Add(1)
 		go s.serve(nc)
 	}
-}
-
-// track registers c so Shutdown can reach it; false when shutting down.
-func (s *Server) track(c *tls.Conn) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closing.Load() {
-		return false
-	}
-	s.conns[c] = struct{}{}
-	return true
-}
-
-func (s *Server) untrack(c *tls.Conn) {
-	s.mu.Lock()
-	delete(s.conns, c)
-	s.mu.Unlock()
 }
