@@ -105,7 +105,8 @@ h2load_run() {
 # Warm the caches with the measured URIs: every name many times over.
 for n in "${names[@]}"; do
   h2load_run "$n" -n $((NAMES * 20))
-  grep -q "^status codes: $((NAMES * 20)) 2xx" "$work/h2.out" || { echo "bench/doh: warming $n failed:"; cat "$work/h2.out"; exit 1; }
+  grep -q "^status codes: $((NAMES * 20)) 2xx" "$work/h2.out" && grep -q "^Application protocol: h2$" "$work/h2.out" ||
+    { echo "bench/doh: warming $n over HTTP/2 failed:"; cat "$work/h2.out"; exit 1; }
 done
 
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
