@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/dnsward/dnsward/internal/testpki"
 )
 
 // BenchmarkHandshake compares a full TLS 1.3 handshake through the Manager's
@@ -15,8 +17,8 @@ import (
 // Certificates.
 func BenchmarkHandshake(b *testing.B) {
 	dir := b.TempDir()
-	ca := newTestCA(b)
-	certPEM, keyPEM := ca.issue(b, 1, time.Now().Add(time.Hour), "dns.example.test")
+	ca := testpki.NewCA("test root")
+	certPEM, keyPEM := issuePEM(ca, 1, time.Now().Add(time.Hour), "dns.example.test")
 	certFile, keyFile := filepath.Join(dir, "c.pem"), filepath.Join(dir, "k.pem")
 	os.WriteFile(certFile, certPEM, 0o600)
 	os.WriteFile(keyFile, keyPEM, 0o600)
@@ -33,7 +35,7 @@ func BenchmarkHandshake(b *testing.B) {
 	for _, name := range []string{"baseline-static", "manager"} {
 		srvCfg := configs[name]
 		b.Run(name, func(b *testing.B) {
-			cliCfg := &tls.Config{ServerName: "dns.example.test", RootCAs: ca.pool(), NextProtos: []string{ALPNDoT}}
+			cliCfg := &tls.Config{ServerName: "dns.example.test", RootCAs: ca.Pool, NextProtos: []string{ALPNDoT}}
 			for b.Loop() {
 				c, s := net.Pipe()
 				done := make(chan error, 1)

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/dnsward/dnsward/internal/testpki"
 )
 
 func TestConfigErrorsNameTheKey(t *testing.T) {
@@ -92,13 +94,13 @@ func FuzzNormalizeHostname(f *testing.F) {
 }
 
 func FuzzParsePair(f *testing.F) {
-	ca := newTestCA(f)
-	c, k := ca.issue(f, 1, ca.cert.NotAfter, "dns.example.test")
+	ca := testpki.NewCA("test root")
+	c, k := issuePEM(ca, 1, ca.Root.NotAfter, "dns.example.test")
 	f.Add(c, k)
 	f.Add(k, c)
 	f.Add([]byte("-----BEGIN CERTIFICATE-----\n\n-----END CERTIFICATE-----\n"), []byte{})
 	f.Fuzz(func(t *testing.T, certPEM, keyPEM []byte) {
-		pair, err := parsePair(certPEM, keyPEM, ca.cert.NotBefore)
+		pair, err := parsePair(certPEM, keyPEM, ca.Root.NotBefore)
 		if err != nil {
 			if strings.Contains(err.Error(), "PRIVATE KEY-----") {
 				t.Fatalf("error leaks key material: %v", err)

@@ -6,13 +6,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dnsward/dnsward/internal/testpki"
 )
 
 func TestFilesReplacedOnDiskAreServedWithoutRestart(t *testing.T) {
 	dir := t.TempDir()
-	ca := newTestCA(t)
+	ca := testpki.NewCA("test root")
 	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	c1, k1 := ca.issue(t, 1, time.Now().Add(time.Hour), "dns.example.test")
+	c1, k1 := issuePEM(ca, 1, time.Now().Add(time.Hour), "dns.example.test")
 	writeFile(t, certFile, c1)
 	writeFile(t, keyFile, k1)
 
@@ -23,7 +25,7 @@ func TestFilesReplacedOnDiskAreServedWithoutRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	serial := func() int64 {
-		st, err := handshake(addr, "dns.example.test", ca.pool())
+		st, err := handshake(addr, "dns.example.test", ca.Pool)
 		if err != nil {
 			t.Fatalf("handshake: %v", err)
 		}
@@ -36,13 +38,13 @@ func TestFilesReplacedOnDiskAreServedWithoutRestart(t *testing.T) {
 		t.Fatalf("serial %d, want 1", got)
 	}
 
-	c2, k2 := ca.issue(t, 2, time.Now().Add(time.Hour), "dns.example.test")
+	c2, k2 := issuePEM(ca, 2, time.Now().Add(time.Hour), "dns.example.test")
 	writeFile(t, keyFile, k2)
 	writeFile(t, certFile, c2)
 	waitFor(t, 5*time.Second, "the replaced certificate", func() bool { return serial() == 2 })
 
 	// A mismatched pair (new cert, old key) keeps serving serial 2.
-	c3, _ := ca.issue(t, 3, time.Now().Add(time.Hour), "dns.example.test")
+	c3, _ := issuePEM(ca, 3, time.Now().Add(time.Hour), "dns.example.test")
 	writeFile(t, certFile, c3)
 	waitFor(t, 5*time.Second, "the reload error", func() bool { return errorCount(reg, "dns.example.test") >= 1 })
 	if got := serial(); got != 2 {
@@ -57,7 +59,7 @@ func TestFilesReplacedOnDiskAreServedWithoutRestart(t *testing.T) {
 	}
 
 	// A good pair again: Reload (the SIGHUP path) serves it at once.
-	c4, k4 := ca.issue(t, 4, time.Now().Add(time.Hour), "dns.example.test")
+	c4, k4 := issuePEM(ca, 4, time.Now().Add(time.Hour), "dns.example.test")
 	writeFile(t, keyFile, k4)
 	writeFile(t, certFile, c4)
 	if err := m.Reload(); err != nil {
@@ -73,10 +75,10 @@ func TestFilesReplacedOnDiskAreServedWithoutRestart(t *testing.T) {
 
 func TestFilesBadPairErrorsNameTheKey(t *testing.T) {
 	dir := t.TempDir()
-	ca := newTestCA(t)
-	good, goodKey := ca.issue(t, 1, time.Now().Add(time.Hour), "dns.example.test")
-	_, otherKey := ca.issue(t, 2, time.Now().Add(time.Hour), "dns.example.test")
-	expired, expiredKey := ca.issue(t, 3, time.Now().Add(-time.Minute), "dns.example.test")
+	ca := testpki.NewCA("test root")
+	good, goodKey := issuePEM(ca, 1, time.Now().Add(time.Hour), "dns.example.test")
+	_, otherKey := issuePEM(ca, 2, time.Now().Add(time.Hour), "dns.example.test")
+	expired, expiredKey := issuePEM(ca, 3, time.Now().Add(-time.Minute), "dns.example.test")
 	file := func(name string, data []byte) string {
 		p := filepath.Join(dir, name)
 		if err := os.WriteFile(p, data, 0o600); err != nil {

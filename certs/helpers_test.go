@@ -2,18 +2,12 @@ package certs
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"math/big"
 	"net"
 	"os"
 	"strconv"
@@ -21,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dnsward/dnsward/internal/testpki"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -169,57 +164,10 @@ func expirySeconds(reg *prometheus.Registry, name string) (float64, error) {
 	return 0, errors.New("no dnsward_cert_expiry_seconds sample for " + name)
 }
 
-// testCA is a throw-away CA for building certificate files in tests.
-type testCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-}
-
-func newTestCA(t testing.TB) *testCA {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test root"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	return &testCA{cert, key}
-}
-
-// issue returns PEM chain (leaf, CA) and PEM key for a new leaf for names.
-func (ca *testCA) issue(t testing.TB, serial int64, notAfter time.Time, names ...string) (certPEM, keyPEM []byte) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: names[0]}, DNSNames: names,
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: notAfter,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, KeyUsage: x509.KeyUsageDigitalSignature,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, key.Public(), ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	certPEM = append(certPEM, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.cert.Raw})...)
-	keyDER, _ := x509.MarshalPKCS8PrivateKey(key)
-	return certPEM, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})
-}
-
-func (ca *testCA) pool() *x509.CertPool {
-	p := x509.NewCertPool()
-	p.AddCert(ca.cert)
-	return p
+// issuePEM returns the PEM chain (leaf, CA) and key of a new leaf from ca
+// for names, with the given serial and expiry.
+func issuePEM(ca *testpki.CA, serial int64, notAfter time.Time, names ...string) (certPEM, keyPEM []byte) {
+	return testpki.PEM(ca.Issue(testpki.Leaf{Names: names, Serial: serial, NotAfter: notAfter}))
 }
 
 // writeFile writes data to path via a rename, as deployment tools do.

@@ -61,7 +61,7 @@ func TestClientAddress(t *testing.T) {
 					return c, nil
 				}
 				client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
-					DialContext: dial, TLSClientConfig: &tls.Config{RootCAs: env.pki.pool, ServerName: "dns.test"},
+					DialContext: dial, TLSClientConfig: &tls.Config{RootCAs: env.pki.Pool, ServerName: "dns.test"},
 				}}
 				defer client.CloseIdleConnections()
 				scheme := map[bool]string{true: "https", false: "http"}[tlsListener]
@@ -88,7 +88,7 @@ func TestClientAddress(t *testing.T) {
 func TestMaxConnsPerClient(t *testing.T) {
 	env := startServer(t, func(c *Config) { c.MaxConnsPerClient = 2 })
 	addr := env.srv.TLSAddrs()[0]
-	conf := &tls.Config{RootCAs: env.pki.pool, ServerName: "dns.test", NextProtos: []string{"h2"}}
+	conf := &tls.Config{RootCAs: env.pki.Pool, ServerName: "dns.test", NextProtos: []string{"h2"}}
 	dial := func() (*tls.Conn, error) {
 		d := &tls.Dialer{Config: conf, NetDialer: &net.Dialer{Timeout: 5 * time.Second}}
 		c, err := d.DialContext(context.Background(), "tcp", addr.String())

@@ -47,7 +47,7 @@ func TestConfigValidation(t *testing.T) {
 func TestStartErrors(t *testing.T) {
 	env := startServer(t, nil)
 	taken := env.srv.TLSAddrs()[0].String()
-	srv, err := New(Config{Handler: env.fwd, Profiles: testProfiles(t), TLS: &tls.Config{Certificates: []tls.Certificate{env.pki.leaf}},
+	srv, err := New(Config{Handler: env.fwd, Profiles: testProfiles(t), TLS: &tls.Config{Certificates: []tls.Certificate{env.pki.Leaf}},
 		Addrs: []string{"127.0.0.1:0", taken}})
 	if err != nil {
 		t.Fatal(err)

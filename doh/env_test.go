@@ -2,81 +2,22 @@ package doh
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"net"
 	"net/http"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/dnsward/dnsward/internal/testpki"
 	"github.com/dnsward/dnsward/resolver"
 	"github.com/miekg/dns"
 	"github.com/quic-go/quic-go"
 	"github.com/quic-go/quic-go/http3"
 	"golang.org/x/net/http2"
 )
-
-// testPKI is a CA and a leaf for the test server's names and addresses.
-type testPKI struct {
-	pool   *x509.CertPool
-	caFile string
-	leaf   tls.Certificate
-}
-
-func newTestPKI(t testing.TB) *testPKI {
-	t.Helper()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	caTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "dnsward test CA"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, err := x509.ParseCertificate(caDER)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leafTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "dns.test"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
-		DNSNames:    []string{"dns.test", "ads.dns.test", "localhost"},
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv4(127, 0, 0, 3), net.IPv6loopback},
-		KeyUsage:    x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	leafDER, err := x509.CreateCertificate(rand.Reader, leafTmpl, ca, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &testPKI{pool: x509.NewCertPool(), leaf: tls.Certificate{Certificate: [][]byte{leafDER, caDER}, PrivateKey: key}}
-	p.pool.AddCert(ca)
-	p.caFile = filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(p.caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
 
 // startAuthority serves a small zone over UDP and TCP on loopback and
 // returns its address. Names: a.test (A 127.0.0.1, TTL 300), short.test (A,
@@ -220,18 +161,18 @@ func testProfiles(t testing.TB) *resolver.Profiles {
 type testEnv struct {
 	srv *Server
 	fwd *forwarder
-	pki *testPKI
+	pki *testpki.PKI
 }
 
 // startServer starts a Server on loopback; mod adjusts the config first.
 func startServer(t testing.TB, mod func(*Config)) *testEnv {
 	t.Helper()
-	pki := newTestPKI(t)
+	pki := testpki.New(t, "dns.test", "ads.dns.test", "localhost", "127.0.0.1", "127.0.0.3", "::1")
 	fwd := &forwarder{upstream: startAuthority(t)}
 	cfg := Config{
 		Addrs:          []string{"127.0.0.1:0"},
 		PlainAddrs:     []string{"127.0.0.1:0"},
-		TLS:            &tls.Config{Certificates: []tls.Certificate{pki.leaf}},
+		TLS:            pki.Server,
 		Handler:        fwd,
 		Profiles:       testProfiles(t),
 		MaxHeaderBytes: 128 << 10,
@@ -269,7 +210,7 @@ const (
 // request, whatever its URL host, to addr (so Host and SNI can vary).
 func (e *testEnv) client(t testing.TB, v httpVersion, addr netip.AddrPort) *http.Client {
 	t.Helper()
-	tlsConf := &tls.Config{RootCAs: e.pki.pool}
+	tlsConf := &tls.Config{RootCAs: e.pki.Pool}
 	var rt http.RoundTripper
 	switch v {
 	case h1:

@@ -32,7 +32,7 @@ func TestCurlDoH(t *testing.T) {
 	tlsAddr, plain := env.srv.TLSAddrs()[0], env.srv.PlainAddrs()[0]
 	for _, path := range []string{"/dns-query", "/ads"} {
 		t.Run(path, func(t *testing.T) {
-			out := run(t, "curl", "--silent", "--show-error", "--max-time", "15", "--cacert", env.pki.caFile,
+			out := run(t, "curl", "--silent", "--show-error", "--max-time", "15", "--cacert", env.pki.CAFile,
 				"--doh-url", "https://dns.test:"+strconv.Itoa(int(tlsAddr.Port()))+path,
 				"--resolve", "dns.test:"+strconv.Itoa(int(tlsAddr.Port()))+":127.0.0.1",
 				"--output", "/dev/null", "--write-out", "%{remote_ip} %{http_code}",
@@ -63,7 +63,7 @@ func TestKdigDoH(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			args := []string{"@127.0.0.1", "-p", strconv.Itoa(int(addr.Port())), tt.mode,
-				"+tls-ca=" + env.pki.caFile, "+tls-hostname=dns.test", "+timeout=5", "+retry=0", "+edns", tt.qname, "A"}
+				"+tls-ca=" + env.pki.CAFile, "+tls-hostname=dns.test", "+timeout=5", "+retry=0", "+edns", tt.qname, "A"}
 			if tt.get != "" {
 				args = append(args, tt.get)
 			}

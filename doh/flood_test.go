@@ -70,7 +70,7 @@ func TestHTTP2StreamFlood(t *testing.T) {
 				c.Handler, c.MaxStreams, c.Metrics = g, maxStreams, reg
 			})
 			addr := env.srv.TLSAddrs()[0]
-			conn, err := tls.Dial("tcp", addr.String(), &tls.Config{RootCAs: env.pki.pool, ServerName: "dns.test", NextProtos: []string{"h2"}})
+			conn, err := tls.Dial("tcp", addr.String(), &tls.Config{RootCAs: env.pki.Pool, ServerName: "dns.test", NextProtos: []string{"h2"}})
 			if err != nil {
 				t.Fatal(err)
 			}

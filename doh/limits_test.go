@@ -60,7 +60,7 @@ func TestShutdownDrains(t *testing.T) {
 			if err := <-shut; err != nil {
 				t.Fatalf("Shutdown: %v", err)
 			}
-			if _, err := tls.Dial("tcp", addr.String(), &tls.Config{RootCAs: env.pki.pool, ServerName: "dns.test"}); err == nil {
+			if _, err := tls.Dial("tcp", addr.String(), &tls.Config{RootCAs: env.pki.Pool, ServerName: "dns.test"}); err == nil {
 				t.Fatal("still accepting after Shutdown")
 			}
 		})
@@ -92,7 +92,7 @@ func TestRequestLimits(t *testing.T) {
 		}
 	})
 	t.Run("slow request closed after ReadTimeout", func(t *testing.T) {
-		conn, err := tls.Dial("tcp", addr.String(), &tls.Config{RootCAs: env.pki.pool, ServerName: "dns.test", NextProtos: []string{"http/1.1"}})
+		conn, err := tls.Dial("tcp", addr.String(), &tls.Config{RootCAs: env.pki.Pool, ServerName: "dns.test", NextProtos: []string{"http/1.1"}})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/dnsward/dnsward/dot/framing"
 	"github.com/dnsward/dnsward/dot/framing/framingtest"
+	"github.com/dnsward/dnsward/internal/testpki"
 	"github.com/dnsward/dnsward/ratelimit"
 	"github.com/dnsward/dnsward/resolver"
 	"github.com/miekg/dns"
@@ -324,7 +325,7 @@ func TestRetryAndConnLimit(t *testing.T) {
 }
 
 func TestConfigErrors(t *testing.T) {
-	pki := framingtest.NewPKI(t, "dns.test")
+	pki := testpki.New(t, "dns.test")
 	ok := Config{Addrs: []string{"127.0.0.1:0"}, TLS: pki.Server, Handler: &framingtest.Handler{}, Profiles: framingtest.Profiles(t)}
 	for _, tc := range []struct {
 		name   string

@@ -10,6 +10,7 @@ import (
 
 	"github.com/dnsward/dnsward/dot/framing"
 	"github.com/dnsward/dnsward/dot/framing/framingtest"
+	"github.com/dnsward/dnsward/internal/testpki"
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/quic-go/quic-go"
@@ -17,7 +18,7 @@ import (
 
 type fixture struct {
 	srv  *Server
-	pki  *framingtest.PKI
+	pki  *testpki.PKI
 	addr string
 	reg  *prometheus.Registry
 }
@@ -26,7 +27,7 @@ type fixture struct {
 // forwarding to an in-test upstream.
 func start(t testing.TB, mutate func(*Config)) *fixture {
 	t.Helper()
-	pki := framingtest.NewPKI(t, framingtest.Hosts...)
+	pki := testpki.New(t, framingtest.Names...)
 	up := framingtest.StartUpstream(t)
 	reg := prometheus.NewRegistry()
 	cfg := Config{

@@ -14,6 +14,7 @@ import (
 
 	"github.com/dnsward/dnsward/dot/framing"
 	"github.com/dnsward/dnsward/dot/framing/framingtest"
+	"github.com/dnsward/dnsward/internal/testpki"
 	"github.com/dnsward/dnsward/resolver"
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -304,7 +305,7 @@ func TestConnsPerClient(t *testing.T) {
 }
 
 func TestConfigErrors(t *testing.T) {
-	pki := framingtest.NewPKI(t, "dns.test")
+	pki := testpki.New(t, "dns.test")
 	ok := Config{Addrs: []string{"127.0.0.1:0"}, TLS: pki.Server, Handler: &framingtest.Handler{}, Profiles: framingtest.Profiles(t)}
 	for _, tc := range []struct {
 		name   string

@@ -10,12 +10,13 @@ import (
 	"github.com/dnsward/dnsward/doq"
 	"github.com/dnsward/dnsward/dot"
 	"github.com/dnsward/dnsward/dot/framing/framingtest"
+	"github.com/dnsward/dnsward/internal/testpki"
 )
 
 // BenchmarkCacheHit drives dnsward's DoT and DoQ servers, sharing one cached
 // handler, with the load generator; it reports qps and p99 beside ns/op.
 func BenchmarkCacheHit(b *testing.B) {
-	pki := framingtest.NewPKI(b, framingtest.Hosts...)
+	pki := testpki.New(b, framingtest.Names...)
 	up := framingtest.StartUpstream(b)
 	h := framingtest.CacheHit(b, up.Addr)
 	quiet := slog.New(slog.DiscardHandler)

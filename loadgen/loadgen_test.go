@@ -19,6 +19,7 @@ import (
 	"github.com/dnsward/dnsward/doq"
 	"github.com/dnsward/dnsward/dot"
 	"github.com/dnsward/dnsward/dot/framing/framingtest"
+	"github.com/dnsward/dnsward/internal/testpki"
 	"github.com/miekg/dns"
 	"github.com/quic-go/quic-go/http3"
 )
@@ -136,7 +137,7 @@ func TestTimeouts(t *testing.T) {
 
 // TestTransports runs every client against a real server of its kind.
 func TestTransports(t *testing.T) {
-	pki := framingtest.NewPKI(t, framingtest.Hosts...)
+	pki := testpki.New(t, framingtest.Names...)
 	up := framingtest.StartUpstream(t)
 	handler := &framingtest.Handler{Upstream: up.Addr}
 	profiles := framingtest.Profiles(t)
@@ -207,7 +208,7 @@ func startTCP(t *testing.T, upstream string) string {
 }
 
 // startDoH runs an RFC 8484 POST endpoint over HTTP/2 (TLS) and HTTP/3.
-func startDoH(t *testing.T, pki *framingtest.PKI, upstream string) (h2URL, h3URL string) {
+func startDoH(t *testing.T, pki *testpki.PKI, upstream string) (h2URL, h3URL string) {
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		q := new(dns.Msg)

@@ -3,15 +3,14 @@ package pebbletest
 import (
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
 	"testing"
 	"time"
 
+	"github.com/dnsward/dnsward/internal/testpki"
 	"github.com/miekg/dns"
 )
 
@@ -46,17 +45,9 @@ func TestStartDNS(t *testing.T) {
 }
 
 func TestIssuedBy(t *testing.T) {
-	caKey, ca := newCert(t, &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test root"},
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}, nil, nil)
-	leafKey, leaf := newCert(t, &x509.Certificate{
-		SerialNumber: big.NewInt(7), DNSNames: []string{"dns.dnsward.test"},
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, KeyUsage: x509.KeyUsageDigitalSignature,
-	}, ca, caKey)
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{{
-		Certificate: [][]byte{leaf.Raw}, PrivateKey: leafKey,
-	}}})
+	ca := testpki.NewCA("test root")
+	leaf := ca.Issue(testpki.Leaf{Names: []string{"dns.dnsward.test"}, Serial: 7})
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{leaf}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,8 +62,7 @@ func TestIssuedBy(t *testing.T) {
 			c.Close()
 		}
 	}()
-	trusted := x509.NewCertPool()
-	trusted.AddCert(ca)
+	trusted := ca.Pool
 	tests := []struct {
 		name  string
 		roots *x509.CertPool

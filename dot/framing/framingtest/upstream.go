@@ -1,3 +1,6 @@
+// Package framingtest provides the real parts the DoT, DoQ and load generator
+// tests share: an upstream DNS server on loopback, a handler that forwards to
+// it per profile, the test profiles and the names their certificate covers.
 package framingtest
 
 import (
@@ -140,8 +143,9 @@ func Profiles(t testing.TB) *resolver.Profiles {
 // ChildAddr is the local address that selects the "child" profile.
 var ChildAddr = netip.MustParseAddr("127.0.0.2")
 
-// Hosts are the names the test leaf certificate covers.
-var Hosts = []string{"dns.test", "child.dns.test", "ads.dns.test", "other.dns.test"}
+// Names are what the tests' leaf certificate covers (testpki.New): the
+// profiles' hosts and the loopback addresses the servers listen on.
+var Names = []string{"dns.test", "child.dns.test", "ads.dns.test", "other.dns.test", "127.0.0.1", "127.0.0.2", "::1"}
 
 // CacheHit returns the resolver's real cache in front of a Handler for the
 // upstream at addr: after one query per name every answer is a cache hit.
