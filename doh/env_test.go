@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dnsward/dnsward/internal/dnstest"
 	"github.com/dnsward/dnsward/internal/testpki"
 	"github.com/dnsward/dnsward/resolver"
 	"github.com/miekg/dns"
@@ -22,65 +23,22 @@ import (
 // startAuthority serves a small zone over UDP and TCP on loopback and
 // returns its address. Names: a.test (A 127.0.0.1, TTL 300), short.test (A,
 // TTL 30), ads.example (A 192.0.2.1), big.test (TXT too large for UDP),
-// fail.test (SERVFAIL); anything else is NXDOMAIN with a SOA.
+// fail.test (SERVFAIL); anything else is NXDOMAIN with the zone's SOA
+// (minimum 120 s).
 func startAuthority(t testing.TB) string {
 	t.Helper()
-	soa, _ := dns.NewRR("test. 3600 IN SOA ns.test. admin.test. 1 7200 900 1209600 120")
-	records := map[string][]string{
-		"a.test.":      {"a.test. 300 IN A 127.0.0.1"},
-		"short.test.":  {"short.test. 30 IN A 127.0.0.2"},
-		"ads.example.": {"ads.example. 600 IN A 192.0.2.1"},
+	zone := []string{
+		"test. 3600 IN SOA ns.test. admin.test. 1 7200 900 1209600 120",
+		"a.test. 300 IN A 127.0.0.1",
+		"short.test. 30 IN A 127.0.0.2",
+		"ads.example. 600 IN A 192.0.2.1",
 	}
 	for i := range 40 {
-		records["big.test."] = append(records["big.test."], "big.test. 60 IN TXT \"record "+strings.Repeat("x", 20)+string(rune('a'+i%26))+"\"")
+		zone = append(zone, "big.test. 60 IN TXT \"record "+strings.Repeat("x", 20)+string(rune('a'+i%26))+"\"")
 	}
-	h := dns.HandlerFunc(func(w dns.ResponseWriter, q *dns.Msg) {
-		m := new(dns.Msg)
-		m.SetReply(q)
-		m.Authoritative = true
-		name := strings.ToLower(q.Question[0].Name)
-		switch rrs, ok := records[name]; {
-		case name == "fail.test.":
-			m.Rcode = dns.RcodeServerFailure
-		case ok:
-			for _, s := range rrs {
-				rr, err := dns.NewRR(s)
-				if err != nil {
-					panic(err)
-				}
-				if rr.Header().Rrtype == q.Question[0].Qtype {
-					m.Answer = append(m.Answer, rr)
-				}
-			}
-			if len(m.Answer) == 0 {
-				m.Ns = []dns.RR{soa}
-			}
-		default:
-			m.Rcode = dns.RcodeNameError
-			m.Ns = []dns.RR{soa}
-		}
-		if _, udp := w.RemoteAddr().(*net.UDPAddr); udp {
-			m.Truncate(dns.MinMsgSize)
-		}
-		_ = w.WriteMsg(m)
-	})
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := pc.LocalAddr().String()
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, srv := range []*dns.Server{{PacketConn: pc, Handler: h}, {Listener: ln, Handler: h}} {
-		started := make(chan struct{})
-		srv.NotifyStartedFunc = func() { close(started) }
-		go func() { _ = srv.ActivateAndServe() }()
-		<-started
-		t.Cleanup(func() { _ = srv.Shutdown() })
-	}
-	return addr
+	auth := dnstest.StartAuthority(t, zone, nil)
+	auth.SetRcode("fail.test.", dns.RcodeServerFailure)
+	return auth.Addr
 }
 
 // blockList is a resolver.Policy blocking a fixed set of names.
@@ -181,19 +139,7 @@ func startServer(t testing.TB, mod func(*Config)) *testEnv {
 		mod(&cfg)
 	}
 	srv, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
+	dnstest.Run(t, srv, err)
 	return &testEnv{srv: srv, fwd: fwd, pki: pki}
 }
 

@@ -523,15 +523,7 @@ func TestStatelessReset(t *testing.T) {
 // TestRateLimited: a handler refusing with ratelimit.ErrLimited makes the
 // stream reset with DOQ_EXCESSIVE_LOAD; other queries are answered.
 func TestRateLimited(t *testing.T) {
-	f := start(t, func(c *Config) {
-		next := c.Handler
-		c.Handler = resolver.HandlerFunc(func(ctx context.Context, req *resolver.Request) (*dns.Msg, error) {
-			if req.Msg.Question[0].Name == "limited.example." {
-				return nil, ratelimit.ErrLimited
-			}
-			return next.ServeDNS(ctx, req)
-		})
-	})
+	f := start(t, func(c *Config) { c.Handler = framingtest.FailName(c.Handler, "limited.example.", ratelimit.ErrLimited) })
 	c := f.dial(t, "dns.test")
 	frame, _ := framing.Pack(query("limited.example.", dns.TypeA), nil)
 	_, err := exchangeRaw(c, frame, true)

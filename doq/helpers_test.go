@@ -10,6 +10,7 @@ import (
 
 	"github.com/dnsward/dnsward/dot/framing"
 	"github.com/dnsward/dnsward/dot/framing/framingtest"
+	"github.com/dnsward/dnsward/internal/dnstest"
 	"github.com/dnsward/dnsward/internal/testpki"
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
@@ -42,19 +43,7 @@ func start(t testing.TB, mutate func(*Config)) *fixture {
 		mutate(&cfg)
 	}
 	srv, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
+	dnstest.Run(t, srv, err)
 	return &fixture{srv: srv, pki: pki, addr: srv.Addrs()[0].String(), reg: reg}
 }
 

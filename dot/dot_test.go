@@ -332,15 +332,7 @@ func TestConfigErrors(t *testing.T) {
 // TestDrop: a query the handler drops (resolver.ErrDrop) gets no answer and
 // the connection goes on.
 func TestDrop(t *testing.T) {
-	f := start(t, func(c *Config) {
-		next := c.Handler
-		c.Handler = resolver.HandlerFunc(func(ctx context.Context, req *resolver.Request) (*dns.Msg, error) {
-			if req.Msg.Question[0].Name == "drop.example." {
-				return nil, resolver.ErrDrop
-			}
-			return next.ServeDNS(ctx, req)
-		})
-	})
+	f := start(t, func(c *Config) { c.Handler = framingtest.FailName(c.Handler, "drop.example.", resolver.ErrDrop) })
 	c := f.dial(t, "dns.test")
 	drop, keep := query("drop.example.", dns.TypeA), query("keep.example.", dns.TypeA)
 	drop.Id, keep.Id = 1, 2

@@ -17,11 +17,9 @@ import (
 // by free loopback addresses, which are returned.
 func startGateway(t *testing.T, yaml string) (dnsAddr, metricsAddr string) {
 	t.Helper()
-	dnsAddr = fmt.Sprintf("127.0.0.1:%d", dnstest.FreePort(t))
-	metricsAddr = fmt.Sprintf("127.0.0.1:%d", dnstest.FreePort(t))
-	yaml = strings.NewReplacer("%DNS%", dnsAddr, "%METRICS%", metricsAddr).Replace(yaml)
+	yaml, addrs := dnstest.FreeAddrs(t, yaml, "DNS", "METRICS")
 	runGateway(t, loadYAML(t, t.TempDir(), yaml), nil)
-	return dnsAddr, metricsAddr
+	return addrs["DNS"], addrs["METRICS"]
 }
 
 func exchange(t *testing.T, net, addr, name string, qtype uint16) *dns.Msg {

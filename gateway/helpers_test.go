@@ -1,16 +1,15 @@
 package gateway
 
 import (
-	"context"
 	"crypto/x509"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/dnsward/dnsward/gateway/config"
+	"github.com/dnsward/dnsward/internal/dnstest"
 )
 
 // runGateway builds and starts a gateway from cfg, logging to log (nil:
@@ -21,19 +20,7 @@ func runGateway(t testing.TB, cfg *config.Config, log *slog.Logger) *Gateway {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	g, err := New(cfg, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := g.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := g.Shutdown(ctx); err != nil {
-			t.Error(err)
-		}
-	})
+	dnstest.Run(t, g, err)
 	return g
 }
 

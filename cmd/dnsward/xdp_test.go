@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -25,27 +24,14 @@ import (
 // upstream is a loopback port nothing listens on.
 func startGateway(t *testing.T, yaml string) (dnsAddr, metricsAddr string) {
 	t.Helper()
-	dnsAddr = fmt.Sprintf("127.0.0.1:%d", dnstest.FreePort(t))
-	metricsAddr = fmt.Sprintf("127.0.0.1:%d", dnstest.FreePort(t))
-	yaml = strings.NewReplacer("%DNS%", dnsAddr, "%METRICS%", metricsAddr,
-		"%UPSTREAM%", fmt.Sprintf("127.0.0.1:%d", dnstest.FreePort(t))).Replace(yaml)
+	yaml, addrs := dnstest.FreeAddrs(t, yaml, "DNS", "METRICS", "UPSTREAM")
 	cfg, err := config.Parse("test.yaml", []byte(yaml))
 	if err != nil {
 		t.Fatal(err)
 	}
 	g, err := gateway.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := g.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		g.Shutdown(ctx)
-	})
-	return dnsAddr, metricsAddr
+	dnstest.Run(t, g, err)
+	return addrs["DNS"], addrs["METRICS"]
 }
 
 // TestXDPStats floods a userspace-limited gateway from 127.0.0.1 and reads

@@ -14,17 +14,19 @@ import (
 )
 
 // Authority is an authoritative DNS server on 127.0.0.1 (UDP and TCP, same
-// port) answering from Records. Names it has no records for get NXDOMAIN with
-// an SOA.
+// port) answering from its records. Names it has no records for get NXDOMAIN
+// with an SOA: the zone's own when it has one, else one for "example." with
+// a 60 s minimum. UDP answers are truncated to the query's EDNS size (512
+// bytes without EDNS).
 type Authority struct {
 	Addr    string // host:port
 	Queries atomic.Int64
 
 	mu      sync.Mutex
 	records map[string][]dns.RR // key: lower-case name + "/" + type
+	rcodes  map[string]int      // key: lower-case name
+	soa     dns.RR
 	delay   func(name string) time.Duration
-	udp     *dns.Server
-	tcp     *dns.Server
 }
 
 // StartAuthority starts a server answering the records in zone (zone-file
@@ -32,29 +34,11 @@ type Authority struct {
 // long to wait before answering a name. The server stops when t ends.
 func StartAuthority(t testing.TB, zone []string, delay func(name string) time.Duration) *Authority {
 	t.Helper()
-	a := &Authority{records: map[string][]dns.RR{}, delay: delay}
+	a := &Authority{records: map[string][]dns.RR{}, rcodes: map[string]int{}, delay: delay, soa: defaultSOA}
 	for _, line := range zone {
 		a.Add(t, line)
 	}
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", pc.LocalAddr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	a.Addr = pc.LocalAddr().String()
-	a.udp = &dns.Server{PacketConn: pc, Handler: a}
-	a.tcp = &dns.Server{Listener: l, Handler: a}
-	started := make(chan struct{}, 2)
-	a.udp.NotifyStartedFunc = func() { started <- struct{}{} }
-	a.tcp.NotifyStartedFunc = func() { started <- struct{}{} }
-	go a.udp.ActivateAndServe()
-	go a.tcp.ActivateAndServe()
-	<-started
-	<-started
-	t.Cleanup(func() { a.udp.Shutdown(); a.tcp.Shutdown() })
+	a.Addr = Serve(t, a)
 	return a
 }
 
@@ -68,8 +52,23 @@ func (a *Authority) Add(t testing.TB, line string) {
 	k := strings.ToLower(rr.Header().Name) + "/" + dns.TypeToString[rr.Header().Rrtype]
 	a.mu.Lock()
 	a.records[k] = append(a.records[k], rr)
+	if rr.Header().Rrtype == dns.TypeSOA {
+		a.soa = rr
+	}
 	a.mu.Unlock()
 }
+
+// SetRcode makes the server answer every query for name with rcode and no
+// records (e.g. SERVFAIL for a broken delegation).
+func (a *Authority) SetRcode(name string, rcode int) {
+	a.mu.Lock()
+	a.rcodes[strings.ToLower(dns.Fqdn(name))] = rcode
+	a.mu.Unlock()
+}
+
+// defaultSOA is the SOA of negative answers when the zone has none.
+var defaultSOA = &dns.SOA{Hdr: dns.RR_Header{Name: "example.", Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: 60},
+	Ns: "ns.example.", Mbox: "hostmaster.example.", Serial: 1, Refresh: 3600, Retry: 600, Expire: 86400, Minttl: 60}
 
 // ServeDNS implements dns.Handler.
 func (a *Authority) ServeDNS(w dns.ResponseWriter, q *dns.Msg) {
@@ -83,8 +82,14 @@ func (a *Authority) ServeDNS(w dns.ResponseWriter, q *dns.Msg) {
 	m.Authoritative = true
 	name := strings.ToLower(qq.Name)
 	a.mu.Lock()
-	m.Answer = append(m.Answer, a.records[name+"/"+dns.TypeToString[qq.Qtype]]...)
-	if len(m.Answer) == 0 {
+	rcode, failed := a.rcodes[name]
+	soa := a.soa
+	if failed {
+		m.Rcode = rcode
+	} else {
+		m.Answer = append(m.Answer, a.records[name+"/"+dns.TypeToString[qq.Qtype]]...)
+	}
+	if len(m.Answer) == 0 && !failed {
 		m.Answer = append(m.Answer, a.records[name+"/CNAME"]...)
 	}
 	known := false
@@ -95,12 +100,11 @@ func (a *Authority) ServeDNS(w dns.ResponseWriter, q *dns.Msg) {
 		}
 	}
 	a.mu.Unlock()
-	if len(m.Answer) == 0 {
+	if len(m.Answer) == 0 && !failed {
 		if !known {
 			m.Rcode = dns.RcodeNameError
 		}
-		m.Ns = []dns.RR{&dns.SOA{Hdr: dns.RR_Header{Name: "example.", Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: 60},
-			Ns: "ns.example.", Mbox: "hostmaster.example.", Serial: 1, Refresh: 3600, Retry: 600, Expire: 86400, Minttl: 60}}
+		m.Ns = []dns.RR{soa}
 	}
 	if opt := q.IsEdns0(); opt != nil {
 		m.SetEdns0(opt.UDPSize(), opt.Do())

@@ -112,3 +112,17 @@ func WaitForDNS(t testing.TB, addr string) {
 	}
 	t.Fatalf("no DNS server answered on %s", addr)
 }
+
+// FreeAddrs replaces each %NAME% placeholder of text for the given names
+// with its own free 127.0.0.1 address (FreePort) and returns the new text and
+// the addresses by name.
+func FreeAddrs(t testing.TB, text string, names ...string) (string, map[string]string) {
+	t.Helper()
+	addrs := make(map[string]string, len(names))
+	var pairs []string
+	for _, n := range names {
+		addrs[n] = fmt.Sprintf("127.0.0.1:%d", FreePort(t))
+		pairs = append(pairs, "%"+n+"%", addrs[n])
+	}
+	return strings.NewReplacer(pairs...).Replace(text), addrs
+}

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dnsward/dnsward/internal/dnstest"
 	"github.com/dnsward/dnsward/internal/testpki"
 	"github.com/miekg/dns"
 	"github.com/quic-go/quic-go"
@@ -75,17 +76,12 @@ type udpServer struct {
 func startUDP(t testing.TB, pc net.PacketConn, answer answerFunc) *udpServer {
 	t.Helper()
 	s := &udpServer{addr: pc.LocalAddr().String()}
-	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, q *dns.Msg) {
+	dnstest.ServeOn(t, dns.HandlerFunc(func(w dns.ResponseWriter, q *dns.Msg) {
 		s.hits.Add(1)
 		if r := answer(q); r != nil {
 			_ = w.WriteMsg(r)
 		}
-	})}
-	started := make(chan struct{})
-	srv.NotifyStartedFunc = func() { close(started) }
-	go func() { _ = srv.ActivateAndServe() }()
-	<-started
-	t.Cleanup(func() { _ = srv.Shutdown() })
+	}), pc, nil)
 	return s
 }
 

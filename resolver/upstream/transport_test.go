@@ -3,6 +3,7 @@ package upstream
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -57,55 +58,47 @@ func TestTimeouts(t *testing.T) {
 // TestReconnect: after the server drops its connections the next query
 // dials again; idle connections are closed by the client.
 func TestReconnect(t *testing.T) {
-	t.Run("tcp", func(t *testing.T) {
-		s := startStream(t, listenTCP(t), answerA)
-		u := newUpstream(t, "tcp://"+s.addr, testOptions())
-		for i := range 3 {
-			q := query("again.test.", uint16(i))
-			r, err := u.Exchange(context.Background(), q)
-			if err != nil {
-				t.Fatalf("query %d: %v", i, err)
-			}
-			checkAnswer(t, q, r)
-			s.dropAll()
-		}
-		if n := s.conns.Load(); n != 3 {
-			t.Errorf("%d connections, want 3", n)
-		}
-	})
-	t.Run("tcp lost while reused", func(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		qname string
+		// start returns the upstream URL, the server's connection count and
+		// how to drop its connections after each query (nil: never).
+		start func(t *testing.T) (url string, conns *atomic.Int64, drop func())
+	}{
+		{"tcp", "again.test.", func(t *testing.T) (string, *atomic.Int64, func()) {
+			s := startStream(t, listenTCP(t), answerA)
+			return "tcp://" + s.addr, &s.conns, s.dropAll
+		}},
 		// The server closes each connection when its second query arrives:
 		// the client cannot know before writing, and retries once.
-		s := startStreamLimited(t, listenTCP(t), answerA, 1)
-		u := newUpstream(t, "tcp://"+s.addr, testOptions())
-		for i := range 3 {
-			q := query("lost.test.", uint16(i))
-			r, err := u.Exchange(context.Background(), q)
-			if err != nil {
-				t.Fatalf("query %d: %v", i, err)
+		{"tcp lost while reused", "lost.test.", func(t *testing.T) (string, *atomic.Int64, func()) {
+			s := startStreamLimited(t, listenTCP(t), answerA, 1)
+			return "tcp://" + s.addr, &s.conns, nil
+		}},
+		{"quic", "again.test.", func(t *testing.T) (string, *atomic.Int64, func()) {
+			s := startDoQ(t, answerA)
+			return "quic://" + s.addr, &s.conns, s.dropAll
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			url, conns, drop := tc.start(t)
+			u := newUpstream(t, url, testOptions())
+			for i := range 3 {
+				q := query(tc.qname, uint16(i))
+				r, err := u.Exchange(context.Background(), q)
+				if err != nil {
+					t.Fatalf("query %d: %v", i, err)
+				}
+				checkAnswer(t, q, r)
+				if drop != nil {
+					drop()
+				}
 			}
-			checkAnswer(t, q, r)
-		}
-		if n := s.conns.Load(); n != 3 {
-			t.Errorf("%d connections, want 3", n)
-		}
-	})
-	t.Run("quic", func(t *testing.T) {
-		s := startDoQ(t, answerA)
-		u := newUpstream(t, "quic://"+s.addr, testOptions())
-		for i := range 3 {
-			q := query("again.test.", uint16(i))
-			r, err := u.Exchange(context.Background(), q)
-			if err != nil {
-				t.Fatalf("query %d: %v", i, err)
+			if n := conns.Load(); n != 3 {
+				t.Errorf("%d connections, want 3", n)
 			}
-			checkAnswer(t, q, r)
-			s.dropAll()
-		}
-		if n := s.conns.Load(); n != 3 {
-			t.Errorf("%d connections, want 3", n)
-		}
-	})
+		})
+	}
 	t.Run("idle close", func(t *testing.T) {
 		s := startStream(t, listenTCP(t), answerA)
 		opts := testOptions()

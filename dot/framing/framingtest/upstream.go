@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dnsward/dnsward/internal/dnstest"
 	"github.com/dnsward/dnsward/resolver"
 	"github.com/miekg/dns"
 )
@@ -42,7 +43,7 @@ func StartUpstream(t testing.TB) *Upstream {
 		t.Fatal(err)
 	}
 	u := &Upstream{Addr: pc.LocalAddr().String()}
-	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, q *dns.Msg) {
+	h := dns.HandlerFunc(func(w dns.ResponseWriter, q *dns.Msg) {
 		u.Queries.Add(1)
 		m := new(dns.Msg)
 		m.SetReply(q)
@@ -57,12 +58,8 @@ func StartUpstream(t testing.TB) *Upstream {
 			})
 		}
 		w.WriteMsg(m)
-	})}
-	started := make(chan struct{})
-	srv.NotifyStartedFunc = func() { close(started) }
-	go srv.ActivateAndServe()
-	<-started
-	t.Cleanup(func() { srv.Shutdown() })
+	})
+	dnstest.ServeOn(t, h, pc, nil)
 	return u
 }
 
@@ -156,4 +153,15 @@ func CacheHit(t testing.TB, addr string) resolver.Handler {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// FailName wraps next so that queries for name fail with err (for example
+// resolver.ErrDrop or ratelimit.ErrLimited); other queries reach next.
+func FailName(next resolver.Handler, name string, err error) resolver.Handler {
+	return resolver.HandlerFunc(func(ctx context.Context, req *resolver.Request) (*dns.Msg, error) {
+		if req.Msg.Question[0].Name == name {
+			return nil, err
+		}
+		return next.ServeDNS(ctx, req)
+	})
 }
