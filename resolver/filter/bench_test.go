@@ -19,7 +19,9 @@ import (
 // into a map[string]struct{} walked by suffix, and report per structure:
 // bytes/name of live heap, build seconds, the heap peak of a rebuild while
 // the previous copy is still serving (as a multiple of the steady state),
-// and ns per match for hits and misses.
+// and ns per match for hits and misses: wall time (ns/op) and the thread's
+// CPU time (cpu-ns/op), which leaves out the time other processes take on
+// a shared machine.
 //
 //	go test -run '^$' -bench 'Set2M|Map2M' -benchtime 1s ./resolver/filter/
 
@@ -162,10 +164,15 @@ func benchStructure(b *testing.B, name string, build func(int) structure) {
 					b.Fatalf("Contains(%q) = %v, want %v", q, got, c.want)
 				}
 			}
-			i := 0
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			i, cpu := 0, threadCPU()
 			for b.Loop() {
 				fp.s.Contains(c.qs[i&(len(c.qs)-1)])
 				i++
+			}
+			if cpu := threadCPU() - cpu; cpu > 0 {
+				b.ReportMetric(float64(cpu.Nanoseconds())/float64(i), "cpu-ns/op")
 			}
 			b.ReportMetric(fp.bytesPerN, "B/name")
 			b.ReportMetric(fp.buildS, "build-s")

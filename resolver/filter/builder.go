@@ -60,7 +60,7 @@ func (b *Builder) flush() {
 	var d dedup
 	for _, off := range b.offs {
 		if k := b.record(off); d.keep(k) {
-			w.add(k)
+			w.add(k, false)
 		}
 	}
 	b.runs = append(b.runs, w.finish())
@@ -74,24 +74,16 @@ func (b *Builder) Build() *Set {
 	m := newMerger(b.runs)
 	b.runs, b.adds = nil, 0
 	s := &Set{}
-	w := pageWriter{restart: blockLen}
+	var pt partitioner
 	var d dedup
 	for k, ok := m.next(); ok; k, ok = m.next() {
-		if !d.keep(k) {
-			continue
+		if d.keep(k) {
+			pt.add(s, k)
 		}
-		if head, ref := w.add(k); head {
-			s.headKey = append(s.headKey, prefix64(k))
-			s.headRef = append(s.headRef, ref)
-			s.headOff = append(s.headOff, uint32(len(s.heads)))
-			s.heads = append(s.heads, k...)
-		}
-		s.n++
 	}
-	s.pages = w.finish()
-	s.headKey = slices.Clip(s.headKey)
-	s.headRef = slices.Clip(s.headRef)
-	s.headOff = append(s.headOff, uint32(len(s.heads)))
+	s.pages = pt.w.finish()
+	s.blocks = slices.Clip(s.blocks)
 	s.heads = slices.Clip(s.heads)
+	s.buildIndex(pt.counts)
 	return s
 }

@@ -15,24 +15,19 @@ type pageWriter struct {
 	pages   [][]byte
 	prev    [maxEntryBytes]byte
 	prevLen int
-	restart int // entries per block; 0: only at page starts
-	inBlock int
 }
 
-// add appends key; it reports whether key starts a block (shared = 0) and
-// where: page index and offset packed as page<<16 | offset.
-func (w *pageWriter) add(key []byte) (head bool, ref uint32) {
+// add appends key, whole (shared = 0) if whole is set or it starts a page,
+// and returns where: page index and offset packed as page<<16 | offset.
+func (w *pageWriter) add(key []byte, whole bool) (ref uint32) {
 	n := len(w.pages)
 	if n == 0 || len(w.pages[n-1])+maxEntryBytes > pageSize {
 		w.pages = append(w.pages, make([]byte, 0, pageSize))
 		n++
-		w.inBlock = 0
-	}
-	if w.restart > 0 && w.inBlock == w.restart {
-		w.inBlock = 0
+		whole = true
 	}
 	shared := 0
-	if w.inBlock > 0 {
+	if !whole {
 		prev := w.prev[:w.prevLen]
 		for shared < len(prev) && shared < len(key) && shared < 255 && prev[shared] == key[shared] {
 			shared++
@@ -43,8 +38,7 @@ func (w *pageWriter) add(key []byte) (head bool, ref uint32) {
 	p = append(p, byte(shared), byte(len(key)-shared))
 	w.pages[n-1] = append(p, key[shared:]...)
 	w.prevLen = copy(w.prev[:], key)
-	w.inBlock++
-	return w.inBlock == 1, ref
+	return ref
 }
 
 // finish trims the last page to its length and returns the pages.
@@ -75,11 +69,15 @@ func (r *pageReader) next() ([]byte, bool) {
 	if r.page >= len(r.pages) {
 		return nil, false
 	}
-	p := r.pages[r.page]
-	shared, l := int(p[r.off]), int(p[r.off+1])
-	r.n = shared + copy(r.cur[shared:], p[r.off+2:r.off+2+l])
-	r.off += 2 + l
+	r.n, r.off = decode(r.pages[r.page], r.off, &r.cur)
 	return r.cur[:r.n], true
+}
+
+// decode reads the entry at off of page p into cur, which holds the
+// previous entry, and returns the key's length and the next entry's offset.
+func decode(p []byte, off int, cur *[maxEntryBytes]byte) (n, next int) {
+	shared, l := int(p[off]), int(p[off+1])
+	return shared + copy(cur[shared:], p[off+2:off+2+l]), off + 2 + l
 }
 
 // dedup drops keys covered by the last key it kept; fed sorted keys it keeps

@@ -3,22 +3,32 @@ package filter
 import (
 	"bytes"
 	"encoding/binary"
+	"hash/maphash"
 )
 
-// blockLen is the number of entries between two entries of the search index.
-// Larger blocks save index memory and cost a longer scan per lookup.
+// blockLen is the number of entries of a partition between two heads of its
+// search index. Larger blocks save index memory and cost a longer scan.
 const blockLen = 16
 
-// Set is an immutable set of domain names, each matching itself and its whole
-// subtree, only the names below it, or only itself (see Scope). The zero value and nil
-// are empty sets. A Set is safe for concurrent use.
+// Set is an immutable set of domain names, each matching itself and its
+// whole subtree, only the names below it, or only itself (see Scope). The
+// zero value and nil are empty sets. A Set is safe for concurrent use.
 type Set struct {
-	pages   [][]byte
-	headKey []uint64 // first 8 key bytes of each block's first entry, big-endian
-	headRef []uint32 // page<<16 | offset of each block's first entry
-	heads   []byte   // every block's first key, contiguous: a binary search stays in this small area
-	headOff []uint32 // start of each head in heads (one extra at the end)
-	n       int
+	slots  []uint64 // partition index (see index.go)
+	seed   maphash.Seed
+	multi  [][2]uint32 // first and last block of partitions with too many blocks for a slot
+	top    bool        // some entry has a single label: probe the query's first label too
+	pages  [][]byte
+	blocks []block // heads of the blocks of partitions longer than blockLen
+	heads  []byte  // the blocks' first keys, contiguous
+	n      int
+}
+
+// block is one head of a long partition's search index.
+type block struct {
+	key uint64 // 8 bytes of the block's first key after its partition, big-endian
+	ref uint32 // page<<16 | offset of the block's first entry
+	off uint32 // start of the block's first key in Set.heads
 }
 
 // Len returns the number of entries kept (after removing covered ones).
@@ -34,7 +44,7 @@ func (s *Set) Bytes() int {
 	if s == nil {
 		return 0
 	}
-	b := 16*cap(s.headKey) + cap(s.heads)
+	b := 8*cap(s.slots) + 8*cap(s.multi) + 16*cap(s.blocks) + cap(s.heads)
 	for _, p := range s.pages {
 		b += cap(p)
 	}
@@ -52,7 +62,7 @@ func (s *Set) Contains(name string) bool {
 // of labels of the entry's name (a wildcard "*.example.com" counts 2). Deeper
 // matches are more specific.
 func (s *Set) Match(name string) (depth int, ok bool) {
-	if s == nil || len(s.headKey) == 0 {
+	if s == nil || len(s.slots) == 0 {
 		return 0, false
 	}
 	var kb [maxEntryBytes]byte
@@ -63,12 +73,54 @@ func (s *Set) Match(name string) (depth int, ok bool) {
 	return s.match(k)
 }
 
-// match finds the greatest entry ≤ k and checks whether it covers k. Entries
-// form a prefix-free set (covered entries were removed), so if any entry
-// covers k it is this one: one search decides for the name and all parents.
+// match reports whether an entry matches the name with exact key k: it
+// looks in k's partition and, if the set has single-label entries, in the
+// partition of k's first label.
 func (s *Set) match(k []byte) (depth int, ok bool) {
-	kp := prefix64(k)
-	lo, hi := 0, len(s.headKey)
+	p := partition(k)
+	if top := k[:bytes.IndexByte(k, '.')+1]; s.top && len(top) < len(p) {
+		if depth, ok = s.matchIn(k, top); ok {
+			return depth, ok
+		}
+	}
+	return s.matchIn(k, p)
+}
+
+// matchIn tries every slot whose fingerprint is partition p's.
+func (s *Set) matchIn(k, p []byte) (depth int, ok bool) {
+	i, fp := s.slotOf(maphash.Bytes(s.seed, p))
+	for {
+		slot := s.slots[i]
+		if slot == 0 {
+			return 0, false
+		}
+		if slot>>fpShift == fp {
+			if depth, ok = s.search(k, p, slot); ok {
+				return depth, ok
+			}
+		}
+		if i++; i == len(s.slots) {
+			i = 0
+		}
+	}
+}
+
+// search finds the greatest entry ≤ k in the partition whose slot is slot
+// (see index.go), if that is partition p, and checks whether it matches k.
+// Entries form a prefix-free set (covered entries were removed), so if any
+// entry matches k it is this one: one search decides for the name and all
+// parents.
+func (s *Set) search(k, p []byte, slot uint64) (depth int, ok bool) {
+	span, at := int(slot>>spanShift&maxSpan), uint32(slot)
+	if span == 0 {
+		return s.scan(k, p, at)
+	}
+	first, last := int(at), int(at)+span
+	if span == maxSpan {
+		first, last = int(s.multi[at][0]), int(s.multi[at][1])
+	}
+	kp := prefix64(k[len(p):])
+	lo, hi := first+1, last+1
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
 		if s.headLE(m, k, kp) {
@@ -77,38 +129,49 @@ func (s *Set) match(k []byte) (depth int, ok bool) {
 			hi = m
 		}
 	}
-	b := lo - 1
-	if b < 0 {
+	return s.scan(k, p, s.blocks[lo-1].ref)
+}
+
+// scan walks from the entry at ref, the start of a partition or of one of
+// its blocks, to the greatest entry ≤ k and checks whether it matches k.
+// The entry at ref has its whole key (shared 0); if it is not in partition
+// p, the slot was another partition's with the same fingerprint.
+func (s *Set) scan(k, p []byte, ref uint32) (depth int, ok bool) {
+	pi, off := int(ref>>16), int(ref&0xffff)
+	page := s.pages[pi]
+	if !bytes.HasPrefix(page[off+2:off+2+int(page[off+1])], p) {
 		return 0, false
 	}
-	ref := s.headRef[b]
-	page := s.pages[ref>>16]
-	off, end := int(ref&0xffff), len(page)
-	if b+1 < len(s.headRef) && s.headRef[b+1]>>16 == ref>>16 {
-		end = int(s.headRef[b+1] & 0xffff)
-	}
-	// Walk the block without decoding it: lcp is the common prefix of k and
-	// the predecessor p found so far; an entry sharing fewer bytes than lcp
-	// with p is past k, one sharing more is before k.
-	suffix := page[off+2 : off+2+int(page[off+1])]
-	lcp := commonPrefix(suffix, k)
-	pLen, pLast := len(suffix), suffix[len(suffix)-1]
-	off += 2 + len(suffix)
-	for off < end {
-		shared := int(page[off])
-		suffix = page[off+2 : off+2+int(page[off+1])]
-		if shared < lcp {
-			break
-		}
-		if shared == lcp {
-			m := commonPrefix(suffix, k[lcp:])
-			if m < len(suffix) && (lcp+m == len(k) || suffix[m] > k[lcp+m]) {
+	// Walk without decoding: lcp is the common prefix of k and the
+	// predecessor found so far. An entry sharing fewer bytes than lcp with
+	// it is past k, one sharing more is before k; an entry sharing none
+	// holds its whole key (every block, partition and page starts so) and
+	// is compared in full. Partitions after k's are past k: the walk stops
+	// within k's partition.
+	lcp, pLen, pLast := 0, 0, byte(0)
+	for {
+		if off == len(page) {
+			if pi++; pi == len(s.pages) {
 				break
 			}
-			lcp += m
+			page, off = s.pages[pi], 0
+		}
+		shared := int(page[off])
+		suffix := page[off+2 : off+2+int(page[off+1])]
+		if shared == 0 || shared == lcp {
+			m := commonPrefix(suffix, k[shared:])
+			if m < len(suffix) && (shared+m == len(k) || suffix[m] > k[shared+m]) {
+				break
+			}
+			lcp = shared + m
+		} else if shared < lcp {
+			break
 		}
 		pLen, pLast = shared+len(suffix), suffix[len(suffix)-1]
 		off += 2 + len(suffix)
+	}
+	if pLen == 0 {
+		return 0, false // k is before the partition's entries
 	}
 	if pLast == belowMark {
 		pLen-- // the stem; k ≥ stem+belowMark, so k is below it if it starts with it
@@ -129,12 +192,17 @@ func commonPrefix(a, b []byte) int {
 	return n
 }
 
-// headLE reports whether the first entry of block m is ≤ k.
+// headLE reports whether the first key of block m, in k's partition, is ≤ k;
+// kp is prefix64 of k after the partition.
 func (s *Set) headLE(m int, k []byte, kp uint64) bool {
-	if hk := s.headKey[m]; hk != kp {
+	if hk := s.blocks[m].key; hk != kp {
 		return hk < kp
 	}
-	return bytes.Compare(s.heads[s.headOff[m]:s.headOff[m+1]], k) <= 0
+	end := len(s.heads)
+	if m+1 < len(s.blocks) {
+		end = int(s.blocks[m+1].off)
+	}
+	return bytes.Compare(s.heads[s.blocks[m].off:end], k) <= 0
 }
 
 // prefix64 packs the first 8 bytes of k, zero padded, big-endian, so that

@@ -2,6 +2,7 @@ package filter
 
 import (
 	"fmt"
+	"hash/maphash"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -134,54 +135,120 @@ func TestNilAndEmptySet(t *testing.T) {
 	}
 }
 
-// TestSetAgainstModel compares the set, built from enough names to span
-// several chunks, runs and pages, with a map-based suffix walk.
+// TestSetAgainstModel compares sets, built from enough names to span
+// several chunks, runs and pages, with a map-based suffix walk: names of
+// many small partitions and single labels, and names crowded into
+// partitions that span about a hundred or thousands of blocks.
 func TestSetAgainstModel(t *testing.T) {
-	r := rand.New(rand.NewPCG(1, 2))
 	labels := []string{"a", "b", "ads", "cdn", "x-1", "tracker", "img", "com", "net", "org", "io"}
-	randName := func() string {
-		n := 1 + r.IntN(4)
+	label := func(r *rand.Rand) string { return labels[r.IntN(len(labels))] + fmt.Sprint(r.IntN(400)) }
+	labelsOf := func(r *rand.Rand, n int) []string {
 		parts := make([]string, n)
 		for i := range parts {
-			parts[i] = labels[r.IntN(len(labels))] + fmt.Sprint(r.IntN(40))
+			parts[i] = label(r)
 		}
-		return strings.Join(parts, ".")
+		return parts
 	}
-	model := map[string]map[Scope]bool{}
-	var b Builder
-	for range 300000 {
-		n, scope := randName(), ScopeSubtree
-		switch r.IntN(10) {
-		case 0:
-			scope = ScopeBelow
-		case 1, 2:
-			scope = ScopeExact
-		}
-		b.Add(n, scope)
-		if model[n] == nil {
-			model[n] = map[Scope]bool{}
-		}
-		model[n][scope] = true
-	}
-	if len(b.runs) < 1 { // plus the chunk Build flushes
-		t.Fatalf("test too small: %d runs", len(b.runs))
-	}
-	s := b.Build()
-	matches := func(q string) bool {
-		if m := model[q]; m[ScopeSubtree] || m[ScopeExact] {
-			return true
-		}
-		for i := 0; i < len(q); i++ {
-			if m := model[q[i+1:]]; q[i] == '.' && (m[ScopeSubtree] || m[ScopeBelow]) {
-				return true
+	tests := []struct {
+		name     string
+		randName func(r *rand.Rand) string
+	}{
+		{"varied", func(r *rand.Rand) string {
+			if r.IntN(1000) == 0 {
+				return label(r) // a top-level name, rare: a subtree entry covers a lot
 			}
-		}
-		return false
+			return strings.Join(labelsOf(r, 2+r.IntN(3)), ".")
+		}},
+		{"crowded", func(r *rand.Rand) string {
+			inner := append(labelsOf(r, r.IntN(3)), fmt.Sprint("n", r.IntN(1e6)))
+			part := []string{"cdn.net", "img.org"}[r.IntN(2)] // thousands of blocks
+			if r.IntN(2) == 0 {
+				part = fmt.Sprint("s", r.IntN(100), ".org") // about a hundred blocks
+			}
+			return strings.Join(append(inner, part), ".")
+		}},
 	}
-	for range 200000 {
-		q := randName()
-		if got, want := s.Contains(q), matches(q); got != want {
-			t.Fatalf("Contains(%q) = %v, want %v", q, got, want)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := rand.New(rand.NewPCG(1, 2))
+			model := map[string]map[Scope]bool{}
+			var b Builder
+			for range 300000 {
+				n, scope := tt.randName(r), ScopeSubtree
+				switch r.IntN(10) {
+				case 0:
+					scope = ScopeBelow
+				case 1, 2:
+					scope = ScopeExact
+				}
+				b.Add(n, scope)
+				if model[n] == nil {
+					model[n] = map[Scope]bool{}
+				}
+				model[n][scope] = true
+			}
+			if len(b.runs) < 1 { // plus the chunk Build flushes
+				t.Fatalf("test too small: %d runs", len(b.runs))
+			}
+			s := b.Build()
+			matches := func(q string) bool {
+				if m := model[q]; m[ScopeSubtree] || m[ScopeExact] {
+					return true
+				}
+				for i := 0; i < len(q); i++ {
+					if m := model[q[i+1:]]; q[i] == '.' && (m[ScopeSubtree] || m[ScopeBelow]) {
+						return true
+					}
+				}
+				return false
+			}
+			hits := 0
+			for range 200000 {
+				q := tt.randName(r)
+				got, want := s.Contains(q), matches(q)
+				if got != want {
+					t.Fatalf("Contains(%q) = %v, want %v", q, got, want)
+				}
+				hits += boolInt(got)
+			}
+			t.Logf("%d entries, %d blocks, %d multi-block partitions, %d hits", s.Len(), len(s.blocks), len(s.multi), hits)
+			if hits < 1000 || hits > 199000 {
+				t.Errorf("%d hits of 200000 queries: the test does not exercise both outcomes", hits)
+			}
+		})
+	}
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// TestSetFingerprintCollision hands search another partition's slot, as a
+// fingerprint collision does: it must stop there, not walk on through the
+// following partitions (which would find x.b.example after a.example).
+func TestSetFingerprintCollision(t *testing.T) {
+	s := buildSet(t, "a.example", "x.b.example")
+	slotOf := func(name string) ([]byte, []byte, uint64) {
+		k, _ := appendKey(nil, name, ScopeExact)
+		p := partition(k)
+		i, fp := s.slotOf(maphash.Bytes(s.seed, p))
+		for s.slots[i]>>fpShift != fp {
+			i = (i + 1) % len(s.slots)
 		}
+		return k, p, s.slots[i]
+	}
+	ka, pa, slotA := slotOf("a.example")
+	kb, pb, slotB := slotOf("x.b.example")
+	if _, ok := s.search(ka, pa, slotA); !ok {
+		t.Fatal("a.example not found through its own slot")
+	}
+	if _, ok := s.search(kb, pb, slotA); ok {
+		t.Error("x.b.example found through a.example's slot")
+	}
+	if _, ok := s.search(ka, pa, slotB); ok {
+		t.Error("a.example found through b.example's slot")
 	}
 }
