@@ -1,9 +1,12 @@
 package filter
 
 import (
+	"bufio"
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/debug"
 	rtmetrics "runtime/metrics"
 	"strconv"
 	"strings"
@@ -17,8 +20,9 @@ import (
 // The benchmarks compile benchNames() synthetic names (env
 // DNSWARD_BENCH_NAMES, default 2,000,000) into a Set and, as the baseline,
 // into a map[string]struct{} walked by suffix, and report per structure:
-// bytes/name of live heap, build seconds, the heap peak of a rebuild while
-// the previous copy is still serving (as a multiple of the steady state),
+// bytes/name of live heap, build seconds (parsing a generated hosts list
+// included), the peak of a rebuild while the previous copy is still serving
+// (heap and process RSS, each as a multiple of its steady state),
 // and ns per match for hits and misses: wall time (ns/op) and the thread's
 // CPU time (cpu-ns/op), which leaves out the time other processes take on
 // a shared machine.
@@ -55,21 +59,44 @@ func (m mapSet) Contains(name string) bool {
 	}
 }
 
-func buildCompiled(n int) structure {
-	var b Builder
+// writeList writes n generated names as a hosts file and returns its path.
+func writeList(b *testing.B, n int) string {
+	f, err := os.CreateTemp(b.TempDir(), "bench-*.hosts")
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := bufio.NewWriter(f)
 	g := names.New(hitSeed)
 	for range n {
-		b.Add(g.Next(), ScopeSubtree)
+		fmt.Fprintf(w, "0.0.0.0 %s\n", g.Next())
 	}
-	return b.Build()
+	if err := errors.Join(w.Flush(), f.Close()); err != nil {
+		b.Fatal(err)
+	}
+	return f.Name()
 }
 
-func buildMap(n int) structure {
-	m := mapSet{}
-	g := names.New(hitSeed)
-	for range n {
-		m[g.Next()] = struct{}{}
+// parseList feeds every entry of the hosts file at path to add.
+func parseList(b *testing.B, path string, add func(Entry)) {
+	f, err := os.Open(path)
+	if err != nil {
+		b.Fatal(err)
 	}
+	defer f.Close()
+	if _, err := Parse(f, FormatHosts, path, nil, add); err != nil {
+		b.Fatal(err)
+	}
+}
+
+func buildCompiled(b *testing.B, path string) structure {
+	var bl Builder
+	parseList(b, path, func(e Entry) { bl.Add(e.Name, e.Scope) })
+	return bl.Build()
+}
+
+func buildMap(b *testing.B, path string) structure {
+	m := mapSet{}
+	parseList(b, path, func(e Entry) { m[strings.Clone(e.Name)] = struct{}{} })
 	return m
 }
 
@@ -79,6 +106,7 @@ type footprint struct {
 	bytesPerN   float64
 	buildS      float64
 	rebuildPeak float64 // peak heap during a rebuild / steady heap
+	rssPeak     float64 // peak process RSS during a rebuild / steady RSS
 }
 
 var (
@@ -92,23 +120,29 @@ func heapBytes() uint64 {
 	return s[0].Value.Uint64()
 }
 
-// measure builds with build (once per process per name) and measures it.
-func measure(b *testing.B, name string, build func(int) structure) *footprint {
+// measure builds with build from a generated list (once per process per
+// name) and measures it: the heap it keeps, then a rebuild with the first
+// copy still live, as a peak of the heap (live and not yet collected
+// objects, sampled every millisecond) over the kept heap, and as the peak
+// process RSS over the RSS before the rebuild.
+func measure(b *testing.B, name string, build func(*testing.B, string) structure) *footprint {
 	fpMu.Lock()
 	defer fpMu.Unlock()
 	if fp, ok := fpMem[name]; ok {
 		return fp
 	}
 	n := benchNames()
-	runtime.GC()
+	path := writeList(b, n)
+	debug.FreeOSMemory()
 	base := heapBytes()
 	start := time.Now()
-	s := build(n)
+	s := build(b, path)
 	took := time.Since(start)
-	runtime.GC()
+	debug.FreeOSMemory()
 	steady := heapBytes() - base
+	steadyRSS, _ := rss()
+	resetPeakRSS()
 
-	// Rebuild with s still live, sampling the heap every millisecond.
 	var peak uint64
 	stop, done := make(chan struct{}), make(chan struct{})
 	go func() {
@@ -124,14 +158,16 @@ func measure(b *testing.B, name string, build func(int) structure) *footprint {
 			}
 		}
 	}()
-	s2 := build(n)
+	s2 := build(b, path)
 	close(stop)
 	<-done
+	_, peakRSS := rss()
 	runtime.KeepAlive(s2)
 	fp := &footprint{s: s, bytesPerN: float64(steady) / float64(n), buildS: took.Seconds(),
-		rebuildPeak: float64(peak-base) / float64(steady)}
+		rebuildPeak: float64(peak-base) / float64(steady), rssPeak: float64(peakRSS) / float64(max(steadyRSS, 1))}
 	fpMem[name] = fp
-	b.Logf("%s: %d names, %.1f bytes/name, build %.2fs, rebuild peak %.2f× steady", name, n, fp.bytesPerN, fp.buildS, fp.rebuildPeak)
+	b.Logf("%s: %d names, %.1f bytes/name, build %.2fs, rebuild peak %.2f× steady heap, %.2f× steady RSS (%d MiB → %d MiB)",
+		name, n, fp.bytesPerN, fp.buildS, fp.rebuildPeak, fp.rssPeak, steadyRSS>>20, peakRSS>>20)
 	return fp
 }
 
@@ -150,7 +186,7 @@ func queries(k int) (hits, misses []string) {
 	return hits, misses
 }
 
-func benchStructure(b *testing.B, name string, build func(int) structure) {
+func benchStructure(b *testing.B, name string, build func(*testing.B, string) structure) {
 	fp := measure(b, name, build)
 	hits, misses := queries(1 << 16)
 	for _, c := range []struct {
@@ -177,6 +213,7 @@ func benchStructure(b *testing.B, name string, build func(int) structure) {
 			b.ReportMetric(fp.bytesPerN, "B/name")
 			b.ReportMetric(fp.buildS, "build-s")
 			b.ReportMetric(fp.rebuildPeak, "peak/steady")
+			b.ReportMetric(fp.rssPeak, "rss-peak/steady")
 		})
 	}
 }

@@ -2,15 +2,19 @@ package filter
 
 import (
 	"os"
+	"runtime/debug"
 	"time"
 )
 
 // rebuild compiles category c off to the side from its sources and swaps it
 // in. If any source fails to read, is wholly unparsable or became empty, the
-// previous sets keep serving and the error is returned.
+// previous sets keep serving and the error is returned. Either way the
+// memory of the set swapped out, or of the failed build, goes back to the
+// system at once rather than staying in the heap until it grows again.
 func (m *Manager) rebuild(c *category) error {
 	m.build.Lock()
 	defer m.build.Unlock()
+	defer debug.FreeOSMemory()
 	start := time.Now()
 	var cb categoryBuilder
 	counts := make([]int, len(c.sources))

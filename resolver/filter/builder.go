@@ -71,10 +71,11 @@ func (b *Builder) flush() {
 func (b *Builder) Build() *Set {
 	b.flush()
 	b.buf, b.offs = nil, nil
-	m := newMerger(b.runs)
+	pool := &pagePool{}
+	m := newMerger(b.runs, pool)
 	b.runs, b.adds = nil, 0
 	s := &Set{}
-	var pt partitioner
+	pt := partitioner{w: pageWriter{pool: pool}}
 	var d dedup
 	for k, ok := m.next(); ok; k, ok = m.next() {
 		if d.keep(k) {

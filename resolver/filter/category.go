@@ -77,9 +77,9 @@ func (cb *categoryBuilder) add(e Entry) {
 		if cb.local == nil {
 			cb.local = map[string][]dns.RR{}
 		}
-		key := e.Name
-		if e.Scope == ScopeBelow {
-			key = "*." + key
+		key := "*." + e.Name // a copy: e.Name is the parser's
+		if e.Scope != ScopeBelow {
+			key = key[2:]
 		}
 		cb.local[key] = append(cb.local[key], e.RR)
 	default:

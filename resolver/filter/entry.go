@@ -37,7 +37,7 @@ func wildScope(wildcard bool, plain Scope) Scope {
 
 // Entry is one parsed list entry.
 type Entry struct {
-	Name   string // normalized (see NormalizeName)
+	Name   string // normalized (see NormalizeName); from Parse, valid during the emit call only
 	Scope  Scope
 	Action Action
 	RR     dns.RR // for ActLocalData; its owner is Name (or *.Name for ScopeBelow)

@@ -9,10 +9,11 @@ type merger struct {
 	last *pageReader // the reader whose key was returned last, to advance
 }
 
-func newMerger(runs [][][]byte) *merger {
+// newMerger merges runs, releasing their pages to pool as it reads them.
+func newMerger(runs [][][]byte, pool *pagePool) *merger {
 	m := &merger{}
 	for _, pages := range runs {
-		r := &pageReader{pages: pages}
+		r := &pageReader{pages: pages, pool: pool}
 		if _, ok := r.next(); ok {
 			m.heap = append(m.heap, r)
 		}

@@ -32,7 +32,7 @@ func NormalizeName(s string) (name string, wildcard bool, err error) {
 	if s == "" {
 		return "", false, errEmptyName
 	}
-	if _, err := netip.ParseAddr(s); err == nil {
+	if _, err := parseIP(s); err == nil {
 		return "", false, errNameIsIP
 	}
 	if !isASCII(s) {
@@ -79,4 +79,20 @@ func checkLabels(s string) error {
 		n++
 	}
 	return nil
+}
+
+// errNotIP spares netip.ParseAddr, whose errors allocate, the names that
+// cannot be addresses: most of a list's lines.
+var errNotIP = errors.New("not an IP address")
+
+// parseIP is netip.ParseAddr for strings that may be addresses: only hex
+// digits, dots and colons (and a zone after '%'), with a dot or a colon.
+func parseIP(s string) (netip.Addr, error) {
+	head, _, _ := strings.Cut(s, "%")
+	if !strings.ContainsAny(head, ".:") || strings.IndexFunc(head, func(r rune) bool {
+		return !(r >= '0' && r <= '9' || r >= 'a' && r <= 'f' || r >= 'A' && r <= 'F' || r == '.' || r == ':')
+	}) >= 0 {
+		return netip.Addr{}, errNotIP
+	}
+	return netip.ParseAddr(s)
 }

@@ -13,8 +13,31 @@ const maxEntryBytes = 2 + maxNameLen + 2
 // growth free of the copy-and-double peaks of one big slice.
 type pageWriter struct {
 	pages   [][]byte
+	pool    *pagePool // nil: new pages are allocated
 	prev    [maxEntryBytes]byte
 	prevLen int
+}
+
+// pagePool hands pages a merge has read on to the pageWriter of its output,
+// so that a build's input and output pages are the same memory.
+type pagePool struct{ free [][]byte }
+
+func (p *pagePool) get() []byte {
+	if p == nil || len(p.free) == 0 {
+		return make([]byte, 0, pageSize)
+	}
+	n := len(p.free) - 1
+	pg := p.free[n]
+	p.free[n] = nil
+	p.free = p.free[:n]
+	return pg[:0]
+}
+
+// put keeps full-size pages; trimmed last pages are left to the GC.
+func (p *pagePool) put(pg []byte) {
+	if p != nil && cap(pg) == pageSize {
+		p.free = append(p.free, pg)
+	}
 }
 
 // add appends key, whole (shared = 0) if whole is set or it starts a page,
@@ -22,7 +45,7 @@ type pageWriter struct {
 func (w *pageWriter) add(key []byte, whole bool) (ref uint32) {
 	n := len(w.pages)
 	if n == 0 || len(w.pages[n-1])+maxEntryBytes > pageSize {
-		w.pages = append(w.pages, make([]byte, 0, pageSize))
+		w.pages = append(w.pages, w.pool.get())
 		n++
 		whole = true
 	}
@@ -50,9 +73,10 @@ func (w *pageWriter) finish() [][]byte {
 }
 
 // pageReader decodes pages written by a pageWriter in order, releasing each
-// page once it is read so that a merge frees its input as it goes.
+// page to pool once it is read so that a merge frees its input as it goes.
 type pageReader struct {
 	pages [][]byte
+	pool  *pagePool
 	page  int
 	off   int
 	cur   [maxEntryBytes]byte
@@ -62,6 +86,7 @@ type pageReader struct {
 // next returns the next key (valid until the following call) or false at the end.
 func (r *pageReader) next() ([]byte, bool) {
 	for r.page < len(r.pages) && r.off >= len(r.pages[r.page]) {
+		r.pool.put(r.pages[r.page])
 		r.pages[r.page] = nil
 		r.page++
 		r.off = 0

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"unsafe"
 )
 
 // maxLineBytes is the longest list line accepted; a longer one fails the list.
@@ -21,7 +22,8 @@ type ParseStats struct {
 
 // lineParser turns list lines into entries. parseLine returns an error for
 // a line that is skipped (wholly or partly); end reports an unfinished
-// construct at the end of the input.
+// construct at the end of the input. The line is only valid during the
+// call: a parser copies what it keeps.
 type lineParser interface {
 	parseLine(line string, emit func(Entry)) error
 	end() error
@@ -33,6 +35,9 @@ var errNotDNS = errors.New("not a DNS rule")
 // extension and the content) and calls emit for every entry. Lines that
 // cannot be used are skipped, counted and logged at debug level with source
 // and line number; only a read error (or a line over 1 MiB) fails the parse.
+//
+// Parse makes no string per line: an entry's Name may point into the read
+// buffer and is only valid during the emit call (strings.Clone keeps it).
 func Parse(r io.Reader, f Format, source string, log *slog.Logger, emit func(Entry)) (ParseStats, error) {
 	if log == nil {
 		log = slog.Default()
@@ -50,7 +55,7 @@ func Parse(r io.Reader, f Format, source string, log *slog.Logger, emit func(Ent
 	n := 0
 	for sc.Scan() {
 		n++
-		if err := lp.parseLine(strings.TrimSuffix(sc.Text(), "\r"), count); err != nil {
+		if err := lp.parseLine(strings.TrimSuffix(transient(sc.Bytes()), "\r"), count); err != nil {
 			st.Skipped++
 			log.Debug("filter: skipped list line", "source", source, "line", n, "reason", err)
 		}
@@ -74,3 +79,7 @@ func newLineParser(f Format) lineParser {
 	}
 	return hostsParser{}
 }
+
+// transient views b as a string without copying; the string is only valid
+// while b's bytes are unchanged.
+func transient(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }

@@ -22,7 +22,7 @@ func fuzzParse(f *testing.F, format Format, seeds ...string) {
 				t.Fatalf("local data without a record for %q", e.Name)
 			}
 			if e.Scope != ScopeBelow && len(names) < 100 {
-				names = append(names, e.Name)
+				names = append(names, strings.Clone(e.Name))
 			}
 		})
 		if err != nil {

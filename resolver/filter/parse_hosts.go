@@ -3,8 +3,8 @@ package filter
 import (
 	"errors"
 	"fmt"
-	"net/netip"
 	"strings"
+	"unicode"
 )
 
 // hostsParser reads hosts files ("0.0.0.0 a.example b.example # comment"),
@@ -27,19 +27,23 @@ func (hostsParser) parseLine(line string, emit func(Entry)) error {
 	if i := strings.IndexByte(line, '#'); i >= 0 {
 		line = line[:i]
 	}
-	fields := strings.Fields(line)
-	if len(fields) == 0 {
+	names := strings.TrimSpace(line)
+	if names == "" {
 		return nil
 	}
-	if _, err := netip.ParseAddr(fields[0]); err == nil {
-		if fields = fields[1:]; len(fields) == 0 {
+	first, rest := names, ""
+	if i := strings.IndexFunc(names, unicode.IsSpace); i >= 0 {
+		first, rest = names[:i], strings.TrimSpace(names[i:])
+	}
+	if _, err := parseIP(first); err == nil {
+		if names = rest; names == "" {
 			return errNoName
 		}
-	} else if len(fields) > 1 {
-		return fmt.Errorf("%q: %w", fields[0], errNotDNS)
+	} else if rest != "" {
+		return fmt.Errorf("%q: %w", first, errNotDNS)
 	}
 	var skipped error
-	for _, f := range fields {
+	for f := range strings.FieldsSeq(names) {
 		if hostsBoilerplate[strings.ToLower(f)] {
 			continue
 		}

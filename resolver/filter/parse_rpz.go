@@ -23,7 +23,11 @@ type rpzParser struct {
 	owner  string // the last owner, for lines that start with blanks
 	ttl    uint32
 	open   strings.Builder // a record spanning lines inside ( )
+	fields []string        // reused for each line's fields
 }
+
+// parens blanks out the parentheses of multi-line records.
+var parens = strings.NewReplacer("(", " ", ")", " ")
 
 var (
 	errUnclosed      = errors.New("unclosed parenthesis")
@@ -51,8 +55,12 @@ func (p *rpzParser) parseLine(line string, emit func(Entry)) error {
 		p.open.Reset()
 		line = joined
 	}
-	line = strings.NewReplacer("(", " ", ")", " ").Replace(line)
-	fields := strings.Fields(line)
+	line = parens.Replace(line)
+	fields := p.fields[:0]
+	for f := range strings.FieldsSeq(line) {
+		fields = append(fields, f)
+	}
+	p.fields = fields
 	if len(fields) == 0 {
 		return nil
 	}
@@ -60,7 +68,10 @@ func (p *rpzParser) parseLine(line string, emit func(Entry)) error {
 		return p.directive(fields)
 	}
 	if line[0] != ' ' && line[0] != '\t' {
-		p.owner, fields = fields[0], fields[1:]
+		if fields[0] != p.owner {
+			p.owner = strings.Clone(fields[0])
+		}
+		fields = fields[1:]
 	}
 	ttl := p.ttl
 	for len(fields) > 0 {
@@ -76,7 +87,7 @@ func (p *rpzParser) parseLine(line string, emit func(Entry)) error {
 	}
 	typ, rdata := strings.ToUpper(fields[0]), fields[1:]
 	if typ == "SOA" && p.origin == "" && strings.HasSuffix(p.owner, ".") {
-		p.origin = strings.ToLower(p.owner)
+		p.origin = strings.ToLower(p.owner) // p.owner is a copy
 	}
 	rel, err := p.relative(p.owner)
 	if err != nil {
@@ -129,7 +140,7 @@ func (p *rpzParser) directive(f []string) error {
 	switch strings.ToUpper(f[0]) {
 	case "$ORIGIN":
 		if len(f) == 2 {
-			p.origin = strings.ToLower(dns.Fqdn(f[1]))
+			p.origin = strings.Clone(strings.ToLower(dns.Fqdn(f[1])))
 			return nil
 		}
 	case "$TTL":

@@ -13,7 +13,7 @@ func parsed(t *testing.T, f Format, source, input string) ([]string, ParseStats)
 	t.Helper()
 	var got []string
 	st, err := Parse(strings.NewReader(input), f, source, nil, func(e Entry) {
-		s := e.Name
+		s := strings.Clone(e.Name)
 		switch e.Scope {
 		case ScopeBelow:
 			s = "*." + s
