@@ -52,3 +52,19 @@ func TestLowerASCII(t *testing.T) {
 		}
 	}
 }
+
+func TestCommonPrefix(t *testing.T) {
+	long := "com.example.tracker.ads."
+	for i := 0; i <= len(long); i++ {
+		b := []byte(long)
+		if i < len(b) {
+			b[i] ^= 0x20
+		}
+		if got := commonPrefix([]byte(long), b); got != i {
+			t.Errorf("commonPrefix with a difference at %d = %d", i, got)
+		}
+		if got := commonPrefix([]byte(long[:i]), []byte(long)); got != i {
+			t.Errorf("commonPrefix of a %d-byte prefix = %d", i, got)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"hash/maphash"
+	"math/bits"
 )
 
 // blockLen is the number of entries of a partition between two heads of its
@@ -139,7 +140,7 @@ func (s *Set) search(k, p []byte, slot uint64) (depth int, ok bool) {
 func (s *Set) scan(k, p []byte, ref uint32) (depth int, ok bool) {
 	pi, off := int(ref>>16), int(ref&0xffff)
 	page := s.pages[pi]
-	if !bytes.HasPrefix(page[off+2:off+2+int(page[off+1])], p) {
+	if first := page[off+2 : off+2+int(page[off+1])]; len(first) < len(p) || commonPrefix(first, p) < len(p) {
 		return 0, false
 	}
 	// Walk without decoding: lcp is the common prefix of k and the
@@ -182,9 +183,16 @@ func (s *Set) scan(k, p []byte, ref uint32) (depth int, ok bool) {
 	return bytes.Count(k[:pLen], []byte{'.'}), true
 }
 
+// commonPrefix returns the length of the common prefix of a and b,
+// comparing eight bytes at a time.
 func commonPrefix(a, b []byte) int {
-	n := min(len(a), len(b))
-	for i := range n {
+	n, i := min(len(a), len(b)), 0
+	for ; i+8 <= n; i += 8 {
+		if x := binary.LittleEndian.Uint64(a[i:]) ^ binary.LittleEndian.Uint64(b[i:]); x != 0 {
+			return i + bits.TrailingZeros64(x)/8
+		}
+	}
+	for ; i < n; i++ {
 		if a[i] != b[i] {
 			return i
 		}
