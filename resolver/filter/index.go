@@ -2,6 +2,7 @@ package filter
 
 import (
 	"bytes"
+	"encoding/binary"
 	"hash/maphash"
 	"slices"
 )
@@ -14,22 +15,21 @@ import (
 // (two when the set has single-label entries) and a short walk over the
 // partition's entries, whose first one is stored whole.
 //
-// A slot is fp<<fpShift | span<<spanShift | at: a 20-bit fingerprint of the
-// partition's hash (never 0, so 0 is an empty slot), then, for a partition
-// of at most blockLen entries (most of them), span 0 and the page reference
-// of its first entry; for a longer one, its blocks: the first block's index
-// in Set.blocks and the number of blocks after it, or span maxSpan and the
-// index in Set.multi of the first and last block. Fingerprints may collide:
-// every slot with the query's fingerprint is tried, and a match is only
-// reported by comparing keys, so a collision costs time, never correctness.
+// A slot is 6 bytes: a 16-bit fingerprint of the partition's hash (never
+// 0, so 0 is an empty slot) and 32 bits that say where the partition is:
+// for one of at most blockLen entries (most of them), the page reference
+// of its first entry; for a longer one, longBit and its index in Set.long,
+// its first and last block, whose heads are searched. (So pages number
+// fewer than 1<<15: 2 GiB of keys.) Fingerprints may collide: every slot
+// with the query's fingerprint is tried, and a match is only reported by
+// comparing keys, so a collision costs time, never correctness.
 const (
-	fpShift   = 44
-	spanShift = 32
-	maxSpan   = 1<<(fpShift-spanShift) - 1
+	slotBytes = 6
+	longBit   = 1 << 31
 )
 
 // loadNum/loadDen is the slot table's fill ratio: linear probing stays short.
-const loadNum, loadDen = 2, 3
+const loadNum, loadDen = 3, 4
 
 // partition returns the first two labels of key k (the first one if k has
 // a single label).
@@ -42,8 +42,14 @@ func partition(k []byte) []byte {
 }
 
 // slotOf returns the first slot to probe for hash h and the fingerprint.
-func (s *Set) slotOf(h uint64) (int, uint64) {
-	return int(uint64(uint32(h)) * uint64(len(s.slots)) >> 32), h>>fpShift | 1
+func (s *Set) slotOf(h uint64) (int, uint16) {
+	return int(uint64(uint32(h)) * uint64(s.nslots) >> 32), uint16(h>>48) | 1
+}
+
+// slot returns slot i's fingerprint and place.
+func (s *Set) slot(i int) (fp uint16, at uint32) {
+	v := binary.LittleEndian.Uint64(s.slots[i*slotBytes:]) // the table has 2 bytes of padding
+	return uint16(v), uint32(v >> 16)
 }
 
 // partitioner feeds sorted keys to a pageWriter, starting the front coding
@@ -94,25 +100,24 @@ func (s *Set) buildIndex(n int) {
 		return
 	}
 	s.seed = maphash.MakeSeed()
-	s.slots = make([]uint64, n*loadDen/loadNum+1)
+	s.nslots = n*loadDen/loadNum + 1
+	s.slots = make([]byte, s.nslots*slotBytes+2)
 	s.eachPartition(func(p []byte, ref uint32, first, blocks int) {
 		i, fp := s.slotOf(maphash.Bytes(s.seed, p))
-		for s.slots[i] != 0 {
-			if i++; i == len(s.slots) {
+		for s.slots[i*slotBytes] != 0 || s.slots[i*slotBytes+1] != 0 {
+			if i++; i == s.nslots {
 				i = 0
 			}
 		}
-		span, at := 0, uint64(ref)
-		switch {
-		case blocks > maxSpan:
-			span, at = maxSpan, uint64(len(s.multi))
-			s.multi = append(s.multi, [2]uint32{uint32(first), uint32(first + blocks - 1)})
-		case blocks > 0:
-			span, at = blocks-1, uint64(first)
+		at := ref
+		if blocks > 0 {
+			at = longBit | uint32(len(s.long))
+			s.long = append(s.long, [2]uint32{uint32(first), uint32(first + blocks - 1)})
 		}
-		s.slots[i] = fp<<fpShift | uint64(span)<<spanShift | at
+		binary.LittleEndian.PutUint16(s.slots[i*slotBytes:], fp)
+		binary.LittleEndian.PutUint32(s.slots[i*slotBytes+2:], at)
 	})
-	s.multi = slices.Clip(s.multi)
+	s.long = slices.Clip(s.long)
 }
 
 // eachPartition calls f with every partition, the reference of its first

@@ -15,9 +15,10 @@ const blockLen = 16
 // whole subtree, only the names below it, or only itself (see Scope). The
 // zero value and nil are empty sets. A Set is safe for concurrent use.
 type Set struct {
-	slots  []uint64 // partition index (see index.go)
+	slots  []byte // partition index (see index.go)
+	nslots int
 	seed   maphash.Seed
-	multi  [][2]uint32 // first and last block of partitions with too many blocks for a slot
+	long   [][2]uint32 // first and last block of each partition longer than blockLen
 	top    bool        // some entry has a single label: probe the query's first label too
 	pages  [][]byte
 	blocks []block // heads of the blocks of partitions longer than blockLen
@@ -45,7 +46,7 @@ func (s *Set) Bytes() int {
 	if s == nil {
 		return 0
 	}
-	b := 8*cap(s.slots) + 8*cap(s.multi) + 16*cap(s.blocks) + cap(s.heads)
+	b := cap(s.slots) + 8*cap(s.long) + 16*cap(s.blocks) + cap(s.heads)
 	for _, p := range s.pages {
 		b += cap(p)
 	}
@@ -63,7 +64,7 @@ func (s *Set) Contains(name string) bool {
 // of labels of the entry's name (a wildcard "*.example.com" counts 2). Deeper
 // matches are more specific.
 func (s *Set) Match(name string) (depth int, ok bool) {
-	if s == nil || len(s.slots) == 0 {
+	if s == nil || s.nslots == 0 {
 		return 0, false
 	}
 	var kb [maxEntryBytes]byte
@@ -89,39 +90,35 @@ func (s *Set) match(k []byte) (depth int, ok bool) {
 
 // matchIn tries every slot whose fingerprint is partition p's.
 func (s *Set) matchIn(k, p []byte) (depth int, ok bool) {
-	i, fp := s.slotOf(maphash.Bytes(s.seed, p))
+	i, want := s.slotOf(maphash.Bytes(s.seed, p))
 	for {
-		slot := s.slots[i]
-		if slot == 0 {
+		fp, at := s.slot(i)
+		if fp == 0 {
 			return 0, false
 		}
-		if slot>>fpShift == fp {
-			if depth, ok = s.search(k, p, slot); ok {
+		if fp == want {
+			if depth, ok = s.search(k, p, at); ok {
 				return depth, ok
 			}
 		}
-		if i++; i == len(s.slots) {
+		if i++; i == s.nslots {
 			i = 0
 		}
 	}
 }
 
-// search finds the greatest entry ≤ k in the partition whose slot is slot
+// search finds the greatest entry ≤ k in the partition a slot places at
 // (see index.go), if that is partition p, and checks whether it matches k.
 // Entries form a prefix-free set (covered entries were removed), so if any
 // entry matches k it is this one: one search decides for the name and all
 // parents.
-func (s *Set) search(k, p []byte, slot uint64) (depth int, ok bool) {
-	span, at := int(slot>>spanShift&maxSpan), uint32(slot)
-	if span == 0 {
+func (s *Set) search(k, p []byte, at uint32) (depth int, ok bool) {
+	if at&longBit == 0 {
 		return s.scan(k, p, at)
 	}
-	first, last := int(at), int(at)+span
-	if span == maxSpan {
-		first, last = int(s.multi[at][0]), int(s.multi[at][1])
-	}
+	blocks := s.long[at&^longBit]
 	kp := prefix64(k[len(p):])
-	lo, hi := first+1, last+1
+	lo, hi := int(blocks[0])+1, int(blocks[1])+1
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
 		if s.headLE(m, k, kp) {

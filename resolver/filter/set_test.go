@@ -211,7 +211,7 @@ func TestSetAgainstModel(t *testing.T) {
 				}
 				hits += boolInt(got)
 			}
-			t.Logf("%d entries, %d blocks, %d multi-block partitions, %d hits", s.Len(), len(s.blocks), len(s.multi), hits)
+			t.Logf("%d entries, %d blocks, %d long partitions, %d hits", s.Len(), len(s.blocks), len(s.long), hits)
 			if hits < 1000 || hits > 199000 {
 				t.Errorf("%d hits of 200000 queries: the test does not exercise both outcomes", hits)
 			}
@@ -231,14 +231,16 @@ func boolInt(b bool) int {
 // following partitions (which would find x.b.example after a.example).
 func TestSetFingerprintCollision(t *testing.T) {
 	s := buildSet(t, "a.example", "x.b.example")
-	slotOf := func(name string) ([]byte, []byte, uint64) {
+	slotOf := func(name string) ([]byte, []byte, uint32) {
 		k, _ := appendKey(nil, name, ScopeExact)
 		p := partition(k)
-		i, fp := s.slotOf(maphash.Bytes(s.seed, p))
-		for s.slots[i]>>fpShift != fp {
-			i = (i + 1) % len(s.slots)
+		i, want := s.slotOf(maphash.Bytes(s.seed, p))
+		for {
+			if fp, at := s.slot(i); fp == want {
+				return k, p, at
+			}
+			i = (i + 1) % s.nslots
 		}
-		return k, p, s.slots[i]
 	}
 	ka, pa, slotA := slotOf("a.example")
 	kb, pb, slotB := slotOf("x.b.example")
