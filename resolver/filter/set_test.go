@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+
+	"github.com/dnsward/dnsward/bench/listgen/names"
 )
 
 // buildSet builds a set of names: "*.x" for the names below x, "=x" for x
@@ -252,5 +254,39 @@ func TestSetFingerprintCollision(t *testing.T) {
 	}
 	if _, ok := s.search(ka, pa, slotB); ok {
 		t.Error("a.example found through b.example's slot")
+	}
+}
+
+// TestSetBytesPerName holds the set to its memory budget, 30 bytes a name,
+// for generated list names and for the worst case, names that share no
+// partition (every registrable domain distinct).
+func TestSetBytesPerName(t *testing.T) {
+	const n = 200000
+	r := rand.New(rand.NewPCG(3, 4))
+	g := names.New(1)
+	tests := []struct {
+		name string
+		next func() string
+	}{
+		{"generated", g.Next},
+		{"distinct", func() string {
+			b := make([]byte, 7+r.IntN(10))
+			for i := range b {
+				b[i] = byte('a' + r.IntN(26))
+			}
+			return string(b) + []string{".com", ".net", ".xyz", ".top", ".ru"}[r.IntN(5)]
+		}},
+	}
+	for _, tt := range tests {
+		var b Builder
+		for range n {
+			b.Add(tt.next(), ScopeSubtree)
+		}
+		s := b.Build()
+		if per := float64(s.Bytes()) / n; per > 30 {
+			t.Errorf("%s: %.1f bytes a name, want ≤ 30", tt.name, per)
+		} else {
+			t.Logf("%s: %.1f bytes a name", tt.name, per)
+		}
 	}
 }
