@@ -7,15 +7,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dnsward/dnsward/internal/dnstest"
 )
 
 // run executes an external client with a deadline and returns its output.
 func run(t *testing.T, name string, args ...string) string {
 	t.Helper()
-	path, err := exec.LookPath(name)
-	if err != nil {
-		t.Skipf("%s not installed (apt-get install -y %s)", name, map[string]string{"kdig": "knot-dnsutils", "curl": "curl"}[name])
-	}
+	path := dnstest.NeedBinary(t, name, map[string]string{"kdig": "knot-dnsutils", "curl": "curl"}[name])
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, path, args...).CombinedOutput()

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dnsward/dnsward/internal/dnstest"
+
 	"github.com/dnsward/dnsward/dot/framing"
 	"github.com/dnsward/dnsward/dot/framing/framingtest"
 	"github.com/dnsward/dnsward/internal/testpki"
@@ -23,9 +25,7 @@ import (
 // TestKdigProfiles asks kdig (verifying the chain against the root only) which
 // profile each server name selects.
 func TestKdigProfiles(t *testing.T) {
-	if _, err := exec.LookPath("kdig"); err != nil {
-		t.Skip("kdig not installed (apt-get install knot-dnsutils)")
-	}
+	dnstest.NeedBinary(t, "kdig", "knot-dnsutils")
 	f := start(t, nil)
 	_, port, _ := net.SplitHostPort(f.addr)
 	for _, tc := range []struct {

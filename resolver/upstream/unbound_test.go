@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dnsward/dnsward/internal/dnstest"
+
 	"github.com/miekg/dns"
 )
 
@@ -18,20 +20,14 @@ import (
 // local data (it never recurses: the zone is static and nothing else is asked).
 func startUnbound(t *testing.T) string {
 	t.Helper()
-	bin, err := exec.LookPath("unbound")
-	if err != nil {
-		bin = "/usr/sbin/unbound"
-		if _, err := os.Stat(bin); err != nil {
-			t.Skip("unbound not installed (apt-get install -y unbound)")
-		}
-	}
+	bin := dnstest.NeedBinary(t, "unbound", "unbound")
 	pc, ln := listenPair(t)
 	port := ln.Addr().(*net.TCPAddr).Port
 	pc.Close()
 	ln.Close()
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "unbound.conf")
-	err = os.WriteFile(conf, fmt.Appendf(nil, `server:
+	err := os.WriteFile(conf, fmt.Appendf(nil, `server:
 	interface: 127.0.0.1
 	port: %d
 	do-ip6: no
