@@ -19,13 +19,21 @@ type CacheConfig struct {
 	// than PrefetchRatio of its TTL left and has been hit PrefetchHits times.
 	PrefetchHits  uint32  // 0: 3
 	PrefetchRatio float64 // 0: 0.1
-	Metrics       *Metrics
-	Logger        *slog.Logger
-	Now           func() time.Time // for tests; nil: time.Now
+	// StaleAfter is RFC 8767's client response timer: how long a client
+	// waits for the refresh of an expired answer before the stale one is
+	// served (the refresh goes on in the background). 0: 1.8s.
+	StaleAfter time.Duration
+	Metrics    *Metrics
+	Logger     *slog.Logger
+	Now        func() time.Time // for tests; nil: time.Now
 }
 
 // StaleTTL is the TTL put on answers served stale (RFC 8767 §4 recommends 30 s).
 const StaleTTL = 30
+
+// failureRecheck is RFC 8767's failure recheck timer: after a refresh
+// failed, stale answers are served at once for this long before the next try.
+const failureRecheck = 30 * time.Second
 
 // Cache is the caching step of the resolver chain. It stores unfiltered
 // upstream answers and is shared by every profile.
@@ -33,6 +41,7 @@ type Cache struct {
 	cfg   CacheConfig
 	store *cacheStore
 	next  Handler
+	epoch time.Time // times are measured from here, on the monotonic clock
 }
 
 // NewCache validates cfg and returns a cache in front of next.
@@ -55,14 +64,21 @@ func NewCache(cfg CacheConfig, next Handler) (*Cache, error) {
 	if cfg.PrefetchRatio == 0 {
 		cfg.PrefetchRatio = 0.1
 	}
+	if cfg.StaleAfter == 0 {
+		cfg.StaleAfter = 1800 * time.Millisecond
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Cache{cfg: cfg, store: newCacheStore(cfg.Size), next: next}, nil
+	return &Cache{cfg: cfg, store: newCacheStore(cfg.Size), next: next, epoch: cfg.Now()}, nil
 }
+
+// now is the time since the cache's epoch. time.Time.Sub uses the monotonic
+// clock, so a stepped wall clock neither expires nor revives entries.
+func (c *Cache) now() int64 { return int64(c.cfg.Now().Sub(c.epoch)) }
 
 // Len returns the number of cached answers.
 func (c *Cache) Len() int { return c.store.len() }
@@ -70,7 +86,7 @@ func (c *Cache) Len() int { return c.store.len() }
 // ServeDNS answers from the cache, refreshing through next on a miss.
 func (c *Cache) ServeDNS(ctx context.Context, req *Request) (*dns.Msg, error) {
 	key := keyOf(req.Msg)
-	now := c.cfg.Now().UnixNano()
+	now := c.now()
 	e := c.store.get(key)
 	if e != nil {
 		age := now - e.stored
@@ -79,25 +95,64 @@ func (c *Cache) ServeDNS(ctx context.Context, req *Request) (*dns.Msg, error) {
 			c.maybePrefetch(req, e, age)
 			return e.reply(req.Msg, age, false), nil
 		}
-		if age >= e.ttl+int64(c.cfg.ServeStale) {
-			c.store.remove(e)
-			e = nil
+		if age < e.ttl+int64(c.cfg.ServeStale) {
+			return c.refreshStale(ctx, req, e), nil
 		}
+		c.store.remove(e)
 	}
 	c.cfg.Metrics.cacheMiss()
 	resp, err := c.next.ServeDNS(ctx, req)
-	if e != nil && (err != nil || resp.Rcode == dns.RcodeServerFailure) {
-		// RFC 8767: refreshing failed, so the expired answer is better than none.
-		c.cfg.Metrics.staleServed()
-		stale := e.reply(req.Msg, 0, true)
-		AddEDE(req.Msg, stale, EDEStaleAnswer, "")
-		return stale, nil
-	}
 	if err != nil {
 		return nil, err
 	}
 	c.insert(key, resp, now)
 	return resp, nil
+}
+
+// refreshStale refreshes an expired entry that may still be served stale
+// (RFC 8767): the fresh answer if it comes within StaleAfter, else the stale
+// one while the refresh goes on in the background; and straight away while
+// a failed refresh is younger than failureRecheck.
+func (c *Cache) refreshStale(ctx context.Context, req *Request, e *cacheEntry) *dns.Msg {
+	c.cfg.Metrics.cacheMiss()
+	if failed := e.failedAt.Load(); failed != 0 && c.now()-failed < int64(failureRecheck) {
+		return c.stale(req, e)
+	}
+	type result struct {
+		resp *dns.Msg
+		err  error
+	}
+	done := make(chan result, 1)
+	refresh := &Request{Msg: req.Msg.Copy(), Client: req.Client, Transport: req.Transport, ServerName: req.ServerName, Profile: req.Profile}
+	go func() { // outlives the client's wait; the upstream step bounds it
+		resp, err := c.next.ServeDNS(context.WithoutCancel(ctx), refresh)
+		if err != nil || resp.Rcode == dns.RcodeServerFailure {
+			e.failedAt.Store(max(c.now(), 1))
+		} else {
+			c.insert(e.key, resp, c.now())
+		}
+		done <- result{resp, err}
+	}()
+	timer := time.NewTimer(c.cfg.StaleAfter)
+	defer timer.Stop()
+	select {
+	case r := <-done:
+		if r.err == nil && r.resp.Rcode != dns.RcodeServerFailure {
+			r.resp.Id = req.Msg.Id
+			return r.resp
+		}
+	case <-timer.C:
+	case <-ctx.Done():
+	}
+	return c.stale(req, e)
+}
+
+// stale answers from an expired entry with StaleTTL and EDE 3.
+func (c *Cache) stale(req *Request, e *cacheEntry) *dns.Msg {
+	c.cfg.Metrics.staleServed()
+	m := e.reply(req.Msg, 0, true)
+	AddEDE(req.Msg, m, EDEStaleAnswer, "")
+	return m
 }
 
 // maybePrefetch refreshes a popular entry shortly before it expires, once.
@@ -121,7 +176,7 @@ func (c *Cache) maybePrefetch(req *Request, e *cacheEntry, age int64) {
 			c.cfg.Logger.Debug("cache: prefetch failed", "name", e.key.name, "err", err)
 			return
 		}
-		c.insert(e.key, resp, c.cfg.Now().UnixNano())
+		c.insert(e.key, resp, c.now())
 	}()
 }
 
@@ -137,6 +192,7 @@ func (c *Cache) insert(key cacheKey, resp *dns.Msg, now int64) {
 	}
 	stored := resp.Copy()
 	removeOPT(stored)
+	clampTTLs(stored, c.cfg.MinTTL, c.cfg.MaxTTL)
 	evicted := c.store.put(&cacheEntry{key: key, msg: stored, stored: now, ttl: int64(d)})
 	c.cfg.Metrics.cacheEvicted(evicted)
 }
@@ -154,10 +210,19 @@ func (e *cacheEntry) reply(q *dns.Msg, age int64, stale bool) *dns.Msg {
 	m.Answer = agedRRs(src.Answer, elapsed, stale)
 	m.Ns = agedRRs(src.Ns, elapsed, stale)
 	m.Extra = agedRRs(src.Extra, elapsed, stale)
-	if opt := q.IsEdns0(); opt != nil {
-		m.SetEdns0(dns.DefaultMsgSize, opt.Do())
+	return m // the entry step adds the OPT record the client's query calls for
+}
+
+// clampTTLs bounds every record's TTL to [minTTL, maxTTL], so that what
+// clients are told matches how long the cache keeps the answer.
+func clampTTLs(m *dns.Msg, minTTL, maxTTL time.Duration) {
+	lo, hi := uint32(minTTL/time.Second), uint32(maxTTL/time.Second)
+	for _, rrs := range [][]dns.RR{m.Answer, m.Ns, m.Extra} {
+		for _, rr := range rrs {
+			h := rr.Header()
+			h.Ttl = min(max(h.Ttl, lo), hi)
+		}
 	}
-	return m
 }
 
 func agedRRs(rrs []dns.RR, elapsed uint32, stale bool) []dns.RR {

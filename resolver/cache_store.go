@@ -15,11 +15,12 @@ const cacheShards = 64
 type cacheEntry struct {
 	key         cacheKey
 	msg         *dns.Msg // OPT removed; TTLs as received
-	stored      int64    // unix nanoseconds
+	stored      int64    // nanoseconds since the cache's epoch
 	ttl         int64    // effective TTL in nanoseconds
 	hits        atomic.Uint32
 	prefetching atomic.Bool
-	prev, next  *cacheEntry // LRU list, guarded by the shard lock
+	failedAt    atomic.Int64 // when a refresh last failed (since epoch); 0: never
+	prev, next  *cacheEntry  // LRU list, guarded by the shard lock
 }
 
 // cacheStore is a size-bounded, sharded LRU map.

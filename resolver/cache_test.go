@@ -282,3 +282,125 @@ func TestCoalescer(t *testing.T) {
 		t.Fatalf("%d upstream queries for %d identical concurrent misses, want 1", got, n)
 	}
 }
+
+func TestCacheStaleTimers(t *testing.T) {
+	clock := &fakeClock{t: time.Unix(1_000_000, 0)}
+	var mode atomic.Int32 // 0 answer, 1 slow answer, 2 fail
+	release := make(chan struct{})
+	ok := aAnswer(60)
+	up := &scripted{fn: func(q *dns.Msg) (*dns.Msg, error) {
+		switch mode.Load() {
+		case 1:
+			<-release
+		case 2:
+			return nil, errors.New("upstream down")
+		}
+		return ok(q)
+	}}
+	c := newTestCache(t, up, clock, func(cfg *CacheConfig) {
+		cfg.ServeStale = time.Hour
+		cfg.StaleAfter = 50 * time.Millisecond
+	})
+	req := query("timers.example.", dns.TypeA)
+	req.Msg.SetEdns0(1232, false)
+	if _, err := c.ServeDNS(context.Background(), req); err != nil {
+		t.Fatal(err)
+	}
+
+	// A slow refresh: the client gets the stale answer after StaleAfter, and
+	// the refresh, finishing later, replaces the entry.
+	mode.Store(1)
+	clock.Advance(2 * time.Minute)
+	resp, err := c.ServeDNS(context.Background(), req)
+	if err != nil || resp.Answer[0].Header().Ttl != StaleTTL {
+		t.Fatalf("want a stale answer while the refresh is slow, got %v %v", resp, err)
+	}
+	close(release)
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if resp, _ = c.ServeDNS(context.Background(), req); resp.Answer[0].Header().Ttl == 60 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if resp.Answer[0].Header().Ttl != 60 {
+		t.Fatal("the background refresh did not replace the stale entry")
+	}
+
+	// A failed refresh: stale at once, and no upstream query for the next
+	// failureRecheck.
+	mode.Store(2)
+	clock.Advance(2 * time.Minute)
+	if resp, err = c.ServeDNS(context.Background(), req); err != nil || resp.Answer[0].Header().Ttl != StaleTTL {
+		t.Fatalf("want stale after a failed refresh, got %v %v", resp, err)
+	}
+	calls := up.calls.Load()
+	clock.Advance(10 * time.Second)
+	if resp, err = c.ServeDNS(context.Background(), req); err != nil || resp.Answer[0].Header().Ttl != StaleTTL {
+		t.Fatalf("want stale during the recheck interval, got %v %v", resp, err)
+	}
+	if up.calls.Load() != calls {
+		t.Fatal("the upstream was asked again within the failure recheck interval")
+	}
+	clock.Advance(failureRecheck)
+	c.ServeDNS(context.Background(), req)
+	if up.calls.Load() != calls+1 {
+		t.Fatal("the upstream was not asked again after the failure recheck interval")
+	}
+}
+
+func TestCacheClampsTTLs(t *testing.T) {
+	tests := []struct {
+		name      string
+		recordTTL uint32
+		min, max  time.Duration
+		wantTTL   uint32
+		cachedFor time.Duration // still a hit just before this
+	}{
+		{"max_ttl lowers what clients see", 3600, 0, time.Minute, 60, time.Minute},
+		{"min_ttl raises what clients see", 5, 30 * time.Second, time.Hour, 30, 30 * time.Second},
+		{"within bounds unchanged", 300, 10 * time.Second, time.Hour, 300, 5 * time.Minute},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clock := &fakeClock{t: time.Unix(1_000_000, 0)}
+			up := &scripted{fn: aAnswer(tt.recordTTL)}
+			c := newTestCache(t, up, clock, func(cfg *CacheConfig) { cfg.MinTTL, cfg.MaxTTL, cfg.ServeStale = tt.min, tt.max, 0 })
+			req := query("clamp.example.", dns.TypeA)
+			c.ServeDNS(context.Background(), req)
+			resp, _ := c.ServeDNS(context.Background(), req)
+			if got := resp.Answer[0].Header().Ttl; got != tt.wantTTL {
+				t.Fatalf("TTL %d, want %d", got, tt.wantTTL)
+			}
+			clock.Advance(tt.cachedFor - time.Second)
+			c.ServeDNS(context.Background(), req)
+			if up.calls.Load() != 1 {
+				t.Fatalf("expired before %s", tt.cachedFor)
+			}
+			clock.Advance(2 * time.Second)
+			c.ServeDNS(context.Background(), req)
+			if up.calls.Load() != 2 {
+				t.Fatalf("still cached after %s", tt.cachedFor)
+			}
+		})
+	}
+}
+
+func TestCoalescerSurvivesPanic(t *testing.T) {
+	var calls atomic.Int32
+	up := HandlerFunc(func(_ context.Context, req *Request) (*dns.Msg, error) {
+		if calls.Add(1) == 1 {
+			panic("bug below the coalescer")
+		}
+		return aAnswer(60)(req.Msg)
+	})
+	c := NewCoalescer(up, time.Second, nil)
+	if _, err := c.ServeDNS(context.Background(), query("p.example.", dns.TypeA)); err == nil {
+		t.Fatal("a panic below became an answer")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if _, err := c.ServeDNS(ctx, query("p.example.", dns.TypeA)); err != nil {
+		t.Fatalf("the name is stuck after a panic: %v", err)
+	}
+}

@@ -2,6 +2,7 @@ package resolver
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -54,16 +55,27 @@ func (c *Coalescer) ServeDNS(ctx context.Context, req *Request) (*dns.Msg, error
 	c.calls[key] = f
 	c.mu.Unlock()
 
-	// The leader's caller may give up; the followers still need the answer.
-	shared, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.timeout)
-	f.resp, f.err = c.next.ServeDNS(shared, req)
-	cancel()
-	c.mu.Lock()
-	delete(c.calls, key)
-	c.mu.Unlock()
-	close(f.done)
+	c.lead(ctx, key, f, req)
 	if f.err != nil {
 		return nil, f.err
 	}
 	return f.resp.Copy(), nil
+}
+
+// lead runs the shared query and always settles the flight, even if the
+// steps below panic, so that no later identical query waits on it forever.
+func (c *Coalescer) lead(ctx context.Context, key cacheKey, f *flight, req *Request) {
+	defer func() {
+		if p := recover(); p != nil {
+			f.resp, f.err = nil, fmt.Errorf("resolver: panic while resolving: %v", p)
+		}
+		c.mu.Lock()
+		delete(c.calls, key)
+		c.mu.Unlock()
+		close(f.done)
+	}()
+	// The leader's caller may give up; the followers still need the answer.
+	shared, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.timeout)
+	defer cancel()
+	f.resp, f.err = c.next.ServeDNS(shared, req)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"runtime/debug"
 	"time"
 
 	"github.com/miekg/dns"
@@ -50,13 +51,20 @@ func (h *entry) ServeDNS(ctx context.Context, req *Request) (*dns.Msg, error) {
 	return resp, nil
 }
 
-func (h *entry) answer(ctx context.Context, req *Request) (*dns.Msg, error) {
+func (h *entry) answer(ctx context.Context, req *Request) (resp *dns.Msg, err error) {
 	q := req.Msg
+	defer func() {
+		// A bug below must cost one SERVFAIL, not the process.
+		if p := recover(); p != nil {
+			h.log.Error("resolver: panic while answering", "panic", p, "stack", string(debug.Stack()))
+			resp, err = NewReply(q, dns.RcodeServerFailure), nil
+		}
+	}()
 	if rcode, reason := checkQuery(q); reason != "" {
 		h.metrics.Malformed(req.Transport, reason)
 		return NewReply(q, rcode), nil
 	}
-	resp, err := h.next.ServeDNS(ctx, req)
+	resp, err = h.next.ServeDNS(ctx, req)
 	if err == nil {
 		return resp, nil
 	}

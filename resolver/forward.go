@@ -13,7 +13,14 @@ type forward struct {
 }
 
 func (f *forward) ServeDNS(ctx context.Context, req *Request) (*dns.Msg, error) {
-	return f.up.Exchange(ctx, upstreamQuery(req.Msg))
+	resp, err := f.up.Exchange(ctx, upstreamQuery(req.Msg))
+	if err != nil {
+		return nil, err
+	}
+	// The upstream's OPT (its EDE, cookies, padding) is not the client's
+	// business, and dropping it here keeps cache hits and misses alike.
+	removeOPT(resp)
+	return resp, nil
 }
 
 // upstreamQuery copies the parts of q an upstream needs and nothing more: the

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
-	"strings"
 
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
@@ -68,7 +67,7 @@ func (s *policyStep) ServeDNS(ctx context.Context, req *Request) (*dns.Msg, erro
 		return s.next.ServeDNS(ctx, req)
 	}
 	pol, q := req.Profile.Policy, req.Msg.Question[0]
-	v := pol.Check(strings.ToLower(q.Name), q.Qtype)
+	v := pol.Check(lowerName(q.Name), q.Qtype)
 	switch v.Action {
 	case ActionBlock:
 		if t := localCNAME(v.Answer); t != "" {
@@ -85,7 +84,7 @@ func (s *policyStep) ServeDNS(ctx context.Context, req *Request) (*dns.Msg, erro
 	}
 	for _, rr := range resp.Answer {
 		if c, ok := rr.(*dns.CNAME); ok {
-			if cv := pol.Check(strings.ToLower(c.Target), q.Qtype); cv.Action == ActionBlock {
+			if cv := pol.Check(lowerName(c.Target), q.Qtype); cv.Action == ActionBlock {
 				s.log.Debug("policy: blocked CNAME target", "profile", req.Profile.Name, "name", q.Name,
 					"target", c.Target, "category", cv.Category)
 				return s.block(req, cv), nil

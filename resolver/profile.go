@@ -80,7 +80,6 @@ type Profiles struct {
 	byPath map[string]*Profile
 	byHost map[string]*Profile
 	byAddr map[netip.Addr]*Profile
-	all    []*Profile
 }
 
 // NewProfiles indexes profiles; defaultName must be one of them. Colliding
@@ -100,7 +99,6 @@ func NewProfiles(defaultName string, profiles []*Profile) (*Profiles, error) {
 			return nil, fmt.Errorf("profiles: profile %q defined twice", p.Name)
 		}
 		r.byName[p.Name] = p
-		r.all = append(r.all, p)
 		for _, path := range p.Paths {
 			path = normalizePath(path)
 			if other, dup := r.byPath[path]; dup {
@@ -133,9 +131,6 @@ func NewProfiles(defaultName string, profiles []*Profile) (*Profiles, error) {
 
 // Default returns the default profile.
 func (r *Profiles) Default() *Profile { return r.def }
-
-// All returns every profile in definition order.
-func (r *Profiles) All() []*Profile { return r.all }
 
 // ByName returns the named profile.
 func (r *Profiles) ByName(name string) (*Profile, bool) {

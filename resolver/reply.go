@@ -6,7 +6,6 @@ import "github.com/miekg/dns"
 const (
 	EDEStaleAnswer          = dns.ExtendedErrorCodeStaleAnswer          // 3
 	EDEBlocked              = dns.ExtendedErrorCodeBlocked              // 15
-	EDECensored             = dns.ExtendedErrorCodeCensored             // 16
 	EDEFiltered             = dns.ExtendedErrorCodeFiltered             // 17
 	EDEProhibited           = dns.ExtendedErrorCodeProhibited           // 18
 	EDENoReachableAuthority = dns.ExtendedErrorCodeNoReachableAuthority // 22

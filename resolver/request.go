@@ -35,13 +35,6 @@ func (t Transport) String() string {
 	return "unknown"
 }
 
-// Encrypted reports whether the transport runs over TLS or QUIC, where padding
-// applies and a truncated answer must never be handed out.
-func (t Transport) Encrypted() bool { return t >= DoT }
-
-// StreamBased reports whether answers are length-framed (no UDP size limit).
-func (t Transport) StreamBased() bool { return t != UDP }
-
 // Request is one DNS query as the resolver sees it. Transports fill it in and
 // nothing transport-specific travels further.
 type Request struct {
