@@ -61,8 +61,12 @@ func (w *batchWriter) write(frame []byte) error {
 		w.conn.SetWriteDeadline(time.Now().Add(w.timeout))
 		_, err := w.conn.Write(buf)
 		w.mu.Lock()
+		// Keep buf for reuse unless it grew large; either way spare must
+		// stop naming the array that became pending above.
 		if cap(buf) <= 64<<10 {
 			w.spare = buf[:0]
+		} else {
+			w.spare = nil
 		}
 		w.written = n + 1
 		if err != nil {

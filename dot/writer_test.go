@@ -2,6 +2,7 @@ package dot
 
 import (
 	"bufio"
+	"fmt"
 	"net"
 	"sync"
 	"testing"
@@ -58,5 +59,69 @@ func TestBatchWriter(t *testing.T) {
 	}
 	if err := w.write([]byte{0, 1, 0}); err == nil {
 		t.Fatal("the failure was not kept")
+	}
+}
+
+// TestBatchWriterLargeBatches: a batch too large to keep as the spare buffer
+// (pipelined 40 KB answers) never leaves the pending and spare buffers sharing
+// an array, so every frame arrives intact while 100 B answers keep being
+// appended during writes. Run with -race.
+func TestBatchWriterLargeBatches(t *testing.T) {
+	srv, cli := net.Pipe()
+	w := newBatchWriter(srv, 5*time.Second)
+	// Each writer sends its frames one after the other, so new answers keep
+	// arriving while earlier batches are being written.
+	writers := []struct{ size, count int }{{40 << 10, 30}, {40 << 10, 30}, {100, 300}, {100, 300}, {100, 300}, {100, 300}}
+	total := 0
+	for _, wr := range writers {
+		total += wr.count
+	}
+	errs := make(chan error, 1)
+	go func() {
+		defer cli.Close() // a failure fails the writers at once
+		br := bufio.NewReader(cli)
+		seen := map[int]bool{}
+		for range total {
+			f, err := framing.ReadFrame(br, nil)
+			if err != nil {
+				errs <- err
+				return
+			}
+			id := int(f[0])<<8 | int(f[1])
+			if wi := id / 1000; seen[id] || wi >= len(writers) || len(f) != writers[wi].size {
+				errs <- fmt.Errorf("frame %d: repeated, unknown or wrong length %d", id, len(f))
+				return
+			}
+			for j, b := range f[2:] {
+				if b != byte(id+j) {
+					errs <- fmt.Errorf("frame %d (%d bytes): byte %d corrupted", id, len(f), j+2)
+					return
+				}
+			}
+			seen[id] = true
+		}
+		errs <- nil
+	}()
+	var wg sync.WaitGroup
+	for wi, wr := range writers {
+		wg.Go(func() {
+			for k := range wr.count {
+				id := wi*1000 + k
+				msg := make([]byte, wr.size)
+				msg[0], msg[1] = byte(id>>8), byte(id)
+				for j := range msg[2:] {
+					msg[j+2] = byte(id + j)
+				}
+				frame, _ := framing.AppendFrame(nil, msg)
+				if err := w.write(frame); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := <-errs; err != nil {
+		t.Fatal(err)
 	}
 }
