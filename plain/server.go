@@ -148,22 +148,30 @@ func (s *Server) TCPAddrs() []netip.AddrPort {
 	return out
 }
 
-// Shutdown stops accepting queries, waits for in-flight ones until ctx ends,
-// then closes every connection.
+// Shutdown stops reading new queries, waits until ctx ends for the ones in
+// flight to be answered (UDP sockets stay open for their answers), then
+// closes every socket.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.closeSockets()
 	s.stopDraining()
+	for _, l := range s.tcp {
+		l.Close()
+	}
+	for _, c := range s.udp {
+		c.SetReadDeadline(time.Now()) // readers see draining and return
+	}
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
+	var err error
 	select {
 	case <-done:
-		s.cancel()
-		return nil
 	case <-ctx.Done():
 		s.cancel() // abort queries still running; their goroutines then end
 		<-done
-		return fmt.Errorf("plain: shutdown: %w", ctx.Err())
+		err = fmt.Errorf("plain: shutdown: %w", ctx.Err())
 	}
+	s.cancel()
+	s.closeSockets()
+	return err
 }
 
 func (s *Server) closeSockets() {

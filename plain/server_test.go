@@ -22,20 +22,7 @@ import (
 // of an in-test authoritative server.
 func startServer(t testing.TB, auth *dnstest.Authority, mod func(*Config)) *Server {
 	t.Helper()
-	up, err := upstream.New("udp://"+auth.Addr, upstream.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { up.Close() })
-	h, err := resolver.New(resolver.Config{Upstream: up, Cache: &resolver.CacheConfig{Size: 1000}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	profiles, err := resolver.NewProfiles("default", []*resolver.Profile{{Name: "default"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := Config{Addrs: []string{"127.0.0.1:0"}, Handler: h, Profiles: profiles, UDPSockets: 2}
+	cfg := testConfig(t, auth)
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -52,6 +39,26 @@ func startServer(t testing.TB, auth *dnstest.Authority, mod func(*Config)) *Serv
 		s.Shutdown(ctx)
 	})
 	return s
+}
+
+// testConfig is a listener config on a free loopback port in front of the
+// real resolver chain, forwarding to auth.
+func testConfig(t testing.TB, auth *dnstest.Authority) Config {
+	t.Helper()
+	up, err := upstream.New("udp://"+auth.Addr, upstream.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { up.Close() })
+	h, err := resolver.New(resolver.Config{Upstream: up, Cache: &resolver.CacheConfig{Size: 1000}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	profiles, err := resolver.NewProfiles("default", []*resolver.Profile{{Name: "default"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Config{Addrs: []string{"127.0.0.1:0"}, Handler: h, Profiles: profiles, UDPSockets: 2}
 }
 
 func manyRecords(n int) []string {

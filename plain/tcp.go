@@ -66,6 +66,9 @@ func (s *Server) serveConn(c net.Conn) {
 	sem := make(chan struct{}, s.cfg.TCPMaxInflight)
 	for {
 		c.SetReadDeadline(time.Now().Add(s.cfg.TCPIdleTimeout))
+		if s.draining.Err() != nil { // checked after the deadline: a drain racing it still ends the loop
+			break
+		}
 		wire, err := readFrame(r)
 		if err != nil {
 			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !errors.Is(err, errZeroLength) && !isTimeout(err) {

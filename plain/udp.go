@@ -44,7 +44,7 @@ func (s *Server) serveUDP(c *net.UDPConn) {
 	for {
 		n, from, err := c.ReadFromUDPAddrPort(buf)
 		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
+			if errors.Is(err, net.ErrClosed) || s.draining.Err() != nil {
 				return
 			}
 			continue
