@@ -73,11 +73,18 @@ func (s *Server) serve(nc net.Conn) {
 	s.metrics.Active.WithLabelValues("dot").Inc()
 	defer s.metrics.Active.WithLabelValues("dot").Dec()
 	c.readLoop()
+	if c.w.failed() {
+		cancelConn() // no answer can be sent any more: stop resolving
+	}
 	c.wg.Wait()
+	if c.w.failed() {
+		nc.Close() // skip close_notify: it would block 5 s on a peer that does not read
+	}
 }
 
 // readLoop reads queries until the client closes, the idle timeout passes
-// with nothing in flight, a framing error occurs or the server shuts down.
+// with nothing in flight, a framing error occurs, an answer cannot be written
+// or the server shuts down.
 func (c *conn) readLoop() {
 	br := bufio.NewReaderSize(c.tc, 4096)
 	buf := make([]byte, 0, 512)
@@ -88,7 +95,7 @@ func (c *conn) readLoop() {
 		}
 		if _, err := br.Peek(1); err != nil {
 			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() && c.pending.Load() > 0 && !c.s.closing.Load() {
+			if errors.As(err, &ne) && ne.Timeout() && c.pending.Load() > 0 && !c.s.closing.Load() && !c.w.failed() {
 				continue // not idle: answers are still being worked on
 			}
 			return

@@ -77,3 +77,10 @@ func (w *batchWriter) write(frame []byte) error {
 	w.flushing = false
 	return w.err
 }
+
+// failed reports whether a write failed, ending the connection's writes.
+func (w *batchWriter) failed() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err != nil
+}
