@@ -111,24 +111,50 @@ func (g *Gateway) newFrontends(rm *resolver.Metrics) error {
 	return nil
 }
 
-// ddrEndpoints describes the encrypted endpoints for _dns.resolver.arpa
-// (RFC 9461/9462), most preferred first: DoH, DoQ, DoT.
-func ddrEndpoints(c *config.Config) []resolver.DDREndpoint {
-	var eps []resolver.DDREndpoint
-	add := func(addrs, alpn []string, dohPath string) {
-		for _, a := range addrs {
-			ap := netip.MustParseAddrPort(a) // validated by config
-			ep := resolver.DDREndpoint{
-				Priority: uint16(len(eps) + 1), Target: c.ServerName, ALPN: alpn, Port: ap.Port(), DoHPath: dohPath,
-			}
-			if !ap.Addr().IsUnspecified() {
-				ep.Hints = []netip.Addr{ap.Addr()}
-			}
-			eps = append(eps, ep)
+// ddrEndpoints describes, per profile, the encrypted endpoints for
+// _dns.resolver.arpa (RFC 9461/9462), most preferred first: DoH, DoQ, DoT.
+// Each endpoint must select the same profile the client already has, or
+// discovery would move it off its filter: DoH by the profile's first path
+// (or, without one, its host with the generic path), DoT and DoQ by its
+// first host as the TLS name. The default profile is also reached through
+// server_name. A profile reached only by local address gets no endpoints.
+func ddrEndpoints(c *config.Config) map[string][]resolver.DDREndpoint {
+	out := map[string][]resolver.DDREndpoint{}
+	for _, name := range c.ProfileNames() {
+		p := c.Profiles[name]
+		host := ""
+		if len(p.Hosts) > 0 {
+			host = p.Hosts[0]
+		} else if name == c.DefaultProfile {
+			host = c.ServerName
 		}
+		dohTarget, dohPath := host, "/dns-query"
+		if len(p.Paths) > 0 {
+			dohPath = p.Paths[0]
+			if dohTarget == "" {
+				dohTarget = c.ServerName
+			}
+		}
+		var eps []resolver.DDREndpoint
+		add := func(addrs, alpn []string, target, dohPath string) {
+			if target == "" {
+				return
+			}
+			for _, a := range addrs {
+				ap := netip.MustParseAddrPort(a) // validated by config
+				ep := resolver.DDREndpoint{
+					Priority: uint16(len(eps) + 1), Target: target, ALPN: alpn, Port: ap.Port(), DoHPath: dohPath,
+				}
+				if !ap.Addr().IsUnspecified() {
+					ep.Hints = []netip.Addr{ap.Addr()}
+				}
+				eps = append(eps, ep)
+			}
+		}
+		add(c.Listen.DoH, []string{"h2", "h3"}, dohTarget, dohPath+"{?dns}")
+		add(c.Listen.DoQ, []string{"doq"}, host, "")
+		add(c.Listen.DoT, []string{"dot"}, host, "")
+		out[name] = eps
 	}
-	add(c.Listen.DoH, []string{"h2", "h3"}, "/dns-query{?dns}")
-	add(c.Listen.DoQ, []string{"doq"}, "")
-	add(c.Listen.DoT, []string{"dot"}, "")
-	return eps
+	return out
 }

@@ -77,14 +77,11 @@ func New(cfg *config.Config, log *slog.Logger) (_ *Gateway, err error) {
 	g.handler, err = resolver.New(resolver.Config{
 		Upstream:        g.upstream,
 		UpstreamTimeout: cfg.UpstreamTimeout.Std(),
-		Cache: &resolver.CacheConfig{
-			Size: cfg.Cache.Size, MinTTL: cfg.Cache.MinTTL.Std(), MaxTTL: cfg.Cache.MaxTTL.Std(),
-			ServeStale: cfg.Cache.ServeStale.Std(),
-		},
-		Local:      resolver.LocalConfig{DDR: ddrEndpoints(cfg)},
-		Metrics:    rm,
-		Registerer: g.registry,
-		Logger:     log,
+		Cache:           cacheConfig(cfg.Cache),
+		Local:           resolver.LocalConfig{DDR: ddrEndpoints(cfg)},
+		Metrics:         rm,
+		Registerer:      g.registry,
+		Logger:          log,
 	})
 	if err != nil {
 		return nil, err
@@ -229,8 +226,13 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	if g.acmeHTTP != nil {
 		shutdowns = append(shutdowns, g.acmeHTTP)
 	}
+	// Every front-end drains at once, sharing the one deadline.
+	results := make(chan error, len(shutdowns))
 	for _, s := range shutdowns {
-		errs = append(errs, s.Shutdown(ctx))
+		go func() { results <- s.Shutdown(ctx) }()
+	}
+	for range shutdowns {
+		errs = append(errs, <-results)
 	}
 	if g.metrics != nil {
 		errs = append(errs, g.metrics.shutdown(ctx))
@@ -298,4 +300,14 @@ func (g *Gateway) Listeners() []Listener {
 		out = append(out, Listener{"metrics", g.metrics.addr(), fmt.Sprintf("curl http://%s/metrics", g.metrics.addr())})
 	}
 	return out
+}
+
+// cacheConfig maps the cache section; size 0 turns the cache off.
+func cacheConfig(c config.Cache) *resolver.CacheConfig {
+	if c.Size == 0 {
+		return nil
+	}
+	return &resolver.CacheConfig{
+		Size: c.Size, MinTTL: c.MinTTL.Std(), MaxTTL: c.MaxTTL.Std(), ServeStale: c.ServeStale.Std(),
+	}
 }

@@ -12,9 +12,10 @@ import (
 )
 
 // quicResetKey returns the QUIC stateless reset key kept in dataDir,
-// creating it on first use. It must stay the same across restarts (and
-// across nodes sharing data_dir) so that a restarted node can tell clients at
-// once that their old connections are gone.
+// creating it on first use. It stays the same across restarts so that a
+// restarted node can tell clients at once that their old connections are
+// gone. It must not be shared between nodes (RFC 9000 §21.11): only
+// data_dir/certmagic is meant for a shared volume.
 func quicResetKey(dataDir string) (*quic.StatelessResetKey, error) {
 	path := filepath.Join(dataDir, "quic-reset.key")
 	var key quic.StatelessResetKey

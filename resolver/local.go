@@ -23,7 +23,11 @@ type DDREndpoint struct {
 
 // LocalConfig configures the names answered without any upstream.
 type LocalConfig struct {
-	DDR []DDREndpoint // SVCB records for _dns.resolver.arpa; none: NODATA
+	// DDR lists, per profile name, the encrypted endpoints that keep a
+	// client on its profile; SVCB records for _dns.resolver.arpa are built
+	// from them. A profile with none gets NODATA: discovery must never move
+	// a client to an endpoint that would pick another profile.
+	DDR map[string][]DDREndpoint
 }
 
 // localTTL is the TTL of locally synthesised answers.
@@ -38,17 +42,19 @@ const canaryDomain = "use-application-dns.net."
 // localhost and invalid (RFC 6761), and Firefox's canary for filtered profiles.
 type local struct {
 	next Handler
-	ddr  []dns.RR
+	ddr  map[string][]dns.RR // by profile name
 }
 
 func newLocal(cfg LocalConfig, next Handler) (*local, error) {
-	l := &local{next: next}
-	for i, ep := range cfg.DDR {
-		rr, err := ep.svcb()
-		if err != nil {
-			return nil, fmt.Errorf("resolver: ddr endpoint %d: %w", i, err)
+	l := &local{next: next, ddr: map[string][]dns.RR{}}
+	for profile, eps := range cfg.DDR {
+		for i, ep := range eps {
+			rr, err := ep.svcb()
+			if err != nil {
+				return nil, fmt.Errorf("resolver: ddr endpoint %d of profile %q: %w", i, profile, err)
+			}
+			l.ddr[profile] = append(l.ddr[profile], rr)
 		}
-		l.ddr = append(l.ddr, rr)
 	}
 	return l, nil
 }
@@ -58,7 +64,7 @@ func (l *local) ServeDNS(ctx context.Context, req *Request) (*dns.Msg, error) {
 	name := lowerName(q.Name)
 	switch {
 	case inZone(name, "resolver.arpa."):
-		return l.resolverArpa(req.Msg, name), nil
+		return l.resolverArpa(req.Msg, name, l.ddr[req.Profile.Name]), nil
 	case inZone(name, "localhost."):
 		return localhostAnswer(req.Msg), nil
 	case inZone(name, "invalid."):
@@ -69,16 +75,16 @@ func (l *local) ServeDNS(ctx context.Context, req *Request) (*dns.Msg, error) {
 	return l.next.ServeDNS(ctx, req)
 }
 
-func (l *local) resolverArpa(q *dns.Msg, name string) *dns.Msg {
+func (l *local) resolverArpa(q *dns.Msg, name string, ddr []dns.RR) *dns.Msg {
 	if name != "_dns.resolver.arpa." {
 		return negative(q, dns.RcodeNameError, "resolver.arpa.")
 	}
-	if q.Question[0].Qtype != dns.TypeSVCB || len(l.ddr) == 0 {
+	if q.Question[0].Qtype != dns.TypeSVCB || len(ddr) == 0 {
 		return negative(q, dns.RcodeSuccess, "resolver.arpa.")
 	}
 	m := NewReply(q, dns.RcodeSuccess)
 	m.Authoritative = true
-	for _, rr := range l.ddr {
+	for _, rr := range ddr {
 		m.Answer = append(m.Answer, dns.Copy(rr))
 	}
 	return m

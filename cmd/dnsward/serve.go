@@ -56,6 +56,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	go reloadOnHUP(hup, g, *file, log)
 	log.Info("dnsward started", "version", version, "config", cfg.File)
 	<-ctx.Done()
+	stop() // a second SIGINT/SIGTERM now kills the process at once
 	log.Info("dnsward stopping: draining in-flight queries", "timeout", drainTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
 	defer cancel()
