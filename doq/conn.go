@@ -100,14 +100,6 @@ func cancelStream(str *quic.Stream, code uint64) {
 
 func (c *conn) serveStream(str *quic.Stream) {
 	defer c.streams.Done()
-	if n := c.s.inflight.Add(1); n > int64(c.s.cfg.MaxInflight) {
-		c.s.inflight.Add(-1)
-		c.s.metrics.ProtocolErrors.WithLabelValues("doq", c.profile.Name, "excessive_load").Inc()
-		cancelStream(str, ExcessiveLoad)
-		return
-	}
-	defer c.s.inflight.Add(-1)
-
 	str.SetReadDeadline(time.Now().Add(c.s.cfg.StreamTimeout))
 	bp := c.s.bufs.Get().(*[]byte)
 	defer c.s.bufs.Put(bp)
@@ -130,6 +122,16 @@ func (c *conn) serveStream(str *quic.Stream) {
 		c.protocolError("keepalive", "edns-tcp-keepalive is not used by DoQ")
 		return
 	}
+	// The server-wide slot is taken only for a whole query: a stream that
+	// is slow to send one is bounded by StreamTimeout and the per-connection
+	// and per-client limits, and must not crowd out other clients.
+	if n := c.s.inflight.Add(1); n > int64(c.s.cfg.MaxInflight) {
+		c.s.inflight.Add(-1)
+		c.s.metrics.ProtocolErrors.WithLabelValues("doq", c.profile.Name, "excessive_load").Inc()
+		cancelStream(str, ExcessiveLoad)
+		return
+	}
+	defer c.s.inflight.Add(-1)
 	if !c.await0RTT(q) {
 		cancelStream(str, RequestCancelled)
 		return
