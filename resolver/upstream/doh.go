@@ -60,12 +60,13 @@ func newDoH(ep endpoint, opts Options) *dohClient {
 func (c *dohClient) exchange(ctx context.Context, q *dns.Msg) (*dns.Msg, error) {
 	bp := getBuf()
 	frame, err := packFrame(q, 0, *bp)
+	if err != nil {
+		putBuf(bp)
+		return nil, fmt.Errorf("%w: %v", errProtocol, err)
+	}
 	// The transport may read the body after Do returns: give it its own copy.
 	body := bytes.Clone(frame[2:])
 	putBuf(bp)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", errProtocol, err)
-	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(body))
 	if err != nil {
 		return nil, err
