@@ -100,7 +100,10 @@ func NewGroup(cfg GroupConfig) (*Group, error) {
 // Exchange forwards q to the members in order until one answers. When all
 // fail it returns a *GroupError (see ErrNoReachableAuthority and ErrNetwork).
 func (g *Group) Exchange(ctx context.Context, q *dns.Msg) (*dns.Msg, error) {
-	order := g.order(time.Now())
+	order, probes := g.order(time.Now())
+	for _, mb := range probes {
+		go g.probe(mb, q.Copy())
+	}
 	var errs []*Error
 	var servfail *dns.Msg
 	for i, mb := range order {
@@ -150,8 +153,11 @@ func memberError(u resolver.Upstream, err error) *Error {
 }
 
 // order returns the members in the order to try them now, claiming the probe
-// of every member whose rest has ended.
-func (g *Group) order(now time.Time) []*member {
+// of every member whose rest has ended. While some member is healthy, those
+// probes are returned apart, to run in the background: a client's query
+// must not wait out a dead upstream's timeout. With none healthy, they come
+// first in the order.
+func (g *Group) order(now time.Time) (order, probes []*member) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	var probe, healthy, resting []*member
@@ -168,7 +174,22 @@ func (g *Group) order(now time.Time) []*member {
 	}
 	slices.SortStableFunc(healthy, func(a, b *member) int { return cmp.Compare(a.ewma, b.ewma) })
 	slices.SortStableFunc(resting, func(a, b *member) int { return a.retryAt.Compare(b.retryAt) })
-	return slices.Concat(probe, healthy, resting)
+	if len(healthy) > 0 {
+		return slices.Concat(healthy, resting), probe
+	}
+	return slices.Concat(probe, resting), nil
+}
+
+// probe sends a copy of a client's query to a member whose rest has ended,
+// in the background, and records whether it answered. The member's own
+// timeout bounds it.
+func (g *Group) probe(mb *member, q *dns.Msg) {
+	start := time.Now()
+	if _, err := mb.u.Exchange(context.Background(), q); err != nil {
+		g.failed(mb, memberError(mb.u, err))
+		return
+	}
+	g.answered(mb, time.Since(start))
 }
 
 // rest is the backoff after fails consecutive failures.

@@ -205,12 +205,48 @@ func TestGroupRecovery(t *testing.T) {
 	}
 	primary.mode.Store(modeOK)
 	time.Sleep(150 * time.Millisecond) // past the backoff
-	ask()                              // the probe goes to primary
+	ask()                              // backup answers; a probe goes to primary in the background
+	deadline := time.Now().Add(2 * time.Second)
+	for metricValue(t, reg, "dnsward_upstream_healthy", "udp://"+primary.addr) != 1 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
 	if p := primary.hits.Load(); p != udpAttempts+1 {
 		t.Fatalf("primary asked %d times, want the probe (%d)", p, udpAttempts+1)
 	}
 	if v := metricValue(t, reg, "dnsward_upstream_healthy", "udp://"+primary.addr); v != 1 {
 		t.Errorf("primary healthy = %v after a good probe, want 1", v)
+	}
+}
+
+// TestGroupProbeInBackground: when an upstream's rest ends while another is
+// healthy, the client's query is answered by the healthy one at once; the
+// probe of the resting one (still silent here) does not make it wait for
+// the 500 ms timeout.
+func TestGroupProbeInBackground(t *testing.T) {
+	primary := startSwitchable(t, modeSilent)
+	backup := startSwitchable(t, modeOK)
+	g := newGroup(t, GroupConfig{Backoff: 50 * time.Millisecond}, primary.addr, backup.addr)
+	q := query("probe.test.", 5)
+	if _, err := g.Exchange(context.Background(), q); err != nil { // primary fails, rests
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond) // the rest has ended
+	before := primary.hits.Load()
+	start := time.Now()
+	r, err := g.Exchange(context.Background(), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkAnswer(t, q, r)
+	if took := time.Since(start); took > 250*time.Millisecond {
+		t.Fatalf("the query waited %v: the probe of the silent upstream ran in its path", took)
+	}
+	deadline := time.Now().Add(time.Second)
+	for primary.hits.Load() == before && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if primary.hits.Load() == before {
+		t.Fatal("the resting upstream was never probed")
 	}
 }
 
