@@ -3,13 +3,10 @@ package doh
 import (
 	"log"
 	"log/slog"
-	"regexp"
 	"strings"
-)
 
-// addrPattern matches the IPv4 and bracketed IPv6 socket addresses that
-// net/http and x/net/http2 put in their log lines.
-var addrPattern = regexp.MustCompile(`\[[0-9A-Fa-f:.%a-z]+\](:\d+)?|\b\d{1,3}(\.\d{1,3}){3}(:\d+)?\b`)
+	"github.com/dnsward/dnsward/dot/framing"
+)
 
 // errorLog receives net/http's server log lines, counts failed TLS
 // handshakes and forwards the lines to slog with client addresses removed.
@@ -24,7 +21,7 @@ func newErrorLog(l *slog.Logger, m *metrics) *log.Logger {
 
 // Write logs one line.
 func (e errorLog) Write(p []byte) (int, error) {
-	msg := addrPattern.ReplaceAllString(strings.TrimSpace(string(p)), "<client>")
+	msg := framing.RedactAddrs(strings.TrimSpace(string(p)))
 	switch {
 	case strings.HasPrefix(msg, "http: TLS handshake error"):
 		e.m.handshake("tcp", "error")

@@ -3,34 +3,15 @@ package doh
 import (
 	"bytes"
 	"crypto/tls"
-	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/dnsward/dnsward/dot/framing/framingtest"
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 )
-
-// lockedBuffer is a log sink safe for concurrent writers.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // gathered returns the value of the series of name whose labels include want.
 func gathered(t *testing.T, reg *prometheus.Registry, name string, want map[string]string) float64 {
@@ -62,10 +43,10 @@ func gathered(t *testing.T, reg *prometheus.Registry, name string, want map[stri
 
 func TestMetricsAndPrivateLogs(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	logs := &lockedBuffer{}
+	logs := &framingtest.Logs{}
 	env := startServer(t, func(c *Config) {
 		c.Metrics = reg
-		c.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		c.Logger = logs.Logger()
 	})
 	addr := env.srv.TLSAddrs()[0]
 	host := hostPort("dns.test", addr)

@@ -88,7 +88,7 @@ func (c *conn) rejectUniStreams() {
 // protocolError closes the connection with DOQ_PROTOCOL_ERROR.
 func (c *conn) protocolError(kind, reason string) {
 	c.s.metrics.ProtocolErrors.WithLabelValues("doq", c.profile.Name, kind).Inc()
-	c.s.cfg.Logger.Debug("doq: protocol error", "client", c.client, "kind", kind)
+	c.s.cfg.Logger.Debug("doq: protocol error", "kind", kind)
 	c.qc.CloseWithError(ProtocolError, reason)
 }
 
@@ -144,7 +144,7 @@ func (c *conn) serveStream(str *quic.Stream) {
 		return
 	}
 	if err != nil {
-		c.s.cfg.Logger.Debug("doq: handler", "client", c.client, "err", err)
+		c.s.cfg.Logger.Debug("doq: handler", framing.ErrAttr(err))
 	}
 	if resp == nil { // the handler asked for no answer (resolver.ErrDrop)
 		cancelStream(str, RequestCancelled)
@@ -195,7 +195,7 @@ func (c *conn) await0RTT(q *dns.Msg) bool {
 func (c *conn) reply(str *quic.Stream, m *dns.Msg, bp *[]byte) {
 	b, err := framing.Pack(m, (*bp)[:0])
 	if err != nil {
-		c.s.cfg.Logger.Debug("doq: pack", "client", c.client, "err", err)
+		c.s.cfg.Logger.Debug("doq: pack", framing.ErrAttr(err))
 		cancelStream(str, InternalError)
 		return
 	}

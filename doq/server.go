@@ -164,7 +164,7 @@ func (s *Server) acceptLoop(ln listener) {
 		c, err := ln.Accept(s.draining)
 		if err != nil {
 			if !errors.Is(err, context.Canceled) && !errors.Is(err, quic.ErrServerClosed) {
-				s.cfg.Logger.Warn("doq: accept", "err", err)
+				s.cfg.Logger.Warn("doq: accept", framing.ErrAttr(err))
 			}
 			return
 		}

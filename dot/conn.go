@@ -52,7 +52,7 @@ func (s *Server) serve(nc net.Conn) {
 	cancel()
 	if err != nil {
 		s.metrics.ProtocolErrors.WithLabelValues("dot", "", "handshake").Inc()
-		s.cfg.Logger.Debug("dot: handshake", "client", client, "err", err)
+		s.cfg.Logger.Debug("dot: handshake", framing.ErrAttr(err))
 		return
 	}
 	sni := tc.ConnectionState().ServerName
@@ -138,7 +138,7 @@ func (c *conn) answer(q *dns.Msg) {
 	req := &resolver.Request{Msg: q, Client: c.client, Transport: resolver.DoT, ServerName: c.sni, Profile: c.profile}
 	resp, err := framing.Resolve(c.ctx, c.s.cfg.Handler, req)
 	if err != nil {
-		c.s.cfg.Logger.Debug("dot: handler", "client", c.client, "name", questionName(q), "err", err)
+		c.s.cfg.Logger.Debug("dot: handler", "name", questionName(q), framing.ErrAttr(err))
 	}
 	if resp == nil {
 		return // the handler asked for no answer (resolver.ErrDrop)
@@ -153,7 +153,7 @@ func (c *conn) write(m *dns.Msg) {
 	defer c.s.bufs.Put(bp)
 	b, err := framing.Pack(m, *bp)
 	if err != nil {
-		c.s.cfg.Logger.Debug("dot: pack", "client", c.client, "err", err)
+		c.s.cfg.Logger.Debug("dot: pack", framing.ErrAttr(err))
 		if b, err = framing.Pack(failure(m), *bp); err != nil {
 			return
 		}
@@ -168,7 +168,7 @@ func (c *conn) write(m *dns.Msg) {
 
 func (c *conn) protocolError(kind string) {
 	c.s.metrics.ProtocolErrors.WithLabelValues("dot", c.profile.Name, kind).Inc()
-	c.s.cfg.Logger.Debug("dot: protocol error", "client", c.client, "kind", kind)
+	c.s.cfg.Logger.Debug("dot: protocol error", "kind", kind)
 }
 
 // failure is the SERVFAIL sent when an answer cannot be packed (too large).

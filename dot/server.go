@@ -115,7 +115,7 @@ func (s *Server) acceptLoop(ln net.Listener) {
 			if errors.Is(err, net.ErrClosed) || s.closing.Load() {
 				return
 			}
-			s.cfg.Logger.Warn("dot: accept", "err", err)
+			s.cfg.Logger.Warn("dot: accept", framing.ErrAttr(err))
 			time.Sleep(backoff)
 			backoff = min(2*backoff, time.Second)
 			continue
