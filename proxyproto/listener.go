@@ -2,7 +2,6 @@ package proxyproto
 
 import (
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -35,8 +34,6 @@ type Listener struct {
 	pending chan struct{} // semaphore of header reads in flight
 	done    chan struct{}
 	once    sync.Once
-	errMu   sync.Mutex
-	err     error // the inner listener's terminal error
 }
 
 // NewListener starts accepting from inner. Closing the Listener closes inner.
@@ -67,7 +64,17 @@ func NewListener(inner net.Listener, cfg ListenerConfig) (*Listener, error) {
 	return l, nil
 }
 
+// Backoff bounds after a failed inner Accept (out of file descriptors, say).
+const (
+	minBackoff = 5 * time.Millisecond
+	maxBackoff = time.Second
+)
+
+// acceptLoop accepts until the Listener or its inner listener is closed.
+// Any other accept error (EMFILE under a connection flood) is transient: it
+// is retried after a backoff that doubles up to maxBackoff.
 func (l *Listener) acceptLoop() {
+	var backoff time.Duration
 	for {
 		select {
 		case l.pending <- struct{}{}:
@@ -77,17 +84,22 @@ func (l *Listener) acceptLoop() {
 		c, err := l.inner.Accept()
 		if err != nil {
 			<-l.pending
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				time.Sleep(10 * time.Millisecond)
-				continue
+			if errors.Is(err, net.ErrClosed) {
+				l.Close()
+				return
 			}
-			l.errMu.Lock()
-			l.err = err
-			l.errMu.Unlock()
-			l.Close()
-			return
+			backoff = min(max(2*backoff, minBackoff), maxBackoff)
+			l.cfg.Logger.Warn("proxyproto: accept failed, retrying", "error", err, "backoff", backoff)
+			t := time.NewTimer(backoff)
+			select {
+			case <-t.C:
+			case <-l.done:
+				t.Stop()
+				return
+			}
+			continue
 		}
+		backoff = 0
 		go l.handshake(c)
 	}
 }
@@ -122,11 +134,6 @@ func (l *Listener) Accept() (net.Conn, error) {
 	case c := <-l.ready:
 		return c, nil
 	case <-l.done:
-		l.errMu.Lock()
-		defer l.errMu.Unlock()
-		if l.err != nil && !errors.Is(l.err, net.ErrClosed) {
-			return nil, fmt.Errorf("proxyproto: %w", l.err)
-		}
 		return nil, net.ErrClosed
 	}
 }
