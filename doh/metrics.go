@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/dnsward/dnsward/internal/promreg"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -50,36 +51,17 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Buckets: prometheus.ExponentialBuckets(0.0005, 4, 8),
 		}, []string{"version"}),
 	}
-	var err error
-	m.requests = register(reg, m.requests, &err)
-	m.handshakes = register(reg, m.handshakes, &err)
-	m.open = register(reg, m.open, &err)
-	m.rejected = register(reg, m.rejected, &err)
-	m.h2errors = register(reg, m.h2errors, &err)
-	m.duration = register(reg, m.duration, &err)
-	if err != nil {
-		return nil, err
+	var errs [6]error
+	m.requests, errs[0] = promreg.Register(reg, m.requests)
+	m.handshakes, errs[1] = promreg.Register(reg, m.handshakes)
+	m.open, errs[2] = promreg.Register(reg, m.open)
+	m.rejected, errs[3] = promreg.Register(reg, m.rejected)
+	m.h2errors, errs[4] = promreg.Register(reg, m.h2errors)
+	m.duration, errs[5] = promreg.Register(reg, m.duration)
+	if err := errors.Join(errs[:]...); err != nil {
+		return nil, fmt.Errorf("doh: registering metrics: %w", err)
 	}
 	return m, nil
-}
-
-// register registers c, or returns the collector already registered under
-// the same description (a second Server on the same registry shares it).
-func register[C prometheus.Collector](reg prometheus.Registerer, c C, errp *error) C {
-	err := reg.Register(c)
-	if err == nil {
-		return c
-	}
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(C); ok {
-			return existing
-		}
-	}
-	if *errp == nil {
-		*errp = fmt.Errorf("doh: registering metrics: %w", err)
-	}
-	return c
 }
 
 // request counts one answered request.

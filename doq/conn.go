@@ -1,9 +1,9 @@
 package doq
 
 import (
-	"context"
 	"errors"
 	"net/netip"
+	"os"
 	"sync"
 	"time"
 
@@ -160,7 +160,7 @@ func (c *conn) readError(str *quic.Stream, err error) {
 	switch {
 	case errors.As(err, &serr), errors.As(err, &aerr), c.qc.Context().Err() != nil:
 		// the client cancelled the stream or the connection is gone
-	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
+	case errors.Is(err, os.ErrDeadlineExceeded): // StreamTimeout passed
 		c.s.metrics.ProtocolErrors.WithLabelValues("doq", c.profile.Name, "stream_timeout").Inc()
 		cancelStream(str, RequestCancelled)
 	case errors.Is(err, errNonZeroID):
@@ -208,9 +208,4 @@ func (c *conn) reply(str *quic.Stream, m *dns.Msg, bp *[]byte) {
 		return
 	}
 	str.Close()
-}
-
-func isTimeout(err error) bool {
-	var t interface{ Timeout() bool }
-	return errors.As(err, &t) && t.Timeout()
 }

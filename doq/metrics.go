@@ -1,7 +1,7 @@
 package doq
 
 import (
-	"github.com/dnsward/dnsward/dot/framing"
+	"github.com/dnsward/dnsward/internal/promreg"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -12,14 +12,14 @@ type quicMetrics struct {
 }
 
 func newQUICMetrics(reg prometheus.Registerer) (*quicMetrics, error) {
-	hs, err := framing.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+	hs, err := promreg.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "dnsward_quic_handshakes_total",
 		Help: "QUIC handshakes by result (ok, failed).",
 	}, []string{"result"}))
 	if err != nil {
 		return nil, err
 	}
-	z, err := framing.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+	z, err := promreg.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "dnsward_quic_0rtt_total",
 		Help: "0-RTT use: connections resumed with 0-RTT, and 0-RTT queries answered at once or deferred to the handshake's end.",
 	}, []string{"event"}))

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -94,8 +95,7 @@ func (c *conn) readLoop() {
 			return
 		}
 		if _, err := br.Peek(1); err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() && c.pending.Load() > 0 && !c.s.closing.Load() && !c.w.failed() {
+			if errors.Is(err, os.ErrDeadlineExceeded) && c.pending.Load() > 0 && !c.s.closing.Load() && !c.w.failed() {
 				continue // not idle: answers are still being worked on
 			}
 			return

@@ -1,8 +1,7 @@
 package framing
 
 import (
-	"errors"
-
+	"github.com/dnsward/dnsward/internal/promreg"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -34,34 +33,15 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		}, []string{"transport", "profile", "kind"}),
 	}
 	var err error
-	m.Connections, err = Register(reg, m.Connections)
+	m.Connections, err = promreg.Register(reg, m.Connections)
 	if err != nil {
 		return nil, err
 	}
-	if m.Active, err = Register(reg, m.Active); err != nil {
+	if m.Active, err = promreg.Register(reg, m.Active); err != nil {
 		return nil, err
 	}
-	if m.ProtocolErrors, err = Register(reg, m.ProtocolErrors); err != nil {
+	if m.ProtocolErrors, err = promreg.Register(reg, m.ProtocolErrors); err != nil {
 		return nil, err
 	}
 	return m, nil
-}
-
-// Register registers c on reg and returns it, or returns the collector of the
-// same description registered before. A nil reg registers nothing.
-func Register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	if reg == nil {
-		return c, nil
-	}
-	err := reg.Register(c)
-	if err == nil {
-		return c, nil
-	}
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(C); ok {
-			return existing, nil
-		}
-	}
-	return c, err
 }
