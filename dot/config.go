@@ -1,6 +1,7 @@
 // Package dot serves DNS over TLS (RFC 7858, RFC 8310): TLS over TCP with
 // ALPN "dot", 2-byte length framing and pipelined queries answered out of
-// order as they complete (RFC 7766).
+// order as they complete (RFC 7766). Behind a load balancer, ProxyProtocol
+// takes the client address from a trusted proxy's PROXY v2 header.
 package dot
 
 import (
@@ -8,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"slices"
 	"time"
 
@@ -33,6 +35,15 @@ type Config struct {
 	HandshakeTimeout   time.Duration // TLS handshake deadline (5s)
 	WriteTimeout       time.Duration // deadline to write one answer (10s)
 
+	// ProxyProtocol makes the listeners read a PROXY v2 header on every
+	// connection from TrustedProxies and take the client address (for
+	// MaxConnsPerClient and resolver.Request.Client) from it; HandshakeTimeout
+	// bounds the wait for the header. Other peers are served as they are.
+	ProxyProtocol bool
+	// TrustedProxies are the load balancers whose PROXY v2 header is
+	// believed; required with ProxyProtocol.
+	TrustedProxies []netip.Prefix
+
 	Logger  *slog.Logger          // nil: slog.Default()
 	Metrics prometheus.Registerer // nil: metrics are not registered
 }
@@ -52,6 +63,14 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.IdleTimeout > 6553*time.Second {
 		return c, fmt.Errorf("dot: IdleTimeout %s exceeds what RFC 7828 can advertise", c.IdleTimeout)
+	}
+	for _, p := range c.TrustedProxies {
+		if !p.IsValid() {
+			return c, errors.New("dot: invalid prefix in TrustedProxies")
+		}
+	}
+	if c.ProxyProtocol && len(c.TrustedProxies) == 0 {
+		return c, errors.New("dot: ProxyProtocol needs TrustedProxies")
 	}
 	if c.MaxInflightPerConn < 0 {
 		return c, errors.New("dot: negative MaxInflightPerConn")

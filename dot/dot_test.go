@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net"
+	"net/netip"
 	"os/exec"
 	"runtime"
 	"strings"
@@ -314,6 +315,8 @@ func TestConfigErrors(t *testing.T) {
 		{"no cert", func(c *Config) { c.TLS = &tls.Config{} }}, // framing.Common: the other shared checks are tested there
 		{"negative idle", func(c *Config) { c.IdleTimeout = -1 }},
 		{"idle too long", func(c *Config) { c.IdleTimeout = 2 * time.Hour }},
+		{"invalid trusted proxy", func(c *Config) { c.TrustedProxies = []netip.Prefix{{}} }},
+		{"proxy protocol without trusted proxies", func(c *Config) { c.ProxyProtocol = true }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := ok

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/dnsward/dnsward/dot/framing"
+	"github.com/dnsward/dnsward/proxyproto"
 )
 
 // Server is a DoT listener set. Create it with New, then Start and Shutdown.
@@ -59,12 +60,12 @@ func (s *Server) Start(ctx context.Context) error {
 	var lc net.ListenConfig
 	var lns []net.Listener
 	for _, a := range s.cfg.Addrs {
-		ln, err := lc.Listen(ctx, "tcp", a)
+		ln, err := s.listen(ctx, &lc, a)
 		if err != nil {
 			for _, l := range lns {
 				l.Close()
 			}
-			return fmt.Errorf("dot: listen %s: %w", a, err)
+			return err
 		}
 		lns = append(lns, ln)
 	}
@@ -82,6 +83,27 @@ func (s *Server) Start(ctx context.Context) error {
 		s.cfg.Logger.Info("dot: listening", "addr", ln.Addr().String())
 	}
 	return nil
+}
+
+// listen binds one TCP address, behind a PROXY v2 reader when configured.
+func (s *Server) listen(ctx context.Context, lc *net.ListenConfig, addr string) (net.Listener, error) {
+	ln, err := lc.Listen(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("dot: listen %s: %w", addr, err)
+	}
+	if !s.cfg.ProxyProtocol {
+		return ln, nil
+	}
+	pl, err := proxyproto.NewListener(ln, proxyproto.ListenerConfig{
+		Trusted:       proxyproto.Trusted(s.cfg.TrustedProxies),
+		HeaderTimeout: s.cfg.HandshakeTimeout,
+		Logger:        s.cfg.Logger,
+	})
+	if err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("dot: %w", err)
+	}
+	return pl, nil
 }
 
 // Addrs returns the bound addresses (useful with port 0).
