@@ -28,7 +28,7 @@ type Config struct {
 	Logger   *slog.Logger
 
 	UDPSockets     int           // SO_REUSEPORT sockets per address; 0: one per CPU
-	UDPMaxInflight int           // queries being answered per UDP socket; 0: 4096
+	UDPMaxInflight int           // queries being answered per UDP socket (one reader each); 0: 512
 	TCPIdleTimeout time.Duration // 0: 10s (RFC 7766 §6.2.3)
 	TCPMaxInflight int           // concurrent queries per TCP connection; 0: 100
 	TCPMaxConns    int           // open TCP connections per address; 0: 10000
@@ -71,7 +71,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.UDPSockets = runtime.NumCPU()
 	}
 	if cfg.UDPMaxInflight <= 0 {
-		cfg.UDPMaxInflight = 4096
+		cfg.UDPMaxInflight = 512
 	}
 	if cfg.TCPIdleTimeout <= 0 {
 		cfg.TCPIdleTimeout = 10 * time.Second
@@ -115,8 +115,11 @@ func (s *Server) Start() error {
 		s.tcp = append(s.tcp, l)
 	}
 	for _, c := range s.udp {
-		s.wg.Add(1)
-		go s.serveUDP(c)
+		local := c.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Unmap()
+		for i := 0; i < s.cfg.UDPMaxInflight; i++ {
+			s.wg.Add(1)
+			go s.readUDP(c, local)
+		}
 	}
 	for _, l := range s.tcp {
 		s.wg.Add(1)

@@ -16,7 +16,7 @@ import (
 )
 
 // listenUDP opens a UDP socket with SO_REUSEPORT so that several sockets, each
-// read by its own goroutine, share one address and the kernel spreads
+// read by its own set of goroutines, share one address and the kernel spreads
 // packets across them.
 func listenUDP(ap netip.AddrPort) (*net.UDPConn, error) {
 	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
@@ -33,14 +33,23 @@ func listenUDP(ap netip.AddrPort) (*net.UDPConn, error) {
 	return pc.(*net.UDPConn), nil
 }
 
-// packetPool holds query buffers; queries are small, the read buffer is not.
+// maxUDPQuery bounds the size of a query read over UDP.
+const maxUDPQuery = 4096
+
+// packetPool holds answer buffers.
 var packetPool = sync.Pool{New: func() any { b := make([]byte, 0, 1500); return &b }}
 
-func (s *Server) serveUDP(c *net.UDPConn) {
+// readUDP reads queries from c and answers each before reading the next.
+// UDPMaxInflight such readers share each socket: a query that waits on an
+// upstream holds one reader while the others go on, and when all of them
+// wait, the kernel queues (and in the end drops) further queries, which is
+// the back-pressure a flood of misses deserves. Answering in the reader that
+// read the packet costs no goroutine start or hand-off per query.
+func (s *Server) readUDP(c *net.UDPConn, local netip.Addr) {
 	defer s.wg.Done()
-	local := c.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Unmap()
-	sem := make(chan struct{}, s.cfg.UDPMaxInflight)
-	buf := make([]byte, dns.MaxMsgSize)
+	// Real queries are far smaller; a longer datagram arrives cut short and
+	// is answered FORMERR.
+	buf := make([]byte, maxUDPQuery)
 	for {
 		n, from, err := c.ReadFromUDPAddrPort(buf)
 		if err != nil {
@@ -58,21 +67,7 @@ func (s *Server) serveUDP(c *net.UDPConn) {
 				continue
 			}
 		}
-		select {
-		case sem <- struct{}{}:
-		default:
-			s.cfg.Metrics.Malformed(resolver.UDP, "overload") // shed load rather than queue without bound
-			continue
-		}
-		pkt := packetPool.Get().(*[]byte)
-		*pkt = append((*pkt)[:0], buf[:n]...)
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			s.answerUDP(c, *pkt, from, local)
-			packetPool.Put(pkt)
-			<-sem
-		}()
+		s.answerUDP(c, buf[:n], from, local)
 	}
 }
 
