@@ -69,7 +69,7 @@ func (g *Gateway) newFrontends(rm *resolver.Metrics) error {
 	if len(c.Listen.DoH)+len(c.Listen.DoHPlain) > 0 {
 		cfg := doh.Config{
 			Addrs: c.Listen.DoH, PlainAddrs: c.Listen.DoHPlain,
-			Handler: g.handler, Profiles: g.profiles, TrustedProxies: trusted,
+			Handler: g.handler, Profiles: g.profiles, TrustedProxies: trusted, ProxyProtocol: c.ProxyProtocol,
 			MaxConnsPerClient: maxConns, Logger: g.log, Metrics: g.registry,
 		}
 		if g.certs != nil {
@@ -83,6 +83,7 @@ func (g *Gateway) newFrontends(rm *resolver.Metrics) error {
 	if len(c.Listen.DoT) > 0 {
 		g.dot, err = dot.New(dot.Config{
 			Addrs: c.Listen.DoT, TLS: g.certs.TLSConfig(certs.ALPNDoT), MaxConnsPerClient: maxConns,
+			ProxyProtocol: c.ProxyProtocol, TrustedProxies: trusted,
 			Handler: g.handler, Profiles: g.profiles, Logger: g.log, Metrics: g.registry,
 		})
 		if err != nil {

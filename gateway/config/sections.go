@@ -102,6 +102,9 @@ func (c *Config) validateSections() Errors {
 	if r := c.TLS.ACME.RenewalWindowRatio; r < 0 || r >= 1 {
 		add(c.errAt("tls.acme.renewal_window_ratio", "must be between 0 and 1, got %g", r))
 	}
+	if c.ProxyProtocol && len(c.TrustedProxies) == 0 {
+		add(c.errAt("proxy_protocol", "needs trusted_proxies: the addresses allowed to send PROXY v2 headers"))
+	}
 	for i, p := range c.TrustedProxies {
 		if _, err := netip.ParsePrefix(p); err != nil {
 			add(c.errAt(fmt.Sprintf("trusted_proxies[%d]", i), "expected a CIDR prefix such as 10.0.0.0/8, got %q", p))
