@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"os"
 	"sync"
 	"time"
 
@@ -71,7 +72,7 @@ func (s *Server) serveConn(c net.Conn) {
 		}
 		wire, err := readFrame(r)
 		if err != nil {
-			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !errors.Is(err, errZeroLength) && !isTimeout(err) {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !errors.Is(err, errZeroLength) && !errors.Is(err, os.ErrDeadlineExceeded) {
 				s.cfg.Metrics.Malformed(resolver.TCP, "framing")
 			}
 			break
@@ -124,11 +125,6 @@ func readFrame(r *bufio.Reader) ([]byte, error) {
 		return nil, err
 	}
 	return wire, nil
-}
-
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // trackConn makes Shutdown able to end c's read loop (in-flight answers are

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"sync"
 	"time"
 
@@ -244,7 +245,7 @@ func (sc *streamConn) readLoop() {
 	for {
 		_ = sc.c.SetReadDeadline(time.Now().Add(sc.idle))
 		n, err := io.ReadFull(br, hdr[:])
-		if n == 0 && isTimeout(err) {
+		if n == 0 && errors.Is(err, os.ErrDeadlineExceeded) {
 			sc.mu.Lock()
 			idle := len(sc.pending) == 0
 			sc.mu.Unlock()
@@ -287,9 +288,4 @@ func (sc *streamConn) deliver(id uint16, raw []byte) {
 	if done {
 		sc.fail(net.ErrClosed)
 	}
-}
-
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
 }
