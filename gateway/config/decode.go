@@ -23,6 +23,7 @@ type Error struct {
 	Msg  string
 }
 
+// Error formats the problem as "file:line: key: message".
 func (e *Error) Error() string {
 	switch {
 	case e.Line > 0 && e.Key != "":
@@ -36,6 +37,7 @@ func (e *Error) Error() string {
 // Errors is every problem found in one file, in document order.
 type Errors []*Error
 
+// Error lists every problem, one per line.
 func (es Errors) Error() string {
 	lines := make([]string, len(es))
 	for i, e := range es {
