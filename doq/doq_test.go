@@ -12,7 +12,6 @@ import (
 
 	"github.com/dnsward/dnsward/dot/framing"
 	"github.com/dnsward/dnsward/dot/framing/framingtest"
-	"github.com/dnsward/dnsward/internal/testpki"
 	"github.com/dnsward/dnsward/ratelimit"
 	"github.com/dnsward/dnsward/resolver"
 	"github.com/miekg/dns"
@@ -110,12 +109,12 @@ func TestProtocolErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := f.dial(t, "dns.test")
-			before := framingtest.Sum(t, f.reg, "dnsward_protocol_errors_total")
+			before := framingtest.Sum(t, f.Reg, "dnsward_protocol_errors_total")
 			tc.send(c)
 			if code := closeCode(t, c); code != ProtocolError {
 				t.Fatalf("closed with code %#x, want DOQ_PROTOCOL_ERROR", code)
 			}
-			if got := framingtest.Sum(t, f.reg, "dnsward_protocol_errors_total"); got != before+1 {
+			if got := framingtest.Sum(t, f.Reg, "dnsward_protocol_errors_total"); got != before+1 {
 				t.Fatalf("protocol errors %v → %v, want one more", before, got)
 			}
 		})
@@ -169,7 +168,7 @@ func TestProfilesAndBlocking(t *testing.T) {
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			c, err := quic.DialAddr(ctx, f.addr, conf, nil)
+			c, err := quic.DialAddr(ctx, f.Addr, conf, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -296,7 +295,7 @@ func (f *fixture) dial0(t *testing.T, conf *tls.Config) *quic.Conn {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	c, err := quic.DialAddrEarly(ctx, f.addr, conf, nil)
+	c, err := quic.DialAddrEarly(ctx, f.Addr, conf, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -318,31 +317,17 @@ func TestRetryAndConnLimit(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
-	if c2, err := quic.DialAddr(ctx, f.addr, f.clientTLS("dns.test"), nil); err == nil {
+	if c2, err := quic.DialAddr(ctx, f.Addr, f.clientTLS("dns.test"), nil); err == nil {
 		c2.CloseWithError(0, "")
 		t.Fatal("second connection from one address accepted with MaxConnsPerClient 1")
 	}
 }
 
 func TestConfigErrors(t *testing.T) {
-	pki := testpki.New(t, "dns.test")
-	ok := Config{Addrs: []string{"127.0.0.1:0"}, TLS: pki.Server, Handler: &framingtest.Handler{}, Profiles: framingtest.Profiles(t)}
-	for _, tc := range []struct {
-		name   string
-		mutate func(*Config)
-	}{
-		{"no cert", func(c *Config) { c.TLS = &tls.Config{} }}, // framing.Common: the other shared checks are tested there
-		{"negative stream timeout", func(c *Config) { c.StreamTimeout = -1 }},
-		{"negative streams", func(c *Config) { c.MaxStreamsPerConn = -1 }},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			c := ok
-			tc.mutate(&c)
-			if _, err := New(c); err == nil || !strings.HasPrefix(err.Error(), "doq: ") {
-				t.Fatalf("err = %v", err)
-			}
-		})
-	}
+	framingtest.ConfigErrors(t, "doq", config, New, map[string]func(*Config){
+		"negative stream timeout": func(c *Config) { c.StreamTimeout = -1 },
+		"negative streams":        func(c *Config) { c.MaxStreamsPerConn = -1 },
+	})
 }
 
 // TestExcessiveLoad: beyond MaxInflight queries server-wide, streams are
@@ -495,7 +480,7 @@ func TestStatelessReset(t *testing.T) {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	c, err := quic.DialAddr(ctx, f.addr, f.clientTLS("dns.test"), &quic.Config{MaxIdleTimeout: time.Minute})
+	c, err := quic.DialAddr(ctx, f.Addr, f.clientTLS("dns.test"), &quic.Config{MaxIdleTimeout: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}

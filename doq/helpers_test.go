@@ -4,56 +4,35 @@ import (
 	"context"
 	"crypto/tls"
 	"io"
-	"log/slog"
 	"testing"
 	"time"
 
 	"github.com/dnsward/dnsward/dot/framing"
 	"github.com/dnsward/dnsward/dot/framing/framingtest"
-	"github.com/dnsward/dnsward/internal/dnstest"
-	"github.com/dnsward/dnsward/internal/testpki"
 	"github.com/miekg/dns"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/quic-go/quic-go"
 )
 
 type fixture struct {
-	srv  *Server
-	pki  *testpki.PKI
-	addr string
-	reg  *prometheus.Registry
+	*framingtest.Env
+	srv *Server
 }
 
 // start runs a DoQ server on 127.0.0.1:0 with the test profiles and a handler
 // forwarding to an in-test upstream.
 func start(t testing.TB, mutate func(*Config)) *fixture {
 	t.Helper()
-	pki := testpki.New(t, framingtest.Names...)
-	up := framingtest.StartUpstream(t)
-	reg := prometheus.NewRegistry()
-	cfg := Config{
-		Addrs:    []string{"127.0.0.1:0"},
-		TLS:      pki.Server,
-		Handler:  &framingtest.Handler{Upstream: up.Addr, Delay: 100 * time.Millisecond},
-		Profiles: framingtest.Profiles(t),
-		Logger:   slog.New(slog.DiscardHandler),
-		Metrics:  reg,
-	}
-	if mutate != nil {
-		mutate(&cfg)
-	}
-	srv, err := New(cfg)
-	dnstest.Run(t, srv, err)
-	return &fixture{srv: srv, pki: pki, addr: srv.Addrs()[0].String(), reg: reg}
+	e, srv := framingtest.Start(t, 100*time.Millisecond, config, mutate, New)
+	return &fixture{Env: e, srv: srv}
 }
 
-func (f *fixture) clientTLS(sni string) *tls.Config { return f.pki.Client(sni, ALPN) }
+func (f *fixture) clientTLS(sni string) *tls.Config { return f.PKI.Client(sni, ALPN) }
 
 func (f *fixture) dial(t testing.TB, sni string) *quic.Conn {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	c, err := quic.DialAddr(ctx, f.addr, f.clientTLS(sni), &quic.Config{})
+	c, err := quic.DialAddr(ctx, f.Addr, f.clientTLS(sni), &quic.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,4 +85,9 @@ func query(name string, qtype uint16) *dns.Msg {
 	m.SetQuestion(dns.Fqdn(name), qtype)
 	m.Id = 0
 	return m
+}
+
+// config is a Config made of e's fields.
+func config(e *framingtest.Env) Config {
+	return Config{Addrs: e.Addrs, TLS: e.TLS, Handler: e.Handler, Profiles: e.Profiles, Logger: e.Logger, Metrics: e.Reg}
 }

@@ -12,5 +12,5 @@ func x509Opts(f *fixture, cs tls.ConnectionState) x509.VerifyOptions {
 	for _, c := range cs.PeerCertificates[1:] {
 		inter.AddCert(c)
 	}
-	return x509.VerifyOptions{Roots: f.pki.Pool, Intermediates: inter, DNSName: "dns.test"}
+	return x509.VerifyOptions{Roots: f.PKI.Pool, Intermediates: inter, DNSName: "dns.test"}
 }

@@ -17,7 +17,7 @@ func BenchmarkDoTQuery(b *testing.B) {
 	up := framingtest.StartUpstream(b)
 	h := framingtest.CacheHit(b, up.Addr)
 	f := start(b, func(c *Config) { c.Handler = h })
-	tc, err := tls.Dial("tcp", f.addr, f.pki.Client("dns.test", ALPN))
+	tc, err := tls.Dial("tcp", f.Addr, f.PKI.Client("dns.test", ALPN))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -17,7 +17,6 @@ import (
 
 	"github.com/dnsward/dnsward/dot/framing"
 	"github.com/dnsward/dnsward/dot/framing/framingtest"
-	"github.com/dnsward/dnsward/internal/testpki"
 	"github.com/dnsward/dnsward/resolver"
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -28,7 +27,7 @@ import (
 func TestKdigProfiles(t *testing.T) {
 	dnstest.NeedBinary(t, "kdig", "knot-dnsutils")
 	f := start(t, nil)
-	_, port, _ := net.SplitHostPort(f.addr)
+	_, port, _ := net.SplitHostPort(f.Addr)
 	for _, tc := range []struct {
 		sni, want string
 	}{
@@ -38,7 +37,7 @@ func TestKdigProfiles(t *testing.T) {
 		{"other.dns.test", "open"}, // unknown SNI → default
 	} {
 		t.Run(tc.sni, func(t *testing.T) {
-			out, err := exec.Command("kdig", "+tls", "+tls-hostname="+tc.sni, "+tls-ca="+f.pki.CAFile,
+			out, err := exec.Command("kdig", "+tls", "+tls-hostname="+tc.sni, "+tls-ca="+f.PKI.CAFile,
 				"@127.0.0.1", "-p", port, "+short", "+time=5", "+retry=0", "whoami.test", "TXT").CombinedOutput()
 			if err != nil {
 				t.Fatalf("kdig: %v\n%s", err, out)
@@ -49,7 +48,7 @@ func TestKdigProfiles(t *testing.T) {
 		})
 	}
 	t.Run("name not in certificate", func(t *testing.T) {
-		out, err := exec.Command("kdig", "+tls", "+tls-hostname=evil.example", "+tls-ca="+f.pki.CAFile,
+		out, err := exec.Command("kdig", "+tls", "+tls-hostname=evil.example", "+tls-ca="+f.PKI.CAFile,
 			"@127.0.0.1", "-p", port, "+short", "+time=5", "+retry=0", "whoami.test", "TXT").CombinedOutput()
 		if err == nil && strings.Contains(string(out), `"open"`) {
 			t.Fatalf("kdig accepted a certificate not valid for the name:\n%s", out)
@@ -134,7 +133,7 @@ func TestHalfOpenReleased(t *testing.T) {
 	before := runtime.NumGoroutine()
 	var keep []net.Conn
 	for range 5 {
-		nc, err := net.Dial("tcp", f.addr) // never handshakes
+		nc, err := net.Dial("tcp", f.Addr) // never handshakes
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -180,9 +179,9 @@ func TestFraming(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := f.dial(t, "dns.test")
-			before := framingtest.Sum(t, f.reg, "dnsward_protocol_errors_total")
+			before := framingtest.Sum(t, f.Reg, "dnsward_protocol_errors_total")
 			defer func() {
-				if framingtest.Sum(t, f.reg, "dnsward_protocol_errors_total") != before+1 {
+				if framingtest.Sum(t, f.Reg, "dnsward_protocol_errors_total") != before+1 {
 					t.Error("protocol error not counted")
 				}
 			}()
@@ -278,10 +277,10 @@ func TestBlockedPerProfile(t *testing.T) {
 
 func TestSessionResumption(t *testing.T) {
 	f := start(t, nil)
-	conf := f.pki.Client("dns.test", ALPN)
+	conf := f.PKI.Client("dns.test", ALPN)
 	conf.ClientSessionCache = tls.NewLRUClientSessionCache(4)
 	for i, wantResumed := range []bool{false, true} {
-		tc, err := tls.Dial("tcp", f.addr, conf)
+		tc, err := tls.Dial("tcp", f.Addr, conf)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -299,34 +298,19 @@ func TestConnsPerClient(t *testing.T) {
 	f := start(t, func(c *Config) { c.MaxConnsPerClient = 2 })
 	f.dial(t, "dns.test")
 	f.dial(t, "dns.test")
-	_, err := tls.Dial("tcp", f.addr, f.pki.Client("dns.test", ALPN))
+	_, err := tls.Dial("tcp", f.Addr, f.PKI.Client("dns.test", ALPN))
 	if err == nil {
 		t.Fatal("third connection from one address was accepted")
 	}
 }
 
 func TestConfigErrors(t *testing.T) {
-	pki := testpki.New(t, "dns.test")
-	ok := Config{Addrs: []string{"127.0.0.1:0"}, TLS: pki.Server, Handler: &framingtest.Handler{}, Profiles: framingtest.Profiles(t)}
-	for _, tc := range []struct {
-		name   string
-		mutate func(*Config)
-	}{
-		{"no cert", func(c *Config) { c.TLS = &tls.Config{} }}, // framing.Common: the other shared checks are tested there
-		{"negative idle", func(c *Config) { c.IdleTimeout = -1 }},
-		{"idle too long", func(c *Config) { c.IdleTimeout = 2 * time.Hour }},
-		{"invalid trusted proxy", func(c *Config) { c.TrustedProxies = []netip.Prefix{{}} }},
-		{"proxy protocol without trusted proxies", func(c *Config) { c.ProxyProtocol = true }},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			c := ok
-			tc.mutate(&c)
-			_, err := New(c)
-			if err == nil || !strings.HasPrefix(err.Error(), "dot: ") {
-				t.Fatalf("err = %v", err)
-			}
-		})
-	}
+	ok := framingtest.ConfigErrors(t, "dot", config, New, map[string]func(*Config){
+		"negative idle":                          func(c *Config) { c.IdleTimeout = -1 },
+		"idle too long":                          func(c *Config) { c.IdleTimeout = 2 * time.Hour },
+		"invalid trusted proxy":                  func(c *Config) { c.TrustedProxies = []netip.Prefix{{}} },
+		"proxy protocol without trusted proxies": func(c *Config) { c.ProxyProtocol = true },
+	})
 	if _, err := New(ok); err != nil {
 		t.Fatalf("valid config: %v", err)
 	}
@@ -397,7 +381,7 @@ func TestProfileByLocalAddress(t *testing.T) {
 		{addrs[2], "", "open"},
 	} {
 		t.Run(fmt.Sprintf("%s/%s", tc.addr, tc.sni), func(t *testing.T) {
-			conf := f.pki.Client(tc.sni, ALPN)
+			conf := f.PKI.Client(tc.sni, ALPN)
 			tc2, err := tls.Dial("tcp", tc.addr.String(), conf)
 			if err != nil {
 				t.Fatal(err)

@@ -3,48 +3,26 @@ package dot
 import (
 	"bufio"
 	"crypto/tls"
-	"log/slog"
 	"net"
 	"testing"
 	"time"
 
 	"github.com/dnsward/dnsward/dot/framing"
 	"github.com/dnsward/dnsward/dot/framing/framingtest"
-	"github.com/dnsward/dnsward/internal/dnstest"
-	"github.com/dnsward/dnsward/internal/testpki"
 	"github.com/miekg/dns"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 type fixture struct {
-	srv  *Server
-	pki  *testpki.PKI
-	addr string
-	up   *framingtest.Upstream
-	reg  *prometheus.Registry
+	*framingtest.Env
+	srv *Server
 }
 
 // start runs a DoT server on 127.0.0.1:0 with the test profiles and a handler
 // forwarding to an in-test upstream.
 func start(t testing.TB, mutate func(*Config)) *fixture {
 	t.Helper()
-	pki := testpki.New(t, framingtest.Names...)
-	up := framingtest.StartUpstream(t)
-	reg := prometheus.NewRegistry()
-	cfg := Config{
-		Addrs:    []string{"127.0.0.1:0"},
-		TLS:      pki.Server,
-		Handler:  &framingtest.Handler{Upstream: up.Addr, Delay: 200 * time.Millisecond},
-		Profiles: framingtest.Profiles(t),
-		Logger:   slog.New(slog.DiscardHandler),
-		Metrics:  reg,
-	}
-	if mutate != nil {
-		mutate(&cfg)
-	}
-	srv, err := New(cfg)
-	dnstest.Run(t, srv, err)
-	return &fixture{srv: srv, pki: pki, addr: srv.Addrs()[0].String(), up: up, reg: reg}
+	e, srv := framingtest.Start(t, 200*time.Millisecond, config, mutate, New)
+	return &fixture{Env: e, srv: srv}
 }
 
 // client is a raw DoT client: frames in, frames out, no hidden logic.
@@ -56,7 +34,7 @@ type client struct {
 
 func (f *fixture) dial(t *testing.T, sni string) *client {
 	t.Helper()
-	tc, err := tls.Dial("tcp", f.addr, f.pki.Client(sni, ALPN))
+	tc, err := tls.Dial("tcp", f.Addr, f.PKI.Client(sni, ALPN))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,4 +97,9 @@ func (c *client) closedOrSilent(d time.Duration) bool {
 	c.tc.SetReadDeadline(time.Now().Add(d))
 	_, err := c.br.ReadByte()
 	return err != nil
+}
+
+// config is a Config made of e's fields.
+func config(e *framingtest.Env) Config {
+	return Config{Addrs: e.Addrs, TLS: e.TLS, Handler: e.Handler, Profiles: e.Profiles, Logger: e.Logger, Metrics: e.Reg}
 }

@@ -37,7 +37,7 @@ func (r *clientRecorder) client(name string) netip.AddrPort {
 // dialProxied opens a TCP connection, sends hdr (if any) and then speaks TLS.
 func (f *fixture) dialProxied(t *testing.T, hdr *proxyproto.Header) (*client, netip.AddrPort, error) {
 	t.Helper()
-	nc, err := net.Dial("tcp", f.addr)
+	nc, err := net.Dial("tcp", f.Addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +51,7 @@ func (f *fixture) dialProxied(t *testing.T, hdr *proxyproto.Header) (*client, ne
 			t.Fatal(err)
 		}
 	}
-	tc := tls.Client(nc, f.pki.Client("dns.test", ALPN))
+	tc := tls.Client(nc, f.PKI.Client("dns.test", ALPN))
 	if err := tc.Handshake(); err != nil {
 		return nil, netip.AddrPort{}, err
 	}
