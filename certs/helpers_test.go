@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -123,45 +122,6 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-// errorCount returns dnsward_cert_errors_total{name}.
-func errorCount(reg *prometheus.Registry, name string) float64 {
-	mfs, err := reg.Gather()
-	if err != nil {
-		return -1
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != "dnsward_cert_errors_total" {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			if m.GetLabel()[0].GetValue() == name {
-				return m.GetCounter().GetValue()
-			}
-		}
-	}
-	return 0
-}
-
-// expirySeconds returns dnsward_cert_expiry_seconds{name}, or an error when
-// absent.
-func expirySeconds(reg *prometheus.Registry, name string) (float64, error) {
-	mfs, err := reg.Gather()
-	if err != nil {
-		return 0, err
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != "dnsward_cert_expiry_seconds" {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			if m.GetLabel()[0].GetValue() == name {
-				return m.GetGauge().GetValue(), nil
-			}
-		}
-	}
-	return 0, errors.New("no dnsward_cert_expiry_seconds sample for " + name)
 }
 
 // issuePEM returns the PEM chain (leaf, CA) and key of a new leaf from ca

@@ -4,8 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
+	"github.com/dnsward/dnsward/internal/metricstest"
 	"github.com/dnsward/dnsward/ratelimit"
 )
 
@@ -42,48 +41,18 @@ func TestFloodEndToEnd(t *testing.T) {
 				if seen := int64(st[PassedWithinLimit] + st[DroppedRateLimit]); seen > o.floodSent+legitSent || seen < (o.floodSent+legitSent)*9/10 {
 					t.Errorf("xdp saw %d queries, %d were sent", seen, o.floodSent+legitSent)
 				}
-				if got := metricValue(t, o.reg, "dnsward_xdp_packets_total", "action", "drop", "reason", "rate_limit"); got != float64(st[DroppedRateLimit]) {
+				if got := metricstest.Must(t, o.reg, "dnsward_xdp_packets_total", "action", "drop", "reason", "rate_limit"); got != float64(st[DroppedRateLimit]) {
 					t.Errorf("metric drop/rate_limit = %v, Stats says %d", got, st[DroppedRateLimit])
 				}
 				return
 			}
 			answered := o.floodAnswered + o.legitAnswered
-			if got := metricValue(t, o.reg, "dnsward_ratelimit_decisions_total", "transport", "udp", "decision", "pass"); int64(got) < answered || got > float64(answered+o.legitRetries) {
+			if got := metricstest.Must(t, o.reg, "dnsward_ratelimit_decisions_total", "transport", "udp", "decision", "pass"); int64(got) < answered || got > float64(answered+o.legitRetries) {
 				t.Errorf("limiter passed %v, clients got %d answers", got, answered)
 			}
-			if got := metricValue(t, o.reg, "dnsward_ratelimit_decisions_total", "transport", "udp", "decision", "pass") + metricValue(t, o.reg, "dnsward_ratelimit_decisions_total", "transport", "udp", "decision", "limited"); int64(got) != o.serverReceived {
+			if got := metricstest.Must(t, o.reg, "dnsward_ratelimit_decisions_total", "transport", "udp", "decision", "pass") + metricstest.Must(t, o.reg, "dnsward_ratelimit_decisions_total", "transport", "udp", "decision", "limited"); int64(got) != o.serverReceived {
 				t.Errorf("limiter decided %v queries, the server read %d", got, o.serverReceived)
 			}
 		})
 	}
-}
-
-// metricValue gathers reg and returns the series of name with the given
-// label pairs.
-func metricValue(t testing.TB, reg *prometheus.Registry, name string, labels ...string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-	series:
-		for _, m := range mf.GetMetric() {
-			for i := 0; i+1 < len(labels); i += 2 {
-				found := false
-				for _, lp := range m.GetLabel() {
-					found = found || lp.GetName() == labels[i] && lp.GetValue() == labels[i+1]
-				}
-				if !found {
-					continue series
-				}
-			}
-			return m.GetCounter().GetValue() + m.GetGauge().GetValue()
-		}
-	}
-	t.Fatalf("no series %s%v", name, labels)
-	return 0
 }

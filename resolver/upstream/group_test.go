@@ -10,6 +10,7 @@ import (
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/dnsward/dnsward/internal/metricstest"
 	"github.com/dnsward/dnsward/resolver"
 )
 
@@ -102,16 +103,16 @@ func TestGroupFailover(t *testing.T) {
 			if n := good.hits.Load(); n != 3 {
 				t.Errorf("working upstream answered %d of 3", n)
 			}
-			if v := metricValue(t, reg, "dnsward_upstream_errors_total", tt.wantKind.String(), "udp://"+first); v != 1 {
+			if v := metricstest.Must(t, reg, "dnsward_upstream_errors_total", "kind", tt.wantKind.String(), "upstream", "udp://"+first); v != 1 {
 				t.Errorf("errors_total{kind=%s} = %v, want 1 (the resting upstream is not retried)", tt.wantKind, v)
 			}
-			if v := metricValue(t, reg, "dnsward_upstream_healthy", "udp://"+first); v != 0 {
+			if v := metricstest.Must(t, reg, "dnsward_upstream_healthy", "upstream", "udp://"+first); v != 0 {
 				t.Errorf("failed upstream healthy = %v, want 0", v)
 			}
-			if v := metricValue(t, reg, "dnsward_upstream_request_duration_seconds", "udp://"+good.addr); v != 3 {
+			if v := metricstest.Must(t, reg, "dnsward_upstream_request_duration_seconds", "upstream", "udp://"+good.addr); v != 3 {
 				t.Errorf("duration samples for the working upstream = %v, want 3", v)
 			}
-			if v := metricValue(t, reg, "dnsward_upstream_healthy", "udp://"+good.addr); v != 1 {
+			if v := metricstest.Must(t, reg, "dnsward_upstream_healthy", "upstream", "udp://"+good.addr); v != 1 {
 				t.Errorf("working upstream healthy = %v, want 1", v)
 			}
 		})
@@ -200,20 +201,20 @@ func TestGroupRecovery(t *testing.T) {
 	if p, b := primary.hits.Load(), backup.hits.Load(); p != udpAttempts || b != 2 {
 		t.Fatalf("primary asked %d, backup %d; want %d (one exchange) and 2", p, b, udpAttempts)
 	}
-	if v := metricValue(t, reg, "dnsward_upstream_healthy", "udp://"+primary.addr); v != 0 {
+	if v := metricstest.Must(t, reg, "dnsward_upstream_healthy", "upstream", "udp://"+primary.addr); v != 0 {
 		t.Errorf("primary healthy = %v, want 0", v)
 	}
 	primary.mode.Store(modeOK)
 	time.Sleep(150 * time.Millisecond) // past the backoff
 	ask()                              // backup answers; a probe goes to primary in the background
 	deadline := time.Now().Add(2 * time.Second)
-	for metricValue(t, reg, "dnsward_upstream_healthy", "udp://"+primary.addr) != 1 && time.Now().Before(deadline) {
+	for metricstest.Must(t, reg, "dnsward_upstream_healthy", "upstream", "udp://"+primary.addr) != 1 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	if p := primary.hits.Load(); p != udpAttempts+1 {
 		t.Fatalf("primary asked %d times, want the probe (%d)", p, udpAttempts+1)
 	}
-	if v := metricValue(t, reg, "dnsward_upstream_healthy", "udp://"+primary.addr); v != 1 {
+	if v := metricstest.Must(t, reg, "dnsward_upstream_healthy", "upstream", "udp://"+primary.addr); v != 1 {
 		t.Errorf("primary healthy = %v after a good probe, want 1", v)
 	}
 }
@@ -307,42 +308,6 @@ func TestNewGroupValidation(t *testing.T) {
 			}
 		})
 	}
-}
-
-// metricValue returns the value of the metric with the given label values (in
-// label-name order), or -1 when absent. Histograms report their sample count.
-func metricValue(t *testing.T, reg *prometheus.Registry, name string, labels ...string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-	next:
-		for _, m := range mf.GetMetric() {
-			lp := m.GetLabel()
-			if len(lp) != len(labels) {
-				continue
-			}
-			for i, l := range lp {
-				if l.GetValue() != labels[i] {
-					continue next
-				}
-			}
-			switch {
-			case m.Counter != nil:
-				return m.Counter.GetValue()
-			case m.Gauge != nil:
-				return m.Gauge.GetValue()
-			case m.Histogram != nil:
-				return float64(m.Histogram.GetSampleCount())
-			}
-		}
-	}
-	return -1
 }
 
 // TestGroupNested: a Group member that is itself a Group fails over as one
