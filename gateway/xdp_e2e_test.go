@@ -19,20 +19,10 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/dnsward/dnsward/internal/dnstest"
 	"github.com/dnsward/dnsward/internal/netnstest"
 	"github.com/dnsward/dnsward/ratelimit"
 )
-
-// buildDnsward builds cmd/dnsward into a temporary folder.
-func buildDnsward(t testing.TB) string {
-	t.Helper()
-	netnstest.NeedRoot(t)
-	bin := filepath.Join(t.TempDir(), "dnsward")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/dnsward/dnsward/cmd/dnsward").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
 
 // binGateway is a `dnsward serve` process in the server namespace of a
 // netnstest.Net, plain DNS on ServerAddr:53 and metrics on its loopback.
@@ -279,7 +269,8 @@ func bucketModel(l ratelimit.Limits, sent []time.Duration) (pass, slipped int64)
 // it across a veth pair from one address while another asks legitimate
 // queries, and checks the answers against the limits and /debug/limits.
 func TestGatewayFloodEndToEnd(t *testing.T) {
-	bin := buildDnsward(t)
+	netnstest.NeedRoot(t)
+	bin := dnstest.BuildDnsward(t)
 	limits := ratelimit.Limits{QPS: 200, Burst: 100, Slip: 2}
 	for _, mode := range []string{"native", "generic", ""} {
 		name := mode
@@ -390,7 +381,8 @@ func checkUserspaceReport(t *testing.T, rep *LimitsReport, r *floodResult) {
 // of legitimate queries answered. Run with -benchtime=1x: each run floods
 // for 2 s.
 func BenchmarkGatewayFlood(b *testing.B) {
-	bin := buildDnsward(b)
+	netnstest.NeedRoot(b)
+	bin := dnstest.BuildDnsward(b)
 	limits := ratelimit.Limits{QPS: 1000, Burst: 2000}
 	for _, mode := range []string{"native", "generic", ""} {
 		name := mode

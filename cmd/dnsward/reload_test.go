@@ -28,21 +28,6 @@ const (
 	fillerNames  = 100000          // synthetic names in the reloaded list
 )
 
-// buildDnsward compiles this command into a temporary folder: the test
-// binary itself is not dnsward.
-func buildDnsward(t *testing.T) string {
-	t.Helper()
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatalf("the go command is needed to build dnsward: %v", err)
-	}
-	bin := filepath.Join(t.TempDir(), "dnsward")
-	if out, err := exec.Command(goBin, "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
 // daemon is a running `dnsward serve` whose log lines are watched.
 type daemon struct {
 	cmd   *exec.Cmd
@@ -207,7 +192,7 @@ func askA(t *testing.T, addr, name string) *dns.Msg {
 // no query fails, the new name is blocked afterwards, and SIGTERM ends the
 // process cleanly within the drain bound.
 func TestSIGHUPReloadUnderLoad(t *testing.T) {
-	bin := buildDnsward(t)
+	bin := dnstest.BuildDnsward(t)
 	auth := dnstest.StartAuthority(t, []string{
 		"www.example.org. 300 IN A 127.0.0.30",
 		"old-ad.example. 300 IN A 127.0.0.31",
