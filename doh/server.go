@@ -89,12 +89,16 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	s.started = true
 	s.https, s.plain = s.httpServer("tls"), s.httpServer("plain")
-	if err := http2.ConfigureServer(s.https, &http2.Server{
+	h2 := &http2.Server{
 		MaxConcurrentStreams: s.cfg.MaxStreams,
 		IdleTimeout:          s.cfg.IdleTimeout,
 		CountError:           s.m.h2error,
-	}); err != nil {
+	}
+	if err := http2.ConfigureServer(s.https, h2); err != nil {
 		return fmt.Errorf("doh: configuring HTTP/2: %w", err)
+	}
+	s.https.TLSNextProto[http2.NextProtoTLS] = func(hs *http.Server, c *tls.Conn, h http.Handler) {
+		serveH2(h2, hs, c, h)
 	}
 	s.https.TLSConfig = s.tcpTLS(s.https.TLSConfig.NextProtos)
 	s.h3 = &http3.Server{Handler: s.handler, MaxHeaderBytes: s.cfg.MaxHeaderBytes, IdleTimeout: s.cfg.IdleTimeout}
@@ -250,4 +254,15 @@ func (s *Server) countHandshakes(c *tls.Config, listener string) {
 		}
 		return nil
 	}
+}
+
+// serveH2 serves an HTTP/2 connection as http2.ConfigureServer does, but
+// with writes batched by a batchConn.
+func serveH2(h2 *http2.Server, hs *http.Server, c *tls.Conn, h http.Handler) {
+	opts := &http2.ServeConnOpts{Handler: h, BaseConfig: hs}
+	// net/http hands its per-connection context down this way (see ConfigureServer).
+	if bc, ok := h.(interface{ BaseContext() context.Context }); ok {
+		opts.Context = bc.BaseContext()
+	}
+	h2.ServeConn(newBatchConn(c), opts)
 }
