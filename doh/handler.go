@@ -44,7 +44,10 @@ const (
 var packBufs = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
 
 // ServeHTTP answers one DoH or JSON request and counts it.
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.onWorker(w, r) }
+
+// serveHTTP is ServeHTTP on the goroutine that runs it.
+func (h *Handler) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	status, profile := h.serve(w, r)
 	h.m.request(versionLabel(r), methodLabel(r.Method), status, profile, time.Since(start))
