@@ -299,7 +299,7 @@ func TestCacheStaleTimers(t *testing.T) {
 	}}
 	c := newTestCache(t, up, clock, func(cfg *CacheConfig) {
 		cfg.ServeStale = time.Hour
-		cfg.StaleAfter = 50 * time.Millisecond
+		cfg.StaleAfter = 500 * time.Millisecond // long enough that a failing refresh always beats it
 	})
 	req := query("timers.example.", dns.TypeA)
 	req.Msg.SetEdns0(1232, false)
@@ -328,7 +328,14 @@ func TestCacheStaleTimers(t *testing.T) {
 	}
 
 	// A failed refresh: stale at once, and no upstream query for the next
-	// failureRecheck.
+	// failureRecheck. Another name, so that no refresh left over from above
+	// can touch its entry.
+	req = query("timers2.example.", dns.TypeA)
+	req.Msg.SetEdns0(1232, false)
+	mode.Store(0)
+	if _, err := c.ServeDNS(context.Background(), req); err != nil {
+		t.Fatal(err)
+	}
 	mode.Store(2)
 	clock.Advance(2 * time.Minute)
 	if resp, err = c.ServeDNS(context.Background(), req); err != nil || resp.Answer[0].Header().Ttl != StaleTTL {
