@@ -27,8 +27,13 @@ func TestFloodEndToEnd(t *testing.T) {
 			if o.legitAnswered != int64(s.legit) {
 				t.Errorf("legitimate client: %d of %d queries answered", o.legitAnswered, s.legit)
 			}
+			// The upper bound is the limit itself. The lower bound is loose on
+			// purpose: a sender that stalls (a busy 2-core CI machine) loses
+			// the tokens of the stall beyond the burst, and the exact
+			// accounting is asserted below (and, against a replay of the send
+			// times, by the gateway's end-to-end flood test).
 			want := expectedFloodAnswers(limits, o.floodTime)
-			if got := float64(o.floodAnswered); got < 0.8*want || got > 1.1*want+20 {
+			if got := float64(o.floodAnswered); got < 0.5*want || got > 1.1*want+20 {
 				t.Errorf("flooder got %v answers, want about %.0f (burst + qps × %v)", got, want, o.floodTime)
 			}
 			legitSent := int64(s.legit) + o.legitRetries
