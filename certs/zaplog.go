@@ -45,7 +45,12 @@ func (c slogCore) Write(e zapcore.Entry, fields []zapcore.Field) error {
 
 func (slogCore) Sync() error { return nil }
 
-// attrs converts zap fields to slog attributes in a stable (sorted) order.
+// peerFields are certmagic's fields naming the other end of a connection:
+// a DNS client's address on TLS handshakes. dnsward never logs those.
+var peerFields = map[string]bool{"remote": true, "remote_ip": true, "remote_port": true}
+
+// attrs converts zap fields to slog attributes in a stable (sorted) order,
+// leaving out peer addresses.
 func attrs(fields []zapcore.Field) []slog.Attr {
 	enc := zapcore.NewMapObjectEncoder()
 	for _, f := range fields {
@@ -53,7 +58,9 @@ func attrs(fields []zapcore.Field) []slog.Attr {
 	}
 	out := make([]slog.Attr, 0, len(enc.Fields))
 	for k, v := range enc.Fields {
-		out = append(out, slog.Any(k, v))
+		if !peerFields[k] {
+			out = append(out, slog.Any(k, v))
+		}
 	}
 	slices.SortFunc(out, func(a, b slog.Attr) int { return strings.Compare(a.Key, b.Key) })
 	return out

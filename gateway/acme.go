@@ -104,7 +104,7 @@ func (a *acmeHTTP) count(next http.Handler) http.Handler {
 		kind := "redirect"
 		if certmagic.LooksLikeHTTPChallenge(r) {
 			kind = "challenge"
-			a.log.Debug("acme http-01 validation request", "path", r.URL.Path, "remote", r.RemoteAddr)
+			a.log.Debug("acme http-01 validation request", "path", r.URL.Path)
 		}
 		a.requests.WithLabelValues(kind).Inc()
 		next.ServeHTTP(w, r)
