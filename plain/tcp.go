@@ -3,7 +3,6 @@ package plain
 import (
 	"bufio"
 	"context"
-	"encoding/binary"
 	"errors"
 	"io"
 	"net"
@@ -12,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dnsward/dnsward/dot/framing"
 	"github.com/dnsward/dnsward/resolver"
 )
 
@@ -70,9 +70,13 @@ func (s *Server) serveConn(c net.Conn) {
 		if s.draining.Err() != nil { // checked after the deadline: a drain racing it still ends the loop
 			break
 		}
-		wire, err := readFrame(r)
+		// Each query gets its own buffer: its goroutine outlives this read.
+		wire, err := framing.ReadFrame(r, nil)
+		if errors.Is(err, framing.ErrShortMessage) {
+			err = nil // answered FORMERR (or dropped) like any unparsable message
+		}
 		if err != nil {
-			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !errors.Is(err, errZeroLength) && !errors.Is(err, os.ErrDeadlineExceeded) {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !errors.Is(err, framing.ErrZeroLength) && !errors.Is(err, os.ErrDeadlineExceeded) {
 				s.cfg.Metrics.Malformed(resolver.TCP, "framing")
 			}
 			break
@@ -94,37 +98,15 @@ func (s *Server) answerTCP(c net.Conn, wmu *sync.Mutex, wire []byte, client neti
 		return
 	}
 	resp.Compress = true
-	b, err := resp.Pack()
+	frame, err := framing.Pack(resp, nil)
 	if err != nil {
 		s.cfg.Logger.Warn("plain: cannot pack answer", "err", err)
 		return
 	}
-	frame := make([]byte, 2+len(b))
-	binary.BigEndian.PutUint16(frame, uint16(len(b)))
-	copy(frame[2:], b)
 	wmu.Lock()
 	defer wmu.Unlock()
 	c.SetWriteDeadline(time.Now().Add(s.cfg.TCPIdleTimeout))
 	c.Write(frame)
-}
-
-var errZeroLength = errors.New("zero-length message")
-
-// readFrame reads one length-prefixed DNS message (RFC 1035 §4.2.2).
-func readFrame(r *bufio.Reader) ([]byte, error) {
-	var l [2]byte
-	if _, err := io.ReadFull(r, l[:]); err != nil {
-		return nil, err
-	}
-	n := binary.BigEndian.Uint16(l[:])
-	if n == 0 {
-		return nil, errZeroLength
-	}
-	wire := make([]byte, n)
-	if _, err := io.ReadFull(r, wire); err != nil {
-		return nil, err
-	}
-	return wire, nil
 }
 
 // trackConn makes Shutdown able to end c's read loop (in-flight answers are
