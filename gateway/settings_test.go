@@ -1,0 +1,67 @@
+package gateway
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/dnsward/dnsward/internal/dnstest"
+)
+
+// TestCacheSize checks README's cache.size contract: the default caches, and
+// 0 turns the cache off so every query reaches the upstream.
+func TestCacheSize(t *testing.T) {
+	tests := []struct {
+		cache       string
+		wantUpQuery int64 // upstream queries for three identical client queries
+	}{
+		{"", 1},
+		{"cache: {size: 0}", 3},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%q", tt.cache), func(t *testing.T) {
+			auth := dnstest.StartAuthority(t, []string{"www.example. 300 IN A 127.0.0.1"}, nil)
+			addr := fmt.Sprintf("127.0.0.1:%d", dnstest.FreePort(t))
+			runGateway(t, loadYAML(t, t.TempDir(), fmt.Sprintf("listen: {dns: [%q]}\nupstreams: [udp://%s]\n%s\n", addr, auth.Addr, tt.cache)), nil)
+			for i := 0; i < 3; i++ {
+				if resp := exchange(t, "udp", addr, "www.example.", dns.TypeA); len(resp.Answer) != 1 {
+					t.Fatalf("query %d: %v", i, resp)
+				}
+			}
+			if got := auth.Queries.Load(); got != tt.wantUpQuery {
+				t.Fatalf("upstream saw %d queries, want %d", got, tt.wantUpQuery)
+			}
+		})
+	}
+}
+
+// TestReloadAppliesRateLimit checks that Reload (SIGHUP) applies a new
+// rate_limit to the running limiter: with qps 1 the second TCP query in a row
+// is REFUSED, and after reloading qps 1000 a burst of queries passes.
+func TestReloadAppliesRateLimit(t *testing.T) {
+	auth := dnstest.StartAuthority(t, []string{"www.example. 300 IN A 127.0.0.1"}, nil)
+	addr := fmt.Sprintf("127.0.0.1:%d", dnstest.FreePort(t))
+	dir := t.TempDir()
+	text := "listen: {dns: [%q]}\nupstreams: [udp://%s]\nrate_limit: {qps: %d, burst: %d}\n"
+	g := runGateway(t, loadYAML(t, dir, fmt.Sprintf(text, addr, auth.Addr, 1, 1)), nil)
+	rcodes := func(n int) (refused int) {
+		for i := 0; i < n; i++ {
+			if exchange(t, "tcp", addr, "www.example.", dns.TypeA).Rcode == dns.RcodeRefused {
+				refused++
+			}
+		}
+		return refused
+	}
+	if refused := rcodes(3); refused < 2 {
+		t.Fatalf("qps 1, burst 1: %d of 3 back-to-back queries refused, want at least 2", refused)
+	}
+	if err := g.Reload(loadYAML(t, dir, fmt.Sprintf(text, addr, auth.Addr, 1000, 1000))); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond) // the emptied bucket refills at the new rate
+	if refused := rcodes(10); refused != 0 {
+		t.Fatalf("after reloading qps 1000: %d of 10 queries refused", refused)
+	}
+}
