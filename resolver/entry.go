@@ -45,8 +45,7 @@ func (h *entry) ServeDNS(ctx context.Context, req *Request) (*dns.Msg, error) {
 	}
 	finish(q, resp)
 	if h.metrics != nil {
-		h.metrics.queries.WithLabelValues(req.Transport.String(), req.Profile.Name, dns.RcodeToString[resp.Rcode]).Inc()
-		h.metrics.duration.WithLabelValues(req.Transport.String()).Observe(time.Since(start).Seconds())
+		h.metrics.answered(req.Transport, req.Profile.Name, resp.Rcode, time.Since(start))
 	}
 	return resp, nil
 }

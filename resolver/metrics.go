@@ -1,6 +1,12 @@
 package resolver
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"sync"
+	"time"
+
+	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 // Metrics holds the resolver's Prometheus collectors. A nil *Metrics is valid
 // and records nothing, which keeps tests and benchmarks free of registries.
@@ -15,6 +21,18 @@ type Metrics struct {
 	cacheEvict  prometheus.Counter
 	prefetches  prometheus.Counter
 	coalesced   prometheus.Counter
+
+	// Children resolved once, so that counting an answer does not hash
+	// label values on every query.
+	durationBy [DoQ + 1]prometheus.Observer
+	queriesBy  sync.Map // answerLabels → prometheus.Counter
+}
+
+// answerLabels are the label values of dnsward_queries_total.
+type answerLabels struct {
+	transport Transport
+	profile   string
+	rcode     int
 }
 
 // NewMetrics creates the resolver collectors and registers them on reg.
@@ -40,11 +58,30 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		prefetches:  prometheus.NewCounter(prometheus.CounterOpts{Name: "dnsward_cache_prefetches_total", Help: "Background refreshes of popular entries."}),
 		coalesced:   prometheus.NewCounter(prometheus.CounterOpts{Name: "dnsward_coalesced_queries_total", Help: "Queries that waited for an identical in-flight upstream query."}),
 	}
+	for t := range m.durationBy {
+		m.durationBy[t] = m.duration.WithLabelValues(Transport(t).String())
+	}
 	if reg != nil {
 		reg.MustRegister(m.queries, m.inflight, m.duration, m.malformed, m.cacheHits, m.cacheMisses,
 			m.cacheStale, m.cacheEvict, m.prefetches, m.coalesced)
 	}
 	return m
+}
+
+// answered counts one answer and its duration.
+func (m *Metrics) answered(t Transport, profile string, rcode int, d time.Duration) {
+	if m == nil {
+		return
+	}
+	if int(t) < len(m.durationBy) {
+		m.durationBy[t].Observe(d.Seconds())
+	}
+	key := answerLabels{t, profile, rcode}
+	c, ok := m.queriesBy.Load(key)
+	if !ok {
+		c, _ = m.queriesBy.LoadOrStore(key, m.queries.WithLabelValues(t.String(), profile, dns.RcodeToString[rcode]))
+	}
+	c.(prometheus.Counter).Inc()
 }
 
 // Malformed counts a query a transport rejected before it reached the chain.
