@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"strings"
 )
 
 // Limits is the `rate_limit:` config block, shared by the userspace Limiter
@@ -77,26 +76,6 @@ func maskAll(key string, ps []netip.Prefix) ([]netip.Prefix, error) {
 			return nil, fmt.Errorf("rate_limit.%s[%d]: %s: zones are not allowed", key, i, p)
 		}
 		out = append(out, p.Masked())
-	}
-	return out, nil
-}
-
-// ParsePrefixes parses a config list of prefixes ("192.0.2.0/24",
-// "2001:db8::/32") or bare addresses (a /32 or /128); key names the list in
-// errors ("allow" → "rate_limit.allow[2]: …").
-func ParsePrefixes(key string, ss []string) ([]netip.Prefix, error) {
-	out := make([]netip.Prefix, 0, len(ss))
-	for i, s := range ss {
-		s = strings.TrimSpace(s)
-		p, err := netip.ParsePrefix(s)
-		if err != nil {
-			a, aerr := netip.ParseAddr(s)
-			if aerr != nil {
-				return nil, fmt.Errorf("rate_limit.%s[%d]: %q is not a prefix or address", key, i, s)
-			}
-			p = netip.PrefixFrom(a, a.BitLen())
-		}
-		out = append(out, p)
 	}
 	return out, nil
 }
