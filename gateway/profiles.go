@@ -17,7 +17,8 @@ func (g *Gateway) newFilter() (*filter.Manager, error) {
 	for _, cat := range g.cfg.ListNames() {
 		lists[cat] = []filter.Source{}
 		for _, loc := range g.cfg.Lists[cat] {
-			lists[cat] = append(lists[cat], filter.Source{Location: loc})
+			location, format, _ := config.ListSource(loc) // validated by config
+			lists[cat] = append(lists[cat], filter.Source{Location: location, Format: format})
 		}
 	}
 	m, err := filter.NewManager(filter.ManagerConfig{

@@ -2,6 +2,9 @@ package gateway
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -63,5 +66,30 @@ func TestReloadAppliesRateLimit(t *testing.T) {
 	time.Sleep(20 * time.Millisecond) // the emptied bucket refills at the new rate
 	if refused := rcodes(10); refused != 0 {
 		t.Fatalf("after reloading qps 1000: %d of 10 queries refused", refused)
+	}
+}
+
+// TestDeclaredListFormat: "#rpz" after a list's path declares its format,
+// for files whose content alone does not say: an RPZ of local data only
+// reads like a broken hosts file.
+func TestDeclaredListFormat(t *testing.T) {
+	auth := dnstest.StartAuthority(t, []string{"blocked.example. 300 IN A 127.0.0.9"}, nil)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "policy.txt"), []byte("blocked.example A 127.0.0.77\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", dnstest.FreePort(t))
+	runGateway(t, loadYAML(t, dir, fmt.Sprintf(`
+listen: {dns: [%q]}
+upstreams: [udp://%s]
+data_dir: %s/data
+lists: {adult: ["policy.txt#rpz"]}
+default_profile: child
+profiles:
+  child: {block: [adult]}
+`, addr, auth.Addr, dir)), nil)
+	resp := exchange(t, "udp", addr, "blocked.example.", dns.TypeA)
+	if len(resp.Answer) != 1 || !strings.Contains(resp.Answer[0].String(), "127.0.0.77") {
+		t.Fatalf("the RPZ local data did not apply: %v", resp)
 	}
 }

@@ -89,6 +89,8 @@ func TestParseErrors(t *testing.T) {
 			`c.yaml:4: server_name: "dns example" is not a valid host name`},
 		{"files mode without files", base + "tls:\n  mode: files\n",
 			"c.yaml:5: tls.mode: files mode needs tls.cert_file"},
+		{"unknown list format", base + "lists:\n  ads: [ads.txt#hostz]\n",
+			`c.yaml:5: lists.ads[0]: unknown list format "hostz" after # (want hosts, domains, wildcard, adblock or rpz)`},
 		{"xdp without interfaces", base + "rate_limit: {qps: 1, burst: 1}\nxdp:\n  mode: native\n",
 			"c.yaml: xdp.interfaces: at least one interface is required"},
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/dnsward/dnsward/ratelimit"
+	"github.com/dnsward/dnsward/resolver/filter"
 )
 
 // TLS configures certificates for every encrypted front-end.
@@ -108,6 +109,13 @@ func (c *Config) validateSections() Errors {
 	for i, p := range c.TrustedProxies {
 		if _, err := netip.ParsePrefix(p); err != nil {
 			add(c.errAt(fmt.Sprintf("trusted_proxies[%d]", i), "expected a CIDR prefix such as 10.0.0.0/8, got %q", p))
+		}
+	}
+	for _, cat := range c.ListNames() {
+		for i, loc := range c.Lists[cat] {
+			if _, _, err := ListSource(loc); err != nil {
+				add(c.errAt(fmt.Sprintf("lists.%s[%d]", cat, i), "%v", err))
+			}
 		}
 	}
 	errs = append(errs, c.validateProfiles()...)
@@ -238,4 +246,19 @@ func (c *Config) Path(p string) string {
 		return p
 	}
 	return filepath.Join(c.BaseDir(), p)
+}
+
+// ListSource splits a list entry into its location and declared format:
+// "lists/adult.zone#rpz" is an RPZ file; without "#format" the format is
+// detected from the content.
+func ListSource(entry string) (location string, format filter.Format, err error) {
+	location, name, declared := strings.Cut(entry, "#")
+	if !declared {
+		return entry, filter.FormatAuto, nil
+	}
+	format, err = filter.ParseFormat(name)
+	if err != nil {
+		return "", 0, fmt.Errorf("unknown list format %q after # (want hosts, domains, wildcard, adblock or rpz)", name)
+	}
+	return location, format, nil
 }
