@@ -70,7 +70,7 @@ type limitedHandler struct {
 }
 
 func (h *limitedHandler) ServeDNS(ctx context.Context, req *resolver.Request) (*dns.Msg, error) {
-	if req.Transport == resolver.UDP || h.limiter.AllowVia(req.Transport, req.Client.Addr()) == ratelimit.Pass {
+	if h.admit(req) {
 		return h.next.ServeDNS(ctx, req)
 	}
 	switch req.Transport {
@@ -80,4 +80,35 @@ func (h *limitedHandler) ServeDNS(ctx context.Context, req *resolver.Request) (*
 	resp := resolver.NewReply(req.Msg, dns.RcodeRefused)
 	resolver.AddEDE(req.Msg, resp, resolver.EDEProhibited, "rate limited")
 	return resp, nil
+}
+
+// admit charges req's client once, however often it is asked (Replay, then ServeDNS).
+func (h *limitedHandler) admit(req *resolver.Request) bool {
+	if req.Transport == resolver.UDP {
+		return true
+	}
+	if req.Admission == resolver.NotAdmitted {
+		req.Admission = resolver.Refused
+		if h.limiter.AllowVia(req.Transport, req.Client.Addr()) == ratelimit.Pass {
+			req.Admission = resolver.Admitted
+		}
+	}
+	return req.Admission == resolver.Admitted
+}
+
+// Replay charges the client as ServeDNS would, and replays only for an
+// admitted one: ServeDNS then answers the refused one as it always does.
+func (h *limitedHandler) Replay(req *resolver.Request, q, dst []byte) ([]byte, uint32, bool) {
+	r, ok := h.next.(resolver.Replayer)
+	if !ok || !h.admit(req) {
+		return nil, 0, false
+	}
+	return r.Replay(req, q, dst)
+}
+
+// Sent implements resolver.Replayer.
+func (h *limitedHandler) Sent(req *resolver.Request, q, ans []byte) {
+	if r, ok := h.next.(resolver.Replayer); ok {
+		r.Sent(req, q, ans)
+	}
 }

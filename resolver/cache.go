@@ -92,6 +92,7 @@ func (c *Cache) ServeDNS(ctx context.Context, req *Request) (*dns.Msg, error) {
 		age := now - e.stored
 		if age < e.ttl {
 			c.cfg.Metrics.cacheHit()
+			req.cached = true
 			c.maybePrefetch(req, e, age)
 			return e.reply(req.Msg, age, false), nil
 		}
@@ -106,6 +107,7 @@ func (c *Cache) ServeDNS(ctx context.Context, req *Request) (*dns.Msg, error) {
 		return nil, err
 	}
 	c.insert(key, resp, now)
+	req.cached = true
 	return resp, nil
 }
 
@@ -150,6 +152,7 @@ func (c *Cache) refreshStale(ctx context.Context, req *Request, e *cacheEntry) *
 // stale answers from an expired entry with StaleTTL and EDE 3.
 func (c *Cache) stale(req *Request, e *cacheEntry) *dns.Msg {
 	c.cfg.Metrics.staleServed()
+	req.stale = true
 	m := e.reply(req.Msg, 0, true)
 	AddEDE(req.Msg, m, EDEStaleAnswer, "")
 	return m

@@ -26,6 +26,12 @@ type Config struct {
 //  1. entry: rejects non-queries and bad classes before any work, counts every
 //     answer once, turns errors into SERVFAIL+EDE and normalises header/OPT
 //     for the steps below, which may then return whatever is convenient.
+//     With a cache it also replays (Replayer): a transport offers it the
+//     packed answer it sent, and an identical query within the second gets
+//     those bytes back before anything is unpacked. Replay sits outside every
+//     step because it repeats their combined result; it keeps only answers
+//     they built normally (not failures or stale ones), and a policy change
+//     drops what it kept, so it never answers differently from them.
 //  2. local: resolver.arpa (DDR), localhost, invalid, the Firefox canary.
 //     Before policy so that no list can block them, and never forwarded.
 //  3. policy: per-profile blocking, allow/deny and safe-search rewrites, and
@@ -66,5 +72,9 @@ func New(cfg Config) (Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &entry{next: l, metrics: cfg.Metrics, log: cfg.Logger}, nil
+	e := &entry{next: l, metrics: cfg.Metrics, log: cfg.Logger}
+	if cfg.Cache != nil {
+		e.replay = newReplay()
+	}
+	return e, nil
 }

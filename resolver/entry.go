@@ -26,6 +26,7 @@ type entry struct {
 	next    Handler
 	metrics *Metrics
 	log     *slog.Logger
+	replay  *replay // nil: replay off (no cache configured)
 }
 
 func (h *entry) ServeDNS(ctx context.Context, req *Request) (*dns.Msg, error) {
@@ -35,6 +36,7 @@ func (h *entry) ServeDNS(ctx context.Context, req *Request) (*dns.Msg, error) {
 		return nil, ErrDrop
 	}
 	start := time.Now()
+	epoch := policyEpoch.Load() // before resolving: a change during it spoils the answer for replay
 	if h.metrics != nil {
 		h.metrics.inflight.Inc()
 		defer h.metrics.inflight.Dec()
@@ -43,6 +45,7 @@ func (h *entry) ServeDNS(ctx context.Context, req *Request) (*dns.Msg, error) {
 	if err != nil {
 		return nil, err
 	}
+	req.replay.epoch = epoch
 	finish(q, resp)
 	if h.metrics != nil {
 		h.metrics.answered(req.Transport, req.Profile.Name, resp.Rcode, time.Since(start))
@@ -65,6 +68,7 @@ func (h *entry) answer(ctx context.Context, req *Request) (resp *dns.Msg, err er
 	}
 	resp, err = h.next.ServeDNS(ctx, req)
 	if err == nil {
+		req.replay.ok = !req.stale
 		return resp, nil
 	}
 	if ctx.Err() != nil {
@@ -139,4 +143,49 @@ func MalformedReply(wire []byte) *dns.Msg {
 	m.Opcode = int(wire[2]>>3) & 0xF
 	m.Rcode = dns.RcodeFormatError
 	return m
+}
+
+// Replay implements Replayer: the kept answer for q, counted as the chain
+// counts an answer.
+func (h *entry) Replay(req *Request, q, dst []byte) ([]byte, uint32, bool) {
+	if h.replay == nil {
+		return nil, 0, false
+	}
+	start := time.Now()
+	var w wireQuery
+	if !parseQuery(q, req.Profile.id(), req.Transport, &w) {
+		return nil, 0, false
+	}
+	e := h.replay.lookup(&w)
+	if e == nil || req.Transport == UDP && len(e.ans) > UDPLimit(w.udpSize) {
+		return nil, 0, false
+	}
+	ans := e.answer(q, &w, dst)
+	if e.cached {
+		h.metrics.cacheHit()
+	}
+	h.metrics.answered(req.Transport, req.Profile.Name, e.rcode, time.Since(start))
+	return ans, e.maxAge, true
+}
+
+// Sent implements Replayer.
+func (h *entry) Sent(req *Request, q, ans []byte) {
+	if h.replay == nil || !req.replay.ok {
+		return
+	}
+	var w wireQuery
+	if parseQuery(q, req.Profile.id(), req.Transport, &w) {
+		h.replay.keep(&w, req.replay, req.cached, ans)
+	}
+}
+
+// UDPLimit is the largest answer sent over UDP to a client that advertised
+// ednsSize (0: no EDNS): that size capped at the 1232 bytes dnsward
+// advertises (DNS Flag Day 2020: no IP fragmentation), or 512 bytes without
+// EDNS (RFC 1035 §4.2.1). Larger answers go out with TC=1.
+func UDPLimit(ednsSize int) int {
+	if ednsSize == 0 {
+		return dns.MinMsgSize
+	}
+	return min(max(ednsSize, dns.MinMsgSize), AdvertisedUDPSize)
 }

@@ -136,6 +136,7 @@ func (s *policyStep) rewrite(ctx context.Context, req *Request, target string, v
 	if err != nil {
 		return nil, err
 	}
+	req.cached, req.stale = subReq.cached, subReq.stale // for replay: the answer is made of the target's
 	m := NewReply(req.Msg, resp.Rcode)
 	cname := &dns.CNAME{Hdr: dns.RR_Header{Name: q.Name, Rrtype: dns.TypeCNAME, Class: dns.ClassINET, Ttl: rewriteTTL}, Target: target}
 	m.Answer = append([]dns.RR{cname}, resp.Answer...)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 
 	"github.com/miekg/dns"
 )
@@ -17,6 +18,21 @@ type Profile struct {
 	Hosts  []string     // TLS SNI / HTTP Host names that select it
 	Addrs  []netip.Addr // local addresses that select it on any transport
 	Policy Policy       // nil for an unfiltered profile
+
+	replayID atomic.Uint64 // names the profile in replay keys; see id
+}
+
+// profileIDs numbers profiles for replay keys.
+var profileIDs atomic.Uint64
+
+// id returns a number that names p, and no other profile, for the life of
+// the process (a pointer could be reused once p is gone).
+func (p *Profile) id() uint64 {
+	if v := p.replayID.Load(); v != 0 {
+		return v
+	}
+	p.replayID.CompareAndSwap(0, profileIDs.Add(1))
+	return p.replayID.Load()
 }
 
 // Policy decides, for a profile, whether a name is blocked or rewritten. It is

@@ -43,7 +43,26 @@ type Request struct {
 	Transport  Transport
 	ServerName string   // TLS SNI or HTTP Host, "" for plain DNS
 	Profile    *Profile // chosen at ingress, never nil
+	// Admission is an outer step's decision (a rate limiter's), made when the
+	// request was offered to Replay, so that ServeDNS does not charge the
+	// client a second time. Transports pass the same Request to both.
+	Admission Admission
+
+	// Set by the chain while it answers, for replay (see Replayer).
+	replay replayTicket // noted by the entry step
+	cached bool         // the answer came through the cache
+	stale  bool         // the answer is a stale one (RFC 8767)
 }
+
+// Admission is a rate limiter's decision recorded on a Request.
+type Admission uint8
+
+// Admission values.
+const (
+	NotAdmitted Admission = iota // no decision yet
+	Admitted                     // charged and allowed
+	Refused                      // charged and over the limit
+)
 
 // Handler answers a request. It returns a message rather than writing one, so
 // every transport can frame, pad and truncate the same answer in its own way.
