@@ -23,6 +23,7 @@ type conn struct {
 	sni     string
 	profile *resolver.Profile
 	streams sync.WaitGroup // one per stream being served
+	out     *BatchWriter   // writes the small answers
 	watch   sync.WaitGroup // the handshake and unidirectional stream watchers
 }
 
@@ -44,6 +45,7 @@ func (s *Server) serveConn(qc *quic.Conn) {
 	s.metrics.Active.WithLabelValues("doq").Inc()
 	defer s.metrics.Active.WithLabelValues("doq").Dec()
 
+	c.out = NewBatchWriter()
 	c.watch.Add(2)
 	go c.watchHandshake(st)
 	go c.rejectUniStreams()
@@ -56,6 +58,7 @@ func (s *Server) serveConn(qc *quic.Conn) {
 		go c.serveStream(str)
 	}
 	c.streams.Wait()
+	c.out.Close()
 	if s.draining.Err() != nil { // shutting down: what was in flight is answered
 		qc.CloseWithError(NoError, "")
 	}
@@ -191,7 +194,8 @@ func (c *conn) await0RTT(q *dns.Msg) bool {
 	}
 }
 
-// reply writes the framed answer and the FIN.
+// reply writes the framed answer and the FIN: small ones through the
+// connection's batch writer, larger ones here, under WriteTimeout.
 func (c *conn) reply(str *quic.Stream, m *dns.Msg, bp *[]byte) {
 	b, err := framing.Pack(m, (*bp)[:0])
 	if err != nil {
@@ -201,6 +205,10 @@ func (c *conn) reply(str *quic.Stream, m *dns.Msg, bp *[]byte) {
 	}
 	if cap(b) <= 64<<10 {
 		*bp = b[:0]
+	}
+	if len(b) <= MaxBatched {
+		c.out.Add(str, b)
+		return
 	}
 	str.SetWriteDeadline(time.Now().Add(c.s.cfg.WriteTimeout))
 	if _, err := str.Write(b); err != nil {

@@ -6,13 +6,18 @@ import (
 	"io"
 	"time"
 
+	"github.com/dnsward/dnsward/doq"
 	"github.com/dnsward/dnsward/dot/framing"
 	"github.com/quic-go/quic-go"
 )
 
 // doqClient opens one stream per query on a single QUIC connection (RFC 9250).
+// Queries go out through a doq.BatchWriter, so the queries of many in-flight
+// workers share packets instead of each waking quic-go's send loop for a
+// packet of its own.
 type doqClient struct {
 	conn    *quic.Conn
+	out     *doq.BatchWriter
 	timeout time.Duration
 }
 
@@ -21,7 +26,7 @@ func dialDoQ(ctx context.Context, addr string, tlsConf *tls.Config, timeout time
 	if err != nil {
 		return nil, err
 	}
-	return &doqClient{conn: c, timeout: timeout}, nil
+	return &doqClient{conn: c, out: doq.NewBatchWriter(), timeout: timeout}, nil
 }
 
 func (d *doqClient) Exchange(ctx context.Context, wire []byte) ([]byte, error) {
@@ -37,11 +42,14 @@ func (d *doqClient) Exchange(ctx context.Context, wire []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := str.Write(f); err != nil {
+	if len(f) <= doq.MaxBatched {
+		d.out.Add(str, f)
+	} else if _, err := str.Write(f); err != nil {
 		str.CancelRead(0)
 		return nil, err
+	} else {
+		str.Close()
 	}
-	str.Close()
 	resp, err := framing.ReadFrame(str, nil)
 	if err != nil {
 		str.CancelRead(0)
@@ -53,4 +61,8 @@ func (d *doqClient) Exchange(ctx context.Context, wire []byte) ([]byte, error) {
 	return resp, nil
 }
 
-func (d *doqClient) Close() error { return d.conn.CloseWithError(0, "") }
+func (d *doqClient) Close() error {
+	err := d.conn.CloseWithError(0, "")
+	d.out.Close()
+	return err
+}
