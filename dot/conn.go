@@ -6,7 +6,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"net"
-	"net/netip"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -17,19 +16,24 @@ import (
 	"github.com/miekg/dns"
 )
 
-// conn is one client connection: a read loop that hands each query to its own
-// goroutine, and a write lock so answers go out whole, in completion order.
+// conn is one client connection: a read loop that answers replayable queries
+// itself and hands each other one to its own goroutine, and a batch writer
+// so answers go out whole, in completion order.
 type conn struct {
 	s       *Server
 	tc      *tls.Conn
-	client  netip.AddrPort
-	sni     string
 	profile *resolver.Profile
 	ctx     context.Context
 	sem     chan struct{} // bounds queries in flight
 	pending atomic.Int32  // queries in flight; the idle timer waits for them
 	wg      sync.WaitGroup
 	w       *batchWriter
+
+	// Replay (resolver.Replayer): repeated queries are answered on the read
+	// loop from packed bytes, and their answers go out with the next flush.
+	replayer resolver.Replayer // nil: the handler does not replay
+	req      resolver.Request  // offered to replay; copied for the full chain
+	ans      []byte            // replayed answer
 }
 
 // serve runs one accepted TCP connection to its end.
@@ -61,12 +65,12 @@ func (s *Server) serve(nc net.Conn) {
 	c := &conn{
 		s:       s,
 		tc:      tc,
-		client:  client,
-		sni:     sni,
 		profile: s.cfg.Profiles.Select(resolver.Ingress{ServerName: sni, Local: local.Addr()}),
 		sem:     make(chan struct{}, s.cfg.MaxInflightPerConn),
 		w:       newBatchWriter(tc, s.cfg.WriteTimeout),
 	}
+	c.replayer, _ = s.cfg.Handler.(resolver.Replayer)
+	c.req = resolver.Request{Client: client, Transport: resolver.DoT, ServerName: sni, Profile: c.profile}
 	ctx, cancelConn := context.WithCancel(s.base)
 	defer cancelConn()
 	c.ctx = ctx
@@ -90,6 +94,9 @@ func (c *conn) readLoop() {
 	br := bufio.NewReaderSize(c.tc, 4096)
 	buf := make([]byte, 0, 512)
 	for {
+		if br.Buffered() == 0 && c.w.flush() != nil { // about to wait for the client: send what was replayed
+			return
+		}
 		c.tc.SetReadDeadline(time.Now().Add(c.s.cfg.IdleTimeout))
 		if c.s.closing.Load() {
 			return
@@ -110,11 +117,22 @@ func (c *conn) readLoop() {
 		if cap(raw) > cap(buf) {
 			buf = raw[:0]
 		}
+		req := c.req // a fresh copy: replay may record the rate limiter's decision on it
+		if c.replayer != nil {
+			ans, _, ok := c.replayer.Replay(&req, raw, c.ans)
+			if ok {
+				c.ans = ans
+				if c.w.add(c.ans) != nil {
+					return
+				}
+				continue
+			}
+		}
 		q, err := framing.Parse(raw)
 		if err != nil {
 			c.protocolError("malformed")
 			if r := resolver.MalformedReply(raw); r != nil { // nil: a response, never answered
-				c.write(r)
+				c.write(r, nil, nil)
 			}
 			continue
 		}
@@ -123,19 +141,24 @@ func (c *conn) readLoop() {
 		case <-c.ctx.Done():
 			return
 		}
+		req.Msg = q
+		var wire []byte // the query as sent, for replay once answered
+		if c.replayer != nil {
+			wire = append([]byte(nil), raw...)
+		}
 		c.pending.Add(1)
 		c.wg.Add(1)
-		go c.answer(q)
+		go c.answer(&req, wire)
 	}
 }
 
-func (c *conn) answer(q *dns.Msg) {
+func (c *conn) answer(req *resolver.Request, wire []byte) {
 	defer func() {
 		c.pending.Add(-1)
 		<-c.sem
 		c.wg.Done()
 	}()
-	req := &resolver.Request{Msg: q, Client: c.client, Transport: resolver.DoT, ServerName: c.sni, Profile: c.profile}
+	q := req.Msg
 	resp, err := framing.Resolve(c.ctx, c.s.cfg.Handler, req)
 	if err != nil {
 		c.s.cfg.Logger.Debug("dot: handler", "name", questionName(q), framing.ErrAttr(err))
@@ -143,12 +166,13 @@ func (c *conn) answer(q *dns.Msg) {
 	if resp == nil {
 		return // the handler asked for no answer (resolver.ErrDrop)
 	}
-	c.write(framing.Finish(q, resp, c.s.keepalive))
+	c.write(framing.Finish(q, resp, c.s.keepalive), req, wire)
 }
 
-// write sends one answer whole. A failed write ends the connection: the read
-// loop is woken and further answers are dropped.
-func (c *conn) write(m *dns.Msg) {
+// write sends one answer whole and offers it for replay when wire, the
+// query req was resolved from, is set. A failed write ends the connection:
+// the read loop is woken and further answers are dropped.
+func (c *conn) write(m *dns.Msg, req *resolver.Request, wire []byte) {
 	bp := c.s.bufs.Get().(*[]byte)
 	defer c.s.bufs.Put(bp)
 	b, err := framing.Pack(m, *bp)
@@ -160,6 +184,9 @@ func (c *conn) write(m *dns.Msg) {
 	}
 	if cap(b) <= 64<<10 {
 		*bp = b[:0]
+	}
+	if wire != nil {
+		c.replayer.Sent(req, wire, b[2:])
 	}
 	if err := c.w.write(b); err != nil {
 		c.tc.SetReadDeadline(time.Now())

@@ -54,6 +54,36 @@ func (w *batchWriter) write(frame []byte) error {
 	w.mu.Unlock()
 	runtime.Gosched()
 	w.mu.Lock()
+	w.drain()
+	return w.err
+}
+
+// add appends one answer, framed, for the next write without waiting for
+// it: the read loop's replayed answers, sent by flush or by a write under way.
+func (w *batchWriter) add(msg []byte) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err == nil {
+		w.pending = append(w.pending, byte(len(msg)>>8), byte(len(msg)))
+		w.pending = append(w.pending, msg...)
+	}
+	return w.err
+}
+
+// flush writes what is pending, unless a write under way will.
+func (w *batchWriter) flush() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err != nil || w.flushing || len(w.pending) == 0 {
+		return w.err
+	}
+	w.flushing = true
+	w.drain()
+	return w.err
+}
+
+// drain writes batches until nothing is pending; w.mu is held and flushing set.
+func (w *batchWriter) drain() {
 	for len(w.pending) > 0 && w.err == nil {
 		buf, n := w.pending, w.batch
 		w.pending, w.batch = w.spare[:0], w.batch+1
@@ -75,7 +105,6 @@ func (w *batchWriter) write(frame []byte) error {
 		w.cond.Broadcast()
 	}
 	w.flushing = false
-	return w.err
 }
 
 // failed reports whether a write failed, ending the connection's writes.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/dnsward/dnsward/internal/dnstest"
 	"github.com/dnsward/dnsward/resolver"
+	"github.com/dnsward/dnsward/resolver/upstream"
 	"github.com/miekg/dns"
 )
 
@@ -153,6 +154,22 @@ func CacheHit(t testing.TB, addr string) resolver.Handler {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// Chain is the gateway's resolver chain (with a cache, so it replays:
+// resolver.Replayer) forwarding to the Upstream at addr over UDP.
+func Chain(t testing.TB, addr string) resolver.Handler {
+	t.Helper()
+	up, err := upstream.New("udp://"+addr, upstream.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { up.Close() })
+	h, err := resolver.New(resolver.Config{Upstream: up, Cache: &resolver.CacheConfig{Size: 1 << 16}, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
 }
 
 // FailName wraps next so that queries for name fail with err (for example

@@ -1,0 +1,78 @@
+package dot
+
+import (
+	"context"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/dnsward/dnsward/dot/framing/framingtest"
+	"github.com/dnsward/dnsward/resolver"
+	"github.com/miekg/dns"
+)
+
+// countingReplayer counts the queries that took the full chain.
+type countingReplayer struct {
+	resolver.Replayer
+	full atomic.Int64
+}
+
+func (c *countingReplayer) ServeDNS(ctx context.Context, req *resolver.Request) (*dns.Msg, error) {
+	c.full.Add(1)
+	return c.Replayer.ServeDNS(ctx, req)
+}
+
+// TestReplayedAnswers pipelines repeats of one question, spelt in several
+// ways, after a first answer: the read loop answers them from the replayed
+// bytes, each with its own ID and spelling, and only the first takes the
+// chain.
+func TestReplayedAnswers(t *testing.T) {
+	up := framingtest.StartUpstream(t)
+	h := &countingReplayer{Replayer: framingtest.Chain(t, up.Addr).(resolver.Replayer)}
+	f := start(t, func(c *Config) { c.Handler = h })
+	c := f.dial(t, "dns.test")
+	first := query("n1.example.", dns.TypeA)
+	first.SetEdns0(1232, false)
+	c.send(first)
+	c.recv()
+	const n = 100
+	spelt := map[uint16]string{}
+	var qs []*dns.Msg
+	for i := range n {
+		name := "n1.example."
+		if i%2 == 1 {
+			name = strings.ToUpper(name)
+		}
+		q := query(name, dns.TypeA)
+		q.Id = uint16(1000 + i)
+		q.SetEdns0(1232, false)
+		spelt[q.Id] = name
+		qs = append(qs, q)
+	}
+	c.send(qs...)
+	for range n {
+		a := c.recv()
+		name, ok := spelt[a.Id]
+		if !ok {
+			t.Fatalf("answer with unknown or repeated ID %d", a.Id)
+		}
+		delete(spelt, a.Id)
+		if a.Question[0].Name != name {
+			t.Errorf("ID %d: question %q, want the client's spelling %q", a.Id, a.Question[0].Name, name)
+		}
+		if len(a.Answer) != 1 || a.Answer[0].(*dns.A).A.String() != framingtest.AddrFor("n1.example.").String() {
+			t.Fatalf("ID %d: answer %v", a.Id, a.Answer)
+		}
+		if a.IsEdns0() == nil {
+			t.Fatalf("ID %d: no OPT record in the answer to an EDNS query", a.Id)
+		}
+	}
+	// A second may pass between the first answer and the repeats, ending
+	// what replay keeps; at most one more query then takes the chain.
+	if got := h.full.Load(); got > 2 {
+		t.Errorf("%d queries took the full chain, want 1 (2 at a second's boundary)", got)
+	}
+	if got := up.Queries.Load(); got != 1 {
+		t.Errorf("upstream asked %d times, want 1", got)
+	}
+}
