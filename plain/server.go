@@ -186,20 +186,39 @@ func (s *Server) closeSockets() {
 	}
 }
 
+// request is the Request for a query from client that arrived on local.
+func (s *Server) request(client netip.AddrPort, local netip.Addr, t resolver.Transport) *resolver.Request {
+	return &resolver.Request{Client: client, Transport: t, Profile: s.cfg.Profiles.Select(resolver.Ingress{Local: local})}
+}
+
+// replay answers wire into dst from the bytes sent for the same query a
+// moment ago, when the handler keeps them (resolver.Replayer).
+func (s *Server) replay(req *resolver.Request, wire, dst []byte) ([]byte, bool) {
+	r, ok := s.cfg.Handler.(resolver.Replayer)
+	if !ok {
+		return nil, false
+	}
+	ans, _, ok := r.Replay(req, wire, dst)
+	return ans, ok
+}
+
+// sent offers ans, sent for wire, for replay.
+func (s *Server) sent(req *resolver.Request, wire, ans []byte) {
+	if r, ok := s.cfg.Handler.(resolver.Replayer); ok {
+		r.Sent(req, wire, ans)
+	}
+}
+
 // resolve parses wire and answers it through the handler. It returns nil when
 // nothing is to be sent back; query is nil when wire did not parse.
-func (s *Server) resolve(wire []byte, client netip.AddrPort, local netip.Addr, t resolver.Transport) (query, resp *dns.Msg) {
+func (s *Server) resolve(wire []byte, req *resolver.Request) (query, resp *dns.Msg) {
+	t := req.Transport
 	q := new(dns.Msg)
 	if err := q.Unpack(wire); err != nil {
 		s.cfg.Metrics.Malformed(t, "unparsable")
 		return nil, resolver.MalformedReply(wire)
 	}
-	req := &resolver.Request{
-		Msg:       q,
-		Client:    client,
-		Transport: t,
-		Profile:   s.cfg.Profiles.Select(resolver.Ingress{Local: local}),
-	}
+	req.Msg = q
 	// No per-query deadline: the resolver bounds upstream work itself
 	// (upstream_timeout), and a forced shutdown cancels s.ctx.
 	resp, err := s.cfg.Handler.ServeDNS(s.ctx, req)

@@ -93,15 +93,22 @@ func (s *Server) serveConn(c net.Conn) {
 }
 
 func (s *Server) answerTCP(c net.Conn, wmu *sync.Mutex, wire []byte, client netip.AddrPort, local netip.Addr) {
-	_, resp := s.resolve(wire, client, local, resolver.TCP)
-	if resp == nil {
-		return
-	}
-	resp.Compress = true
-	frame, err := framing.Pack(resp, nil)
-	if err != nil {
-		s.cfg.Logger.Warn("plain: cannot pack answer", "err", err)
-		return
+	req := s.request(client, local, resolver.TCP)
+	var frame []byte
+	if ans, ok := s.replay(req, wire, nil); ok {
+		frame, _ = framing.AppendFrame(make([]byte, 0, 2+len(ans)), ans) // replayed answers are small
+	} else {
+		_, resp := s.resolve(wire, req)
+		if resp == nil {
+			return
+		}
+		resp.Compress = true
+		var err error
+		if frame, err = framing.Pack(resp, nil); err != nil {
+			s.cfg.Logger.Warn("plain: cannot pack answer", "err", err)
+			return
+		}
+		s.sent(req, wire, frame[2:])
 	}
 	wmu.Lock()
 	defer wmu.Unlock()

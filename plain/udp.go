@@ -72,33 +72,37 @@ func (s *Server) readUDP(c *net.UDPConn, local netip.Addr) {
 }
 
 func (s *Server) answerUDP(c *net.UDPConn, wire []byte, from netip.AddrPort, local netip.Addr) {
-	q, resp := s.resolve(wire, from, local, resolver.UDP)
+	out := packetPool.Get().(*[]byte)
+	defer packetPool.Put(out)
+	req := s.request(from, local, resolver.UDP)
+	if b, ok := s.replay(req, wire, *out); ok {
+		*out = b[:0]
+		c.WriteToUDPAddrPort(b, from)
+		return
+	}
+	q, resp := s.resolve(wire, req)
 	if resp == nil {
 		return
 	}
 	resp.Truncate(udpLimit(q))
-	out := packetPool.Get().(*[]byte)
-	defer packetPool.Put(out)
 	b, err := resp.PackBuffer((*out)[:cap(*out)])
 	if err != nil {
 		s.cfg.Logger.Warn("plain: cannot pack answer", "err", err)
 		return
 	}
 	*out = b[:0]
+	s.sent(req, wire, b)
 	c.WriteToUDPAddrPort(b, from)
 }
 
-// udpLimit is the largest answer sent over UDP: the client's EDNS(0) payload
-// size capped at the 1232 bytes dnsward advertises (DNS Flag Day 2020: no IP
-// fragmentation), or 512 bytes without EDNS (RFC 1035 §4.2.1). Larger
-// answers go out with TC=1 and the client retries over TCP.
+// udpLimit is the largest answer sent over UDP for q (resolver.UDPLimit).
 func udpLimit(q *dns.Msg) int {
 	if q != nil {
 		if opt := q.IsEdns0(); opt != nil {
-			return min(max(int(opt.UDPSize()), dns.MinMsgSize), resolver.AdvertisedUDPSize)
+			return resolver.UDPLimit(int(opt.UDPSize()))
 		}
 	}
-	return dns.MinMsgSize
+	return resolver.UDPLimit(0)
 }
 
 // slip answers a rate-limited query with an empty TC=1 reply so that a real
