@@ -8,27 +8,46 @@ import (
 	"github.com/dnsward/dnsward/dot/framing"
 )
 
-// errTrailing reports bytes after the query on a stream (RFC 9250 §4.2: one
-// message per stream, then FIN).
-var errTrailing = errors.New("data after the query on the stream")
+// errTrailing reports bytes after the message on a stream (RFC 9250 §4.2:
+// one message per stream, then FIN).
+var errTrailing = errors.New("data after the message on the stream")
 
 // errNonZeroID reports a query whose Message ID is not 0 (RFC 9250 §4.2.1).
 var errNonZeroID = errors.New("message ID is not 0")
 
-// readQuery reads the one length-prefixed query a stream carries and checks
-// that the client's FIN follows it and that its Message ID is 0.
-func readQuery(r io.Reader, buf []byte) ([]byte, error) {
-	raw, err := framing.ReadFrame(r, buf)
-	if err != nil {
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF // FIN before any query
-		}
-		return nil, err
+// minReadBuf is the buffer ReadMessage starts with when given a smaller one:
+// room for most messages, their prefix and the byte that shows trailing data.
+const minReadBuf = 512
+
+// ReadMessage reads the one length-prefixed DNS message a DoQ stream carries
+// and the FIN after it (RFC 9250 §4.2), and returns the message without its
+// prefix, in buf when buf is large enough. Errors: io.ErrUnexpectedEOF for a
+// FIN before the whole message, framing.ErrZeroLength, errTrailing for bytes
+// after the message, framing.ErrShortMessage for less than a DNS header, or
+// the stream's own error.
+//
+// It reads as much as the stream holds at each call: quic-go returns a whole
+// small message with its FIN in one Read, where reading the prefix, the body
+// and then checking for FIN took three (and two small allocations).
+func ReadMessage(r io.Reader, buf []byte) ([]byte, error) {
+	if cap(buf) < minReadBuf {
+		buf = make([]byte, minReadBuf)
 	}
-	var one [1]byte
+	buf = buf[:cap(buf)]
+	n, want := 0, -1 // bytes read; prefix plus message length, once known
 	for {
-		n, err := r.Read(one[:])
-		if n > 0 {
+		m, err := r.Read(buf[n:])
+		n += m
+		if want < 0 && n >= 2 {
+			want = 2 + int(binary.BigEndian.Uint16(buf))
+			if want == 2 {
+				return nil, framing.ErrZeroLength
+			}
+			if len(buf) <= want { // keep one byte spare to see trailing data
+				buf = append(buf[:n], make([]byte, want+1-n)...)
+			}
+		}
+		if want >= 0 && n > want {
 			return nil, errTrailing
 		}
 		if err == io.EOF {
@@ -37,6 +56,22 @@ func readQuery(r io.Reader, buf []byte) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
+	}
+	if want < 0 || n < want {
+		return nil, io.ErrUnexpectedEOF
+	}
+	if want-2 < 12 {
+		return nil, framing.ErrShortMessage
+	}
+	return buf[2:want], nil
+}
+
+// readQuery reads the one query a stream carries with ReadMessage and checks
+// that its Message ID is 0.
+func readQuery(r io.Reader, buf []byte) ([]byte, error) {
+	raw, err := ReadMessage(r, buf)
+	if err != nil {
+		return nil, err
 	}
 	if binary.BigEndian.Uint16(raw) != 0 {
 		return nil, errNonZeroID
