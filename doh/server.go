@@ -15,7 +15,6 @@ import (
 	"github.com/dnsward/dnsward/proxyproto"
 	"github.com/quic-go/quic-go"
 	"github.com/quic-go/quic-go/http3"
-	"golang.org/x/net/http2"
 )
 
 // Server runs DoH listeners: TLS over TCP (HTTP/1.1, HTTP/2), QUIC (HTTP/3)
@@ -89,18 +88,10 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	s.started = true
 	s.https, s.plain = s.httpServer("tls"), s.httpServer("plain")
-	h2 := &http2.Server{
-		MaxConcurrentStreams: s.cfg.MaxStreams,
-		IdleTimeout:          s.cfg.IdleTimeout,
-		CountError:           s.m.h2error,
-	}
-	if err := http2.ConfigureServer(s.https, h2); err != nil {
-		return fmt.Errorf("doh: configuring HTTP/2: %w", err)
-	}
-	s.https.TLSNextProto[http2.NextProtoTLS] = func(hs *http.Server, c *tls.Conn, h http.Handler) {
-		serveH2(h2, hs, c, h)
-	}
-	s.https.TLSConfig = s.tcpTLS(s.https.TLSConfig.NextProtos)
+	h2 := newH2Server(s.cfg, s.handler, s.m)
+	s.https.TLSNextProto = map[string]func(*http.Server, *tls.Conn, http.Handler){"h2": h2.serveTLS}
+	s.https.RegisterOnShutdown(h2.shutdownAll)
+	s.https.TLSConfig = s.tcpTLS([]string{"h2", "http/1.1"})
 	s.h3 = &http3.Server{Handler: s.handler, MaxHeaderBytes: s.cfg.MaxHeaderBytes, IdleTimeout: s.cfg.IdleTimeout}
 
 	var tcp, plain []net.Listener
@@ -254,15 +245,4 @@ func (s *Server) countHandshakes(c *tls.Config, listener string) {
 		}
 		return nil
 	}
-}
-
-// serveH2 serves an HTTP/2 connection as http2.ConfigureServer does, but
-// with writes batched by a batchConn.
-func serveH2(h2 *http2.Server, hs *http.Server, c *tls.Conn, h http.Handler) {
-	opts := &http2.ServeConnOpts{Handler: h, BaseConfig: hs}
-	// net/http hands its per-connection context down this way (see ConfigureServer).
-	if bc, ok := h.(interface{ BaseContext() context.Context }); ok {
-		opts.Context = bc.BaseContext()
-	}
-	h2.ServeConn(newBatchConn(c), opts)
 }

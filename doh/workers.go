@@ -7,25 +7,52 @@ import (
 	"sync/atomic"
 )
 
-// Every HTTP/2 and HTTP/3 stream gets a new goroutine, which starts with a
-// small stack; decoding, the resolver chain and packing run deep enough that
-// the runtime grows (copies) that stack on nearly every request, which
-// cost more CPU than the rest of the handler. So requests run on a few
-// long-lived workers whose stacks have grown once: handing a request over
-// costs two goroutine switches. When no worker is idle (all waiting on
-// upstreams, say) the request runs on its own goroutine as before.
+// A new goroutine starts with a small stack; decoding, the resolver chain
+// and packing run deep enough that the runtime grows (copies) that stack on
+// nearly every request, which cost more CPU than the rest of the handler.
+// So requests run on a few long-lived workers whose stacks have grown once:
+// handing a request over costs two goroutine switches. When no worker is
+// idle (all waiting on upstreams, say) the request runs on a goroutine of
+// its own.
 
 // maxWorkers bounds the workers, shared by every Handler in the process.
 var maxWorkers = int32(4 * runtime.GOMAXPROCS(0))
 
 var (
-	workCalls = make(chan *workCall) // unbuffered: a send succeeds only with an idle worker
-	workers   atomic.Int32
-	callPool  = sync.Pool{New: func() any { return &workCall{done: make(chan any, 1)} }}
+	jobs     = make(chan job) // unbuffered: a send succeeds only with an idle worker
+	workers  atomic.Int32
+	callPool = sync.Pool{New: func() any { return &workCall{done: make(chan any, 1)} }}
 )
 
-// workCall is one request handed to a worker; done carries a recovered
-// panic, or nil.
+// job is work a worker runs; run must not panic.
+type job interface{ run() }
+
+// dispatch hands j to an idle worker, or to a new one while there are fewer
+// than maxWorkers; false means neither was available and j did not run.
+func dispatch(j job) bool {
+	select {
+	case jobs <- j:
+		return true
+	default:
+	}
+	if workers.Add(1) > maxWorkers {
+		workers.Add(-1)
+		return false
+	}
+	go work(j)
+	return true
+}
+
+// work runs j, then every job sent to it, forever.
+func work(j job) {
+	for {
+		j.run()
+		j = <-jobs
+	}
+}
+
+// workCall is one HTTP/1.1 or HTTP/3 request handed to a worker by a
+// goroutine that waits for it; done carries a recovered panic, or nil.
 type workCall struct {
 	h    *Handler
 	w    http.ResponseWriter
@@ -33,23 +60,17 @@ type workCall struct {
 	done chan any
 }
 
-// onWorker runs h.serveHTTP(w, r) on an idle worker, a new one while there
-// are fewer than maxWorkers, or else on the calling goroutine. A panic is
-// re-raised on the calling goroutine, where net/http expects it.
+// onWorker runs h.serveHTTP(w, r) on a worker, or else on the calling
+// goroutine, and returns when it is done. A panic is re-raised on the
+// calling goroutine, where net/http and quic-go expect it.
 func (h *Handler) onWorker(w http.ResponseWriter, r *http.Request) {
 	c := callPool.Get().(*workCall)
 	c.h, c.w, c.r = h, w, r
-	select {
-	case workCalls <- c:
-	default:
-		if n := workers.Add(1); n > maxWorkers {
-			workers.Add(-1)
-			c.h, c.w, c.r = nil, nil, nil
-			callPool.Put(c)
-			h.serveHTTP(w, r)
-			return
-		}
-		go work(c)
+	if !dispatch(c) {
+		c.h, c.w, c.r = nil, nil, nil
+		callPool.Put(c)
+		h.serveHTTP(w, r)
+		return
 	}
 	p := <-c.done
 	callPool.Put(c)
@@ -58,16 +79,10 @@ func (h *Handler) onWorker(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// work serves c, then every call sent to it, forever.
-func work(c *workCall) {
-	for {
-		c.done <- c.run()
-		c = <-workCalls
-	}
-}
+// run serves the call and reports a recovered panic, or nil, on done.
+func (c *workCall) run() { c.done <- c.serve() }
 
-// run serves the call and returns a recovered panic, or nil.
-func (c *workCall) run() (p any) {
+func (c *workCall) serve() (p any) {
 	defer func() { p = recover() }()
 	h, w, r := c.h, c.w, c.r
 	c.h, c.w, c.r = nil, nil, nil

@@ -1,0 +1,152 @@
+package doh
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// streamCtx is a stream's request context, recycled with the stream. It
+// takes values from the connection's context (net/http's ServerContextKey
+// and LocalAddrContextKey) and is cancelled when the client resets the
+// stream or the connection ends. AfterFunc lets context.WithTimeout and
+// friends hook in without a goroutine or a registration map per request.
+type streamCtx struct {
+	parent context.Context
+	mu     sync.Mutex
+	done   chan struct{} // made on first use; kept across requests until closed
+	err    error
+	funcs  []afterFunc
+	nextID uint64
+}
+
+type afterFunc struct {
+	id uint64
+	f  func()
+}
+
+// Deadline reports the parent's deadline.
+func (x *streamCtx) Deadline() (time.Time, bool) { return x.parent.Deadline() }
+
+// Done returns a channel closed when the request is cancelled.
+func (x *streamCtx) Done() <-chan struct{} {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.done == nil {
+		x.done = make(chan struct{})
+	}
+	return x.done
+}
+
+// Err reports context.Canceled once the request is cancelled.
+func (x *streamCtx) Err() error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.err
+}
+
+// Value looks key up in the connection's context.
+func (x *streamCtx) Value(key any) any { return x.parent.Value(key) }
+
+// AfterFunc arranges for f to run in its own goroutine once the request is
+// cancelled; stop deregisters it (see context.AfterFunc).
+func (x *streamCtx) AfterFunc(f func()) (stop func() bool) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.err != nil {
+		go f()
+		return func() bool { return false }
+	}
+	x.nextID++
+	id := x.nextID
+	x.funcs = append(x.funcs, afterFunc{id, f})
+	return func() bool {
+		x.mu.Lock()
+		defer x.mu.Unlock()
+		for i, a := range x.funcs {
+			if a.id == id {
+				x.funcs = append(x.funcs[:i], x.funcs[i+1:]...)
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// cancel cancels the request.
+func (x *streamCtx) cancel() {
+	x.mu.Lock()
+	if x.err != nil {
+		x.mu.Unlock()
+		return
+	}
+	x.err = context.Canceled
+	if x.done == nil {
+		x.done = make(chan struct{})
+	}
+	close(x.done)
+	funcs := x.funcs
+	x.funcs = nil
+	x.mu.Unlock()
+	for _, a := range funcs {
+		go a.f()
+	}
+}
+
+// reset readies the context for the stream's next request.
+func (x *streamCtx) reset() {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.err != nil {
+		x.err, x.done = nil, nil
+	}
+	clear(x.funcs)
+	x.funcs = x.funcs[:0]
+}
+
+// h2Body is a request body, received whole (at most MaxBody+1 bytes)
+// before the handler runs.
+type h2Body struct {
+	b   []byte
+	off int
+	err error // after the bytes: a timeout, else io.EOF
+}
+
+// prepare sets r.Body for the stream's request.
+func (b *h2Body) prepare(r *http.Request) {
+	if len(b.b) == 0 && b.err == nil {
+		r.Body = http.NoBody
+		return
+	}
+	r.Body = b
+}
+
+// Read reads the body.
+func (b *h2Body) Read(p []byte) (int, error) {
+	if b.off >= len(b.b) {
+		if b.err != nil {
+			return 0, b.err
+		}
+		return 0, io.EOF
+	}
+	n := copy(p, b.b[b.off:])
+	b.off += n
+	return n, nil
+}
+
+// Close does nothing: the body is in memory.
+func (b *h2Body) Close() error { return nil }
+
+func (b *h2Body) reset() {
+	b.b, b.off, b.err = trimBuf(b.b), 0, nil
+}
+
+// trimBuf empties b, dropping it when it grew beyond a small answer's size.
+func trimBuf(b []byte) []byte {
+	if cap(b) > 4<<10 {
+		return nil
+	}
+	return b[:0]
+}

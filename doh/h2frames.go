@@ -1,0 +1,332 @@
+package doh
+
+import (
+	"errors"
+	"math"
+	"net/http"
+	"time"
+
+	"golang.org/x/net/http2"
+)
+
+// h2Error is a protocol error of the connection (stream 0) or of one stream.
+type h2Error struct {
+	stream uint32
+	code   http2.ErrCode
+	reason string // metric label suffix
+}
+
+func (e *h2Error) Error() string { return "doh: http2: " + e.code.String() + ": " + e.reason }
+
+func connError(code http2.ErrCode, reason string) error { return &h2Error{0, code, reason} }
+
+func streamError(id uint32, code http2.ErrCode, reason string) error {
+	return &h2Error{id, code, reason}
+}
+
+// readError translates a Framer read error; other errors (I/O) pass through.
+func (c *h2Conn) readError(fh http2.FrameHeader, err error) error {
+	var se http2.StreamError
+	var ce http2.ConnectionError
+	switch {
+	case errors.As(err, &se):
+		if fh.Type == http2.FrameHeaders && se.StreamID%2 == 1 && se.StreamID > c.lastID {
+			c.lastID = se.StreamID // the stream was opened, if only to fail
+		}
+		return streamError(se.StreamID, se.Code, "invalid_headers")
+	case errors.As(err, &ce):
+		return connError(http2.ErrCode(ce), "frame_"+fh.Type.String())
+	case errors.Is(err, http2.ErrFrameTooLarge):
+		return connError(http2.ErrCodeFrameSize, "frame_too_large")
+	}
+	return err
+}
+
+// handleLocked answers a protocol error: RST_STREAM for a stream error
+// (nil is returned: the connection goes on), GOAWAY for a connection error.
+// Other errors end the connection as they are.
+func (c *h2Conn) handleLocked(err error) error {
+	var he *h2Error
+	if !errors.As(err, &he) {
+		return err
+	}
+	if he.stream != 0 {
+		c.srv.m.h2error("stream_" + he.code.String() + "_" + he.reason)
+		_ = c.fr.WriteRSTStream(he.stream, he.code)
+		if s := c.streams[he.stream]; s != nil {
+			c.removeLocked(s)
+		}
+		return nil
+	}
+	c.srv.m.h2error("conn_" + he.code.String() + "_" + he.reason)
+	c.goingAway = true
+	_ = c.fr.WriteGoAway(c.lastID, he.code, nil)
+	return he
+}
+
+// processLocked handles one frame from the client.
+func (c *h2Conn) processLocked(f http2.Frame) error {
+	if !c.sawPreface {
+		sf, ok := f.(*http2.SettingsFrame)
+		if !ok || sf.IsAck() {
+			return connError(http2.ErrCodeProtocol, "first_frame_not_settings")
+		}
+		c.sawPreface = true
+	}
+	switch f := f.(type) {
+	case *http2.MetaHeadersFrame:
+		return c.onHeaders(f)
+	case *http2.DataFrame:
+		return c.onData(f)
+	case *http2.RSTStreamFrame:
+		return c.onReset(f)
+	case *http2.WindowUpdateFrame:
+		return c.onWindowUpdate(f)
+	case *http2.SettingsFrame:
+		return c.onSettings(f)
+	case *http2.PingFrame:
+		if !f.IsAck() {
+			_ = c.fr.WritePing(true, f.Data)
+		}
+	case *http2.GoAwayFrame:
+		c.peerAway = true
+	case *http2.PushPromiseFrame:
+		return connError(http2.ErrCodeProtocol, "push_promise")
+	case *http2.PriorityFrame:
+		if f.StreamDep == f.StreamID {
+			return streamError(f.StreamID, http2.ErrCodeProtocol, "priority_self")
+		}
+	} // unknown frame types are ignored (RFC 9113 §4.1)
+	return nil
+}
+
+// onHeaders opens a stream, or takes trailers on an open one.
+func (c *h2Conn) onHeaders(f *http2.MetaHeadersFrame) error {
+	id := f.StreamID
+	if id%2 == 0 {
+		return connError(http2.ErrCodeProtocol, "headers_even")
+	}
+	if s := c.streams[id]; s != nil {
+		if s.remoteClosed {
+			return streamError(id, http2.ErrCodeStreamClosed, "headers_half_closed")
+		}
+		if !f.StreamEnded() {
+			return streamError(id, http2.ErrCodeProtocol, "trailers_not_end")
+		}
+		return c.endBodyLocked(s)
+	}
+	if id <= c.lastID {
+		return connError(http2.ErrCodeProtocol, "stream_went_down")
+	}
+	c.lastID = id
+	switch {
+	case c.goingAway:
+		return streamError(id, http2.ErrCodeRefusedStream, "going_away")
+	case len(c.streams) >= c.srv.maxStreams:
+		return streamError(id, http2.ErrCodeRefusedStream, "over_max_streams")
+	}
+	s := c.newStreamLocked(id)
+	if f.Truncated { // answered 431 at once, as net/http does
+		c.openLocked(s)
+		s.remoteClosed = f.StreamEnded()
+		writeError(&s.rw, errorf(http.StatusRequestHeaderFieldsTooLarge, "request header fields too large"))
+		c.writeAnswerLocked(s)
+		return nil
+	}
+	if err := s.build(f); err != nil {
+		c.releaseLocked(s)
+		return err
+	}
+	c.openLocked(s)
+	if f.StreamEnded() {
+		s.remoteClosed = true
+		return c.startLocked(s)
+	}
+	s.awaitingBody = true
+	s.bodyDeadline = time.Now().Add(c.srv.readTimeout)
+	c.bodyWaiting++
+	if s.declLen > int64(c.srv.maxBody) {
+		return c.startLocked(s) // refused at once (413) without reading
+	}
+	return nil
+}
+
+// openLocked adds s to the open streams and counts it toward the reset
+// ratio, which decays so that it describes the recent past of a long
+// connection.
+func (c *h2Conn) openLocked(s *h2Stream) {
+	c.streams[s.id] = s
+	s.inMap = true
+	c.opened++
+	if c.opened >= 2*c.resetWindow() {
+		c.opened, c.resets = c.opened/2, c.resets/2
+	}
+}
+
+func (c *h2Conn) resetWindow() int { return max(128, 4*c.srv.maxStreams) }
+
+// onData takes request body bytes, within both receive windows.
+func (c *h2Conn) onData(f *http2.DataFrame) error {
+	id, n := f.StreamID, int32(f.Length)
+	if n > c.recvWindow {
+		return connError(http2.ErrCodeFlowControl, "data_over_conn_window")
+	}
+	c.recvWindow -= n
+	c.returnConnWindowLocked(n)
+	s := c.streams[id]
+	if s == nil {
+		if id > c.lastID {
+			return connError(http2.ErrCodeProtocol, "data_on_idle")
+		}
+		return streamError(id, http2.ErrCodeStreamClosed, "data_on_closed")
+	}
+	if s.remoteClosed {
+		return streamError(id, http2.ErrCodeStreamClosed, "data_half_closed")
+	}
+	if n > s.recvWindow {
+		return streamError(id, http2.ErrCodeFlowControl, "data_over_stream_window")
+	}
+	s.recvWindow -= n
+	data := f.Data()
+	s.bodyLen += int64(len(data))
+	if s.awaitingBody {
+		room := c.srv.maxBody + 1 - len(s.body.b) // one byte more tells an oversized body apart
+		s.body.b = append(s.body.b, data[:min(len(data), room)]...)
+	}
+	if f.StreamEnded() {
+		return c.endBodyLocked(s)
+	}
+	if n > 0 {
+		s.recvWindow += n
+		_ = c.fr.WriteWindowUpdate(id, uint32(n))
+	}
+	if s.awaitingBody && len(s.body.b) > c.srv.maxBody {
+		return c.startLocked(s) // the handler answers 413
+	}
+	return nil
+}
+
+// returnConnWindowLocked gives consumed DATA back to the client's
+// connection window, in steps of half the window.
+func (c *h2Conn) returnConnWindowLocked(n int32) {
+	c.recvUnacked += n
+	if c.recvUnacked >= h2ConnWindow/2 {
+		_ = c.fr.WriteWindowUpdate(0, uint32(c.recvUnacked))
+		c.recvWindow += c.recvUnacked
+		c.recvUnacked = 0
+	}
+}
+
+// endBodyLocked closes the client's side of s and starts its handler.
+func (c *h2Conn) endBodyLocked(s *h2Stream) error {
+	s.remoteClosed = true
+	if !s.awaitingBody {
+		if s.localClosed {
+			c.removeLocked(s)
+		}
+		return nil
+	}
+	if s.declLen >= 0 && s.bodyLen != s.declLen {
+		return streamError(s.id, http2.ErrCodeProtocol, "content_length_mismatch")
+	}
+	return c.startLocked(s)
+}
+
+// expireBodiesLocked starts the handlers of streams whose body did not
+// arrive within ReadTimeout: their body reads fail, which the handler
+// answers with 400.
+func (c *h2Conn) expireBodiesLocked(now time.Time) error {
+	for _, s := range c.streams {
+		if s.awaitingBody && !now.Before(s.bodyDeadline) {
+			s.body.err = errBodyTimeout
+			if err := c.startLocked(s); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// onReset cancels a stream; a client that resets most of what it opens is
+// told to go away (CVE-2023-44487, rapid reset).
+func (c *h2Conn) onReset(f *http2.RSTStreamFrame) error {
+	s := c.streams[f.StreamID]
+	if s == nil {
+		if f.StreamID > c.lastID {
+			return connError(http2.ErrCodeProtocol, "reset_idle_stream")
+		}
+		return nil // already closed on our side
+	}
+	c.removeLocked(s)
+	c.resets++
+	if c.resets >= c.resetWindow()/2 && 2*c.resets > c.opened {
+		return connError(http2.ErrCodeEnhanceYourCalm, "too_many_early_resets")
+	}
+	return nil
+}
+
+// onWindowUpdate grows a send window and sends what waited for it.
+func (c *h2Conn) onWindowUpdate(f *http2.WindowUpdateFrame) error {
+	inc := int64(f.Increment)
+	if f.StreamID == 0 {
+		if int64(c.sendWindow)+inc > math.MaxInt32 {
+			return connError(http2.ErrCodeFlowControl, "window_update_overflow")
+		}
+		c.sendWindow += int32(inc)
+		c.sendBlockedLocked()
+		return nil
+	}
+	s := c.streams[f.StreamID]
+	if s == nil {
+		if f.StreamID > c.lastID {
+			return connError(http2.ErrCodeProtocol, "window_update_idle")
+		}
+		return nil
+	}
+	if int64(s.sendWindow)+inc > math.MaxInt32 {
+		return streamError(s.id, http2.ErrCodeFlowControl, "window_update_overflow")
+	}
+	s.sendWindow += int32(inc)
+	if len(s.pending) > 0 {
+		c.sendDataLocked(s)
+	}
+	return nil
+}
+
+// onSettings applies the client's settings and acknowledges them.
+func (c *h2Conn) onSettings(f *http2.SettingsFrame) error {
+	if f.IsAck() {
+		return nil
+	}
+	grew := false
+	err := f.ForeachSetting(func(st http2.Setting) error {
+		if err := st.Valid(); err != nil {
+			return connError(http2.ErrCode(err.(http2.ConnectionError)), "settings_"+st.ID.String())
+		}
+		switch st.ID {
+		case http2.SettingInitialWindowSize:
+			delta := int64(st.Val) - int64(c.peerWindow)
+			for _, s := range c.streams {
+				if int64(s.sendWindow)+delta > math.MaxInt32 {
+					return connError(http2.ErrCodeFlowControl, "settings_window_overflow")
+				}
+				s.sendWindow += int32(delta)
+			}
+			c.peerWindow = int32(st.Val)
+			grew = delta > 0
+		case http2.SettingMaxFrameSize:
+			c.peerFrame = int(st.Val)
+		case http2.SettingHeaderTableSize:
+			c.henc.SetMaxDynamicTableSizeLimit(st.Val)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	_ = c.fr.WriteSettingsAck()
+	if grew {
+		c.sendBlockedLocked()
+	}
+	return nil
+}

@@ -1,0 +1,315 @@
+package doh
+
+import (
+	"errors"
+	"net/http"
+	"net/textproto"
+	"net/url"
+	"os"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/net/http2"
+)
+
+// errBodyTimeout fails the body read of a request whose body did not
+// arrive within ReadTimeout.
+var errBodyTimeout = errors.New("doh: request body not received in time: " + os.ErrDeadlineExceeded.Error())
+
+// h2Stream is one request and its answer. Streams are recycled per
+// connection (with their request, header maps, context and buffers) once
+// both the reader and the handler are done with them. Fields without a note
+// are guarded by the connection's mu.
+type h2Stream struct {
+	c  *h2Conn
+	id uint32
+
+	inMap        bool // open in c.streams
+	running      bool // its handler is in flight
+	queued       bool // in c.queue
+	parked       bool // in c.blocked
+	remoteClosed bool // END_STREAM received
+	localClosed  bool // END_STREAM or RST_STREAM sent
+	awaitingBody bool // the handler waits for the body
+	bodyDeadline time.Time
+	declLen      int64 // content-length, or -1
+	bodyLen      int64 // DATA bytes received
+	sendWindow   int32
+	recvWindow   int32
+	pending      []byte // answer DATA not yet sent
+
+	// Owned by the handler while running.
+	req  *http.Request
+	url  url.URL
+	hdr  http.Header
+	vals []string // backing array of hdr's single values
+	body h2Body
+	rw   h2ResponseWriter
+	ctx  streamCtx
+}
+
+// newStreamLocked takes a recycled stream or makes one.
+func (c *h2Conn) newStreamLocked(id uint32) *h2Stream {
+	var s *h2Stream
+	if n := len(c.free); n > 0 {
+		s, c.free = c.free[n-1], c.free[:n-1]
+	} else {
+		s = &h2Stream{c: c, hdr: http.Header{}, rw: h2ResponseWriter{hdr: http.Header{}}}
+		s.ctx.parent = c.ctx
+		s.req = (&http.Request{}).WithContext(&s.ctx)
+	}
+	s.id = id
+	s.sendWindow, s.recvWindow = c.peerWindow, h2StreamWindow
+	s.declLen = -1
+	return s
+}
+
+// releaseLocked recycles s once nothing refers to it any more.
+func (c *h2Conn) releaseLocked(s *h2Stream) {
+	if s.inMap || s.running || s.queued {
+		return
+	}
+	s.reset()
+	if !c.closed {
+		c.free = append(c.free, s)
+	}
+}
+
+// reset clears s for its next request, dropping buffers that grew large.
+func (s *h2Stream) reset() {
+	s.remoteClosed, s.localClosed, s.awaitingBody, s.parked = false, false, false, false
+	s.bodyLen, s.pending = 0, nil
+	clear(s.hdr)
+	clear(s.vals)
+	s.vals = s.vals[:0]
+	s.body.reset()
+	s.rw.reset()
+	s.ctx.reset()
+	r := s.req
+	r.Header, r.Body, r.URL, r.TLS, r.Trailer, r.Form, r.PostForm, r.MultipartForm = nil, nil, nil, nil, nil, nil, nil, nil
+}
+
+// removeLocked closes s on both sides: it leaves the open streams, and a
+// handler still running sees its context cancelled.
+func (c *h2Conn) removeLocked(s *h2Stream) {
+	if !s.inMap {
+		return
+	}
+	delete(c.streams, s.id)
+	s.inMap = false
+	if s.awaitingBody {
+		s.awaitingBody = false
+		c.bodyWaiting--
+	}
+	if s.parked {
+		for i, b := range c.blocked {
+			if b == s {
+				c.blocked = append(c.blocked[:i], c.blocked[i+1:]...)
+				break
+			}
+		}
+		s.parked = false
+	}
+	if s.running {
+		s.ctx.cancel()
+	}
+	c.releaseLocked(s)
+}
+
+// startLocked runs s's handler, or queues it while MaxStreams handlers are
+// in flight (streams reset by the client keep their handler's slot until
+// it returns). A queue of 4×MaxStreams ends the connection.
+func (c *h2Conn) startLocked(s *h2Stream) error {
+	if s.awaitingBody {
+		s.awaitingBody = false
+		c.bodyWaiting--
+	}
+	s.body.prepare(s.req)
+	if c.running >= c.srv.maxStreams {
+		if len(c.queue) >= 4*c.srv.maxStreams {
+			return connError(http2.ErrCodeEnhanceYourCalm, "too_many_early_resets")
+		}
+		c.queue = append(c.queue, s)
+		s.queued = true
+		return nil
+	}
+	c.runLocked(s)
+	return nil
+}
+
+func (c *h2Conn) runLocked(s *h2Stream) {
+	c.running++
+	s.running = true
+	if !dispatch(s) {
+		go s.run()
+	}
+}
+
+// startQueuedLocked runs queued requests while handler slots are free;
+// those reset meanwhile are dropped unrun.
+func (c *h2Conn) startQueuedLocked() {
+	for len(c.queue) > 0 && c.running < c.srv.maxStreams {
+		s := c.queue[0]
+		c.queue[0] = nil
+		c.queue = c.queue[1:]
+		s.queued = false
+		if s.inMap {
+			c.runLocked(s)
+		} else {
+			c.releaseLocked(s)
+		}
+	}
+	if len(c.queue) == 0 {
+		c.queue = c.queue[:0:0]
+	}
+}
+
+// run serves the request on a worker and answers it.
+func (s *h2Stream) run() {
+	ok := false
+	defer func() {
+		if !ok {
+			p := recover()
+			if p != http.ErrAbortHandler {
+				s.c.srv.log.Error("doh: panic serving HTTP/2 request", "panic", p, "stack", string(debug.Stack()))
+			}
+		}
+		s.c.finish(s, ok)
+	}()
+	s.c.srv.h.serveHTTP(&s.rw, s.req)
+	ok = true
+}
+
+// finish writes s's answer (or resets it after a panic) unless the client
+// reset it, frees the handler slot and flushes if the reader is blocked.
+func (c *h2Conn) finish(s *h2Stream, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.running--
+	s.running = false
+	switch {
+	case !s.inMap || c.closed:
+	case ok:
+		c.writeAnswerLocked(s)
+	default:
+		_ = c.fr.WriteRSTStream(s.id, http2.ErrCodeInternal)
+		c.removeLocked(s)
+	}
+	c.releaseLocked(s)
+	if c.closed {
+		return
+	}
+	c.startQueuedLocked()
+	if c.readerIdle {
+		c.flushLocked()
+		switch {
+		case c.doneLocked():
+			c.kickLocked()
+		case c.idleLocked():
+			c.armLocked(time.Now())
+		}
+	}
+}
+
+// build fills s's request from the HEADERS of a new stream (RFC 9113 §8.3.1).
+func (s *h2Stream) build(f *http2.MetaHeadersFrame) error {
+	var method, path, scheme, authority string
+	for _, hf := range f.PseudoFields() {
+		switch hf.Name {
+		case ":method":
+			method = hf.Value
+		case ":path":
+			path = hf.Value
+		case ":scheme":
+			scheme = hf.Value
+		case ":authority":
+			authority = hf.Value
+		default: // :protocol: extended CONNECT is not offered
+			return streamError(s.id, http2.ErrCodeProtocol, "bad_pseudo_header")
+		}
+	}
+	switch {
+	case method == "":
+		return streamError(s.id, http2.ErrCodeProtocol, "missing_method")
+	case method == http.MethodConnect:
+		if path != "" || scheme != "" || authority == "" {
+			return streamError(s.id, http2.ErrCodeProtocol, "bad_connect")
+		}
+	case scheme == "" || path == "":
+		return streamError(s.id, http2.ErrCodeProtocol, "missing_pseudo_header")
+	case path[0] != '/' && (path != "*" || method != http.MethodOptions):
+		return streamError(s.id, http2.ErrCodeProtocol, "bad_path")
+	}
+	for _, hf := range f.RegularFields() {
+		switch hf.Name {
+		case "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade":
+			return streamError(s.id, http2.ErrCodeProtocol, "connection_header")
+		case "te":
+			if hf.Value != "trailers" {
+				return streamError(s.id, http2.ErrCodeProtocol, "bad_te")
+			}
+		case "content-length":
+			n, err := strconv.ParseUint(hf.Value, 10, 63)
+			if err != nil || s.declLen >= 0 && int64(n) != s.declLen {
+				return streamError(s.id, http2.ErrCodeProtocol, "bad_content_length")
+			}
+			s.declLen = int64(n)
+		}
+		s.addHeader(canonicalKey(hf.Name), hf.Value)
+	}
+	if authority == "" {
+		authority = s.hdr.Get("Host")
+	}
+	if strings.IndexByte(path, '%') >= 0 {
+		u, err := url.ParseRequestURI(path)
+		if err != nil {
+			return streamError(s.id, http2.ErrCodeProtocol, "bad_path")
+		}
+		s.url = *u
+	} else {
+		p, q, _ := strings.Cut(path, "?")
+		s.url = url.URL{Path: p, RawQuery: q}
+	}
+	r := s.req
+	r.Method, r.URL, r.Host, r.RequestURI = method, &s.url, authority, path
+	r.Proto, r.ProtoMajor, r.ProtoMinor = "HTTP/2.0", 2, 0
+	r.Header, r.RemoteAddr, r.TLS = s.hdr, s.c.remote, s.c.tls
+	r.ContentLength = s.declLen
+	if f.StreamEnded() {
+		r.ContentLength = 0
+	}
+	s.rw.head = method == http.MethodHead
+	return nil
+}
+
+// addHeader adds a request header value without a slice per value.
+func (s *h2Stream) addHeader(key, v string) {
+	if old, ok := s.hdr[key]; ok {
+		s.hdr[key] = append(old, v)
+		return
+	}
+	s.vals = append(s.vals, v)
+	n := len(s.vals)
+	s.hdr[key] = s.vals[n-1 : n : n]
+}
+
+// commonKeys maps the header names DoH clients send to their canonical form.
+var commonKeys = func() map[string]string {
+	m := map[string]string{}
+	for _, k := range []string{"Accept", "Accept-Encoding", "Accept-Language", "Cache-Control", "Content-Length",
+		"Content-Type", "Cookie", "Forwarded", "Host", "Origin", "Pragma", "Referer", "Te", "User-Agent",
+		"X-Forwarded-For", "X-Forwarded-Proto", "X-Real-Ip"} {
+		m[strings.ToLower(k)] = k
+	}
+	return m
+}()
+
+// canonicalKey is http.CanonicalHeaderKey without allocating for common names.
+func canonicalKey(name string) string {
+	if k, ok := commonKeys[name]; ok {
+		return k
+	}
+	return textproto.CanonicalMIMEHeaderKey(name)
+}

@@ -1,0 +1,201 @@
+package doh
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
+)
+
+// h2ResponseWriter collects a handler's answer; when the handler returns it
+// leaves as one HEADERS frame and its DATA, the last with END_STREAM.
+type h2ResponseWriter struct {
+	hdr    http.Header
+	status int
+	body   []byte
+	head   bool // a HEAD request: no body goes out
+}
+
+// Header returns the response header map.
+func (w *h2ResponseWriter) Header() http.Header { return w.hdr }
+
+// WriteHeader sets the status; informational (1xx) statuses are not sent.
+func (w *h2ResponseWriter) WriteHeader(code int) {
+	if code < 100 || code > 999 {
+		panic("doh: invalid WriteHeader code " + strconv.Itoa(code))
+	}
+	if w.status == 0 && code >= 200 {
+		w.status = code
+	}
+}
+
+// Write adds to the body.
+func (w *h2ResponseWriter) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	if w.status == http.StatusNoContent || w.status == http.StatusNotModified {
+		return 0, http.ErrBodyNotAllowed
+	}
+	w.body = append(w.body, p...)
+	return len(p), nil
+}
+
+func (w *h2ResponseWriter) reset() {
+	clear(w.hdr)
+	w.status, w.body, w.head = 0, trimBuf(w.body), false
+}
+
+// writeAnswerLocked encodes s's answer: HEADERS, then the body as DATA
+// within the client's flow-control windows.
+func (c *h2Conn) writeAnswerLocked(s *h2Stream) {
+	w := &s.rw
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	body := w.body
+	if w.head {
+		body = nil
+	}
+	c.hbuf.Reset()
+	c.field(":status", statusText(w.status))
+	for k, vv := range w.hdr {
+		name := lowerKey(k)
+		switch name {
+		case "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade":
+			continue
+		}
+		for _, v := range vv {
+			c.field(name, v)
+		}
+	}
+	if _, ok := w.hdr["Content-Length"]; !ok {
+		c.field("content-length", strconv.Itoa(len(w.body)))
+	}
+	if _, ok := w.hdr["Date"]; !ok {
+		c.field("date", httpDate())
+	}
+	c.writeHeaderBlockLocked(s.id, c.hbuf.Bytes(), len(body) == 0)
+	if len(body) == 0 {
+		c.localDoneLocked(s)
+		return
+	}
+	s.pending = body
+	c.sendDataLocked(s)
+}
+
+// field HPACK-encodes one response header field into hbuf.
+func (c *h2Conn) field(name, value string) {
+	_ = c.henc.WriteField(hpack.HeaderField{Name: name, Value: value})
+}
+
+// writeHeaderBlockLocked writes a header block as HEADERS and, beyond the
+// client's MAX_FRAME_SIZE, CONTINUATION frames.
+func (c *h2Conn) writeHeaderBlockLocked(id uint32, block []byte, endStream bool) {
+	frag := block[:min(len(block), c.peerFrame)]
+	block = block[len(frag):]
+	_ = c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: frag, EndStream: endStream, EndHeaders: len(block) == 0})
+	for len(block) > 0 {
+		frag = block[:min(len(block), c.peerFrame)]
+		block = block[len(frag):]
+		_ = c.fr.WriteContinuation(id, len(block) == 0, frag)
+	}
+}
+
+// sendDataLocked writes as much of s's pending answer as both send windows
+// allow; the rest waits in c.blocked for WINDOW_UPDATE.
+func (c *h2Conn) sendDataLocked(s *h2Stream) {
+	for len(s.pending) > 0 {
+		n := min(len(s.pending), c.peerFrame, int(s.sendWindow), int(c.sendWindow))
+		if n <= 0 {
+			if !s.parked {
+				s.parked = true
+				c.blocked = append(c.blocked, s)
+			}
+			return
+		}
+		chunk := s.pending[:n]
+		s.pending = s.pending[n:]
+		s.sendWindow -= int32(n)
+		c.sendWindow -= int32(n)
+		_ = c.fr.WriteData(s.id, len(s.pending) == 0, chunk)
+	}
+	c.localDoneLocked(s)
+}
+
+// sendBlockedLocked resumes answers that waited for window.
+func (c *h2Conn) sendBlockedLocked() {
+	if len(c.blocked) == 0 || c.sendWindow <= 0 {
+		return
+	}
+	waiting := c.blocked
+	c.blocked = nil
+	for _, s := range waiting {
+		s.parked = false
+	}
+	for _, s := range waiting {
+		if s.inMap && len(s.pending) > 0 {
+			c.sendDataLocked(s)
+		}
+	}
+}
+
+// localDoneLocked ends our side of s; a client still sending its request
+// is told to stop (RFC 9113 §8.1: RST_STREAM NO_ERROR after a full answer).
+func (c *h2Conn) localDoneLocked(s *h2Stream) {
+	s.localClosed = true
+	if !s.remoteClosed {
+		_ = c.fr.WriteRSTStream(s.id, http2.ErrCodeNo)
+	}
+	c.removeLocked(s)
+}
+
+// statusTexts holds the :status values, so encoding one allocates nothing.
+var statusTexts = func() (t [1000]string) {
+	for i := 100; i < len(t); i++ {
+		t[i] = strconv.Itoa(i)
+	}
+	return t
+}()
+
+func statusText(code int) string { return statusTexts[code] }
+
+// lowerKeys maps the canonical names the handler sets to HTTP/2's lower case.
+var lowerKeys = func() map[string]string {
+	m := map[string]string{}
+	for _, k := range []string{"Access-Control-Allow-Origin", "Allow", "Alt-Svc", "Cache-Control", "Content-Length",
+		"Content-Type", "Date", "Vary", "X-Content-Type-Options"} {
+		m[k] = strings.ToLower(k)
+	}
+	return m
+}()
+
+func lowerKey(k string) string {
+	if l, ok := lowerKeys[k]; ok {
+		return l
+	}
+	return strings.ToLower(k)
+}
+
+// dateCache holds the Date header of the current second.
+var dateCache atomic.Pointer[cachedDate]
+
+type cachedDate struct {
+	sec int64
+	val string
+}
+
+// httpDate is the Date header value for now.
+func httpDate() string {
+	now := time.Now()
+	if d := dateCache.Load(); d != nil && d.sec == now.Unix() {
+		return d.val
+	}
+	d := &cachedDate{now.Unix(), now.UTC().Format(http.TimeFormat)}
+	dateCache.Store(d)
+	return d.val
+}
