@@ -26,7 +26,7 @@ type Config struct {
 	Handler  resolver.Handler   // answers every query
 	Profiles *resolver.Profiles // profile by SNI, then local address, then default
 
-	MaxStreamsPerConn int64         // concurrent query streams per connection (100)
+	MaxStreamsPerConn int64         // concurrent query streams per connection (256)
 	MaxConnsPerClient int           // connections per client IP (256; negative: unbounded)
 	MaxInflight       int           // queries in progress server-wide; beyond: DOQ_EXCESSIVE_LOAD (16384)
 	IdleTimeout       time.Duration // QUIC idle timeout (30s)
@@ -69,7 +69,11 @@ func (c Config) withDefaults() (Config, error) {
 		return c, errors.New("doq: negative MaxStreamsPerConn, MaxInflight or RetryAbove")
 	}
 	if c.MaxStreamsPerConn == 0 {
-		c.MaxStreamsPerConn = 100
+		// quic-go returns a stream's credit only once the client has
+		// acknowledged the answer's FIN, a round trip after the answer: at 100,
+		// half the opens of a client keeping 64 queries in flight waited for
+		// credit (loadgen, one connection).
+		c.MaxStreamsPerConn = 256
 	}
 	if c.MaxInflight == 0 {
 		c.MaxInflight = 16384
