@@ -28,7 +28,7 @@ type Config struct {
 	Logger   *slog.Logger
 
 	UDPSockets     int           // SO_REUSEPORT sockets per address; 0: one per CPU
-	UDPMaxInflight int           // queries being answered per UDP socket (one reader each); 0: 512
+	UDPMaxInflight int           // queries being resolved per UDP socket (one worker each); 0: 512
 	TCPIdleTimeout time.Duration // 0: 10s (RFC 7766 §6.2.3)
 	TCPMaxInflight int           // concurrent queries per TCP connection; 0: 100
 	TCPMaxConns    int           // open TCP connections per address; 0: 10000
@@ -116,10 +116,13 @@ func (s *Server) Start() error {
 	}
 	for _, c := range s.udp {
 		local := c.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Unmap()
-		for i := 0; i < s.cfg.UDPMaxInflight; i++ {
+		jobs := make(chan udpJob) // unbuffered: a hand-off succeeds only to an idle worker
+		for range s.cfg.UDPMaxInflight {
 			s.wg.Add(1)
-			go s.readUDP(c, local)
+			go s.workUDP(c, jobs)
 		}
+		s.wg.Add(1)
+		go s.readUDP(c, local, jobs)
 	}
 	for _, l := range s.tcp {
 		s.wg.Add(1)

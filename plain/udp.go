@@ -11,7 +11,6 @@ import (
 	"github.com/miekg/dns"
 	"golang.org/x/sys/unix"
 
-	"github.com/dnsward/dnsward/ratelimit"
 	"github.com/dnsward/dnsward/resolver"
 )
 
@@ -39,47 +38,11 @@ const maxUDPQuery = 4096
 // packetPool holds answer buffers.
 var packetPool = sync.Pool{New: func() any { b := make([]byte, 0, 1500); return &b }}
 
-// readUDP reads queries from c and answers each before reading the next.
-// UDPMaxInflight such readers share each socket: a query that waits on an
-// upstream holds one reader while the others go on, and when all of them
-// wait, the kernel queues (and in the end drops) further queries, which is
-// the back-pressure a flood of misses deserves. Answering in the reader that
-// read the packet costs no goroutine start or hand-off per query.
-func (s *Server) readUDP(c *net.UDPConn, local netip.Addr) {
-	defer s.wg.Done()
-	// Real queries are far smaller; a longer datagram arrives cut short and
-	// is answered FORMERR.
-	buf := make([]byte, maxUDPQuery)
-	for {
-		n, from, err := c.ReadFromUDPAddrPort(buf)
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) || s.draining.Err() != nil {
-				return
-			}
-			continue
-		}
-		if s.cfg.LimitUDP {
-			switch s.cfg.Limiter.AllowVia(resolver.UDP, from.Addr()) {
-			case ratelimit.Drop:
-				continue
-			case ratelimit.Slip:
-				s.slip(c, buf[:n], from)
-				continue
-			}
-		}
-		s.answerUDP(c, buf[:n], from, local)
-	}
-}
-
-func (s *Server) answerUDP(c *net.UDPConn, wire []byte, from netip.AddrPort, local netip.Addr) {
+// answerUDP resolves a query that replay could not answer through the
+// chain and sends the answer, truncated to the client's limit.
+func (s *Server) answerUDP(c *net.UDPConn, wire []byte, from netip.AddrPort, req *resolver.Request) {
 	out := packetPool.Get().(*[]byte)
 	defer packetPool.Put(out)
-	req := s.request(from, local, resolver.UDP)
-	if b, ok := s.replay(req, wire, *out); ok {
-		*out = b[:0]
-		c.WriteToUDPAddrPort(b, from)
-		return
-	}
 	q, resp := s.resolve(wire, req)
 	if resp == nil {
 		return

@@ -1,0 +1,117 @@
+package plain
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
+
+	"github.com/dnsward/dnsward/ratelimit"
+	"github.com/dnsward/dnsward/resolver"
+)
+
+// udpBatch is how many datagrams one recvmmsg reads and one sendmmsg writes.
+const udpBatch = 32
+
+// batchConn reads and writes datagrams in batches (recvmmsg, sendmmsg).
+// ipv4.Message and ipv6.Message are the same type.
+type batchConn interface {
+	ReadBatch(ms []ipv4.Message, flags int) (int, error)
+	WriteBatch(ms []ipv4.Message, flags int) (int, error)
+}
+
+func newBatchConn(c *net.UDPConn, local netip.Addr) batchConn {
+	if local.Is4() {
+		return ipv4.NewPacketConn(c)
+	}
+	return ipv6.NewPacketConn(c)
+}
+
+// udpJob is a query replay could not answer, for a worker.
+type udpJob struct {
+	buf  *[]byte // from packetPool, holding the query
+	from netip.AddrPort
+	req  *resolver.Request
+}
+
+// readUDP reads queries from c in batches of up to udpBatch per system
+// call. The replayable ones (resolver.Replayer: cache hits repeated within a
+// second) are answered on the spot, the whole batch's answers in one
+// sendmmsg; the rest go to UDPMaxInflight workers. When every worker is busy
+// (waiting on upstreams, say) reading stops and the kernel queues, then
+// drops, further queries: the back-pressure a flood of misses deserves.
+// Shutdown's read deadline ends the loop, which closes jobs; the queries
+// already handed to workers are still answered.
+func (s *Server) readUDP(c *net.UDPConn, local netip.Addr, jobs chan<- udpJob) {
+	defer s.wg.Done()
+	defer close(jobs)
+
+	bc := newBatchConn(c, local)
+	in, out := make([]ipv4.Message, udpBatch), make([]ipv4.Message, udpBatch)
+	for i := range in {
+		// Real queries are far smaller; a longer datagram arrives cut short
+		// and is answered FORMERR.
+		in[i].Buffers = [][]byte{make([]byte, maxUDPQuery)}
+		out[i].Buffers = [][]byte{make([]byte, 0, resolver.AdvertisedUDPSize)}
+	}
+	for {
+		n, err := bc.ReadBatch(in, 0)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) || s.draining.Err() != nil {
+				return
+			}
+			continue
+		}
+		replies := 0
+		for i := range in[:n] {
+			m := &in[i]
+			ua, ok := m.Addr.(*net.UDPAddr)
+			if !ok {
+				continue
+			}
+			from, wire := ua.AddrPort(), m.Buffers[0][:m.N]
+			if s.cfg.LimitUDP {
+				switch s.cfg.Limiter.AllowVia(resolver.UDP, from.Addr()) {
+				case ratelimit.Drop:
+					continue
+				case ratelimit.Slip:
+					s.slip(c, wire, from)
+					continue
+				}
+			}
+			req := s.request(from, local, resolver.UDP)
+			o := &out[replies]
+			if ans, ok := s.replay(req, wire, o.Buffers[0][:0]); ok {
+				o.Buffers[0], o.Addr = ans, m.Addr
+				replies++
+				continue
+			}
+			bp := packetPool.Get().(*[]byte)
+			*bp = append((*bp)[:0], wire...)
+			jobs <- udpJob{buf: bp, from: from, req: req}
+		}
+		writeBatch(bc, out[:replies])
+	}
+}
+
+// workUDP answers the queries readUDP hands over until it closes jobs.
+func (s *Server) workUDP(c *net.UDPConn, jobs <-chan udpJob) {
+	defer s.wg.Done()
+	for j := range jobs {
+		s.answerUDP(c, *j.buf, j.from, j.req)
+		packetPool.Put(j.buf)
+	}
+}
+
+// writeBatch sends ms, skipping a datagram the kernel refuses.
+func writeBatch(bc batchConn, ms []ipv4.Message) {
+	for len(ms) > 0 {
+		k, err := bc.WriteBatch(ms, 0)
+		if err != nil && k <= 0 {
+			k = 1
+		}
+		ms = ms[k:]
+	}
+}
