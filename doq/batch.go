@@ -75,7 +75,10 @@ func (w *BatchWriter) run() {
 	for {
 		select {
 		case <-w.wake:
-			runtime.Gosched() // let the other ready streams queue theirs first
+			// let the other ready streams queue theirs first; without this
+			// yield the batches stay small (BenchmarkCacheHit/doq, 7 runs
+			// alternating: 44k qps without, 77k with)
+			runtime.Gosched()
 		case <-w.stop:
 			w.flush(queue, buf)
 			return
