@@ -15,7 +15,7 @@ import (
 // connection; allocs/op is per query and includes quic-go's client side.
 func BenchmarkDoQQuery(b *testing.B) {
 	up := framingtest.StartUpstream(b)
-	h := framingtest.CacheHit(b, up.Addr)
+	h := framingtest.Chain(b, up.Addr)
 	f := start(b, func(c *Config) { c.Handler = h; c.Metrics = nil })
 	c := f.dial(b, "dns.test")
 	const names = 64

@@ -24,7 +24,10 @@ type conn struct {
 	profile *resolver.Profile
 	streams sync.WaitGroup // one per stream being served
 	out     *BatchWriter   // writes the small answers
-	watch   sync.WaitGroup // the handshake and unidirectional stream watchers
+	// replayer answers repeated queries from packed bytes; nil when the
+	// handler does not replay.
+	replayer resolver.Replayer
+	watch    sync.WaitGroup // the handshake and unidirectional stream watchers
 }
 
 func (s *Server) serveConn(qc *quic.Conn) {
@@ -46,6 +49,7 @@ func (s *Server) serveConn(qc *quic.Conn) {
 	defer s.metrics.Active.WithLabelValues("doq").Dec()
 
 	c.out = NewBatchWriter()
+	c.replayer, _ = s.cfg.Handler.(resolver.Replayer)
 	c.watch.Add(2)
 	go c.watchHandshake(st)
 	go c.rejectUniStreams()
@@ -129,6 +133,14 @@ func (c *conn) serveStream(str *quic.Stream) {
 		c.readError(str, err)
 		return
 	}
+	req := &resolver.Request{Client: c.client, Transport: resolver.DoQ, ServerName: c.sni, Profile: c.profile}
+	if c.replay(str, req, raw) {
+		return
+	}
+	var wire []byte // the query as sent, for replay once answered (raw's buffer is reused for the answer)
+	if c.replayer != nil {
+		wire = append(wire, raw...)
+	}
 	q, err := framing.Parse(raw)
 	if err != nil {
 		c.s.metrics.ProtocolErrors.WithLabelValues("doq", c.profile.Name, "malformed").Inc()
@@ -157,7 +169,7 @@ func (c *conn) serveStream(str *quic.Stream) {
 		cancelStream(str, RequestCancelled)
 		return
 	}
-	req := &resolver.Request{Msg: q, Client: c.client, Transport: resolver.DoQ, ServerName: c.sni, Profile: c.profile}
+	req.Msg = q
 	resp, err := framing.Resolve(c.s.base, c.s.cfg.Handler, req)
 	if errors.Is(err, ratelimit.ErrLimited) { // RFC 9250 §4.3: the client should slow down
 		c.s.metrics.ProtocolErrors.WithLabelValues("doq", c.profile.Name, "rate_limited").Inc()
@@ -171,7 +183,36 @@ func (c *conn) serveStream(str *quic.Stream) {
 		cancelStream(str, RequestCancelled)
 		return
 	}
-	c.reply(str, framing.Finish(q, resp, 0), bp) // keepalive 0: any upstream keepalive option is stripped
+	b := c.reply(str, framing.Finish(q, resp, 0), bp) // keepalive 0: any upstream keepalive option is stripped
+	if b != nil && wire != nil {
+		c.replayer.Sent(req, wire, b[2:])
+	}
+}
+
+// replay answers raw from the bytes sent for the same query a moment ago
+// (resolver.Replayer), once the handshake is complete: 0-RTT queries take
+// the full path, which holds back those that are not safe to replay.
+func (c *conn) replay(str *quic.Stream, req *resolver.Request, raw []byte) bool {
+	if c.replayer == nil {
+		return false
+	}
+	select {
+	case <-c.qc.HandshakeComplete():
+	default:
+		return false
+	}
+	bp := c.s.bufs.Get().(*[]byte)
+	defer c.s.bufs.Put(bp)
+	ans, _, ok := c.replayer.Replay(req, raw, (*bp)[:0])
+	if !ok {
+		return false
+	}
+	frame, err := framing.AppendFrame(make([]byte, 0, 2+len(ans)), ans)
+	if err != nil {
+		return false
+	}
+	c.write(str, frame)
+	return true
 }
 
 // readError maps a failure to read the query to the DoQ reaction.
@@ -212,24 +253,31 @@ func (c *conn) await0RTT(q *dns.Msg) bool {
 	}
 }
 
-// reply writes the framed answer and the FIN: small ones through the
-// connection's batch writer, larger ones here, under WriteTimeout.
-func (c *conn) reply(str *quic.Stream, m *dns.Msg, bp *[]byte) {
+// reply packs m and writes it; it returns the frame written, nil when m
+// could not be packed.
+func (c *conn) reply(str *quic.Stream, m *dns.Msg, bp *[]byte) []byte {
 	b, err := framing.Pack(m, (*bp)[:0])
 	if err != nil {
 		c.s.cfg.Logger.Debug("doq: pack", framing.ErrAttr(err))
 		cancelStream(str, InternalError)
-		return
+		return nil
 	}
 	if cap(b) <= 64<<10 {
 		*bp = b[:0]
 	}
-	if len(b) <= MaxBatched {
-		c.out.Add(str, b)
+	c.write(str, b)
+	return b
+}
+
+// write sends a framed answer and the FIN: small ones through the
+// connection's batch writer, larger ones here, under WriteTimeout.
+func (c *conn) write(str *quic.Stream, frame []byte) {
+	if len(frame) <= MaxBatched {
+		c.out.Add(str, frame)
 		return
 	}
 	str.SetWriteDeadline(time.Now().Add(c.s.cfg.WriteTimeout))
-	if _, err := str.Write(b); err != nil {
+	if _, err := str.Write(frame); err != nil {
 		str.CancelWrite(quic.StreamErrorCode(RequestCancelled))
 		return
 	}

@@ -1,9 +1,7 @@
 package dot
 
 import (
-	"context"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/dnsward/dnsward/dot/framing/framingtest"
@@ -11,24 +9,13 @@ import (
 	"github.com/miekg/dns"
 )
 
-// countingReplayer counts the queries that took the full chain.
-type countingReplayer struct {
-	resolver.Replayer
-	full atomic.Int64
-}
-
-func (c *countingReplayer) ServeDNS(ctx context.Context, req *resolver.Request) (*dns.Msg, error) {
-	c.full.Add(1)
-	return c.Replayer.ServeDNS(ctx, req)
-}
-
 // TestReplayedAnswers pipelines repeats of one question, spelt in several
 // ways, after a first answer: the read loop answers them from the replayed
 // bytes, each with its own ID and spelling, and only the first takes the
 // chain.
 func TestReplayedAnswers(t *testing.T) {
 	up := framingtest.StartUpstream(t)
-	h := &countingReplayer{Replayer: framingtest.Chain(t, up.Addr).(resolver.Replayer)}
+	h := &framingtest.Counting{Replayer: framingtest.Chain(t, up.Addr).(resolver.Replayer)}
 	f := start(t, func(c *Config) { c.Handler = h })
 	c := f.dial(t, "dns.test")
 	first := query("n1.example.", dns.TypeA)
@@ -69,7 +56,7 @@ func TestReplayedAnswers(t *testing.T) {
 	}
 	// A second may pass between the first answer and the repeats, ending
 	// what replay keeps; at most one more query then takes the chain.
-	if got := h.full.Load(); got > 2 {
+	if got := h.Full.Load(); got > 2 {
 		t.Errorf("%d queries took the full chain, want 1 (2 at a second's boundary)", got)
 	}
 	if got := up.Queries.Load(); got != 1 {

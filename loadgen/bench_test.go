@@ -18,7 +18,7 @@ import (
 func BenchmarkCacheHit(b *testing.B) {
 	pki := testpki.New(b, framingtest.Names...)
 	up := framingtest.StartUpstream(b)
-	h := framingtest.CacheHit(b, up.Addr)
+	h := framingtest.Chain(b, up.Addr)
 	quiet := slog.New(slog.DiscardHandler)
 	profiles := framingtest.Profiles(b)
 	dotSrv, err := dot.New(dot.Config{Addrs: []string{"127.0.0.1:0"}, TLS: pki.Server, Handler: h, Profiles: profiles, Logger: quiet})

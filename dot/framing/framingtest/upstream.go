@@ -145,17 +145,6 @@ var ChildAddr = netip.MustParseAddr("127.0.0.2")
 // profiles' hosts and the loopback addresses the servers listen on.
 var Names = []string{"dns.test", "child.dns.test", "ads.dns.test", "other.dns.test", "127.0.0.1", "127.0.0.2", "::1"}
 
-// CacheHit returns the resolver's real cache in front of a Handler for the
-// upstream at addr: after one query per name every answer is a cache hit.
-func CacheHit(t testing.TB, addr string) resolver.Handler {
-	t.Helper()
-	c, err := resolver.NewCache(resolver.CacheConfig{Size: 1 << 16, Logger: slog.New(slog.DiscardHandler)}, &Handler{Upstream: addr})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
 // Chain is the gateway's resolver chain (with a cache, so it replays:
 // resolver.Replayer) forwarding to the Upstream at addr over UDP.
 func Chain(t testing.TB, addr string) resolver.Handler {
@@ -181,4 +170,17 @@ func FailName(next resolver.Handler, name string, err error) resolver.Handler {
 		}
 		return next.ServeDNS(ctx, req)
 	})
+}
+
+// Counting wraps a Replayer (Chain's handler) and counts the queries that
+// took the full chain rather than replay.
+type Counting struct {
+	resolver.Replayer
+	Full atomic.Int64
+}
+
+// ServeDNS counts the query and resolves it.
+func (c *Counting) ServeDNS(ctx context.Context, req *resolver.Request) (*dns.Msg, error) {
+	c.Full.Add(1)
+	return c.Replayer.ServeDNS(ctx, req)
 }
