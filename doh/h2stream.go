@@ -26,6 +26,7 @@ type h2Stream struct {
 	c  *h2Conn
 	id uint32
 
+	recycled     bool // in c.free
 	inMap        bool // open in c.streams
 	running      bool // its handler is in flight
 	queued       bool // in c.queue
@@ -60,7 +61,7 @@ func (c *h2Conn) newStreamLocked(id uint32) *h2Stream {
 		s.ctx.parent = c.ctx
 		s.req = (&http.Request{}).WithContext(&s.ctx)
 	}
-	s.id = id
+	s.id, s.recycled = id, false
 	s.sendWindow, s.recvWindow = c.peerWindow, h2StreamWindow
 	s.declLen = -1
 	return s
@@ -68,9 +69,10 @@ func (c *h2Conn) newStreamLocked(id uint32) *h2Stream {
 
 // releaseLocked recycles s once nothing refers to it any more.
 func (c *h2Conn) releaseLocked(s *h2Stream) {
-	if s.inMap || s.running || s.queued {
+	if s.inMap || s.running || s.queued || s.recycled {
 		return
 	}
+	s.recycled = true
 	s.reset()
 	if !c.closed {
 		c.free = append(c.free, s)
