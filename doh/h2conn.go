@@ -24,6 +24,7 @@ const (
 	h2FlushAt      = 64 << 10 // flush once this much output has piled up
 	h2MaxOut       = 1 << 20  // the reader waits for the writer beyond this
 	h2CloseDrain   = time.Second
+	h2FlushDelay   = 200 * time.Microsecond // the longest an answer waits for others to share its write
 )
 
 // h2Conn is one HTTP/2 connection. A single reader goroutine (the one
@@ -48,6 +49,8 @@ type h2Conn struct {
 	writing    bool      // a goroutine is writing out
 	werr       error
 	readerIdle bool // the reader is blocked in a read (or gone): completions flush
+	flushTimer *time.Timer
+	timerArmed bool
 	kicked     bool // the reader's deadline was moved to wake it
 	idleAt     time.Time
 	closed     bool
@@ -293,6 +296,37 @@ func (c *h2Conn) flushLocked() {
 	c.wcond.Broadcast()
 }
 
+// flushSoonLocked flushes for a handler that completed while the reader is
+// blocked. The last handler in flight flushes at once; while others still
+// run, their answers likely follow within microseconds and share the write,
+// so the flush waits for them, at most h2FlushDelay (a slow upstream query
+// never holds up the others longer than that).
+func (c *h2Conn) flushSoonLocked() {
+	if c.running == 0 {
+		c.flushLocked()
+		return
+	}
+	if c.timerArmed {
+		return
+	}
+	c.timerArmed = true
+	if c.flushTimer == nil {
+		c.flushTimer = time.AfterFunc(h2FlushDelay, c.timedFlush)
+	} else {
+		c.flushTimer.Reset(h2FlushDelay)
+	}
+}
+
+// timedFlush is flushSoonLocked's timer.
+func (c *h2Conn) timedFlush() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.timerArmed = false
+	if c.readerIdle && !c.closed {
+		c.flushLocked()
+	}
+}
+
 // shutdown starts a graceful close: GOAWAY now, close once open streams
 // are answered.
 func (c *h2Conn) shutdown() {
@@ -330,6 +364,9 @@ func (c *h2Conn) close() {
 	defer c.mu.Unlock()
 	c.closed = true
 	c.readerIdle = true
+	if c.flushTimer != nil {
+		c.flushTimer.Stop()
+	}
 	for _, s := range c.streams {
 		c.removeLocked(s)
 	}

@@ -205,7 +205,7 @@ func (c *h2Conn) finish(s *h2Stream, ok bool) {
 	}
 	c.startQueuedLocked()
 	if c.readerIdle {
-		c.flushLocked()
+		c.flushSoonLocked()
 		switch {
 		case c.doneLocked():
 			c.kickLocked()
