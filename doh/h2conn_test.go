@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/net/http2"
 )
 
@@ -337,5 +338,69 @@ func TestH2GracefulShutdown(t *testing.T) {
 	}
 	if err := <-shut; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestH2ResetRatio: a connection whose client resets most of the streams it
+// opens is told to calm down (before its queue of waiting requests fills),
+// while one resetting a few streams is served on.
+func TestH2ResetRatio(t *testing.T) {
+	tests := []struct {
+		name       string
+		qname      string
+		streams    int
+		resetEvery int
+		calm       bool
+	}{
+		{"rapid reset of slow requests", "slow.test.", 300, 1, true},
+		{"one stream in ten reset", "a.test.", 600, 10, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			reg := prometheus.NewRegistry()
+			env, h := startH2Server(t, func(c *Config) { c.MaxStreams, c.Metrics = 100, reg })
+			c := dialH2(t, env, []http2.Setting{})
+			c.t = t
+			frames := make(chan frame, 1)
+			go func() {
+				defer close(frames)
+				for {
+					f, ok := c.next()
+					if !ok {
+						return
+					}
+					if f.typ == http2.FrameGoAway {
+						frames <- f
+					}
+				}
+			}()
+			path := dohURL("", "", "/dns-query", query(t, tt.qname, dns.TypeA, 0, 0))[len("://"):]
+			block := c.block(":method", "GET", ":scheme", "https", ":authority", "dns.test", ":path", path)
+			for i := range tt.streams { // until the server hangs up
+				id := uint32(2*i + 1)
+				if c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, EndStream: true, EndHeaders: true, BlockFragment: block}) != nil {
+					break
+				}
+				if i%tt.resetEvery == 0 && c.fr.WriteRSTStream(id, http2.ErrCodeCancel) != nil {
+					break
+				}
+			}
+			if n := len(h.entered); n > 100 {
+				t.Fatalf("%d slow handlers started, MaxStreams is 100", n)
+			}
+			if !tt.calm {
+				_ = c.fr.WriteGoAway(0, http2.ErrCodeNo, nil)
+			}
+			f, ok := <-frames
+			switch {
+			case tt.calm && (!ok || f.code != http2.ErrCodeEnhanceYourCalm):
+				t.Fatalf("no GOAWAY ENHANCE_YOUR_CALM (got %v, %v)", f.code, ok)
+			case !tt.calm && ok && f.code == http2.ErrCodeEnhanceYourCalm:
+				t.Fatal("told to calm down for a few resets")
+			}
+			if got := metricValue(t, reg, "dnsward_doh_http2_errors_total", "conn_ENHANCE_YOUR_CALM_too_many_early_resets"); (got > 0) != tt.calm {
+				t.Fatalf("flood defence counted %v times", got)
+			}
+		})
 	}
 }

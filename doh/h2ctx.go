@@ -8,11 +8,13 @@ import (
 	"time"
 )
 
-// streamCtx is a stream's request context, recycled with the stream. It
-// takes values from the connection's context (net/http's ServerContextKey
-// and LocalAddrContextKey) and is cancelled when the client resets the
-// stream or the connection ends. AfterFunc lets context.WithTimeout and
-// friends hook in without a goroutine or a registration map per request.
+// streamCtx is a stream's request context. It takes values from the
+// connection's context (net/http's ServerContextKey and LocalAddrContextKey)
+// and is cancelled when the client resets the stream or the connection
+// ends. AfterFunc lets context.WithTimeout and friends hook in without a
+// goroutine or a registration map per request. A context that was never
+// cancelled is recycled with its stream; a cancelled one never is, so what
+// still holds it keeps seeing it cancelled.
 type streamCtx struct {
 	parent context.Context
 	mu     sync.Mutex
@@ -91,19 +93,18 @@ func (x *streamCtx) cancel() {
 	x.funcs = nil
 	x.mu.Unlock()
 	for _, a := range funcs {
-		go a.f()
+		a.f() // the context package's own hooks: they cancel a child, or start the user's func on a goroutine
 	}
 }
 
-// reset readies the context for the stream's next request.
-func (x *streamCtx) reset() {
+// reusable readies the context for the stream's next request and reports
+// whether it may serve it: false once it was cancelled.
+func (x *streamCtx) reusable() bool {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	if x.err != nil {
-		x.err, x.done = nil, nil
-	}
 	clear(x.funcs)
 	x.funcs = x.funcs[:0]
+	return x.err == nil
 }
 
 // h2Body is a request body, received whole (at most MaxBody+1 bytes)

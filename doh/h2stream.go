@@ -48,7 +48,7 @@ type h2Stream struct {
 	vals []string // backing array of hdr's single values
 	body h2Body
 	rw   h2ResponseWriter
-	ctx  streamCtx
+	ctx  *streamCtx
 }
 
 // newStreamLocked takes a recycled stream or makes one.
@@ -57,9 +57,11 @@ func (c *h2Conn) newStreamLocked(id uint32) *h2Stream {
 	if n := len(c.free); n > 0 {
 		s, c.free = c.free[n-1], c.free[:n-1]
 	} else {
-		s = &h2Stream{c: c, hdr: http.Header{}, rw: h2ResponseWriter{hdr: http.Header{}}}
-		s.ctx.parent = c.ctx
-		s.req = (&http.Request{}).WithContext(&s.ctx)
+		s = &h2Stream{c: c, hdr: http.Header{}, rw: h2ResponseWriter{hdr: http.Header{}}, req: &http.Request{}}
+	}
+	if s.ctx == nil {
+		s.ctx = &streamCtx{parent: c.ctx}
+		s.req = s.req.WithContext(s.ctx)
 	}
 	s.id, s.recycled = id, false
 	s.sendWindow, s.recvWindow = c.peerWindow, h2StreamWindow
@@ -88,7 +90,9 @@ func (s *h2Stream) reset() {
 	s.vals = s.vals[:0]
 	s.body.reset()
 	s.rw.reset()
-	s.ctx.reset()
+	if !s.ctx.reusable() {
+		s.ctx = nil
+	}
 	r := s.req
 	r.Header, r.Body, r.URL, r.TLS, r.Trailer, r.Form, r.PostForm, r.MultipartForm = nil, nil, nil, nil, nil, nil, nil, nil
 }

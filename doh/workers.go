@@ -16,7 +16,12 @@ import (
 // its own.
 
 // maxWorkers bounds the workers, shared by every Handler in the process.
-var maxWorkers = int32(4 * runtime.GOMAXPROCS(0))
+// HTTP/2 hands every request to a worker without waiting for it, so the
+// pool is sized for the requests in flight on many connections at once, not
+// for the CPUs: a worker parked on the channel costs only its stack, which
+// the garbage collector shrinks when idle, while a new goroutine per request
+// pays for growing one.
+var maxWorkers = int32(max(256, 32*runtime.GOMAXPROCS(0)))
 
 var (
 	jobs     = make(chan job) // unbuffered: a send succeeds only with an idle worker
