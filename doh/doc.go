@@ -31,14 +31,21 @@
 //
 // # Limits
 //
-// HTTP/2 runs on golang.org/x/net/http2 with MaxConcurrentStreams =
-// MaxStreams. Its rapid-reset defence (CVE-2023-44487) runs at most
+// HTTP/2 runs on this package's own server (h2conn.go): one reader
+// goroutine per connection decodes frames with x/net/http2's Framer, hands
+// each request to a long-lived worker, and answers leave in batches (one TLS
+// record and one write for whatever completed together). It advertises
+// MAX_CONCURRENT_STREAMS = MaxStreams and refuses streams beyond it with
+// REFUSED_STREAM. Its rapid-reset defence (CVE-2023-44487) runs at most
 // MaxStreams handlers per connection; a stream reset by the client keeps its
-// slot until its handler returns, and once more than 4×MaxStreams requests
-// wait for a slot the connection is closed with GOAWAY ENHANCE_YOUR_CALM
-// (counted in dnsward_doh_http2_errors_total). HTTP/3 bounds streams with
-// QUIC flow control (quic.Config.MaxIncomingStreams = MaxStreams), so a
-// client cannot open more than that. Request headers are bounded by
+// handler's slot until the handler returns, a request reset before its
+// handler started never runs, and the connection is closed with GOAWAY
+// ENHANCE_YOUR_CALM once more than 4×MaxStreams requests wait for a slot or
+// the client resets more than half of the streams it opens (over a decaying
+// window of at least 128 streams); dnsward_doh_http2_errors_total counts
+// these and every protocol error. HTTP/3 bounds streams with QUIC flow
+// control (quic.Config.MaxIncomingStreams = MaxStreams), so a client cannot
+// open more than that. Request headers are bounded by
 // MaxHeaderBytes (431), bodies by MaxBody (413), reading a request by
 // ReadTimeout, idle connections by IdleTimeout, and open connections per
 // client address (per /64 for IPv6; trusted proxies exempt) by

@@ -54,9 +54,10 @@ type h2Conn struct {
 	kicked     bool // the reader's deadline was moved to wake it
 	idleAt     time.Time
 	closed     bool
-	goingAway  bool // GOAWAY sent (or to send): no new streams
-	peerAway   bool // the client sent GOAWAY
-	sawPreface bool // the client's SETTINGS arrived
+	goingAway  bool   // GOAWAY sent (or to send): no new streams
+	goAwayID   uint32 // the last stream ID the first GOAWAY named
+	peerAway   bool   // the client sent GOAWAY
+	sawPreface bool   // the client's SETTINGS arrived
 
 	henc *hpack.Encoder
 	hbuf bytes.Buffer
@@ -341,13 +342,17 @@ func (c *h2Conn) shutdown() {
 	c.kickLocked()
 }
 
-// goAwayLocked queues a GOAWAY naming the last stream that will be served.
+// goAwayLocked queues a GOAWAY naming the last stream that will be served:
+// the last one seen when the first GOAWAY went out (later ones never name
+// more, RFC 9113 §6.8).
 func (c *h2Conn) goAwayLocked(code http2.ErrCode) {
 	if c.goingAway && code == http2.ErrCodeNo {
 		return
 	}
-	c.goingAway = true
-	_ = c.fr.WriteGoAway(c.lastID, code, nil)
+	if !c.goingAway {
+		c.goingAway, c.goAwayID = true, c.lastID
+	}
+	_ = c.fr.WriteGoAway(c.goAwayID, code, nil)
 }
 
 // fail ends the connection with GOAWAY for a connection error.

@@ -59,8 +59,7 @@ func (c *h2Conn) handleLocked(err error) error {
 		return nil
 	}
 	c.srv.m.h2error("conn_" + he.code.String() + "_" + he.reason)
-	c.goingAway = true
-	_ = c.fr.WriteGoAway(c.lastID, he.code, nil)
+	c.goAwayLocked(he.code)
 	return he
 }
 
