@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -119,6 +120,9 @@ func (h *Handler) serveWire(w http.ResponseWriter, r *http.Request, req *resolve
 	if herr != nil {
 		return h.fail(w, herr)
 	}
+	if h.replay(w, req, wire) {
+		return http.StatusOK
+	}
 	q, herr := parseQuery(wire)
 	if herr != nil {
 		return h.fail(w, herr)
@@ -143,8 +147,31 @@ func (h *Handler) serveWire(w http.ResponseWriter, r *http.Request, req *resolve
 	if cap(b) <= 64<<10 {
 		*bp = b[:0]
 	}
+	if rp, ok := h.handler.(resolver.Replayer); ok {
+		rp.Sent(req, wire, b)
+	}
 	writeAnswer(w, mediaDNSMessage, cacheControl(resp), b)
 	return http.StatusOK
+}
+
+// replay answers wire from the bytes sent for the same query a moment ago
+// (resolver.Replayer), with the max-age its TTLs allow.
+func (h *Handler) replay(w http.ResponseWriter, req *resolver.Request, wire []byte) bool {
+	rp, ok := h.handler.(resolver.Replayer)
+	if !ok {
+		return false
+	}
+	bp := packBufs.Get().(*[]byte)
+	defer packBufs.Put(bp)
+	ans, maxAge, ok := rp.Replay(req, wire, (*bp)[:0])
+	if !ok {
+		return false
+	}
+	if cap(ans) <= 64<<10 {
+		*bp = ans[:0]
+	}
+	writeAnswer(w, mediaDNSMessage, "max-age="+strconv.FormatUint(uint64(maxAge), 10), ans)
+	return true
 }
 
 // resolve asks the resolver chain. Errors become SERVFAIL (still HTTP 200),
