@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dnsward/dnsward/dot/framing/framingtest"
+	"github.com/dnsward/dnsward/resolver"
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -15,14 +17,24 @@ import (
 // BenchmarkServerH2load drives the server with h2load (HTTP/2 GET, 8
 // connections × 32 streams) and reports this process's CPU time per
 // request: with the client in another process, that is the server's own
-// cost, and -cpuprofile shows only the server. Needs nghttp2-client.
+// cost, and -cpuprofile shows only the server. "engine" answers from a
+// static handler (HTTP/2 and the handler's framing only); "chain" answers
+// through the gateway's resolver chain, cache hits replayed as in the
+// gateway. Needs nghttp2-client.
 func BenchmarkServerH2load(b *testing.B) {
 	h2load, err := exec.LookPath("h2load")
 	if err != nil {
 		b.Skip("h2load not installed (apt-get install -y nghttp2-client)")
 	}
+	up := framingtest.StartUpstream(b)
+	chain := framingtest.Chain(b, up.Addr)
+	b.Run("engine", func(b *testing.B) { benchH2load(b, h2load, staticAnswer) })
+	b.Run("chain", func(b *testing.B) { benchH2load(b, h2load, chain) })
+}
+
+func benchH2load(b *testing.B, h2load string, h resolver.Handler) {
 	env := startServer(b, func(c *Config) {
-		c.Handler = staticAnswer
+		c.Handler = h
 		c.Metrics = prometheus.NewRegistry()
 	})
 	url := dohURL("https", env.srv.TLSAddrs()[0].String(), "/dns-query", query(b, "a.test.", dns.TypeA, 0, 0))
