@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/dnsward/dnsward/resolver"
 )
 
 // streamCtx is a stream's request context. It takes values from the
@@ -22,6 +24,11 @@ type streamCtx struct {
 	err    error
 	funcs  []afterFunc
 	nextID uint64
+
+	// offered is the resolver request the reader offered to replay
+	// (Handler.replayGET) before the handler ran; set by the reader before
+	// the hand-off, read by the handler.
+	offered *resolver.Request
 }
 
 type afterFunc struct {
@@ -104,6 +111,7 @@ func (x *streamCtx) reusable() bool {
 	defer x.mu.Unlock()
 	clear(x.funcs)
 	x.funcs = x.funcs[:0]
+	x.offered = nil
 	return x.err == nil
 }
 

@@ -139,6 +139,9 @@ func (c *h2Conn) onHeaders(f *http2.MetaHeadersFrame) error {
 	c.openLocked(s)
 	if f.StreamEnded() {
 		s.remoteClosed = true
+		if c.replayLocked(s) {
+			return nil
+		}
 		return c.startLocked(s)
 	}
 	s.awaitingBody = true
@@ -148,6 +151,20 @@ func (c *h2Conn) onHeaders(f *http2.MetaHeadersFrame) error {
 		return c.startLocked(s) // refused at once (413) without reading
 	}
 	return nil
+}
+
+// replayLocked answers s here, on the reader, when replay holds its answer
+// (Handler.replayGET): a repeated cache hit needs no worker. Otherwise the
+// request the handler offered to replay rides along to the worker.
+func (c *h2Conn) replayLocked(s *h2Stream) bool {
+	offered, ok := c.srv.h.replayGET(&s.rw, s.req)
+	if !ok {
+		s.ctx.offered = offered
+		return false
+	}
+	c.writeAnswerLocked(s)
+	c.releaseLocked(s)
+	return true
 }
 
 // openLocked adds s to the open streams and counts it toward the reset

@@ -56,9 +56,23 @@ func (h *Handler) serveHTTP(w http.ResponseWriter, r *http.Request) {
 
 // serve returns the HTTP status written and the profile name ("none" before one is chosen).
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (int, string) {
+	kind, req, herr := h.begin(w, r)
+	if herr != nil {
+		return h.fail(w, herr), "none"
+	}
+	if kind == endpointJSON {
+		return h.serveJSON(w, r, req), req.Profile.Name
+	}
+	return h.serveWire(w, r, req), req.Profile.Name
+}
+
+// begin routes r and builds the request the resolver will see. A request
+// the HTTP/2 engine already offered to replay (replayGET) keeps the one
+// built then, and with it the rate limiter's decision on it.
+func (h *Handler) begin(w http.ResponseWriter, r *http.Request) (endpoint, *resolver.Request, *httpError) {
 	kind, prof, ok := h.route(r.URL.Path)
 	if !ok {
-		return h.fail(w, errorf(http.StatusNotFound, "no DoH endpoint at this path")), "none"
+		return 0, nil, errorf(http.StatusNotFound, "no DoH endpoint at this path")
 	}
 	serverName := serverName(r)
 	if prof == nil {
@@ -72,16 +86,40 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (int, string) {
 	if kind == endpointWire && r.Method == http.MethodGet && isJSONQuery(r.URL.RawQuery) {
 		kind = endpointJSON // Cloudflare-style JSON on the wire-format path
 	}
-	req := &resolver.Request{
+	if x, ok := r.Context().(*streamCtx); ok && x.offered != nil {
+		return kind, x.offered, nil
+	}
+	return kind, &resolver.Request{
 		Client:     proxyproto.ClientFromHeaders(peerAddr(r), r.Header, h.trusted),
 		Transport:  transport(r),
 		ServerName: serverName,
 		Profile:    prof,
+	}, nil
+}
+
+// replayGET answers an RFC 8484 GET from replay (resolver.Replayer) on the
+// calling goroutine: the HTTP/2 engine calls it on the connection's reader,
+// before handing the request to a worker. It declines whatever replay does
+// not answer, returning the request it offered (nil if none) for serve to
+// go on with, so that the client is charged once.
+func (h *Handler) replayGET(w http.ResponseWriter, r *http.Request) (offered *resolver.Request, ok bool) {
+	if _, replays := h.handler.(resolver.Replayer); !replays || r.Method != http.MethodGet {
+		return nil, false
 	}
-	if kind == endpointJSON {
-		return h.serveJSON(w, r, req), prof.Name
+	start := time.Now()
+	kind, req, herr := h.begin(w, r)
+	if herr != nil || kind != endpointWire || !accepts(r.Header.Get("Accept"), mediaDNSMessage) {
+		return nil, false
 	}
-	return h.serveWire(w, r, req), prof.Name
+	wire, herr := wireQuery(r, h.maxBody)
+	if herr != nil {
+		return nil, false
+	}
+	if !h.replay(w, req, wire) {
+		return req, false
+	}
+	h.m.request(versionLabel(r), methodLabel(r.Method), http.StatusOK, req.Profile.Name, time.Since(start))
+	return nil, true
 }
 
 // route maps a path to an endpoint and, for profile paths, their profile.
