@@ -10,16 +10,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dnsward/dnsward/internal/dnstest"
 	"github.com/miekg/dns"
 )
 
 // TestH2load drives the HTTP/2 engine with h2load: every request of several
 // connections with many concurrent streams each is answered 200.
 func TestH2load(t *testing.T) {
-	h2load, err := exec.LookPath("h2load")
-	if err != nil {
-		t.Skip("h2load not installed (apt-get install -y nghttp2-client)")
-	}
+	h2load := dnstest.NeedBinary(t, "h2load", "nghttp2-client")
 	env := startServer(t, func(c *Config) { c.Handler = staticAnswer })
 	url := dohURL("https", env.srv.TLSAddrs()[0].String(), "/dns-query", query(t, "a.test.", dns.TypeA, 0, 0))
 	for _, tt := range []struct{ n, c, m int }{{2000, 4, 32}, {2000, 1, 1}, {200, 2, 100}} {
@@ -39,10 +37,7 @@ func TestH2load(t *testing.T) {
 // several streams at once on one connection, and a large answer through
 // tiny flow-control windows, each ending 200 without protocol errors.
 func TestNghttp(t *testing.T) {
-	nghttp, err := exec.LookPath("nghttp")
-	if err != nil {
-		t.Skip("nghttp not installed (apt-get install -y nghttp2-client)")
-	}
+	nghttp := dnstest.NeedBinary(t, "nghttp", "nghttp2-client")
 	env, _ := startH2Server(t, nil)
 	addr := env.srv.TLSAddrs()[0]
 	post := filepath.Join(t.TempDir(), "query")
