@@ -30,7 +30,7 @@ type Handler struct {
 	queryTimeout time.Duration
 	log          *slog.Logger
 	m            *metrics
-	altSvc       atomic.Pointer[map[int]string] // TCP port → Alt-Svc value
+	altSvc       atomic.Pointer[map[int][]string] // TCP port → Alt-Svc header value (shared: len = cap = 1)
 }
 
 // endpoint is what a path serves.
@@ -80,7 +80,7 @@ func (h *Handler) begin(w http.ResponseWriter, r *http.Request) (endpoint, *reso
 	}
 	if r.TLS != nil && r.ProtoMajor < 3 {
 		if v, ok := (*h.altSvc.Load())[localPort(r)]; ok {
-			w.Header()["Alt-Svc"] = []string{v}
+			w.Header()["Alt-Svc"] = v
 		}
 	}
 	if kind == endpointWire && r.Method == http.MethodGet && isJSONQuery(r.URL.RawQuery) {

@@ -56,7 +56,7 @@ func New(cfg Config) (*Server, error) {
 		log:          cfg.Logger,
 		m:            m,
 	}
-	h.altSvc.Store(&map[int]string{})
+	h.altSvc.Store(&map[int][]string{})
 	return &Server{cfg: cfg, handler: h, m: m, limit: newClientLimit(cfg.MaxConnsPerClient, h.trusted, m)}, nil
 }
 
@@ -103,7 +103,7 @@ func (s *Server) Start(ctx context.Context) error {
 		s.closeQUIC()
 		return err
 	}
-	altSvc := map[int]string{}
+	altSvc := map[int][]string{}
 	for _, addr := range s.cfg.Addrs {
 		tl, ql, err := s.listenPair(ctx, addr)
 		if err != nil {
@@ -112,7 +112,7 @@ func (s *Server) Start(ctx context.Context) error {
 		tcp, quicLns = append(tcp, tl), append(quicLns, ql)
 		ap := tl.Addr().(*net.TCPAddr).AddrPort()
 		s.tlsAddrs = append(s.tlsAddrs, ap)
-		altSvc[int(ap.Port())] = `h3=":` + strconv.Itoa(int(ap.Port())) + `"; ma=86400`
+		altSvc[int(ap.Port())] = []string{`h3=":` + strconv.Itoa(int(ap.Port())) + `"; ma=86400`}
 	}
 	for _, addr := range s.cfg.PlainAddrs {
 		l, err := s.listenTCP(ctx, addr)
