@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/dnsward/dnsward/dot/framing/framingtest"
-	"github.com/dnsward/dnsward/resolver"
 	"github.com/miekg/dns"
 )
 
@@ -15,8 +14,7 @@ import (
 // from the replayed bytes with the same headers, and only the first takes
 // the chain.
 func TestReplayedAnswers(t *testing.T) {
-	up := framingtest.StartUpstream(t)
-	h := &framingtest.Counting{Replayer: framingtest.Chain(t, up.Addr).(resolver.Replayer)}
+	h := framingtest.NewCounting(t)
 	e := startServer(t, func(c *Config) { c.Handler = h })
 	addr := e.srv.TLSAddrs()[0]
 	for _, v := range []httpVersion{h1, h2, h3} {

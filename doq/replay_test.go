@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/dnsward/dnsward/dot/framing/framingtest"
-	"github.com/dnsward/dnsward/resolver"
 	"github.com/miekg/dns"
 )
 
@@ -16,8 +15,7 @@ import (
 // replayed bytes, each with the client's spelling and ID 0, and only the
 // first takes the chain.
 func TestReplayedAnswers(t *testing.T) {
-	up := framingtest.StartUpstream(t)
-	h := &framingtest.Counting{Replayer: framingtest.Chain(t, up.Addr).(resolver.Replayer)}
+	h := framingtest.NewCounting(t)
 	f := start(t, func(c *Config) { c.Handler = h })
 	c := f.dial(t, "dns.test")
 	exchange(t, c, query("n1.example.", dns.TypeA))

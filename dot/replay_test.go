@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/dnsward/dnsward/dot/framing/framingtest"
-	"github.com/dnsward/dnsward/resolver"
 	"github.com/miekg/dns"
 )
 
@@ -14,8 +13,7 @@ import (
 // bytes, each with its own ID and spelling, and only the first takes the
 // chain.
 func TestReplayedAnswers(t *testing.T) {
-	up := framingtest.StartUpstream(t)
-	h := &framingtest.Counting{Replayer: framingtest.Chain(t, up.Addr).(resolver.Replayer)}
+	h := framingtest.NewCounting(t)
 	f := start(t, func(c *Config) { c.Handler = h })
 	c := f.dial(t, "dns.test")
 	first := query("n1.example.", dns.TypeA)
@@ -59,7 +57,7 @@ func TestReplayedAnswers(t *testing.T) {
 	if got := h.Full.Load(); got > 2 {
 		t.Errorf("%d queries took the full chain, want 1 (2 at a second's boundary)", got)
 	}
-	if got := up.Queries.Load(); got != 1 {
+	if got := h.Up.Queries.Load(); got != 1 {
 		t.Errorf("upstream asked %d times, want 1", got)
 	}
 }

@@ -172,11 +172,19 @@ func FailName(next resolver.Handler, name string, err error) resolver.Handler {
 	})
 }
 
-// Counting wraps a Replayer (Chain's handler) and counts the queries that
-// took the full chain rather than replay.
+// Counting is Chain's handler in front of a new Upstream, counting the
+// queries that took the full chain rather than replay.
 type Counting struct {
 	resolver.Replayer
+	Up   *Upstream
 	Full atomic.Int64
+}
+
+// NewCounting starts an Upstream and returns a Counting chain forwarding to it.
+func NewCounting(t testing.TB) *Counting {
+	t.Helper()
+	up := StartUpstream(t)
+	return &Counting{Replayer: Chain(t, up.Addr).(resolver.Replayer), Up: up}
 }
 
 // ServeDNS counts the query and resolves it.
