@@ -78,6 +78,7 @@ func (s *Server) serve(nc net.Conn) {
 	s.metrics.Active.WithLabelValues("dot").Inc()
 	defer s.metrics.Active.WithLabelValues("dot").Dec()
 	c.readLoop()
+	c.w.flush() // replayed answers still pending when the loop ended
 	if c.w.failed() {
 		cancelConn() // no answer can be sent any more: stop resolving
 	}

@@ -7,6 +7,9 @@ import (
 	"time"
 )
 
+// maxPending bounds the replayed answers buffered for one connection.
+const maxPending = 64 << 10
+
 // batchWriter coalesces answers that complete while a write is in progress
 // into the next write: one TLS record and one syscall for many answers. The
 // first writer to arrive writes (the leader); the others append their frame
@@ -59,13 +62,24 @@ func (w *batchWriter) write(frame []byte) error {
 }
 
 // add appends one answer, framed, for the next write without waiting for
-// it: the read loop's replayed answers, sent by flush or by a write under way.
+// it: the read loop's replayed answers, sent by flush or by a write under
+// way. Beyond maxPending bytes it waits for (or does) a write, so that a
+// client that does not read stops the read loop instead of filling memory.
 func (w *batchWriter) add(msg []byte) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.err == nil {
-		w.pending = append(w.pending, byte(len(msg)>>8), byte(len(msg)))
-		w.pending = append(w.pending, msg...)
+	if w.err != nil {
+		return w.err
+	}
+	w.pending = append(w.pending, byte(len(msg)>>8), byte(len(msg)))
+	w.pending = append(w.pending, msg...)
+	for len(w.pending) >= maxPending && w.err == nil {
+		if !w.flushing {
+			w.flushing = true
+			w.drain()
+			break
+		}
+		w.cond.Wait()
 	}
 	return w.err
 }

@@ -125,3 +125,29 @@ func TestBatchWriterLargeBatches(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestAddBoundedWhileWriteBlocked: while a write is stuck on a client that
+// does not read, the read loop's replayed answers stop piling up at
+// maxPending (add waits), and the write timeout then fails them all.
+func TestAddBoundedWhileWriteBlocked(t *testing.T) {
+	srv, cli := net.Pipe() // nobody reads cli: every Write blocks
+	defer cli.Close()
+	w := newBatchWriter(srv, 300*time.Millisecond)
+	go w.write([]byte{0, 2, 0xAB, 0xCD}) // an answering goroutine leads and blocks
+	time.Sleep(50 * time.Millisecond)
+	ans := make([]byte, 1500)
+	var err error
+	added := 0
+	for ; added < 20000 && err == nil; added++ {
+		err = w.add(ans)
+	}
+	if err == nil {
+		t.Fatalf("%d answers added to a connection whose writes are stuck", added)
+	}
+	w.mu.Lock()
+	n := len(w.pending)
+	w.mu.Unlock()
+	if n > maxPending+len(ans)+2 {
+		t.Fatalf("pending grew to %d bytes, bound %d", n, maxPending)
+	}
+}

@@ -90,7 +90,14 @@ func (s *Server) readUDP(c *net.UDPConn, local netip.Addr, jobs chan<- udpJob) {
 			}
 			bp := packetPool.Get().(*[]byte)
 			*bp = append((*bp)[:0], wire...)
-			jobs <- udpJob{buf: bp, from: from, req: req}
+			j := udpJob{buf: bp, from: from, req: req}
+			select {
+			case jobs <- j:
+			default: // every worker is busy: send this batch's replays before waiting for one
+				writeBatch(bc, out[:replies])
+				replies = 0
+				jobs <- j
+			}
 		}
 		writeBatch(bc, out[:replies])
 	}
