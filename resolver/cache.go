@@ -106,8 +106,8 @@ func (c *Cache) ServeDNS(ctx context.Context, req *Request) (*dns.Msg, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.insert(key, resp, now)
-	req.cached = true
+	req.cached = c.insert(key, resp, now)
+	req.uncacheable = !req.cached
 	return resp, nil
 }
 
@@ -183,21 +183,22 @@ func (c *Cache) maybePrefetch(req *Request, e *cacheEntry, age int64) {
 	}()
 }
 
-// insert stores resp if it is cacheable.
-func (c *Cache) insert(key cacheKey, resp *dns.Msg, now int64) {
+// insert stores resp if it is cacheable, and reports whether it did.
+func (c *Cache) insert(key cacheKey, resp *dns.Msg, now int64) bool {
 	ttl, ok := cacheTTL(resp)
 	if !ok {
-		return
+		return false
 	}
 	d := min(max(time.Duration(ttl)*time.Second, c.cfg.MinTTL), c.cfg.MaxTTL)
 	if d <= 0 {
-		return
+		return false
 	}
 	stored := resp.Copy()
 	removeOPT(stored)
 	clampTTLs(stored, c.cfg.MinTTL, c.cfg.MaxTTL)
 	evicted := c.store.put(&cacheEntry{key: key, msg: stored, stored: now, ttl: int64(d)})
 	c.cfg.Metrics.cacheEvicted(evicted)
+	return true
 }
 
 // reply builds the answer for query q from the entry: the client's ID and

@@ -68,7 +68,7 @@ func (h *entry) answer(ctx context.Context, req *Request) (resp *dns.Msg, err er
 	}
 	resp, err = h.next.ServeDNS(ctx, req)
 	if err == nil {
-		req.replay.ok = !req.stale
+		req.replay.ok = !req.stale && !req.uncacheable
 		return resp, nil
 	}
 	if ctx.Err() != nil {
@@ -164,6 +164,9 @@ func (h *entry) Replay(req *Request, q, dst []byte) ([]byte, uint32, bool) {
 	if e.cached {
 		h.metrics.cacheHit()
 	}
+	if e.policy != nil {
+		e.policy.Inc()
+	}
 	h.metrics.answered(req.Transport, req.Profile.Name, e.rcode, time.Since(start))
 	return ans, e.maxAge, true
 }
@@ -175,7 +178,7 @@ func (h *entry) Sent(req *Request, q, ans []byte) {
 	}
 	var w wireQuery
 	if parseQuery(q, req.Profile.id(), req.Transport, &w) {
-		h.replay.keep(&w, req.replay, req.cached, ans)
+		h.replay.keep(&w, req, ans)
 	}
 }
 

@@ -75,7 +75,7 @@ func (s *policyStep) ServeDNS(ctx context.Context, req *Request) (*dns.Msg, erro
 		}
 		return s.block(req, v), nil
 	case ActionRewrite:
-		s.rewrites.WithLabelValues(req.Profile.Name).Inc()
+		req.countPolicy(s.rewrites.WithLabelValues(req.Profile.Name))
 		return s.rewrite(ctx, req, dns.Fqdn(v.Target), nil)
 	}
 	resp, err := s.next.ServeDNS(ctx, req)
@@ -120,7 +120,7 @@ func (s *policyStep) block(req *Request, v Verdict) *dns.Msg {
 // flag attaches the EDE and counts the block.
 func (s *policyStep) flag(req *Request, m *dns.Msg, v Verdict) {
 	AddEDE(req.Msg, m, v.EDE, edeText(v))
-	s.blocked.WithLabelValues(req.Profile.Name, v.Category).Inc()
+	req.countPolicy(s.blocked.WithLabelValues(req.Profile.Name, v.Category))
 }
 
 // rewrite answers a CNAME from the query name to target and resolves
@@ -136,7 +136,8 @@ func (s *policyStep) rewrite(ctx context.Context, req *Request, target string, v
 	if err != nil {
 		return nil, err
 	}
-	req.cached, req.stale = subReq.cached, subReq.stale // for replay: the answer is made of the target's
+	// For replay: the answer is made of the target's.
+	req.cached, req.uncacheable, req.stale = subReq.cached, subReq.uncacheable, subReq.stale
 	m := NewReply(req.Msg, resp.Rcode)
 	cname := &dns.CNAME{Hdr: dns.RR_Header{Name: q.Name, Rrtype: dns.TypeCNAME, Class: dns.ClassINET, Ttl: rewriteTTL}, Target: target}
 	m.Answer = append([]dns.RR{cname}, resp.Answer...)

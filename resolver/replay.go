@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Replay answers a repeated query with the bytes a transport sent for the
@@ -67,7 +69,8 @@ type replayEntry struct {
 	ans     []byte
 	maxAge  uint32
 	rcode   int
-	cached  bool // the answer came from the cache: replays count as cache hits
+	cached  bool               // the answer came from the cache: replays count as cache hits
+	policy  prometheus.Counter // the policy metric the answer counted in, if any
 	epoch   uint64
 	expires int64 // on replay's clock
 }
@@ -114,8 +117,8 @@ func (e *replayEntry) answer(q []byte, w *wireQuery, dst []byte) []byte {
 	return dst
 }
 
-// keep stores ans for w when it qualifies.
-func (r *replay) keep(w *wireQuery, t replayTicket, cached bool, ans []byte) {
+// keep stores ans, the answer to req, for w when it qualifies.
+func (r *replay) keep(w *wireQuery, req *Request, ans []byte) {
 	if len(ans) > replayMaxAnswer {
 		return
 	}
@@ -128,8 +131,8 @@ func (r *replay) keep(w *wireQuery, t replayTicket, cached bool, ans []byte) {
 		life = time.Duration(f.minTTL) * replayFor / 10
 	}
 	e := &replayEntry{
-		ans: append([]byte(nil), ans...), maxAge: f.maxAge, rcode: f.rcode, cached: cached,
-		epoch: t.epoch, expires: r.now() + int64(life),
+		ans: append([]byte(nil), ans...), maxAge: f.maxAge, rcode: f.rcode, cached: req.cached, policy: req.policy,
+		epoch: req.replay.epoch, expires: r.now() + int64(life),
 	}
 	key := w.key[:w.keyLen]
 	sh := r.shard(key)

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 
 	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Transport names the front-end a query arrived on.
@@ -49,9 +50,18 @@ type Request struct {
 	Admission Admission
 
 	// Set by the chain while it answers, for replay (see Replayer).
-	replay replayTicket // noted by the entry step
-	cached bool         // the answer came through the cache
-	stale  bool         // the answer is a stale one (RFC 8767)
+	replay      replayTicket       // noted by the entry step
+	cached      bool               // the answer came from the cache, or was just stored in it
+	uncacheable bool               // the cache would not store the answer: never replayed either
+	stale       bool               // the answer is a stale one (RFC 8767)
+	policy      prometheus.Counter // the policy counter the answer counted in, counted again on replay
+}
+
+// countPolicy counts the answer in c, a policy metric, and notes c so that
+// replays of the answer count in it too.
+func (r *Request) countPolicy(c prometheus.Counter) {
+	c.Inc()
+	r.policy = c
 }
 
 // Admission is a rate limiter's decision recorded on a Request.
