@@ -97,6 +97,7 @@ func newH2Conn(s *h2Server, ctx context.Context, nc net.Conn, st *tls.Connection
 	c.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
 	c.fr.MaxHeaderListSize = uint32(s.maxHeader)
 	c.fr.SetReuseFrames()
+	c.fr.SetMaxReadFrameSize(16384) // the default MAX_FRAME_SIZE we advertise
 	c.henc = hpack.NewEncoder(&c.hbuf)
 	return c
 }
@@ -210,6 +211,7 @@ func (c *h2Conn) waitInput() bool {
 			return false
 		}
 		now := time.Now()
+		c.expireParkedLocked(now)
 		if c.bodyWaiting > 0 {
 			if err := c.expireBodiesLocked(now); err != nil {
 				_ = c.handleLocked(err)
@@ -225,10 +227,15 @@ func (c *h2Conn) waitInput() bool {
 }
 
 // armLocked sets the read deadline: IdleTimeout from now, or the earliest
-// request-body deadline when that comes first.
+// request-body or parked-answer deadline when that comes first.
 func (c *h2Conn) armLocked(now time.Time) {
-	c.idleAt = now.Add(c.srv.idleTimeout)
+	if !c.idleLocked() || c.idleAt.IsZero() {
+		c.idleAt = now.Add(c.srv.idleTimeout) // idle time counts from the last stream's end only
+	}
 	d := c.idleAt
+	if p := c.parkedDeadline(); !p.IsZero() && p.Before(d) {
+		d = p
+	}
 	if c.bodyWaiting > 0 {
 		for _, s := range c.streams {
 			if s.awaitingBody && s.bodyDeadline.Before(d) {
@@ -339,7 +346,9 @@ func (c *h2Conn) shutdown() {
 	}
 	c.goAwayLocked(http2.ErrCodeNo)
 	c.flushLocked()
-	c.kickLocked()
+	if c.readerIdle { // a busy reader checks doneLocked before it waits again
+		c.kickLocked()
+	}
 }
 
 // goAwayLocked queues a GOAWAY naming the last stream that will be served:

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"net/http"
+	"runtime/debug"
 	"time"
 
 	"golang.org/x/net/http2"
@@ -156,7 +157,15 @@ func (c *h2Conn) onHeaders(f *http2.MetaHeadersFrame) error {
 // replayLocked answers s here, on the reader, when replay holds its answer
 // (Handler.replayGET): a repeated cache hit needs no worker. Otherwise the
 // request the handler offered to replay rides along to the worker.
-func (c *h2Conn) replayLocked(s *h2Stream) bool {
+func (c *h2Conn) replayLocked(s *h2Stream) (done bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			c.srv.log.Error("doh: panic replaying HTTP/2 request", "panic", p, "stack", string(debug.Stack()))
+			_ = c.fr.WriteRSTStream(s.id, http2.ErrCodeInternal)
+			c.removeLocked(s)
+			done = true
+		}
+	}()
 	offered, ok := c.srv.h.replayGET(&s.rw, s.req)
 	if !ok {
 		s.ctx.offered = offered

@@ -26,14 +26,15 @@ type h2Stream struct {
 	c  *h2Conn
 	id uint32
 
-	recycled     bool // in c.free
-	inMap        bool // open in c.streams
-	running      bool // its handler is in flight
-	queued       bool // in c.queue
-	parked       bool // in c.blocked
-	remoteClosed bool // END_STREAM received
-	localClosed  bool // END_STREAM or RST_STREAM sent
-	awaitingBody bool // the handler waits for the body
+	recycled     bool      // in c.free
+	inMap        bool      // open in c.streams
+	running      bool      // its handler is in flight
+	queued       bool      // in c.queue
+	parked       bool      // in c.blocked
+	parkedAt     time.Time // when the answer first waited for window
+	remoteClosed bool      // END_STREAM received
+	localClosed  bool      // END_STREAM or RST_STREAM sent
+	awaitingBody bool      // the handler waits for the body
 	bodyDeadline time.Time
 	declLen      int64 // content-length, or -1
 	bodyLen      int64 // DATA bytes received
@@ -84,7 +85,7 @@ func (c *h2Conn) releaseLocked(s *h2Stream) {
 // reset clears s for its next request, dropping buffers that grew large.
 func (s *h2Stream) reset() {
 	s.remoteClosed, s.localClosed, s.awaitingBody, s.parked = false, false, false, false
-	s.bodyLen, s.pending = 0, nil
+	s.bodyLen, s.pending, s.parkedAt = 0, nil, time.Time{}
 	clear(s.hdr)
 	clear(s.vals)
 	s.vals = s.vals[:0]
@@ -120,6 +121,9 @@ func (c *h2Conn) removeLocked(s *h2Stream) {
 	}
 	if s.running {
 		s.ctx.cancel()
+	}
+	if c.idleLocked() {
+		c.idleAt = time.Now().Add(c.srv.idleTimeout)
 	}
 	c.releaseLocked(s)
 }

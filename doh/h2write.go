@@ -2,6 +2,7 @@ package doh
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -116,6 +117,9 @@ func (c *h2Conn) sendDataLocked(s *h2Stream) {
 				s.parked = true
 				c.blocked = append(c.blocked, s)
 			}
+			if s.parkedAt.IsZero() {
+				s.parkedAt = time.Now()
+			}
 			return
 		}
 		chunk := s.pending[:n]
@@ -142,6 +146,30 @@ func (c *h2Conn) sendBlockedLocked() {
 			c.sendDataLocked(s)
 		}
 	}
+}
+
+// expireParkedLocked resets the answers that waited for window longer than
+// the write timeout: a client that never grants window must not hold them
+// (and their memory) for the connection's life.
+func (c *h2Conn) expireParkedLocked(now time.Time) {
+	for _, s := range slices.Clone(c.blocked) {
+		if now.Sub(s.parkedAt) >= c.srv.writeTimeout {
+			c.srv.m.h2error("stream_CANCEL_flow_control_stalled")
+			_ = c.fr.WriteRSTStream(s.id, http2.ErrCodeCancel)
+			c.removeLocked(s)
+		}
+	}
+}
+
+// parkedDeadline is when the longest-waiting parked answer expires; zero if none.
+func (c *h2Conn) parkedDeadline() time.Time {
+	var d time.Time
+	for _, s := range c.blocked {
+		if e := s.parkedAt.Add(c.srv.writeTimeout); d.IsZero() || e.Before(d) {
+			d = e
+		}
+	}
+	return d
 }
 
 // localDoneLocked ends our side of s; a client still sending its request
