@@ -2,11 +2,14 @@ package dnstest
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -30,24 +33,55 @@ func NeedBinary(t testing.TB, name, aptPackage string) string {
 	return ""
 }
 
-// FreePort returns a TCP and UDP port on 127.0.0.1 that was free a moment ago.
+// FreePort returns a TCP and UDP port on 127.0.0.1 that was free a moment
+// ago, for a server the test starts later. It is taken below the kernel's
+// ephemeral range, so that the outgoing connections of tests running in
+// parallel (which get ephemeral ports) cannot take it in the meantime, and
+// never twice in one process.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	for i := 0; i < 20; i++ {
-		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := pc.LocalAddr().(*net.UDPAddr).Port
-		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		pc.Close()
-		if err == nil {
-			l.Close()
+	low := ephemeralLow()
+	for range 200 {
+		port := freePortFloor + rand.IntN(low-freePortFloor)
+		if _, taken := givenPorts.LoadOrStore(port, true); !taken && bindable(port) {
 			return port
 		}
 	}
 	t.Fatal("no free port")
 	return 0
+}
+
+// freePortFloor is the lowest port FreePort hands out.
+const freePortFloor = 10000
+
+// givenPorts holds the ports FreePort returned in this process.
+var givenPorts sync.Map
+
+// ephemeralLow is the start of the kernel's ephemeral port range (32768 when unreadable).
+func ephemeralLow() int {
+	low := 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil && n > freePortFloor+1000 {
+				low = n
+			}
+		}
+	}
+	return low
+}
+
+// bindable reports whether port is free for both UDP and TCP on 127.0.0.1.
+func bindable(port int) bool {
+	pc, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		return false
+	}
+	defer pc.Close()
+	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		return false
+	}
+	return l.Close() == nil
 }
 
 // StartUnbound runs Debian's unbound on 127.0.0.1 answering localData
