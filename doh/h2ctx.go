@@ -26,7 +26,7 @@ type streamCtx struct {
 	nextID uint64
 
 	// offered is the resolver request the reader offered to replay
-	// (Handler.replayGET) before the handler ran; set by the reader before
+	// (Handler.replayNow) before the handler ran; set by the reader before
 	// the hand-off, read by the handler.
 	offered *resolver.Request
 }
@@ -147,6 +147,9 @@ func (b *h2Body) Read(p []byte) (int, error) {
 
 // Close does nothing: the body is in memory.
 func (b *h2Body) Close() error { return nil }
+
+// rewind lets the body be read again from its start.
+func (b *h2Body) rewind() { b.off = 0 }
 
 func (b *h2Body) reset() {
 	b.b, b.off, b.err = trimBuf(b.b), 0, nil

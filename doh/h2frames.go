@@ -155,8 +155,10 @@ func (c *h2Conn) onHeaders(f *http2.MetaHeadersFrame) error {
 }
 
 // replayLocked answers s here, on the reader, when replay holds its answer
-// (Handler.replayGET): a repeated cache hit needs no worker. Otherwise the
-// request the handler offered to replay rides along to the worker.
+// (Handler.replayNow): a repeated cache hit needs no worker. s's request is
+// whole: a GET, or a POST whose body has arrived. Otherwise the request the
+// handler offered to replay rides along to the worker, and the body is
+// read again from its start.
 func (c *h2Conn) replayLocked(s *h2Stream) (done bool) {
 	defer func() {
 		if p := recover(); p != nil {
@@ -166,10 +168,16 @@ func (c *h2Conn) replayLocked(s *h2Stream) (done bool) {
 			done = true
 		}
 	}()
-	offered, ok := c.srv.h.replayGET(&s.rw, s.req)
+	s.body.prepare(s.req)
+	offered, ok := c.srv.h.replayNow(&s.rw, s.req)
 	if !ok {
 		s.ctx.offered = offered
+		s.body.rewind()
 		return false
+	}
+	if s.awaitingBody {
+		s.awaitingBody = false
+		c.bodyWaiting--
 	}
 	c.writeAnswerLocked(s)
 	c.releaseLocked(s)
@@ -253,6 +261,9 @@ func (c *h2Conn) endBodyLocked(s *h2Stream) error {
 	}
 	if s.declLen >= 0 && s.bodyLen != s.declLen {
 		return streamError(s.id, http2.ErrCodeProtocol, "content_length_mismatch")
+	}
+	if c.replayLocked(s) {
+		return nil
 	}
 	return c.startLocked(s)
 }

@@ -67,7 +67,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (int, string) {
 }
 
 // begin routes r and builds the request the resolver will see. A request
-// the HTTP/2 engine already offered to replay (replayGET) keeps the one
+// the HTTP/2 engine already offered to replay (replayNow) keeps the one
 // built then, and with it the rate limiter's decision on it.
 func (h *Handler) begin(w http.ResponseWriter, r *http.Request) (endpoint, *resolver.Request, *httpError) {
 	kind, prof, ok := h.route(r.URL.Path)
@@ -97,13 +97,14 @@ func (h *Handler) begin(w http.ResponseWriter, r *http.Request) (endpoint, *reso
 	}, nil
 }
 
-// replayGET answers an RFC 8484 GET from replay (resolver.Replayer) on the
-// calling goroutine: the HTTP/2 engine calls it on the connection's reader,
-// before handing the request to a worker. It declines whatever replay does
+// replayNow answers an RFC 8484 GET or POST (its body already read whole)
+// from replay (resolver.Replayer) on the calling goroutine: the HTTP/2
+// engine calls it on the connection's reader, before handing the request to
+// a worker. It declines whatever replay does
 // not answer, returning the request it offered (nil if none) for serve to
 // go on with, so that the client is charged once.
-func (h *Handler) replayGET(w http.ResponseWriter, r *http.Request) (offered *resolver.Request, ok bool) {
-	if _, replays := h.handler.(resolver.Replayer); !replays || r.Method != http.MethodGet {
+func (h *Handler) replayNow(w http.ResponseWriter, r *http.Request) (offered *resolver.Request, ok bool) {
+	if _, replays := h.handler.(resolver.Replayer); !replays || r.Method != http.MethodGet && r.Method != http.MethodPost {
 		return nil, false
 	}
 	start := time.Now()
