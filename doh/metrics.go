@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/dnsward/dnsward/internal/promreg"
@@ -18,6 +19,18 @@ type metrics struct {
 	rejected   *prometheus.CounterVec   // reason
 	h2errors   *prometheus.CounterVec   // reason, from x/net/http2
 	duration   *prometheus.HistogramVec // version
+
+	// Children resolved once, so that counting a request does not hash its
+	// label values every time.
+	requestsBy sync.Map // requestLabels → prometheus.Counter
+	durationBy sync.Map // version → prometheus.Observer
+}
+
+// requestLabels are the label values of dnsward_doh_requests_total.
+type requestLabels struct {
+	version, method string
+	status          int
+	profile         string
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -69,8 +82,17 @@ func (m *metrics) request(version, method string, status int, profile string, to
 	if m == nil {
 		return
 	}
-	m.requests.WithLabelValues(version, method, strconv.Itoa(status), profile).Inc()
-	m.duration.WithLabelValues(version).Observe(took.Seconds())
+	key := requestLabels{version, method, status, profile}
+	c, ok := m.requestsBy.Load(key)
+	if !ok {
+		c, _ = m.requestsBy.LoadOrStore(key, m.requests.WithLabelValues(version, method, strconv.Itoa(status), profile))
+	}
+	c.(prometheus.Counter).Inc()
+	o, ok := m.durationBy.Load(version)
+	if !ok {
+		o, _ = m.durationBy.LoadOrStore(version, m.duration.WithLabelValues(version))
+	}
+	o.(prometheus.Observer).Observe(took.Seconds())
 }
 
 // handshake counts one TLS handshake on listener ("tcp", "quic").
