@@ -39,6 +39,7 @@ type h2Conn struct {
 	nc     net.Conn
 	br     *bufio.Reader
 	fr     *http2.Framer
+	hb     *headerBlock // the request header block being read
 	ctx    context.Context
 	tls    *tls.ConnectionState
 	remote string
@@ -94,8 +95,7 @@ func newH2Conn(s *h2Server, ctx context.Context, nc net.Conn, st *tls.Connection
 	}
 	c.wcond.L = &c.mu
 	c.fr = http2.NewFramer(frameSink{c}, c.br)
-	c.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
-	c.fr.MaxHeaderListSize = uint32(s.maxHeader)
+	c.hb = newHeaderBlock(uint32(s.maxHeader))
 	c.fr.SetReuseFrames()
 	c.fr.SetMaxReadFrameSize(16384) // the default MAX_FRAME_SIZE we advertise
 	c.henc = hpack.NewEncoder(&c.hbuf)

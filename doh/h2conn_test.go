@@ -89,6 +89,30 @@ func TestH2ProtocolErrors(t *testing.T) {
 			c.post(1, "content-length", "10")
 			c.check(c.fr.WriteData(1, true, []byte("abc")))
 		}, 0, http2.ErrCodeProtocol},
+		{"upper-case header name", false, func(c *h2Client) {
+			c.check(c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, EndStream: true, EndHeaders: true,
+				BlockFragment: c.block(":method", "GET", ":scheme", "https", ":authority", "dns.test", ":path", "/dns-query", "X-Up", "1")}))
+		}, 0, http2.ErrCodeProtocol},
+		{"pseudo-header after a regular one", false, func(c *h2Client) {
+			c.check(c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, EndStream: true, EndHeaders: true,
+				BlockFragment: c.block(":method", "GET", ":scheme", "https", "accept", "*/*", ":authority", "dns.test", ":path", "/dns-query")}))
+		}, 0, http2.ErrCodeProtocol},
+		{"duplicate :path", false, func(c *h2Client) {
+			c.check(c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, EndStream: true, EndHeaders: true,
+				BlockFragment: c.block(":method", "GET", ":scheme", "https", ":authority", "dns.test", ":path", "/dns-query", ":path", "/ads")}))
+		}, 0, http2.ErrCodeProtocol},
+		{"header value with a newline", false, func(c *h2Client) {
+			c.check(c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, EndStream: true, EndHeaders: true,
+				BlockFragment: c.block(":method", "GET", ":scheme", "https", ":authority", "dns.test", ":path", "/dns-query", "accept", "a\nb")}))
+		}, 0, http2.ErrCodeProtocol},
+		{"CONTINUATION after an invalid header", false, func(c *h2Client) {
+			b := c.block(":method", "GET", ":scheme", "https", ":authority", "dns.test", ":path", "/dns-query", "X-Up", "1")
+			c.check(c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: b, EndStream: true}))
+			c.check(c.fr.WriteContinuation(1, true, c.block("accept", "*/*")))
+		}, http2.ErrCodeProtocol, 0},
+		{"HPACK garbage", false, func(c *h2Client) {
+			c.check(c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, EndStream: true, EndHeaders: true, BlockFragment: []byte{0xff, 0xff, 0xff, 0xff, 0xff}}))
+		}, http2.ErrCodeCompression, 0},
 		{"stream window overflow", false, func(c *h2Client) {
 			c.get(1, "slow.test.")
 			h.waitEntered(t, 1)
@@ -121,6 +145,22 @@ func TestH2ProtocolErrors(t *testing.T) {
 				t.Fatalf("after the stream error: status %s", status)
 			}
 		})
+	}
+}
+
+// TestH2HeaderBlockInFragments: a request whose header block spans a
+// HEADERS frame and two CONTINUATION frames is served.
+func TestH2HeaderBlockInFragments(t *testing.T) {
+	env, _ := startH2Server(t, nil)
+	c := dialH2(t, env, []http2.Setting{})
+	c.t = t
+	path := dohURL("", "", "/dns-query", query(t, "a.test.", dns.TypeA, 0, 0))[len("://"):]
+	b := c.block(":method", "GET", ":scheme", "https", ":authority", "dns.test", ":path", path, "accept", "application/dns-message")
+	c.check(c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: b[:5], EndStream: true}))
+	c.check(c.fr.WriteContinuation(1, false, b[5:9]))
+	c.check(c.fr.WriteContinuation(1, true, b[9:]))
+	if status, body := c.response(1); status != "200" || firstA(unpack(t, body)) != "127.0.0.1" {
+		t.Fatalf("status %s, body %x", status, body)
 	}
 }
 

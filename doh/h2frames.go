@@ -74,8 +74,11 @@ func (c *h2Conn) processLocked(f http2.Frame) error {
 		c.sawPreface = true
 	}
 	switch f := f.(type) {
-	case *http2.MetaHeadersFrame:
-		return c.onHeaders(f)
+	case *http2.HeadersFrame:
+		c.hb.start(f)
+		return c.headerFragmentLocked(f.HeaderBlockFragment(), f.HeadersEnded())
+	case *http2.ContinuationFrame: // the Framer checks that it continues the block under way
+		return c.headerFragmentLocked(f.HeaderBlockFragment(), f.HeadersEnded())
 	case *http2.DataFrame:
 		return c.onData(f)
 	case *http2.RSTStreamFrame:
@@ -98,6 +101,19 @@ func (c *h2Conn) processLocked(f http2.Frame) error {
 		}
 	} // unknown frame types are ignored (RFC 9113 §4.1)
 	return nil
+}
+
+// headerFragmentLocked decodes a fragment of the header block under way
+// and, at its end, handles the request's headers.
+func (c *h2Conn) headerFragmentLocked(frag []byte, ended bool) error {
+	if err := c.hb.add(frag); err != nil || !ended {
+		return err
+	}
+	mh, err := c.hb.end()
+	if err != nil {
+		return err
+	}
+	return c.onHeaders(mh)
 }
 
 // onHeaders opens a stream, or takes trailers on an open one.

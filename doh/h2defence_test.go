@@ -3,6 +3,7 @@ package doh
 import (
 	"context"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -151,5 +152,22 @@ func TestH2ShutdownMidHeaderBlock(t *testing.T) {
 		if f.stream == 1 && f.end {
 			return
 		}
+	}
+}
+
+// TestH2ContinuationFloodEndsConnection: once a header block is over
+// MaxHeaderBytes, a further CONTINUATION ends the connection instead of
+// being decoded for nothing (CVE-2023-45288).
+func TestH2ContinuationFloodEndsConnection(t *testing.T) {
+	env, _ := startH2Server(t, func(c *Config) { c.MaxHeaderBytes = 4 << 10 })
+	c := dialH2(t, env, []http2.Setting{})
+	c.t = t
+	big := strings.Repeat("a", 3<<10)
+	c.check(c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, EndStream: true,
+		BlockFragment: c.block(":method", "GET", ":scheme", "https", ":authority", "dns.test", ":path", "/dns-query", "x-a", big)}))
+	c.check(c.fr.WriteContinuation(1, false, c.block("x-b", big))) // now over the bound
+	c.check(c.fr.WriteContinuation(1, false, c.block("x-c", "c")))
+	if f := c.goAway(); f.code != http2.ErrCodeProtocol {
+		t.Fatalf("GOAWAY %v, want PROTOCOL_ERROR", f.code)
 	}
 }

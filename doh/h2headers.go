@@ -1,0 +1,117 @@
+package doh
+
+import (
+	"strings"
+
+	"golang.org/x/net/http/httpguts"
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
+)
+
+// headerBlock decodes a request's header block (a HEADERS frame and its
+// CONTINUATION frames) into fields the connection reuses. x/net's Framer
+// can do this (ReadMetaHeaders), but it builds a new frame, emit closure and
+// field slice for every request: over two thirds of the bytes the engine
+// allocated per request, and the garbage collection that goes with them.
+// The rules are x/net's: RFC 9113 §8.2 field validity, §8.3 pseudo-header
+// placement and uniqueness, the header list size bound (a request beyond it
+// is Truncated and answered 431), and the same bounds on the work a client
+// can cause with oversized or invalid blocks (CVE-2023-45288).
+type headerBlock struct {
+	dec        *hpack.Decoder
+	max        uint32 // header list size accepted (MaxHeaderBytes)
+	remain     uint32 // of max, for this block
+	sawRegular bool
+	invalid    bool
+	hf         http2.HeadersFrame // the HEADERS frame's header, kept past the Framer's next read
+	meta       http2.MetaHeadersFrame
+}
+
+func newHeaderBlock(max uint32) *headerBlock {
+	b := &headerBlock{max: max}
+	b.dec = hpack.NewDecoder(4096, b.emit)
+	b.dec.SetMaxStringLength(int(max))
+	b.meta.HeadersFrame = &b.hf
+	return b
+}
+
+// start begins the block of HEADERS frame f.
+func (b *headerBlock) start(f *http2.HeadersFrame) {
+	b.hf.FrameHeader = f.FrameHeader
+	b.meta.Fields, b.meta.Truncated = b.meta.Fields[:0], false
+	b.remain, b.sawRegular, b.invalid = b.max, false, false
+	b.dec.SetEmitEnabled(true)
+}
+
+// add decodes one fragment of the block. Like x/net, a fragment far beyond
+// what is left of the size bound, or any fragment after an invalid field
+// (whose size is no longer tracked), ends the connection rather than being
+// decoded for nothing.
+func (b *headerBlock) add(frag []byte) error {
+	if int64(len(frag)) > 2*int64(b.remain) {
+		return connError(http2.ErrCodeProtocol, "header_list_too_large")
+	}
+	if b.invalid {
+		return connError(http2.ErrCodeProtocol, "invalid_header_continued")
+	}
+	if _, err := b.dec.Write(frag); err != nil {
+		return connError(http2.ErrCodeCompression, "hpack")
+	}
+	return nil
+}
+
+// end closes the block and returns the request's headers, or a stream
+// error for an invalid field or pseudo-header.
+func (b *headerBlock) end() (*http2.MetaHeadersFrame, error) {
+	if err := b.dec.Close(); err != nil {
+		return nil, connError(http2.ErrCodeCompression, "hpack")
+	}
+	if b.invalid {
+		return nil, streamError(b.hf.StreamID, http2.ErrCodeProtocol, "invalid_header")
+	}
+	pf := b.meta.PseudoFields()
+	for i, hf := range pf {
+		for _, prev := range pf[:i] {
+			if hf.Name == prev.Name {
+				return nil, streamError(b.hf.StreamID, http2.ErrCodeProtocol, "duplicate_pseudo_header")
+			}
+		}
+	}
+	return &b.meta, nil
+}
+
+// emit takes one decoded field.
+func (b *headerBlock) emit(hf hpack.HeaderField) {
+	valid := httpguts.ValidHeaderFieldValue(hf.Value)
+	if strings.HasPrefix(hf.Name, ":") {
+		valid = valid && !b.sawRegular
+	} else {
+		b.sawRegular = true
+		valid = valid && validFieldName(hf.Name)
+	}
+	if !valid {
+		b.invalid = true
+		b.dec.SetEmitEnabled(false)
+		return
+	}
+	if size := hf.Size(); size <= b.remain {
+		b.remain -= size
+		b.meta.Fields = append(b.meta.Fields, hf)
+		return
+	}
+	b.meta.Truncated, b.remain = true, 0
+	b.dec.SetEmitEnabled(false)
+}
+
+// validFieldName reports whether name is a lower-case HTTP token (RFC 9113 §8.2.1).
+func validFieldName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for _, r := range name {
+		if !httpguts.IsTokenRune(r) || 'A' <= r && r <= 'Z' {
+			return false
+		}
+	}
+	return true
+}
