@@ -97,10 +97,12 @@ func (h *limitedHandler) admit(req *resolver.Request) bool {
 }
 
 // Replay charges the client as ServeDNS would, and replays only for an
-// admitted one: ServeDNS then answers the refused one as it always does.
+// admitted one: ServeDNS then answers the refused one as it always does. A
+// query replay cannot answer is not charged here: if it parses, ServeDNS
+// charges it; if not, nobody does, as before replay.
 func (h *limitedHandler) Replay(req *resolver.Request, q, dst []byte) ([]byte, uint32, bool) {
 	r, ok := h.next.(resolver.Replayer)
-	if !ok || !h.admit(req) {
+	if !ok || !resolver.Replayable(q) || !h.admit(req) {
 		return nil, 0, false
 	}
 	return r.Replay(req, q, dst)

@@ -171,6 +171,15 @@ func (h *entry) Replay(req *Request, q, dst []byte) ([]byte, uint32, bool) {
 	return ans, e.maxAge, true
 }
 
+// Replayable reports whether q is a query Replay could answer: well formed,
+// one uncompressed question, at most an EDNS(0) OPT record. Outer steps use
+// it to leave the rest to ServeDNS untouched (a rate limiter charges a
+// malformed query nothing, as ServeDNS never sees it).
+func Replayable(q []byte) bool {
+	var w wireQuery
+	return parseQuery(q, 0, 0, &w)
+}
+
 // Sent implements Replayer.
 func (h *entry) Sent(req *Request, q, ans []byte) {
 	if h.replay == nil || !req.replay.ok {
