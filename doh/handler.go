@@ -23,6 +23,7 @@ import (
 // HTTP version. Server uses it; it can also be mounted in another server.
 type Handler struct {
 	handler      resolver.Handler
+	replayer     resolver.Replayer // handler, when it replays; else nil
 	profiles     *resolver.Profiles
 	trusted      proxyproto.Trusted
 	maxBody      int
@@ -100,11 +101,11 @@ func (h *Handler) begin(w http.ResponseWriter, r *http.Request) (endpoint, *reso
 // replayNow answers an RFC 8484 GET or POST (its body already read whole)
 // from replay (resolver.Replayer) on the calling goroutine: the HTTP/2
 // engine calls it on the connection's reader, before handing the request to
-// a worker. It declines whatever replay does
-// not answer, returning the request it offered (nil if none) for serve to
-// go on with, so that the client is charged once.
+// a worker. It declines whatever replay does not answer, returning the
+// request it offered (nil if none) for serve to go on with, so that the
+// client is charged once.
 func (h *Handler) replayNow(w http.ResponseWriter, r *http.Request) (offered *resolver.Request, ok bool) {
-	if _, replays := h.handler.(resolver.Replayer); !replays || r.Method != http.MethodGet && r.Method != http.MethodPost {
+	if h.replayer == nil || r.Method != http.MethodGet && r.Method != http.MethodPost {
 		return nil, false
 	}
 	start := time.Now()
@@ -186,8 +187,8 @@ func (h *Handler) serveWire(w http.ResponseWriter, r *http.Request, req *resolve
 	if cap(b) <= 64<<10 {
 		*bp = b[:0]
 	}
-	if rp, ok := h.handler.(resolver.Replayer); ok {
-		rp.Sent(req, wire, b)
+	if h.replayer != nil {
+		h.replayer.Sent(req, wire, b)
 	}
 	writeAnswer(w, mediaDNSMessage, cacheControl(resp), b)
 	return http.StatusOK
@@ -196,13 +197,12 @@ func (h *Handler) serveWire(w http.ResponseWriter, r *http.Request, req *resolve
 // replay answers wire from the bytes sent for the same query a moment ago
 // (resolver.Replayer), with the max-age its TTLs allow.
 func (h *Handler) replay(w http.ResponseWriter, req *resolver.Request, wire []byte) bool {
-	rp, ok := h.handler.(resolver.Replayer)
-	if !ok {
+	if h.replayer == nil {
 		return false
 	}
 	bp := packBufs.Get().(*[]byte)
 	defer packBufs.Put(bp)
-	ans, maxAge, ok := rp.Replay(req, wire, (*bp)[:0])
+	ans, maxAge, ok := h.replayer.Replay(req, wire, (*bp)[:0])
 	if !ok {
 		return false
 	}

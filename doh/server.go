@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/dnsward/dnsward/proxyproto"
+	"github.com/dnsward/dnsward/resolver"
 	"github.com/quic-go/quic-go"
 	"github.com/quic-go/quic-go/http3"
 )
@@ -56,6 +57,7 @@ func New(cfg Config) (*Server, error) {
 		log:          cfg.Logger,
 		m:            m,
 	}
+	h.replayer, _ = cfg.Handler.(resolver.Replayer)
 	h.altSvc.Store(&map[int][]string{})
 	return &Server{cfg: cfg, handler: h, m: m, limit: newClientLimit(cfg.MaxConnsPerClient, h.trusted, m)}, nil
 }

@@ -42,12 +42,13 @@ type Config struct {
 
 // Server is a running set of plain DNS listeners.
 type Server struct {
-	cfg    Config
-	udp    []*net.UDPConn
-	tcp    []net.Listener
-	wg     sync.WaitGroup  // every goroutine the server started
-	ctx    context.Context // cancelled to abort everything
-	cancel context.CancelFunc
+	cfg      Config
+	replayer resolver.Replayer // cfg.Handler, when it replays; else nil
+	udp      []*net.UDPConn
+	tcp      []net.Listener
+	wg       sync.WaitGroup  // every goroutine the server started
+	ctx      context.Context // cancelled to abort everything
+	cancel   context.CancelFunc
 	// draining is cancelled when Shutdown starts: TCP read loops stop
 	// reading while their in-flight answers are still written.
 	draining     context.Context
@@ -86,6 +87,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.Logger = slog.Default()
 	}
 	s := &Server{cfg: cfg}
+	s.replayer, _ = cfg.Handler.(resolver.Replayer)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.draining, s.stopDraining = context.WithCancel(context.Background())
 	return s, nil
@@ -197,18 +199,17 @@ func (s *Server) request(client netip.AddrPort, local netip.Addr, t resolver.Tra
 // replay answers wire into dst from the bytes sent for the same query a
 // moment ago, when the handler keeps them (resolver.Replayer).
 func (s *Server) replay(req *resolver.Request, wire, dst []byte) ([]byte, bool) {
-	r, ok := s.cfg.Handler.(resolver.Replayer)
-	if !ok {
+	if s.replayer == nil {
 		return nil, false
 	}
-	ans, _, ok := r.Replay(req, wire, dst)
+	ans, _, ok := s.replayer.Replay(req, wire, dst)
 	return ans, ok
 }
 
 // sent offers ans, sent for wire, for replay.
 func (s *Server) sent(req *resolver.Request, wire, ans []byte) {
-	if r, ok := s.cfg.Handler.(resolver.Replayer); ok {
-		r.Sent(req, wire, ans)
+	if s.replayer != nil {
+		s.replayer.Sent(req, wire, ans)
 	}
 }
 

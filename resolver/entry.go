@@ -156,7 +156,7 @@ func (h *entry) Replay(req *Request, q, dst []byte) ([]byte, uint32, bool) {
 	if !parseQuery(q, req.Profile.id(), req.Transport, &w) {
 		return nil, 0, false
 	}
-	e := h.replay.lookup(&w)
+	e := h.replay.lookup(&w, start)
 	if e == nil || req.Transport == UDP && len(e.ans) > UDPLimit(w.udpSize) {
 		return nil, 0, false
 	}

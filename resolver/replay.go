@@ -96,14 +96,14 @@ func (r *replay) shard(key []byte) *replayShard {
 	return &r.shards[maphash.Bytes(r.seed, key)%replayShards]
 }
 
-// lookup returns the live entry for w, or nil.
-func (r *replay) lookup(w *wireQuery) *replayEntry {
+// lookup returns the entry for w that is live at t, or nil.
+func (r *replay) lookup(w *wireQuery, t time.Time) *replayEntry {
 	key := w.key[:w.keyLen]
 	sh := r.shard(key)
 	sh.mu.RLock()
 	e := sh.m[string(key)]
 	sh.mu.RUnlock()
-	if e == nil || e.epoch != policyEpoch.Load() || r.now() >= e.expires {
+	if e == nil || e.epoch != policyEpoch.Load() || int64(t.Sub(r.epoch0)) >= e.expires {
 		return nil
 	}
 	return e
