@@ -202,7 +202,7 @@ func (h *Handler) replay(w http.ResponseWriter, req *resolver.Request, wire []by
 	}
 	bp := packBufs.Get().(*[]byte)
 	defer packBufs.Put(bp)
-	ans, maxAge, ok := h.replayer.Replay(req, wire, (*bp)[:0])
+	ans, maxAge, ok := h.replayer.Replay(req, wire, (*bp)[:0], nil)
 	if !ok {
 		return false
 	}

@@ -203,15 +203,11 @@ func (c *conn) replay(str *quic.Stream, req *resolver.Request, raw []byte) bool 
 	}
 	bp := c.s.bufs.Get().(*[]byte)
 	defer c.s.bufs.Put(bp)
-	ans, _, ok := c.replayer.Replay(req, raw, (*bp)[:0])
+	frame, _, ok := c.replayer.Replay(req, raw, append((*bp)[:0], 0, 0), nil) // 2 bytes for the length
 	if !ok {
 		return false
 	}
-	frame, err := framing.AppendFrame(make([]byte, 0, 2+len(ans)), ans)
-	if err != nil {
-		return false
-	}
-	c.write(str, frame)
+	c.write(str, framing.SetLength(frame)) // replayed answers are small; the batch writer copies them
 	return true
 }
 

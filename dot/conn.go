@@ -120,7 +120,7 @@ func (c *conn) readLoop() {
 		}
 		req := c.req // a fresh copy: replay may record the rate limiter's decision on it
 		if c.replayer != nil {
-			ans, _, ok := c.replayer.Replay(&req, raw, c.ans)
+			ans, _, ok := c.replayer.Replay(&req, raw, c.ans[:0], nil)
 			if ok {
 				c.ans = ans
 				if c.w.add(c.ans) != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 
 	"github.com/miekg/dns"
 
@@ -26,7 +27,7 @@ func (g *Gateway) newLimits() error {
 		return fmt.Errorf("gateway: %w", err)
 	}
 	g.limiter = lim
-	g.handler = &limitedHandler{next: g.handler, limiter: lim}
+	g.handler = newLimitedHandler(g.handler, lim)
 	g.xdp = g.attachXDP()
 	if g.xdp != nil {
 		g.closers = append(g.closers, g.xdp)
@@ -44,6 +45,8 @@ func (g *Gateway) attachXDP() *xdp.Filter {
 	for _, a := range g.cfg.Listen.DNS {
 		ports = append(ports, netip.MustParseAddrPort(a).Port()) // validated by config
 	}
+	slices.Sort(ports)
+	ports = slices.Compact(ports) // several addresses may share a port
 	f, err := xdp.Attach(xdp.Config{
 		Interfaces: g.cfg.XDP.Interfaces, Mode: xdp.Mode(g.cfg.XDP.Mode), Ports: ports,
 		Limits: *g.cfg.RateLimit, Logger: g.log, Metrics: g.registry,
@@ -52,10 +55,7 @@ func (g *Gateway) attachXDP() *xdp.Filter {
 		g.log.Warn("gateway: XDP not attached, limiting UDP in userspace", "err", err)
 		return nil
 	}
-	for _, a := range f.Attached() {
-		g.log.Info("gateway: XDP attached", "interface", a.Interface, "mode", a.Mode)
-	}
-	return f
+	return f // xdp logs each attachment
 }
 
 // limitedHandler charges every query that reached the resolver to its
@@ -65,8 +65,15 @@ func (g *Gateway) attachXDP() *xdp.Filter {
 // handler returns ratelimit.ErrLimited, which they turn into HTTP 429 and
 // DOQ_EXCESSIVE_LOAD.
 type limitedHandler struct {
-	next    resolver.Handler
-	limiter *ratelimit.Limiter
+	next     resolver.Handler
+	replayer resolver.Replayer // next, when it replays; else nil
+	limiter  *ratelimit.Limiter
+}
+
+func newLimitedHandler(next resolver.Handler, lim *ratelimit.Limiter) *limitedHandler {
+	h := &limitedHandler{next: next, limiter: lim}
+	h.replayer, _ = next.(resolver.Replayer)
+	return h
 }
 
 func (h *limitedHandler) ServeDNS(ctx context.Context, req *resolver.Request) (*dns.Msg, error) {
@@ -96,21 +103,20 @@ func (h *limitedHandler) admit(req *resolver.Request) bool {
 	return req.Admission == resolver.Admitted
 }
 
-// Replay charges the client as ServeDNS would, and replays only for an
-// admitted one: ServeDNS then answers the refused one as it always does. A
-// query replay cannot answer is not charged here: if it parses, ServeDNS
-// charges it; if not, nobody does, as before replay.
-func (h *limitedHandler) Replay(req *resolver.Request, q, dst []byte) ([]byte, uint32, bool) {
-	r, ok := h.next.(resolver.Replayer)
-	if !ok || !resolver.Replayable(q) || !h.admit(req) {
+// Replay charges the client as ServeDNS would, once the chain found q to be
+// a query it could replay, and replays only for an admitted one: ServeDNS
+// then answers the refused one as it always does. A query replay cannot
+// parse is not charged here: ServeDNS charges it if it parses at all.
+func (h *limitedHandler) Replay(req *resolver.Request, q, dst []byte, _ func(*resolver.Request) bool) ([]byte, uint32, bool) {
+	if h.replayer == nil {
 		return nil, 0, false
 	}
-	return r.Replay(req, q, dst)
+	return h.replayer.Replay(req, q, dst, h.admit)
 }
 
 // Sent implements resolver.Replayer.
 func (h *limitedHandler) Sent(req *resolver.Request, q, ans []byte) {
-	if r, ok := h.next.(resolver.Replayer); ok {
-		r.Sent(req, q, ans)
+	if h.replayer != nil {
+		h.replayer.Sent(req, q, ans)
 	}
 }

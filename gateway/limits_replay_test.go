@@ -37,11 +37,11 @@ func TestLimitsChargeOnceWithReplay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &limitedHandler{next: chain, limiter: lim}
+	h := newLimitedHandler(chain, lim)
 	client := netip.MustParseAddrPort("192.0.2.1:5353")
 	ask := func(wire []byte) int { // what a stream transport does with one query
 		req := &resolver.Request{Client: client, Transport: resolver.DoT, Profile: &resolver.Profile{Name: "p"}}
-		if _, _, ok := h.Replay(req, wire, nil); ok {
+		if _, _, ok := h.Replay(req, wire, nil, nil); ok {
 			return dns.RcodeSuccess
 		}
 		q := new(dns.Msg)

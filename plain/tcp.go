@@ -94,9 +94,9 @@ func (s *Server) serveConn(c net.Conn) {
 
 func (s *Server) answerTCP(c net.Conn, wmu *sync.Mutex, wire []byte, client netip.AddrPort, local netip.Addr) {
 	req := s.request(client, local, resolver.TCP)
-	var frame []byte
-	if ans, ok := s.replay(req, wire, nil); ok {
-		frame, _ = framing.AppendFrame(make([]byte, 0, 2+len(ans)), ans) // replayed answers are small
+	frame, ok := s.replay(req, wire, make([]byte, 2, 512))
+	if ok {
+		framing.SetLength(frame) // replayed answers are small
 	} else {
 		_, resp := s.resolve(wire, req)
 		if resp == nil {

@@ -147,13 +147,13 @@ func MalformedReply(wire []byte) *dns.Msg {
 
 // Replay implements Replayer: the kept answer for q, counted as the chain
 // counts an answer.
-func (h *entry) Replay(req *Request, q, dst []byte) ([]byte, uint32, bool) {
+func (h *entry) Replay(req *Request, q, dst []byte, admit func(*Request) bool) ([]byte, uint32, bool) {
 	if h.replay == nil {
 		return nil, 0, false
 	}
 	start := time.Now()
 	var w wireQuery
-	if !parseQuery(q, req.Profile.id(), req.Transport, &w) {
+	if !parseQuery(q, req.Profile.id(), req.Transport, &w) || admit != nil && !admit(req) {
 		return nil, 0, false
 	}
 	e := h.replay.lookup(&w, start)
@@ -169,15 +169,6 @@ func (h *entry) Replay(req *Request, q, dst []byte) ([]byte, uint32, bool) {
 	}
 	h.metrics.answered(req.Transport, req.Profile.Name, e.rcode, time.Since(start))
 	return ans, e.maxAge, true
-}
-
-// Replayable reports whether q is a query Replay could answer: well formed,
-// one uncompressed question, at most an EDNS(0) OPT record. Outer steps use
-// it to leave the rest to ServeDNS untouched (a rate limiter charges a
-// malformed query nothing, as ServeDNS never sees it).
-func Replayable(q []byte) bool {
-	var w wireQuery
-	return parseQuery(q, 0, 0, &w)
 }
 
 // Sent implements Replayer.

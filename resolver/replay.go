@@ -28,11 +28,14 @@ import (
 // full chain, which decides as it always did.
 type Replayer interface {
 	Handler
-	// Replay writes into dst the answer for the packed query q when one is
-	// held and returns it with the HTTP max-age its TTLs allow; ok false
-	// means q must be resolved with ServeDNS. req.Msg is not used; for UDP
-	// an answer larger than the client's limit is declined.
-	Replay(req *Request, q, dst []byte) (ans []byte, maxAge uint32, ok bool)
+	// Replay appends to dst the answer for the packed query q when one is
+	// held and returns it (dst and the answer) with the HTTP max-age its
+	// TTLs allow; ok false means q must be resolved with ServeDNS. req.Msg
+	// is not used; for UDP an answer larger than the client's limit is
+	// declined. admit, when not nil, is asked once q parsed as a query
+	// replay could answer: false declines (an outer step, such as a rate
+	// limiter, that records its decision on req for ServeDNS).
+	Replay(req *Request, q, dst []byte, admit func(*Request) bool) (ans []byte, maxAge uint32, ok bool)
 	// Sent offers ans, the packed answer the transport sent for req (just
 	// resolved by ServeDNS from the packed query q), for replay.
 	Sent(req *Request, q, ans []byte)
@@ -109,11 +112,13 @@ func (r *replay) lookup(w *wireQuery, t time.Time) *replayEntry {
 	return e
 }
 
-// answer writes e's answer to the query q into dst: q's ID and spelling of the name.
+// answer appends e's answer to the query q to dst: q's ID and spelling of the name.
 func (e *replayEntry) answer(q []byte, w *wireQuery, dst []byte) []byte {
-	dst = append(dst[:0], e.ans...)
-	dst[0], dst[1] = q[0], q[1]
-	copy(dst[12:w.nameEnd], q[12:w.nameEnd])
+	at := len(dst)
+	dst = append(dst, e.ans...)
+	m := dst[at:]
+	m[0], m[1] = q[0], q[1]
+	copy(m[12:w.nameEnd], q[12:w.nameEnd])
 	return dst
 }
 

@@ -21,7 +21,7 @@ func TestReplayNotForUncacheable(t *testing.T) {
 	r := h.(Replayer)
 	req := Request{Transport: DoT, Profile: &Profile{Name: "p"}}
 	resolvePacked(t, r, req, packedQuery(t, 1, "nx.example.", nil), true)
-	if _, _, ok := r.Replay(&req, packedQuery(t, 2, "nx.example.", nil), nil); ok {
+	if _, _, ok := r.Replay(&req, packedQuery(t, 2, "nx.example.", nil), nil, nil); ok {
 		t.Fatalf("replayed an answer the cache never stored (%v cache hits)", testutil.ToFloat64(m.cacheHits))
 	}
 }
@@ -45,7 +45,7 @@ func TestReplayCountsPolicy(t *testing.T) {
 	req := Request{Transport: DoT, Profile: &Profile{Name: "kids", Policy: blockAll{}}}
 	resolvePacked(t, r, req, packedQuery(t, 1, "ads.example.", nil), true)
 	for i := range 3 {
-		if _, _, ok := r.Replay(&req, packedQuery(t, uint16(2+i), "ads.example.", nil), nil); !ok {
+		if _, _, ok := r.Replay(&req, packedQuery(t, uint16(2+i), "ads.example.", nil), nil, nil); !ok {
 			t.Fatal("blocked answer not replayed")
 		}
 	}

@@ -54,7 +54,7 @@ func TestReplayAfterListReload(t *testing.T) {
 	}
 	ans, _ := resp.Pack()
 	r.Sent(req, wire, ans)
-	if _, _, ok := r.Replay(&resolver.Request{Transport: resolver.DoT, Profile: prof}, wire, nil); !ok {
+	if _, _, ok := r.Replay(&resolver.Request{Transport: resolver.DoT, Profile: prof}, wire, nil, nil); !ok {
 		t.Fatal("setup: the answer was not kept for replay")
 	}
 
@@ -64,7 +64,7 @@ func TestReplayAfterListReload(t *testing.T) {
 	if err := mgr.Reload(); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, ok := r.Replay(&resolver.Request{Transport: resolver.DoT, Profile: prof}, wire, nil); ok {
+	if _, _, ok := r.Replay(&resolver.Request{Transport: resolver.DoT, Profile: prof}, wire, nil, nil); ok {
 		t.Fatal("replayed an answer kept before the reload")
 	}
 	resp, err = r.ServeDNS(context.Background(), &resolver.Request{Msg: q, Transport: resolver.DoT, Profile: prof})

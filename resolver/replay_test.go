@@ -142,7 +142,7 @@ func TestReplay(t *testing.T) {
 				tc.between()
 			}
 			req := againReq
-			got, _, ok := h.Replay(&req, tc.again, nil)
+			got, _, ok := h.Replay(&req, tc.again, nil, nil)
 			if ok != tc.want {
 				t.Fatalf("replayed = %v, want %v", ok, tc.want)
 			}
@@ -199,7 +199,7 @@ func TestReplayKeepsNoStaleAnswer(t *testing.T) {
 	if m := new(dns.Msg); m.Unpack(ans) != nil || len(m.Answer) != 1 || m.Answer[0].Header().Ttl != StaleTTL {
 		t.Fatalf("setup: the second answer is not a stale one: %x", ans)
 	}
-	if _, _, ok := h.Replay(&req, packedQuery(t, 3, "a.example.", nil), nil); ok {
+	if _, _, ok := h.Replay(&req, packedQuery(t, 3, "a.example.", nil), nil, nil); ok {
 		t.Fatal("a stale answer was replayed")
 	}
 }
@@ -216,7 +216,7 @@ func TestReplayCountsAnswers(t *testing.T) {
 	req := Request{Transport: DoH2, Profile: &Profile{Name: "p"}}
 	resolvePacked(t, r, req, packedQuery(t, 1, "a.example.", nil), true)
 	for i := range 5 {
-		if _, maxAge, ok := r.Replay(&req, packedQuery(t, uint16(i), "a.example.", nil), nil); !ok || maxAge != 300 {
+		if _, maxAge, ok := r.Replay(&req, packedQuery(t, uint16(i), "a.example.", nil), nil, nil); !ok || maxAge != 300 {
 			t.Fatalf("replay %d: ok %v, max-age %d", i, ok, maxAge)
 		}
 	}

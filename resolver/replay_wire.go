@@ -1,20 +1,16 @@
 package resolver
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+
+	"github.com/miekg/dns"
+)
 
 // Wire-level parsing for replay: just enough of a packed query to key it, and
 // of a packed answer to decide whether it may be replayed. Anything unusual
 // (compression in a query, several questions, records in the query's answer
 // or authority sections, an EDNS version other than 0, trailing bytes) is
 // left to the full chain, which knows how to answer it.
-
-const (
-	typeOPT      = 41
-	optPadding   = 12
-	optKeepalive = 11
-	optEDE       = 15
-	rcodeNXD     = 3
-)
 
 // EDNS facts of a query that change the bytes of its answer.
 const (
@@ -103,7 +99,7 @@ func parseQuery(q []byte, id uint64, t Transport, w *wireQuery) bool {
 
 // parseOPT reads the query's one additional record, which must be an EDNS(0) OPT.
 func parseOPT(q []byte, off int, w *wireQuery) (int, bool) {
-	if off+11 > len(q) || q[off] != 0 || be16(q[off+1:]) != typeOPT {
+	if off+11 > len(q) || q[off] != 0 || be16(q[off+1:]) != dns.TypeOPT {
 		return 0, false
 	}
 	size := int(be16(q[off+3:]))
@@ -127,9 +123,9 @@ func parseOPT(q []byte, off int, w *wireQuery) (int, bool) {
 			return 0, false
 		}
 		switch code {
-		case optPadding:
+		case dns.EDNS0PADDING:
 			facts |= ednsPadding
-		case optKeepalive:
+		case dns.EDNS0TCPKEEPALIVE:
 			facts |= ednsKeepalive
 		}
 	}
@@ -153,7 +149,7 @@ func parseAnswer(ans []byte, w *wireQuery) (answerFacts, bool) {
 		return f, false
 	}
 	f.rcode = int(ans[3] & 0x0F)
-	if f.rcode != 0 && f.rcode != rcodeNXD {
+	if f.rcode != dns.RcodeSuccess && f.rcode != dns.RcodeNameError {
 		return f, false
 	}
 	// The question must be the query's, byte for byte bar case, so that
@@ -184,7 +180,7 @@ func parseAnswer(ans []byte, w *wireQuery) (answerFacts, bool) {
 		if off > len(ans) {
 			return f, false
 		}
-		if typ == typeOPT {
+		if typ == dns.TypeOPT {
 			if ans[rdata-6] != 0 || staleEDE(ans[rdata:off]) { // extended RCODE, or a stale answer
 				return f, false
 			}
@@ -193,7 +189,7 @@ func parseAnswer(ans []byte, w *wireQuery) (answerFacts, bool) {
 		f.minTTL = min(f.minTTL, ttl)
 		if i < an+ns {
 			f.maxAge = min(f.maxAge, ttl)
-			if typ == 6 && rdlen >= 22 { // SOA: MINIMUM is the last field
+			if typ == dns.TypeSOA && rdlen >= 22 { // SOA: MINIMUM is the last field
 				f.maxAge = min(f.maxAge, binary.BigEndian.Uint32(ans[off-4:]))
 			}
 		}
@@ -211,7 +207,7 @@ func parseAnswer(ans []byte, w *wireQuery) (answerFacts, bool) {
 func staleEDE(rdata []byte) bool {
 	for off := 0; off+4 <= len(rdata); {
 		code, l := be16(rdata[off:]), int(be16(rdata[off+2:]))
-		if code == optEDE && l >= 2 && off+6 <= len(rdata) && be16(rdata[off+4:]) == EDEStaleAnswer {
+		if code == dns.EDNS0EDE && l >= 2 && off+6 <= len(rdata) && be16(rdata[off+4:]) == EDEStaleAnswer {
 			return true
 		}
 		off += 4 + l

@@ -48,6 +48,13 @@ func ReadFrame(r io.Reader, buf []byte) ([]byte, error) {
 	return buf, nil
 }
 
+// SetLength fills the 2-byte length prefix of frame, a message appended
+// after two reserved bytes (at most MaxMsgSize long), and returns frame.
+func SetLength(frame []byte) []byte {
+	binary.BigEndian.PutUint16(frame, uint16(len(frame)-2))
+	return frame
+}
+
 // AppendFrame appends msg to dst behind its 2-byte length prefix.
 func AppendFrame(dst, msg []byte) ([]byte, error) {
 	if len(msg) > MaxMsgSize {

@@ -93,6 +93,10 @@ func TestParseErrors(t *testing.T) {
 			`c.yaml:5: lists.ads[0]: unknown list format "hostz" after # (want hosts, domains, wildcard, adblock or rpz)`},
 		{"xdp without interfaces", base + "rate_limit: {qps: 1, burst: 1}\nxdp:\n  mode: native\n",
 			"c.yaml: xdp.interfaces: at least one interface is required"},
+		{"xdp mode unknown", base + "rate_limit: {qps: 1, burst: 1}\nxdp:\n  interfaces: [lo]\n  mode: bogus\n",
+			`c.yaml:7: xdp.mode: must be auto, native or generic, got "bogus"`},
+		{"xdp without listen.dns", "listen:\n  dot: [\"127.0.0.1:8853\"]\nupstreams: [udp://127.0.0.1:5300]\nrate_limit: {qps: 1, burst: 1}\nxdp: {interfaces: [lo]}\n",
+			"c.yaml:5: xdp: needs listen.dns: XDP polices the plain-UDP ports dnsward listens on"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -134,6 +134,14 @@ func (c *Config) validateSections() Errors {
 		if c.RateLimit == nil {
 			add(c.errAt("xdp", "needs rate_limit: the limits XDP enforces"))
 		}
+		if len(c.Listen.DNS) == 0 {
+			add(c.errAt("xdp", "needs listen.dns: XDP polices the plain-UDP ports dnsward listens on"))
+		}
+		switch c.XDP.Mode {
+		case "", "auto", "native", "generic":
+		default:
+			add(c.errAt("xdp.mode", "must be auto, native or generic, got %q", c.XDP.Mode))
+		}
 	}
 	return errs
 }
