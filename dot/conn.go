@@ -8,7 +8,6 @@ import (
 	"net"
 	"os"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/dnsward/dnsward/dot/framing"
@@ -25,7 +24,6 @@ type conn struct {
 	profile *resolver.Profile
 	ctx     context.Context
 	sem     chan struct{} // bounds queries in flight
-	pending atomic.Int32  // queries in flight; the idle timer waits for them
 	wg      sync.WaitGroup
 	w       *batchWriter
 
@@ -94,16 +92,19 @@ func (s *Server) serve(nc net.Conn) {
 func (c *conn) readLoop() {
 	br := bufio.NewReaderSize(c.tc, 4096)
 	buf := make([]byte, 0, 512)
+	var req resolver.Request // offered to replay; one variable, so that it is not allocated per query
 	for {
-		if br.Buffered() == 0 && c.w.flush() != nil { // about to wait for the client: send what was replayed
-			return
+		if !framing.FrameBuffered(br) { // reading may wait for the client: send what was replayed, arm the idle timer
+			if c.w.flush() != nil {
+				return
+			}
+			c.tc.SetReadDeadline(time.Now().Add(c.s.cfg.IdleTimeout))
 		}
-		c.tc.SetReadDeadline(time.Now().Add(c.s.cfg.IdleTimeout))
 		if c.s.closing.Load() {
 			return
 		}
 		if _, err := br.Peek(1); err != nil {
-			if errors.Is(err, os.ErrDeadlineExceeded) && c.pending.Load() > 0 && !c.s.closing.Load() && !c.w.failed() {
+			if errors.Is(err, os.ErrDeadlineExceeded) && len(c.sem) > 0 && !c.s.closing.Load() && !c.w.failed() {
 				continue // not idle: answers are still being worked on
 			}
 			return
@@ -118,7 +119,7 @@ func (c *conn) readLoop() {
 		if cap(raw) > cap(buf) {
 			buf = raw[:0]
 		}
-		req := c.req // a fresh copy: replay may record the rate limiter's decision on it
+		req = c.req // afresh: replay may record the rate limiter's decision on it
 		if c.replayer != nil {
 			ans, _, ok := c.replayer.Replay(&req, raw, c.ans[:0], nil)
 			if ok {
@@ -142,20 +143,19 @@ func (c *conn) readLoop() {
 		case <-c.ctx.Done():
 			return
 		}
-		req.Msg = q
+		full := req // for the chain, with the rate limiter's decision if replay was offered
+		full.Msg = q
 		var wire []byte // the query as sent, for replay once answered
 		if c.replayer != nil {
 			wire = append([]byte(nil), raw...)
 		}
-		c.pending.Add(1)
 		c.wg.Add(1)
-		go c.answer(&req, wire)
+		go c.answer(&full, wire)
 	}
 }
 
 func (c *conn) answer(req *resolver.Request, wire []byte) {
 	defer func() {
-		c.pending.Add(-1)
 		<-c.sem
 		c.wg.Done()
 	}()
@@ -179,7 +179,7 @@ func (c *conn) write(m *dns.Msg, req *resolver.Request, wire []byte) {
 	b, err := framing.Pack(m, *bp)
 	if err != nil {
 		c.s.cfg.Logger.Debug("dot: pack", framing.ErrAttr(err))
-		if b, err = framing.Pack(failure(m), *bp); err != nil {
+		if b, err = framing.Pack(resolver.NewReply(m, dns.RcodeServerFailure), *bp); err != nil {
 			return
 		}
 	}
@@ -197,17 +197,6 @@ func (c *conn) write(m *dns.Msg, req *resolver.Request, wire []byte) {
 func (c *conn) protocolError(kind string) {
 	c.s.metrics.ProtocolErrors.WithLabelValues("dot", c.profile.Name, kind).Inc()
 	c.s.cfg.Logger.Debug("dot: protocol error", "kind", kind)
-}
-
-// failure is the SERVFAIL sent when an answer cannot be packed (too large).
-func failure(m *dns.Msg) *dns.Msg {
-	f := new(dns.Msg)
-	f.Id = m.Id
-	f.Response = true
-	f.Opcode = m.Opcode
-	f.Question = m.Question
-	f.Rcode = dns.RcodeServerFailure
-	return f
 }
 
 func questionName(q *dns.Msg) string {

@@ -1,6 +1,7 @@
 package dot
 
 import (
+	"github.com/dnsward/dnsward/dot/framing"
 	"net"
 	"runtime"
 	"sync"
@@ -71,8 +72,7 @@ func (w *batchWriter) add(msg []byte) error {
 	if w.err != nil {
 		return w.err
 	}
-	w.pending = append(w.pending, byte(len(msg)>>8), byte(len(msg)))
-	w.pending = append(w.pending, msg...)
+	w.pending, _ = framing.AppendFrame(w.pending, msg) // replayed answers are small
 	for len(w.pending) >= maxPending && w.err == nil {
 		if !w.flushing {
 			w.flushing = true

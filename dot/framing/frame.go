@@ -1,6 +1,7 @@
 package framing
 
 import (
+	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -24,11 +25,14 @@ var ErrShortMessage = errors.New("frame shorter than a DNS header")
 // needed) and returns it. io.EOF means r ended cleanly between frames; a frame
 // cut short returns io.ErrUnexpectedEOF.
 func ReadFrame(r io.Reader, buf []byte) ([]byte, error) {
-	var hdr [2]byte
-	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+	if cap(buf) < 2 {
+		buf = make([]byte, 0, 512)
+	}
+	hdr := buf[:2] // in buf: a local array would escape through r and cost an allocation per frame
+	if _, err := io.ReadFull(r, hdr); err != nil {
 		return nil, err
 	}
-	n := int(binary.BigEndian.Uint16(hdr[:]))
+	n := int(binary.BigEndian.Uint16(hdr))
 	if n == 0 {
 		return nil, ErrZeroLength
 	}
@@ -46,6 +50,16 @@ func ReadFrame(r io.Reader, buf []byte) ([]byte, error) {
 		return buf, ErrShortMessage
 	}
 	return buf, nil
+}
+
+// FrameBuffered reports whether br holds a whole frame, so that reading it
+// cannot block.
+func FrameBuffered(br *bufio.Reader) bool {
+	if br.Buffered() < 2 {
+		return false
+	}
+	b, _ := br.Peek(2)
+	return br.Buffered() >= 2+int(binary.BigEndian.Uint16(b))
 }
 
 // SetLength fills the 2-byte length prefix of frame, a message appended
