@@ -25,7 +25,8 @@ func FuzzResolveWire(f *testing.F) {
 	s := startServer(f, auth, nil)
 	client := netip.MustParseAddrPort("127.0.0.1:5353")
 	f.Fuzz(func(t *testing.T, wire []byte) {
-		_, resp := s.resolve(wire, s.request(client, netip.MustParseAddr("127.0.0.1"), resolver.UDP))
+		req := s.request(client, netip.MustParseAddr("127.0.0.1"), resolver.UDP)
+		_, resp := s.resolve(wire, &req)
 		if resp == nil {
 			return
 		}

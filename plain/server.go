@@ -191,9 +191,10 @@ func (s *Server) closeSockets() {
 	}
 }
 
-// request is the Request for a query from client that arrived on local.
-func (s *Server) request(client netip.AddrPort, local netip.Addr, t resolver.Transport) *resolver.Request {
-	return &resolver.Request{Client: client, Transport: t, Profile: s.cfg.Profiles.Select(resolver.Ingress{Local: local})}
+// request is the Request for queries from client that arrive on local: the
+// profile is chosen once per socket or connection, not per query.
+func (s *Server) request(client netip.AddrPort, local netip.Addr, t resolver.Transport) resolver.Request {
+	return resolver.Request{Client: client, Transport: t, Profile: s.cfg.Profiles.Select(resolver.Ingress{Local: local})}
 }
 
 // replay answers wire into dst from the bytes sent for the same query a

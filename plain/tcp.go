@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"net"
-	"net/netip"
 	"os"
 	"sync"
 	"time"
@@ -60,7 +59,7 @@ func (s *Server) serveConn(c net.Conn) {
 	stop := s.trackConn(c)
 	defer stop()
 	client := c.RemoteAddr().(*net.TCPAddr).AddrPort()
-	local := c.LocalAddr().(*net.TCPAddr).AddrPort().Addr().Unmap()
+	base := s.request(client, c.LocalAddr().(*net.TCPAddr).AddrPort().Addr().Unmap(), resolver.TCP)
 	r := bufio.NewReader(c)
 	var wmu sync.Mutex
 	var inflight sync.WaitGroup
@@ -86,14 +85,14 @@ func (s *Server) serveConn(c net.Conn) {
 		go func() {
 			defer inflight.Done()
 			defer func() { <-sem }()
-			s.answerTCP(c, &wmu, wire, client, local)
+			s.answerTCP(c, &wmu, wire, base)
 		}()
 	}
 	inflight.Wait()
 }
 
-func (s *Server) answerTCP(c net.Conn, wmu *sync.Mutex, wire []byte, client netip.AddrPort, local netip.Addr) {
-	req := s.request(client, local, resolver.TCP)
+func (s *Server) answerTCP(c net.Conn, wmu *sync.Mutex, wire []byte, base resolver.Request) {
+	req := &base
 	frame, ok := s.replay(req, wire, make([]byte, 2, 512))
 	if ok {
 		framing.SetLength(frame) // replayed answers are small

@@ -56,6 +56,8 @@ func (s *Server) readUDP(c *net.UDPConn, local netip.Addr, jobs chan<- udpJob) {
 		in[i].Buffers = [][]byte{make([]byte, maxUDPQuery)}
 		out[i].Buffers = [][]byte{make([]byte, 0, resolver.AdvertisedUDPSize)}
 	}
+	base := s.request(netip.AddrPort{}, local, resolver.UDP)
+	var req resolver.Request // offered to replay; one variable, so that it is not allocated per query
 	for {
 		n, err := bc.ReadBatch(in, 0)
 		if err != nil {
@@ -81,16 +83,18 @@ func (s *Server) readUDP(c *net.UDPConn, local netip.Addr, jobs chan<- udpJob) {
 					continue
 				}
 			}
-			req := s.request(from, local, resolver.UDP)
+			req = base
+			req.Client = from
 			o := &out[replies]
-			if ans, ok := s.replay(req, wire, o.Buffers[0][:0]); ok {
+			if ans, ok := s.replay(&req, wire, o.Buffers[0][:0]); ok {
 				o.Buffers[0], o.Addr = ans, m.Addr
 				replies++
 				continue
 			}
 			bp := packetPool.Get().(*[]byte)
 			*bp = append((*bp)[:0], wire...)
-			j := udpJob{buf: bp, from: from, req: req}
+			full := req // the worker's own
+			j := udpJob{buf: bp, from: from, req: &full}
 			select {
 			case jobs <- j:
 			default: // every worker is busy: send this batch's replays before waiting for one
