@@ -121,26 +121,28 @@ func (c *Cache) refreshStale(ctx context.Context, req *Request, e *cacheEntry) *
 		return c.stale(req, e)
 	}
 	type result struct {
-		resp *dns.Msg
-		err  error
+		resp   *dns.Msg
+		err    error
+		stored bool
 	}
 	done := make(chan result, 1)
 	refresh := &Request{Msg: req.Msg.Copy(), Client: req.Client, Transport: req.Transport, ServerName: req.ServerName, Profile: req.Profile}
 	go func() { // outlives the client's wait; the upstream step bounds it
 		resp, err := c.next.ServeDNS(context.WithoutCancel(ctx), refresh)
+		stored := false
 		if err != nil || resp.Rcode == dns.RcodeServerFailure {
 			e.failedAt.Store(max(c.now(), 1))
 		} else {
-			c.insert(e.key, resp, c.now())
+			stored = c.insert(e.key, resp, c.now())
 		}
-		done <- result{resp, err}
+		done <- result{resp, err, stored}
 	}()
 	timer := time.NewTimer(c.cfg.StaleAfter)
 	defer timer.Stop()
 	select {
 	case r := <-done:
 		if r.err == nil && r.resp.Rcode != dns.RcodeServerFailure {
-			r.resp.Id = req.Msg.Id
+			req.cached, req.uncacheable = r.stored, !r.stored // as on a miss: replay keeps only what the cache keeps
 			return r.resp
 		}
 	case <-timer.C:

@@ -2,6 +2,7 @@ package resolver
 
 import (
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
@@ -59,5 +60,31 @@ func TestReplayCountsPolicy(t *testing.T) {
 				t.Fatalf("dnsward_policy_blocked_total = %v after 4 blocked answers (3 replayed)", got)
 			}
 		}
+	}
+}
+
+// TestReplayNotForUncacheableRefresh: an expired entry refreshed in time
+// (RFC 8767) by an answer the cache refuses to store is not replayed
+// either, as on a miss.
+func TestReplayNotForUncacheableRefresh(t *testing.T) {
+	clock := &fakeClock{t: time.Unix(1e9, 0)}
+	nxNoSOA := false
+	up := &scripted{fn: func(q *dns.Msg) (*dns.Msg, error) {
+		if nxNoSOA {
+			return NewReply(q, dns.RcodeNameError), nil // no SOA: not cacheable (RFC 2308 §5)
+		}
+		return aAnswer(60)(q)
+	}}
+	h := replayChain(t, up, func(c *CacheConfig) { c.Now = clock.Now; c.StaleAfter = time.Minute })
+	req := Request{Transport: DoT, Profile: &Profile{Name: "p"}}
+	resolvePacked(t, h, req, packedQuery(t, 1, "a.example.", nil), false)
+	clock.Advance(2 * time.Minute)
+	nxNoSOA = true
+	ans := resolvePacked(t, h, req, packedQuery(t, 2, "a.example.", nil), true)
+	if m := new(dns.Msg); m.Unpack(ans) != nil || m.Rcode != dns.RcodeNameError {
+		t.Fatalf("setup: the refresh's answer was not served: %x", ans)
+	}
+	if _, _, ok := h.Replay(&req, packedQuery(t, 3, "a.example.", nil), nil, nil); ok {
+		t.Fatal("replayed a refreshed answer the cache refused to store")
 	}
 }

@@ -106,6 +106,16 @@ func TestReplay(t *testing.T) {
 				m.SetEdns0(1232, false)
 				m.IsEdns0().Option = []dns.EDNS0{&dns.EDNS0_PADDING{Padding: make([]byte, 20)}}
 			})},
+		{name: "RD differs", upstream: aAnswer(300),
+			first: packedQuery(t, 1, "a.example.", nil), again: packedQuery(t, 2, "a.example.", func(m *dns.Msg) { m.RecursionDesired = false })},
+		{name: "keepalive differs", upstream: aAnswer(300),
+			first: packedQuery(t, 1, "a.example.", withEDNS(1232, false)),
+			again: packedQuery(t, 2, "a.example.", func(m *dns.Msg) {
+				m.SetEdns0(1232, false)
+				m.IsEdns0().Option = []dns.EDNS0{&dns.EDNS0_TCP_KEEPALIVE{Code: dns.EDNS0TCPKEEPALIVE}}
+			})},
+		{name: "short TTL: kept at first", upstream: aAnswer(5),
+			first: packedQuery(t, 1, "a.example.", nil), again: packedQuery(t, 2, "a.example.", nil), want: true},
 		{name: "other profile", upstream: aAnswer(300), againReq: Request{Transport: DoT, Profile: other},
 			first: packedQuery(t, 1, "a.example.", nil), again: packedQuery(t, 2, "a.example.", nil)},
 		{name: "other transport", upstream: aAnswer(300), againReq: Request{Transport: DoQ, Profile: prof},
