@@ -118,6 +118,8 @@ func TestPolicyStep(t *testing.T) {
 	defer mgr.Close()
 	profiles := map[string]filter.PolicyConfig{
 		"noads": {Block: []string{"malware", "ads"}},
+		// An allowed name's answer is not uncloaked: its CNAME target may be listed.
+		"allowcloak": {Block: []string{"ads"}, Allow: []string{"cloaked.example"}},
 		"child": {Block: []string{"malware", "adult"}, SafeSearch: true, Allow: []string{"malware.example"},
 			Deny: []string{"extra-blocked.example"}},
 		"nullip":  {Block: []string{"ads"}, BlockedAnswer: resolver.BlockedAnswer{Kind: resolver.BlockNullIP}},
@@ -153,6 +155,7 @@ func TestPolicyStep(t *testing.T) {
 		{"noads", "ok.ads.example", A, false, "NOERROR | A 192.0.2.1"},
 		{"noads", "ads.example", A, true, "NXDOMAIN | "},
 		{"noads", "cloaked.example", A, false, "NXDOMAIN |  | EDE 17 filtered: ads"},
+		{"allowcloak", "cloaked.example", A, false, "NOERROR | CNAME t.tracker.example.; A 192.0.2.10"},
 		{"noads", "clean-cname.example", A, false, "NOERROR | CNAME cdn.example.; A 192.0.2.11"},
 		{"noads", "www.google.com", A, false, "NOERROR | A 192.0.2.1"},
 		{"unfiltered", "malware.example", A, false, "NOERROR | A 192.0.2.1"},
