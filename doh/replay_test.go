@@ -1,11 +1,16 @@
 package doh
 
 import (
+	"context"
+	"time"
+
+	"golang.org/x/net/http2"
 	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/dnsward/dnsward/dot/framing/framingtest"
+	"github.com/dnsward/dnsward/resolver"
 	"github.com/miekg/dns"
 )
 
@@ -44,5 +49,50 @@ func TestReplayedAnswers(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// gatedReplayer is the chain with replay, whose full path holds
+// "slow.test." until gate closes, whatever the request's context says.
+type gatedReplayer struct {
+	resolver.Replayer
+	gate, entered chan struct{}
+}
+
+func (g gatedReplayer) ServeDNS(ctx context.Context, req *resolver.Request) (*dns.Msg, error) {
+	if req.Msg.Question[0].Name == "slow.test." {
+		g.entered <- struct{}{}
+		select {
+		case <-g.gate:
+		case <-time.After(10 * time.Second): // bound for a broken test
+		}
+	}
+	return g.Replayer.ServeDNS(ctx, req)
+}
+
+// TestH2ReplayOnReader: an HTTP/2 request replay can answer is answered by
+// the connection's reader, while the only handler slot is taken (by a
+// request the client reset but whose handler still runs): a request that
+// needed a handler would wait in the queue.
+func TestH2ReplayOnReader(t *testing.T) {
+	h := gatedReplayer{Replayer: framingtest.NewCounting(t), gate: make(chan struct{}), entered: make(chan struct{}, 1)}
+	t.Cleanup(func() { close(h.gate) })
+	env := startServer(t, func(c *Config) { c.Handler, c.MaxStreams = h, 1 })
+	c := dialH2(t, env, []http2.Setting{})
+	c.t = t
+	c.get(1, "n1.example.")
+	if status, _ := c.response(1); status != "200" {
+		t.Fatalf("first answer: %s", status)
+	}
+	c.get(3, "slow.test.")
+	select {
+	case <-h.entered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("slow request never reached the handler")
+	}
+	c.check(c.fr.WriteRSTStream(3, http2.ErrCodeCancel)) // the stream closes; its handler keeps the slot
+	c.get(5, "n1.example.")
+	if status, body := c.response(5); status != "200" || firstA(unpack(t, body)) != framingtest.AddrFor("n1.example.").String() {
+		t.Fatalf("replayed answer: %s %x", status, body)
 	}
 }
