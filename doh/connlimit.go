@@ -2,6 +2,7 @@ package doh
 
 import (
 	"context"
+	"github.com/dnsward/dnsward/dot/framing"
 	"net"
 	"net/netip"
 	"sync"
@@ -31,13 +32,7 @@ func (l *clientLimit) key(a net.Addr) (netip.Addr, bool) {
 	if l.max <= 0 {
 		return netip.Addr{}, false
 	}
-	var ip netip.Addr
-	switch a := a.(type) {
-	case *net.TCPAddr:
-		ip = a.AddrPort().Addr().Unmap()
-	case *net.UDPAddr:
-		ip = a.AddrPort().Addr().Unmap()
-	}
+	ip := framing.AddrPort(a).Addr()
 	if !ip.IsValid() || l.trusted.Contains(ip) {
 		return netip.Addr{}, false
 	}

@@ -110,7 +110,9 @@ func TestHTTP2StreamFlood(t *testing.T) {
 			if c := g.calls.Load(); c > tt.wantCalls || c > int64(sent) {
 				t.Fatalf("%d handler calls for %d streams sent, want at most %d", c, sent, tt.wantCalls)
 			}
-			if tt.gated && metricValue(t, reg, "dnsward_doh_http2_errors_total", "conn_ENHANCE_YOUR_CALM_too_many_early_resets") == 0 {
+			defences := metricValue(t, reg, "dnsward_doh_http2_errors_total", "conn_ENHANCE_YOUR_CALM_too_many_early_resets") +
+				metricValue(t, reg, "dnsward_doh_http2_errors_total", "conn_ENHANCE_YOUR_CALM_queue_full")
+			if tt.gated && defences == 0 {
 				t.Fatal("flood defence not counted")
 			}
 			g.open()

@@ -139,7 +139,7 @@ func (c *h2Conn) startLocked(s *h2Stream) error {
 	s.body.prepare(s.req)
 	if c.running >= c.srv.maxStreams {
 		if len(c.queue) >= 4*c.srv.maxStreams {
-			return connError(http2.ErrCodeEnhanceYourCalm, "too_many_early_resets")
+			return connError(http2.ErrCodeEnhanceYourCalm, "queue_full")
 		}
 		c.queue = append(c.queue, s)
 		s.queued = true

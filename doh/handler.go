@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/dnsward/dnsward/dot/framing"
 	"github.com/dnsward/dnsward/proxyproto"
 	"github.com/dnsward/dnsward/ratelimit"
 	"github.com/dnsward/dnsward/resolver"
@@ -273,13 +274,8 @@ func peerAddr(r *http.Request) netip.AddrPort {
 
 // localAddr is the address the connection arrived on.
 func localAddr(r *http.Request) netip.Addr {
-	switch a := r.Context().Value(http.LocalAddrContextKey).(type) {
-	case *net.TCPAddr:
-		return a.AddrPort().Addr().Unmap()
-	case *net.UDPAddr:
-		return a.AddrPort().Addr().Unmap()
-	}
-	return netip.Addr{}
+	a, _ := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	return framing.AddrPort(a).Addr()
 }
 
 // localPort is the port the connection arrived on.

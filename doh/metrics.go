@@ -17,7 +17,7 @@ type metrics struct {
 	handshakes *prometheus.CounterVec   // listener (tcp, quic), result (ok, resumed, error)
 	open       *prometheus.GaugeVec     // listener (tls, plain, quic)
 	rejected   *prometheus.CounterVec   // reason
-	h2errors   *prometheus.CounterVec   // reason, from x/net/http2
+	h2errors   *prometheus.CounterVec   // reason, from the HTTP/2 engine
 	duration   *prometheus.HistogramVec // version
 
 	// Children resolved once, so that counting a request does not hash its
@@ -116,7 +116,7 @@ func (m *metrics) reject(reason string) {
 	}
 }
 
-// h2error counts an HTTP/2 error reported by x/net/http2's CountError hook.
+// h2error counts an HTTP/2 error or flood defence of the HTTP/2 engine.
 func (m *metrics) h2error(reason string) {
 	if m != nil {
 		m.h2errors.WithLabelValues(reason).Inc()

@@ -3,6 +3,7 @@ package proxyproto
 import (
 	"bytes"
 	"errors"
+	"io"
 	"net/netip"
 	"testing"
 )
@@ -89,12 +90,16 @@ func TestHeaderTLVsSkipped(t *testing.T) {
 	tlv := []byte{0x04, 0x00, 0x03, 'a', 'b', 'c'} // PP2_TYPE_NOOP
 	b[15] += byte(len(tlv))
 	b = append(b, tlv...)
-	h, err := ReadHeader(bytes.NewReader(b))
+	r := bytes.NewReader(append(b, "rest"...))
+	h, err := ReadHeader(r)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if h.Source != netip.MustParseAddrPort("192.0.2.7:1") {
 		t.Fatalf("source %v", h.Source)
+	}
+	if rest, _ := io.ReadAll(r); string(rest) != "rest" {
+		t.Fatalf("after the header: %q, want the TLVs consumed and \"rest\" left", rest)
 	}
 }
 
