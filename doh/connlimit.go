@@ -2,69 +2,40 @@ package doh
 
 import (
 	"context"
-	"github.com/dnsward/dnsward/dot/framing"
 	"net"
-	"net/netip"
 	"sync"
 
+	"github.com/dnsward/dnsward/dot/framing"
 	"github.com/dnsward/dnsward/proxyproto"
 	"github.com/quic-go/quic-go"
 	"github.com/quic-go/quic-go/http3"
 )
 
-// clientLimit bounds open connections per client across all listeners.
-// IPv6 clients are counted per /64, the smallest block one host usually has;
-// trusted proxies are exempt because they carry many clients.
+// clientLimit bounds open connections per client across all listeners
+// (framing.ConnLimiter: per address, IPv6 per /64); trusted proxies are
+// exempt because they carry many clients.
 type clientLimit struct {
-	max     int // <= 0: no bound
+	lim     *framing.ConnLimiter
 	trusted proxyproto.Trusted
 	m       *metrics
-	mu      sync.Mutex
-	open    map[netip.Addr]int
 }
 
 func newClientLimit(max int, trusted proxyproto.Trusted, m *metrics) *clientLimit {
-	return &clientLimit{max: max, trusted: trusted, m: m, open: map[netip.Addr]int{}}
-}
-
-// key is the address a connection is counted under; ok is false for exempt ones.
-func (l *clientLimit) key(a net.Addr) (netip.Addr, bool) {
-	if l.max <= 0 {
-		return netip.Addr{}, false
-	}
-	ip := framing.AddrPort(a).Addr()
-	if !ip.IsValid() || l.trusted.Contains(ip) {
-		return netip.Addr{}, false
-	}
-	if ip.Is6() {
-		ip = netip.PrefixFrom(ip, 64).Masked().Addr()
-	}
-	return ip, true
+	return &clientLimit{lim: framing.NewConnLimiter(max), trusted: trusted, m: m}
 }
 
 // acquire counts a new connection from a; false means over the bound.
 func (l *clientLimit) acquire(a net.Addr) (release func(), ok bool) {
-	k, counted := l.key(a)
-	if !counted {
+	ip := framing.AddrPort(a).Addr()
+	if !ip.IsValid() || l.trusted.Contains(ip) {
 		return func() {}, true
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.open[k] >= l.max {
+	if !l.lim.Acquire(ip) {
 		l.m.reject("per_client_limit")
 		return nil, false
 	}
-	l.open[k]++
 	var once sync.Once
-	return func() {
-		once.Do(func() {
-			l.mu.Lock()
-			defer l.mu.Unlock()
-			if l.open[k]--; l.open[k] <= 0 {
-				delete(l.open, k)
-			}
-		})
-	}, true
+	return func() { once.Do(func() { l.lim.Release(ip) }) }, true
 }
 
 // limitListener closes TCP connections over the per-client bound at accept.

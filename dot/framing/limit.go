@@ -5,7 +5,8 @@ import (
 	"sync"
 )
 
-// ConnLimiter bounds the number of connections one client address may hold.
+// ConnLimiter bounds the number of connections one client may hold: one
+// IPv4 address, or one IPv6 /64, the smallest block one host usually has.
 // A zero or negative max means no bound.
 type ConnLimiter struct {
 	max int
@@ -23,7 +24,7 @@ func (l *ConnLimiter) Acquire(a netip.Addr) bool {
 	if l.max <= 0 {
 		return true
 	}
-	a = a.Unmap()
+	a = clientKey(a)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.n[a] >= l.max {
@@ -38,7 +39,7 @@ func (l *ConnLimiter) Release(a netip.Addr) {
 	if l.max <= 0 {
 		return
 	}
-	a = a.Unmap()
+	a = clientKey(a)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.n[a] <= 1 {
@@ -46,4 +47,13 @@ func (l *ConnLimiter) Release(a netip.Addr) {
 		return
 	}
 	l.n[a]--
+}
+
+// clientKey is the address a connection from a is counted under.
+func clientKey(a netip.Addr) netip.Addr {
+	a = a.Unmap()
+	if a.Is6() {
+		return netip.PrefixFrom(a, 64).Masked().Addr()
+	}
+	return a
 }

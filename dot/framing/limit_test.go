@@ -1,0 +1,37 @@
+package framing
+
+import (
+	"net/netip"
+	"testing"
+)
+
+// TestConnLimiter: a client holds at most max connections, counted per
+// IPv4 address and per IPv6 /64; released slots can be taken again, and a
+// client with none left is forgotten.
+func TestConnLimiter(t *testing.T) {
+	l := NewConnLimiter(2)
+	a, b := netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("2001:db8::2") // one /64
+	other := netip.MustParseAddr("192.0.2.1")
+	for i, tc := range []struct {
+		addr netip.Addr
+		want bool
+	}{{a, true}, {b, true}, {a, false}, {other, true}, {netip.MustParseAddr("::ffff:192.0.2.1"), true}, {other, false}} {
+		if got := l.Acquire(tc.addr); got != tc.want {
+			t.Fatalf("step %d: Acquire(%v) = %v, want %v", i, tc.addr, got, tc.want)
+		}
+	}
+	l.Release(a)
+	if !l.Acquire(b) {
+		t.Fatal("a released slot could not be taken again")
+	}
+	for range 2 {
+		l.Release(a)
+		l.Release(other)
+	}
+	if len(l.n) != 0 {
+		t.Fatalf("clients left after every release: %v", l.n)
+	}
+	if !NewConnLimiter(0).Acquire(a) {
+		t.Fatal("max 0 must mean no bound")
+	}
+}
