@@ -32,7 +32,7 @@ func newACME(cfg Config, fallback *localCA, r *reporter) (*acmeSource, error) {
 	var roots *x509.CertPool
 	if cfg.ACME.CARoot != "" {
 		var err error
-		if roots, err = loadRoots(cfg.ACME.CARoot); err != nil {
+		if roots, err = LoadRoots(cfg.ACME.CARoot); err != nil {
 			return nil, fmt.Errorf("tls.acme.ca_root: %w", err)
 		}
 	}

@@ -159,7 +159,7 @@ func (a ACMEConfig) validate() (ACMEConfig, error) {
 		return a, fmt.Errorf("tls.acme.ca: %q is not an https:// directory URL", a.CA)
 	}
 	if a.CARoot != "" {
-		if _, err := loadRoots(a.CARoot); err != nil {
+		if _, err := LoadRoots(a.CARoot); err != nil {
 			return a, fmt.Errorf("tls.acme.ca_root: %w", err)
 		}
 	}
@@ -199,8 +199,9 @@ func (cfg Config) names() []string {
 	return append(names, cfg.Hosts...)
 }
 
-// loadRoots reads a PEM bundle of CA certificates.
-func loadRoots(path string) (*x509.CertPool, error) {
+// LoadRoots reads a PEM file of CA certificates into a pool; a file with
+// none is an error.
+func LoadRoots(path string) (*x509.CertPool, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err

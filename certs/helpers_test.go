@@ -105,7 +105,7 @@ func handshake(addr, name string, roots *x509.CertPool, protos ...string) (tls.C
 // poolFromFile loads a PEM CA file into a pool.
 func poolFromFile(t *testing.T, path string) *x509.CertPool {
 	t.Helper()
-	pool, err := loadRoots(path)
+	pool, err := LoadRoots(path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -45,7 +45,8 @@ type Config struct {
 	RetryAbove int
 	// StatelessResetKey, when set, lets the server tell a client at once that
 	// its connection is gone (after an idle timeout or a restart) instead of
-	// leaving it to time out; keep it stable across restarts and nodes.
+	// leaving it to time out; keep it stable across restarts, and distinct
+	// per node (RFC 9000 §21.11).
 	StatelessResetKey *quic.StatelessResetKey
 
 	Logger  *slog.Logger          // nil: slog.Default()

@@ -8,10 +8,9 @@ package loadgen
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
-	"errors"
 	"flag"
 	"fmt"
+	"github.com/dnsward/dnsward/certs"
 	"io"
 	"os"
 	"os/signal"
@@ -85,14 +84,11 @@ func Main(args []string, stdout, stderr io.Writer) int {
 func clientTLS(cacert, servername string, insecure bool) (*tls.Config, error) {
 	c := &tls.Config{ServerName: servername, InsecureSkipVerify: insecure}
 	if cacert != "" {
-		pem, err := os.ReadFile(cacert)
+		roots, err := certs.LoadRoots(cacert)
 		if err != nil {
 			return nil, fmt.Errorf("loadgen: %w", err)
 		}
-		c.RootCAs = x509.NewCertPool()
-		if !c.RootCAs.AppendCertsFromPEM(pem) {
-			return nil, errors.New("loadgen: no certificates in " + cacert)
-		}
+		c.RootCAs = roots
 	}
 	return c, nil
 }

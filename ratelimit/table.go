@@ -1,6 +1,10 @@
 package ratelimit
 
-import "sync"
+import (
+	"sync"
+
+	"golang.org/x/sys/cpu"
+)
 
 // shardBits sets the number of independently locked shards.
 const (
@@ -21,7 +25,7 @@ type table struct {
 type shard struct {
 	mu sync.Mutex
 	m  map[key]*bucket
-	_  [40]byte // keep shards on separate cache lines
+	_  cpu.CacheLinePad // keep shards on separate cache lines
 }
 
 func newTable(size int) *table {

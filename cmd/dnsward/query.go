@@ -2,16 +2,15 @@ package main
 
 import (
 	"context"
-	"crypto/x509"
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/miekg/dns"
 
+	"github.com/dnsward/dnsward/certs"
 	"github.com/dnsward/dnsward/resolver/upstream"
 )
 
@@ -41,16 +40,12 @@ func query(args []string, stdout, stderr io.Writer) int {
 	}
 	opts := upstream.Options{Timeout: *timeout, InsecureSkipVerify: *insecure}
 	if *cacert != "" {
-		pem, err := os.ReadFile(*cacert)
+		roots, err := certs.LoadRoots(*cacert)
 		if err != nil {
 			fmt.Fprintf(stderr, "dnsward query: %v\n", err)
 			return 1
 		}
-		opts.RootCAs = x509.NewCertPool()
-		if !opts.RootCAs.AppendCertsFromPEM(pem) {
-			fmt.Fprintf(stderr, "dnsward query: %s holds no PEM certificate\n", *cacert)
-			return 1
-		}
+		opts.RootCAs = roots
 	}
 	u, err := upstream.New(server, opts)
 	if err != nil {

@@ -17,7 +17,6 @@ type Builder struct {
 	buf  []byte   // current chunk: [len][key] records
 	offs []uint32 // record offsets into buf
 	runs [][][]byte
-	adds int
 }
 
 // Add adds a normalized name (see NormalizeName) matching the names scope
@@ -35,16 +34,11 @@ func (b *Builder) Add(name string, scope Scope) bool {
 	buf[start] = byte(len(buf) - start - 1)
 	b.buf = buf
 	b.offs = append(b.offs, uint32(start))
-	b.adds++
 	if len(b.buf) >= chunkBytes {
 		b.flush()
 	}
 	return true
 }
-
-// Added returns how many names were added, before duplicates and covered
-// names are removed.
-func (b *Builder) Added() int { return b.adds }
 
 func (b *Builder) record(off uint32) []byte {
 	return b.buf[off+1 : off+1+uint32(b.buf[off])]
@@ -73,7 +67,7 @@ func (b *Builder) Build() *Set {
 	b.buf, b.offs = nil, nil
 	pool := &pagePool{}
 	m := newMerger(b.runs, pool)
-	b.runs, b.adds = nil, 0
+	b.runs = nil
 	s := &Set{}
 	pt := partitioner{w: pageWriter{pool: pool}}
 	var d dedup

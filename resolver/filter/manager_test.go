@@ -17,18 +17,16 @@ import (
 
 // listServer serves one list with an ETag; it can be told to fail.
 type listServer struct {
-	mu       sync.Mutex
-	body     string
-	etag     string
-	status   int // 0: serve normally
-	requests int
-	notMod   int
+	mu     sync.Mutex
+	body   string
+	etag   string
+	status int // 0: serve normally
+	notMod int
 }
 
 func (s *listServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.requests++
 	if s.status != 0 {
 		w.WriteHeader(s.status)
 		return
