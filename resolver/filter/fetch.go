@@ -23,18 +23,24 @@ func (e *listError) Unwrap() error { return e.err }
 // fetch downloads a remote list with a conditional request. A 200 answer is
 // parsed to check it before it replaces the cached copy, so a broken or
 // emptied list never replaces a good one. It reports whether the copy changed.
+// Only replacing the copy takes the build lock: a slow download must not hold
+// up a reload or the local-file watch.
 func (m *Manager) fetch(ctx context.Context, s *source) (bool, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.Location, nil)
 	if err != nil {
 		return false, &listError{"download", err}
 	}
-	if _, err := os.Stat(s.path); err == nil {
-		if s.meta.ETag != "" {
-			req.Header.Set("If-None-Match", s.meta.ETag)
-		}
-		if s.meta.LastModified != "" {
-			req.Header.Set("If-Modified-Since", s.meta.LastModified)
-		}
+	m.build.Lock()
+	cached := s.meta
+	if _, err := os.Stat(s.path); err != nil {
+		cached = cacheMeta{} // no copy to revalidate
+	}
+	m.build.Unlock()
+	if cached.ETag != "" {
+		req.Header.Set("If-None-Match", cached.ETag)
+	}
+	if cached.LastModified != "" {
+		req.Header.Set("If-Modified-Since", cached.LastModified)
 	}
 	resp, err := m.client.Do(req)
 	if err != nil {
@@ -66,6 +72,8 @@ func (m *Manager) fetch(ctx context.Context, s *source) (bool, error) {
 	if err := m.validate(tmp.Name(), s); err != nil {
 		return false, err
 	}
+	m.build.Lock()
+	defer m.build.Unlock()
 	if err := os.Rename(tmp.Name(), s.path); err != nil {
 		return false, &listError{"download", err}
 	}
@@ -89,6 +97,8 @@ func (m *Manager) validate(path string, s *source) error {
 	if err != nil {
 		return &listError{"parse", err}
 	}
+	m.build.Lock() // s.entries is the build's
+	defer m.build.Unlock()
 	return checkStats(st, s)
 }
 

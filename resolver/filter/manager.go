@@ -152,9 +152,7 @@ func (m *Manager) Refresh(ctx context.Context) error {
 			if !s.remote {
 				continue
 			}
-			m.build.Lock()
 			ok, err := m.fetch(ctx, s)
-			m.build.Unlock()
 			if err != nil {
 				errs = append(errs, m.failed(c, s, err))
 			}

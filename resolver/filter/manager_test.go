@@ -204,3 +204,33 @@ func TestManagerConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+// stalledList answers a list request only once release is closed.
+type stalledList struct{ release chan struct{} }
+
+func (s stalledList) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
+	<-s.release
+	_, _ = w.Write([]byte("||ads.example^\n"))
+}
+
+// TestReloadNotHeldByDownload: a slow list download does not hold up a
+// reload (SIGHUP) of the lists.
+func TestReloadNotHeldByDownload(t *testing.T) {
+	stall := stalledList{release: make(chan struct{})}
+	srv := httptest.NewServer(stall)
+	defer srv.Close()
+	defer close(stall.release)
+	m, err := NewManager(ManagerConfig{Lists: map[string][]Source{"ads": {{Location: srv.URL + "/ads.txt"}}}, DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = m.Refresh(context.Background()) }() // blocks in the download
+	time.Sleep(100 * time.Millisecond)
+	done := make(chan error, 1)
+	go func() { done <- m.Reload() }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Reload waited for a download in progress")
+	}
+}
