@@ -1,8 +1,10 @@
 package gateway
 
 import (
+	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -126,5 +128,58 @@ upstream_timeout: 1s
 	}
 	if ede == nil || (ede.InfoCode != dns.ExtendedErrorCodeNoReachableAuthority && ede.InfoCode != dns.ExtendedErrorCodeNetworkError) {
 		t.Fatalf("SERVFAIL without EDE 22/23: %v", resp)
+	}
+}
+
+// TestReadyzWhileDraining: /readyz answers 503 as soon as a shutdown starts,
+// while queries in flight are still being answered.
+func TestReadyzWhileDraining(t *testing.T) {
+	auth := dnstest.StartAuthority(t, []string{"slow.example. 300 IN A 127.0.0.1"}, func(string) time.Duration { return time.Second })
+	dnsAddr := fmt.Sprintf("127.0.0.1:%d", dnstest.FreePort(t))
+	metricsAddr := fmt.Sprintf("127.0.0.1:%d", dnstest.FreePort(t))
+	g, err := New(loadYAML(t, t.TempDir(), fmt.Sprintf(`listen: {dns: [%q], metrics: %q}
+upstreams: [udp://%s]
+data_dir: %s
+`, dnsAddr, metricsAddr, auth.Addr, t.TempDir())), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ready := func() int {
+		r, err := http.Get("http://" + metricsAddr + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Body.Close()
+		return r.StatusCode
+	}
+	if got := ready(); got != http.StatusOK {
+		t.Fatalf("/readyz before the shutdown: %d", got)
+	}
+	answered := make(chan error, 1)
+	go func() {
+		q := new(dns.Msg)
+		q.SetQuestion("slow.example.", dns.TypeA)
+		_, _, err := (&dns.Client{Timeout: 5 * time.Second}).Exchange(q, dnsAddr)
+		answered <- err
+	}()
+	time.Sleep(200 * time.Millisecond) // the query waits on the upstream
+	stopped := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		stopped <- g.Shutdown(ctx)
+	}()
+	time.Sleep(100 * time.Millisecond)
+	if got := ready(); got != http.StatusServiceUnavailable {
+		t.Errorf("/readyz while draining: %d, want 503", got)
+	}
+	if err := <-answered; err != nil {
+		t.Errorf("query in flight lost in the drain: %v", err)
+	}
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
 	}
 }
