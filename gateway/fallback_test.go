@@ -1,10 +1,8 @@
 package gateway
 
 import (
-	"encoding/json"
 	"fmt"
 	"net"
-	"net/http"
 	"testing"
 	"time"
 
@@ -52,16 +50,7 @@ data_dir: %s
 rate_limit: {qps: 1, burst: 1}
 xdp: {interfaces: [dwx-nosuch0]}
 `, dns53, metrics, t.TempDir())), nil)
-	resp, err := http.Get("http://" + metrics + "/debug/limits")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var rep LimitsReport
-	if err := json.NewDecoder(resp.Body).Decode(&rep); err != nil {
-		t.Fatal(err)
-	}
-	if rep.XDP != nil || !rep.Userspace.UDP || rep.Limits.QPS != 1 {
+	if rep := limitsReport(t, metrics); rep.XDP != nil || !rep.Userspace.UDP || rep.Limits.QPS != 1 {
 		t.Fatalf("report %+v: want no XDP and userspace policing UDP at qps 1", rep)
 	}
 }

@@ -206,9 +206,8 @@ func TestLimitsPerTransport(t *testing.T) {
 	}
 }
 
-// decisions reads the userspace limiter's decisions for one transport
-// from /debug/limits.
-func decisions(t *testing.T, metricsAddr, transport string) map[string]uint64 {
+// limitsReport fetches /debug/limits.
+func limitsReport(t *testing.T, metricsAddr string) LimitsReport {
 	t.Helper()
 	resp, err := http.Get("http://" + metricsAddr + "/debug/limits")
 	if err != nil {
@@ -219,8 +218,15 @@ func decisions(t *testing.T, metricsAddr, transport string) map[string]uint64 {
 	if err := json.NewDecoder(resp.Body).Decode(&rep); err != nil {
 		t.Fatal(err)
 	}
+	return rep
+}
+
+// decisions reads the userspace limiter's decisions for one transport
+// from /debug/limits.
+func decisions(t *testing.T, metricsAddr, transport string) map[string]uint64 {
+	t.Helper()
 	out := map[string]uint64{}
-	for _, d := range rep.Userspace.Decisions {
+	for _, d := range limitsReport(t, metricsAddr).Userspace.Decisions {
 		if d.Transport == transport {
 			out[d.Decision] = d.Queries
 		}
