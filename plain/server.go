@@ -97,23 +97,12 @@ func New(cfg Config) (*Server, error) {
 // whatever was opened is closed again.
 func (s *Server) Start() error {
 	for _, a := range s.cfg.Addrs {
-		ap := netip.MustParseAddrPort(a)
-		for i := 0; i < s.cfg.UDPSockets; i++ {
-			c, err := listenUDP(ap)
-			if err != nil {
-				s.closeSockets()
-				return fmt.Errorf("plain: udp %s: %w", a, err)
-			}
-			s.udp = append(s.udp, c)
-			// With port 0 the first socket picks the port; the rest and TCP share it.
-			bound := c.LocalAddr().(*net.UDPAddr).AddrPort()
-			ap = netip.AddrPortFrom(bound.Addr().Unmap(), bound.Port())
-		}
-		l, err := net.Listen("tcp", ap.String())
+		udp, l, err := s.bindAddr(netip.MustParseAddrPort(a))
 		if err != nil {
 			s.closeSockets()
-			return fmt.Errorf("plain: tcp %s: %w", a, err)
+			return err
 		}
+		s.udp = append(s.udp, udp...)
 		s.tcp = append(s.tcp, l)
 	}
 	for _, c := range s.udp {
