@@ -10,7 +10,7 @@ import (
 // specific matching range decides (RFC 9110 §12.5.1): "application/dns-message;q=0"
 // refuses it even next to "*/*".
 func accepts(header, mediaType string) bool {
-	if header == "" {
+	if header == "" || header == "*/*" || header == mediaType { // what DoH clients send
 		return true
 	}
 	typ, _, _ := strings.Cut(mediaType, "/")

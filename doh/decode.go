@@ -37,36 +37,38 @@ var errMethod = &httpError{http.StatusMethodNotAllowed, "method not allowed: use
 func errorf(status int, msg string) *httpError { return &httpError{status: status, msg: msg} }
 
 // wireQuery returns the packed DNS query of an RFC 8484 GET or POST request,
-// at most maxBody bytes.
-func wireQuery(r *http.Request, maxBody int) ([]byte, *httpError) {
+// at most maxBody bytes, in buf's storage when it has room.
+func wireQuery(r *http.Request, maxBody int, buf []byte) ([]byte, *httpError) {
+	buf = buf[:0]
 	switch r.Method {
 	case http.MethodGet:
 		v, ok := queryParam(r.URL.RawQuery, "dns")
 		if !ok || v == "" {
 			return nil, errorf(http.StatusBadRequest, "missing dns query parameter")
 		}
-		return decodeParam(v, maxBody)
+		return decodeParam(v, maxBody, buf)
 	case http.MethodPost:
-		return readBody(r, maxBody)
+		return readBody(r, maxBody, buf)
 	}
 	return nil, errMethod
 }
 
-// decodeParam decodes a dns= value: base64url, padding tolerated.
-func decodeParam(v string, maxBody int) ([]byte, *httpError) {
+// decodeParam decodes a dns= value (base64url, padding tolerated) into the
+// empty buf.
+func decodeParam(v string, maxBody int, buf []byte) ([]byte, *httpError) {
 	v = strings.TrimRight(v, "=")
 	if len(v) > maxEncodedLen || base64.RawURLEncoding.DecodedLen(len(v)) > maxBody {
 		return nil, errorf(http.StatusRequestEntityTooLarge, "dns parameter decodes to more than the maximum message size")
 	}
-	b, err := base64.RawURLEncoding.DecodeString(v)
+	b, err := base64.RawURLEncoding.AppendDecode(buf, []byte(v))
 	if err != nil {
 		return nil, errorf(http.StatusBadRequest, "dns parameter is not base64url")
 	}
 	return b, nil
 }
 
-// readBody reads a POST body of type application/dns-message.
-func readBody(r *http.Request, maxBody int) ([]byte, *httpError) {
+// readBody reads a POST body of type application/dns-message into the empty buf.
+func readBody(r *http.Request, maxBody int, buf []byte) ([]byte, *httpError) {
 	if ct := r.Header.Get("Content-Type"); ct != mediaDNSMessage {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || mt != mediaDNSMessage {
@@ -81,8 +83,7 @@ func readBody(r *http.Request, maxBody int) ([]byte, *httpError) {
 		size = int(r.ContentLength)
 	}
 	// One byte more than allowed tells an oversized chunked body apart.
-	b := make([]byte, 0, min(size, maxBody)+1)
-	b, err := readAtMost(r.Body, b, maxBody+1)
+	b, err := readAtMost(r.Body, slices.Grow(buf, min(size, maxBody)+1), maxBody+1)
 	if err != nil {
 		return nil, errorf(http.StatusBadRequest, "reading the body failed")
 	}

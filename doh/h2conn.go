@@ -43,6 +43,7 @@ type h2Conn struct {
 	ctx    context.Context
 	tls    *tls.ConnectionState
 	remote string
+	facts  connFacts
 
 	mu         sync.Mutex
 	wcond      sync.Cond // a write ended
@@ -60,8 +61,9 @@ type h2Conn struct {
 	peerAway   bool   // the client sent GOAWAY
 	sawPreface bool   // the client's SETTINGS arrived
 
-	henc *hpack.Encoder
-	hbuf bytes.Buffer
+	henc    *hpack.Encoder
+	hbuf    bytes.Buffer
+	scratch []byte // a response header value being formatted
 
 	streams     map[uint32]*h2Stream // streams the client sees open
 	lastID      uint32               // highest client stream ID seen
@@ -93,6 +95,7 @@ func newH2Conn(s *h2Server, ctx context.Context, nc net.Conn, st *tls.Connection
 		peerWindow: 65535,
 		peerFrame:  16384,
 	}
+	c.facts = readFacts(ctx, c.remote)
 	c.wcond.L = &c.mu
 	c.fr = http2.NewFramer(frameSink{c}, c.br)
 	c.hb = newHeaderBlock(uint32(s.maxHeader))

@@ -19,6 +19,7 @@ import (
 // still holds it keeps seeing it cancelled.
 type streamCtx struct {
 	parent context.Context
+	facts  *connFacts // the connection's addresses, worked out once
 	mu     sync.Mutex
 	done   chan struct{} // made on first use; kept across requests until closed
 	err    error
@@ -29,6 +30,7 @@ type streamCtx struct {
 	// (Handler.replayNow) before the handler ran; set by the reader before
 	// the hand-off, read by the handler.
 	offered *resolver.Request
+	req     resolver.Request // the storage of the stream's resolver request
 }
 
 type afterFunc struct {
@@ -111,7 +113,7 @@ func (x *streamCtx) reusable() bool {
 	defer x.mu.Unlock()
 	clear(x.funcs)
 	x.funcs = x.funcs[:0]
-	x.offered = nil
+	x.offered, x.req = nil, resolver.Request{}
 	return x.err == nil
 }
 

@@ -61,7 +61,7 @@ func (c *h2Conn) newStreamLocked(id uint32) *h2Stream {
 		s = &h2Stream{c: c, hdr: http.Header{}, rw: h2ResponseWriter{hdr: http.Header{}}, req: &http.Request{}}
 	}
 	if s.ctx == nil {
-		s.ctx = &streamCtx{parent: c.ctx}
+		s.ctx = &streamCtx{parent: c.ctx, facts: &c.facts}
 		s.req = s.req.WithContext(s.ctx)
 	}
 	s.id, s.recycled = id, false

@@ -19,6 +19,11 @@ type h2ResponseWriter struct {
 	status int
 	body   []byte
 	head   bool // a HEAD request: no body goes out
+
+	// A DNS answer's headers, set by writeAnswer instead of hdr entries.
+	answer      bool
+	contentType string
+	age         maxAge
 }
 
 // Header returns the response header map.
@@ -46,9 +51,15 @@ func (w *h2ResponseWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// writeAnswer takes a 200 answer with its Content-Type and lifetime.
+func (w *h2ResponseWriter) writeAnswer(contentType string, age maxAge, body []byte) {
+	w.status, w.answer, w.contentType, w.age = http.StatusOK, true, contentType, age
+	w.body = append(w.body, body...)
+}
+
 func (w *h2ResponseWriter) reset() {
 	clear(w.hdr)
-	w.status, w.body, w.head = 0, trimBuf(w.body), false
+	w.status, w.body, w.head, w.answer = 0, trimBuf(w.body), false, false
 }
 
 // writeAnswerLocked encodes s's answer: HEADERS, then the body as DATA
@@ -64,6 +75,13 @@ func (c *h2Conn) writeAnswerLocked(s *h2Stream) {
 	}
 	c.hbuf.Reset()
 	c.field(":status", statusText(w.status))
+	if w.answer {
+		c.field("content-type", w.contentType)
+		c.scratch = strconv.AppendInt(c.scratch[:0], int64(len(w.body)), 10)
+		c.field("content-length", string(c.scratch))
+		c.scratch = w.age.appendCacheControl(c.scratch[:0])
+		c.field("cache-control", string(c.scratch))
+	}
 	for k, vv := range w.hdr {
 		name := lowerKey(k)
 		switch name {
@@ -74,7 +92,7 @@ func (c *h2Conn) writeAnswerLocked(s *h2Stream) {
 			c.field(name, v)
 		}
 	}
-	if _, ok := w.hdr["Content-Length"]; !ok {
+	if _, ok := w.hdr["Content-Length"]; !ok && !w.answer {
 		c.field("content-length", strconv.Itoa(len(w.body)))
 	}
 	if _, ok := w.hdr["Date"]; !ok {

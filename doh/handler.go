@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -46,6 +45,18 @@ const (
 // packBufs recycles response buffers (a DNS message is at most 64 KiB).
 var packBufs = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
 
+// queryBufs recycles the buffers queries are decoded into.
+var queryBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+// recycle puts bp back in pool, holding b's storage (b grew from *bp) unless
+// b is nil or grew beyond a DNS message.
+func recycle(pool *sync.Pool, bp *[]byte, b []byte) {
+	if b != nil && cap(b) <= 64<<10 {
+		*bp = b[:0]
+	}
+	pool.Put(bp)
+}
+
 // ServeHTTP answers one DoH or JSON request and counts it.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.onWorker(w, r) }
 
@@ -76,27 +87,33 @@ func (h *Handler) begin(w http.ResponseWriter, r *http.Request) (endpoint, *reso
 	if !ok {
 		return 0, nil, errorf(http.StatusNotFound, "no DoH endpoint at this path")
 	}
-	serverName := serverName(r)
+	serverName, facts := serverName(r), factsOf(r)
 	if prof == nil {
-		prof = h.profiles.Select(resolver.Ingress{ServerName: serverName, Local: localAddr(r)})
+		prof = h.profiles.Select(resolver.Ingress{ServerName: serverName, Local: facts.local.Addr()})
 	}
 	if r.TLS != nil && r.ProtoMajor < 3 {
-		if v, ok := (*h.altSvc.Load())[localPort(r)]; ok {
+		if v, ok := (*h.altSvc.Load())[int(facts.local.Port())]; ok {
 			w.Header()["Alt-Svc"] = v
 		}
 	}
 	if kind == endpointWire && r.Method == http.MethodGet && isJSONQuery(r.URL.RawQuery) {
 		kind = endpointJSON // Cloudflare-style JSON on the wire-format path
 	}
-	if x, ok := r.Context().(*streamCtx); ok && x.offered != nil {
+	x, _ := r.Context().(*streamCtx)
+	if x != nil && x.offered != nil {
 		return kind, x.offered, nil
 	}
-	return kind, &resolver.Request{
-		Client:     proxyproto.ClientFromHeaders(peerAddr(r), r.Header, h.trusted),
+	req := &resolver.Request{}
+	if x != nil {
+		req = &x.req // recycled with the stream, once its handler has returned
+	}
+	*req = resolver.Request{
+		Client:     proxyproto.ClientFromHeaders(facts.peer, r.Header, h.trusted),
 		Transport:  transport(r),
 		ServerName: serverName,
 		Profile:    prof,
-	}, nil
+	}
+	return kind, req, nil
 }
 
 // replayNow answers an RFC 8484 GET or POST (its body already read whole)
@@ -114,7 +131,9 @@ func (h *Handler) replayNow(w http.ResponseWriter, r *http.Request) (offered *re
 	if herr != nil || kind != endpointWire || !accepts(r.Header.Get("Accept"), mediaDNSMessage) {
 		return nil, false
 	}
-	wire, herr := wireQuery(r, h.maxBody)
+	qbp := queryBufs.Get().(*[]byte)
+	wire, herr := wireQuery(r, h.maxBody, *qbp)
+	defer func() { recycle(&queryBufs, qbp, wire) }()
 	if herr != nil {
 		return nil, false
 	}
@@ -157,7 +176,9 @@ func (h *Handler) serveWire(w http.ResponseWriter, r *http.Request, req *resolve
 		// net/http applies ReadTimeout to HTTP/1 and HTTP/2; HTTP/3 needs it per stream.
 		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(h.readTimeout))
 	}
-	wire, herr := wireQuery(r, h.maxBody)
+	qbp := queryBufs.Get().(*[]byte)
+	wire, herr := wireQuery(r, h.maxBody, *qbp)
+	defer func() { recycle(&queryBufs, qbp, wire) }()
 	if herr != nil {
 		return h.fail(w, herr)
 	}
@@ -176,8 +197,8 @@ func (h *Handler) serveWire(w http.ResponseWriter, r *http.Request, req *resolve
 	resp.Compress = true
 	resolver.PadResponse(q, resp)
 	bp := packBufs.Get().(*[]byte)
-	defer packBufs.Put(bp)
 	b, err := resp.PackBuffer((*bp)[:cap(*bp)])
+	defer func() { recycle(&packBufs, bp, b) }()
 	if err != nil {
 		h.log.Error("doh: packing answer failed", "error", err)
 		if b, err = resolver.NewReply(q, dns.RcodeServerFailure).Pack(); err != nil {
@@ -185,13 +206,10 @@ func (h *Handler) serveWire(w http.ResponseWriter, r *http.Request, req *resolve
 		}
 		resp.Rcode = dns.RcodeServerFailure
 	}
-	if cap(b) <= 64<<10 {
-		*bp = b[:0]
-	}
 	if h.replayer != nil {
 		h.replayer.Sent(req, wire, b)
 	}
-	writeAnswer(w, mediaDNSMessage, cacheControl(resp), b)
+	writeAnswer(w, mediaDNSMessage, answerMaxAge(resp), b)
 	return http.StatusOK
 }
 
@@ -202,15 +220,12 @@ func (h *Handler) replay(w http.ResponseWriter, req *resolver.Request, wire []by
 		return false
 	}
 	bp := packBufs.Get().(*[]byte)
-	defer packBufs.Put(bp)
-	ans, maxAge, ok := h.replayer.Replay(req, wire, (*bp)[:0], nil)
+	ans, age, ok := h.replayer.Replay(req, wire, (*bp)[:0], nil)
+	defer recycle(&packBufs, bp, ans)
 	if !ok {
 		return false
 	}
-	if cap(ans) <= 64<<10 {
-		*bp = ans[:0]
-	}
-	writeAnswer(w, mediaDNSMessage, "max-age="+strconv.FormatUint(uint64(maxAge), 10), ans)
+	writeAnswer(w, mediaDNSMessage, maxAge(age), ans)
 	return true
 }
 
@@ -266,24 +281,27 @@ func serverName(r *http.Request) string {
 	return strings.Trim(host, "[]")
 }
 
-// peerAddr is the socket peer (after a trusted PROXY v2 header).
-func peerAddr(r *http.Request) netip.AddrPort {
-	ap, _ := netip.ParseAddrPort(r.RemoteAddr)
-	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+// connFacts are the addresses of a request's connection.
+type connFacts struct {
+	peer  netip.AddrPort // the socket peer (after a trusted PROXY v2 header)
+	local netip.AddrPort // the address the connection arrived on
 }
 
-// localAddr is the address the connection arrived on.
-func localAddr(r *http.Request) netip.Addr {
-	a, _ := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
-	return framing.AddrPort(a).Addr()
-}
-
-// localPort is the port the connection arrived on.
-func localPort(r *http.Request) int {
-	if a, ok := r.Context().Value(http.LocalAddrContextKey).(*net.TCPAddr); ok {
-		return a.Port
+// factsOf returns r's connection addresses: the HTTP/2 engine works them
+// out once per connection; for HTTP/1 and HTTP/3 they come from r.
+func factsOf(r *http.Request) connFacts {
+	if x, ok := r.Context().(*streamCtx); ok {
+		return *x.facts
 	}
-	return 0
+	return readFacts(r.Context(), r.RemoteAddr)
+}
+
+// readFacts parses a connection's peer address and looks up its local
+// address in its context (net/http's LocalAddrContextKey).
+func readFacts(ctx context.Context, remote string) connFacts {
+	ap, _ := netip.ParseAddrPort(remote)
+	local, _ := ctx.Value(http.LocalAddrContextKey).(net.Addr)
+	return connFacts{peer: netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), local: framing.AddrPort(local)}
 }
 
 // transport maps the HTTP version to the resolver's transport.

@@ -61,7 +61,7 @@ func (h *Handler) serveJSON(w http.ResponseWriter, r *http.Request, req *resolve
 	if err != nil {
 		return h.fail(w, errorf(http.StatusInternalServerError, "answer could not be encoded"))
 	}
-	writeAnswer(w, ctype, cacheControl(resp), body)
+	writeAnswer(w, ctype, answerMaxAge(resp), body)
 	return http.StatusOK
 }
 

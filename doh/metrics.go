@@ -22,8 +22,22 @@ type metrics struct {
 
 	// Children resolved once, so that counting a request does not hash its
 	// label values every time.
-	requestsBy sync.Map // requestLabels → prometheus.Counter
-	durationBy sync.Map // version → prometheus.Observer
+	requestsBy sync.Map               // requestLabels → prometheus.Counter
+	durationBy [3]prometheus.Observer // by versionIndex
+}
+
+// versions are the version label values, by versionIndex.
+var versions = [3]string{"1.1", "2", "3"}
+
+// versionIndex maps a version label to its place in versions.
+func versionIndex(version string) int {
+	switch version {
+	case "2":
+		return 1
+	case "3":
+		return 2
+	}
+	return 0
 }
 
 // requestLabels are the label values of dnsward_doh_requests_total.
@@ -74,6 +88,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if err := errors.Join(errs[:]...); err != nil {
 		return nil, fmt.Errorf("doh: registering metrics: %w", err)
 	}
+	for i, v := range versions {
+		m.durationBy[i] = m.duration.WithLabelValues(v)
+	}
 	return m, nil
 }
 
@@ -88,11 +105,7 @@ func (m *metrics) request(version, method string, status int, profile string, to
 		c, _ = m.requestsBy.LoadOrStore(key, m.requests.WithLabelValues(version, method, strconv.Itoa(status), profile))
 	}
 	c.(prometheus.Counter).Inc()
-	o, ok := m.durationBy.Load(version)
-	if !ok {
-		o, _ = m.durationBy.LoadOrStore(version, m.duration.WithLabelValues(version))
-	}
-	o.(prometheus.Observer).Observe(took.Seconds())
+	m.durationBy[versionIndex(version)].Observe(took.Seconds())
 }
 
 // handshake counts one TLS handshake on listener ("tcp", "quic").

@@ -10,14 +10,28 @@ import (
 
 const noStore = "no-store"
 
-// cacheControl returns the Cache-Control value for an answer: max-age is the
-// smallest TTL among the answer and authority records (for a SOA, also its
-// negative-caching MINIMUM, RFC 2308), so no HTTP cache keeps the answer
-// longer than a DNS cache would. Failures (SERVFAIL, REFUSED, …) are not
-// stored at all.
-func cacheControl(resp *dns.Msg) string {
+// maxAge is an answer's HTTP lifetime in seconds (Cache-Control: max-age),
+// or noStoreAge for one no HTTP cache may keep.
+type maxAge int64
+
+// noStoreAge marks a failure: Cache-Control: no-store.
+const noStoreAge maxAge = -1
+
+// appendCacheControl appends the Cache-Control value of a.
+func (a maxAge) appendCacheControl(b []byte) []byte {
+	if a < 0 {
+		return append(b, noStore...)
+	}
+	return strconv.AppendInt(append(b, "max-age="...), int64(a), 10)
+}
+
+// answerMaxAge returns the lifetime of an answer: the smallest TTL among the
+// answer and authority records (for a SOA, also its negative-caching
+// MINIMUM, RFC 2308), so no HTTP cache keeps the answer longer than a DNS
+// cache would. Failures (SERVFAIL, REFUSED, …) are not stored at all.
+func answerMaxAge(resp *dns.Msg) maxAge {
 	if resp.Rcode != dns.RcodeSuccess && resp.Rcode != dns.RcodeNameError {
-		return noStore
+		return noStoreAge
 	}
 	ttl := uint32(math.MaxUint32)
 	for _, sec := range [][]dns.RR{resp.Answer, resp.Ns} {
@@ -31,13 +45,23 @@ func cacheControl(resp *dns.Msg) string {
 	if ttl == math.MaxUint32 {
 		ttl = 0 // nothing to bound the lifetime: let caches revalidate
 	}
-	return "max-age=" + strconv.FormatUint(uint64(ttl), 10)
+	return maxAge(ttl)
+}
+
+// answerWriter is a ResponseWriter that takes a 200 answer's headers as
+// values (the HTTP/2 engine encodes them without header-map entries).
+type answerWriter interface {
+	writeAnswer(contentType string, age maxAge, body []byte)
 }
 
 // writeAnswer writes a 200 response with body and its caching headers.
-func writeAnswer(w http.ResponseWriter, contentType, cache string, body []byte) {
+func writeAnswer(w http.ResponseWriter, contentType string, age maxAge, body []byte) {
+	if aw, ok := w.(answerWriter); ok {
+		aw.writeAnswer(contentType, age, body)
+		return
+	}
 	h := w.Header()
-	vals := []string{contentType, strconv.Itoa(len(body)), cache} // one allocation for three headers
+	vals := []string{contentType, strconv.Itoa(len(body)), string(age.appendCacheControl(nil))} // one slice for three headers
 	h["Content-Type"] = vals[0:1:1]
 	h["Content-Length"] = vals[1:2:2]
 	h["Cache-Control"] = vals[2:3:3]
