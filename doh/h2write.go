@@ -115,14 +115,31 @@ func (c *h2Conn) field(name, value string) {
 // writeHeaderBlockLocked writes a header block as HEADERS and, beyond the
 // client's MAX_FRAME_SIZE, CONTINUATION frames.
 func (c *h2Conn) writeHeaderBlockLocked(id uint32, block []byte, endStream bool) {
-	frag := block[:min(len(block), c.peerFrame)]
-	block = block[len(frag):]
-	_ = c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: frag, EndStream: endStream, EndHeaders: len(block) == 0})
-	for len(block) > 0 {
-		frag = block[:min(len(block), c.peerFrame)]
-		block = block[len(frag):]
-		_ = c.fr.WriteContinuation(id, len(block) == 0, frag)
+	typ, flags := http2.FrameHeaders, http2.Flags(0)
+	if endStream {
+		flags = http2.FlagHeadersEndStream
 	}
+	for {
+		frag := block[:min(len(block), c.peerFrame)]
+		block = block[len(frag):]
+		if len(block) == 0 {
+			flags |= http2.FlagHeadersEndHeaders
+		}
+		c.appendFrame(typ, flags, id, frag)
+		if len(block) == 0 {
+			return
+		}
+		typ, flags = http2.FrameContinuation, 0
+	}
+}
+
+// appendFrame appends a frame (RFC 9113 §4.1) to the output: the answers'
+// HEADERS and DATA go out this way, without the Framer's copy.
+func (c *h2Conn) appendFrame(typ http2.FrameType, flags http2.Flags, id uint32, payload []byte) {
+	n := len(payload)
+	c.out = append(c.out, byte(n>>16), byte(n>>8), byte(n), byte(typ), byte(flags),
+		byte(id>>24), byte(id>>16), byte(id>>8), byte(id))
+	c.out = append(c.out, payload...)
 }
 
 // sendDataLocked writes as much of s's pending answer as both send windows
@@ -144,7 +161,11 @@ func (c *h2Conn) sendDataLocked(s *h2Stream) {
 		s.pending = s.pending[n:]
 		s.sendWindow -= int32(n)
 		c.sendWindow -= int32(n)
-		_ = c.fr.WriteData(s.id, len(s.pending) == 0, chunk)
+		var flags http2.Flags
+		if len(s.pending) == 0 {
+			flags = http2.FlagDataEndStream
+		}
+		c.appendFrame(http2.FrameData, flags, s.id, chunk)
 	}
 	c.localDoneLocked(s)
 }
