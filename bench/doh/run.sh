@@ -16,7 +16,10 @@
 #
 # Usage: bench/doh/run.sh [DURATION] [ROUNDS]
 #   env: CLIENTS (8) connections, STREAMS (32) streams per connection,
-#        H2_THREADS (1) h2load threads, NAMES (100), *_PORT overrides.
+#        H2_THREADS (1) h2load threads, NAMES (100), *_PORT overrides,
+#        PIN (0): 1 runs every server on CPU 0 and the clients on the other
+#        CPUs (taskset), so that req/s measures what one server core
+#        answers rather than how the CPUs were shared with the client.
 # Needs: unbound (built with libnghttp2), dnsdist (with DoH), nghttp2-client,
 #        openssl, curl, go.
 set -euo pipefail
@@ -27,11 +30,17 @@ ROUNDS=${2:-3}
 CLIENTS=${CLIENTS:-8}
 STREAMS=${STREAMS:-32}
 H2_THREADS=${H2_THREADS:-1}
+PIN=${PIN:-0}
+server_cpus=$(nproc) srv=() cli=()
+if [[ $PIN == 1 ]]; then
+  (($(nproc) >= 2)) || { echo "bench/doh: PIN=1 needs at least 2 CPUs"; exit 1; }
+  server_cpus=1 srv=(taskset -c 0) cli=(taskset -c "1-$(($(nproc) - 1))")
+fi
 NAMES=${NAMES:-100}
 UB_PLAIN=${UB_PLAIN:-27353} UB_DOH=${UB_DOH:-27443}
 DD_PLAIN=${DD_PLAIN:-27354} DD_DOH=${DD_DOH:-27444} DD_WEB=${DD_WEB:-27480}
 DW_DOH=${DW_DOH:-27445} DW_METRICS=${DW_METRICS:-27481}
-for tool in unbound dnsdist h2load openssl curl go; do
+for tool in unbound dnsdist h2load openssl curl go taskset; do
   command -v "$tool" >/dev/null || { echo "bench/doh: $tool not found (apt-get install -y unbound dnsdist nghttp2-client openssl curl)"; exit 1; }
 done
 work=$(mktemp -d)
@@ -66,7 +75,7 @@ DD_KEY=$(openssl rand -hex 16)
 subst() {
   sed -e "s|@WORK@|$work|g" -e "s|@UB_PLAIN@|$UB_PLAIN|g" -e "s|@UB_DOH@|$UB_DOH|g" -e "s|@DD_PLAIN@|$DD_PLAIN|g" \
     -e "s|@DD_DOH@|$DD_DOH|g" -e "s|@DD_WEB@|$DD_WEB|g" -e "s|@DD_KEY@|$DD_KEY|g" -e "s|@DW_DOH@|$DW_DOH|g" \
-    -e "s|@DW_METRICS@|$DW_METRICS|g" -e "s|@THREADS@|$(nproc)|g" "$here/$1.in" >"$work/$1"
+    -e "s|@DW_METRICS@|$DW_METRICS|g" -e "s|@THREADS@|$server_cpus|g" "$here/$1.in" >"$work/$1"
 }
 subst unbound.conf; subst dnsdist.conf; subst dnsward.yaml
 
@@ -87,10 +96,10 @@ ready() {
 names=(dnsward dnsdist unbound)
 declare -A port=([dnsward]=$DW_DOH [dnsdist]=$DD_DOH [unbound]=$UB_DOH)
 # unbound first: it is the upstream of the other two.
-unbound -d -c "$work/unbound.conf" >"$work/unbound.log" 2>&1 & pids+=($!); ub_pid=$!
+"${srv[@]}" unbound -d -c "$work/unbound.conf" >"$work/unbound.log" 2>&1 & pids+=($!); ub_pid=$!
 ready unbound
-dnsdist --supervised --disable-syslog -C "$work/dnsdist.conf" >"$work/dnsdist.log" 2>&1 & pids+=($!); dd_pid=$!
-"$work/dnsward" serve --config "$work/dnsward.yaml" >"$work/dnsward.log" 2>&1 & pids+=($!); dw_pid=$!
+"${srv[@]}" dnsdist --supervised --disable-syslog -C "$work/dnsdist.conf" >"$work/dnsdist.log" 2>&1 & pids+=($!); dd_pid=$!
+"${srv[@]}" "$work/dnsward" serve --config "$work/dnsward.yaml" >"$work/dnsward.log" 2>&1 & pids+=($!); dw_pid=$!
 ready dnsdist; ready dnsward
 declare -A pid=([dnsward]=$dw_pid [dnsdist]=$dd_pid [unbound]=$ub_pid)
 for n in "${names[@]}"; do sed "1s|^|https://127.0.0.1:${port[$n]}|" "$work/paths" >"$work/uris.$n"; done
@@ -100,7 +109,7 @@ for n in "${names[@]}"; do sed "1s|^|https://127.0.0.1:${port[$n]}|" "$work/path
 h2load_run() {
   local n=$1; shift
   local TIMEFORMAT='%U %S'
-  { time h2load -i "$work/uris.$n" -c "$CLIENTS" -m "$STREAMS" -t "$H2_THREADS" "$@" >"$work/h2.out" 2>&1; } 2>"$work/h2.cpu"
+  { time "${cli[@]}" h2load -i "$work/uris.$n" -c "$CLIENTS" -m "$STREAMS" -t "$H2_THREADS" "$@" >"$work/h2.out" 2>&1; } 2>"$work/h2.cpu"
 }
 # Warm the caches with the measured URIs: every name many times over.
 for n in "${names[@]}"; do
@@ -120,7 +129,7 @@ lg_field() { awk -v k="$1" -v f="$2" '$1 == k {print $f}' <<<"$3"; }
 loadgen_run() {
   local out t0 t1 answered
   t0=$(ticks "${pid[$3]}")
-  out=$("$work/dnsward" bench -s "$2://localhost:${port[$3]}/dns-query" -cacert "$work/ca.pem" -d "$work/queries" \
+  out=$("${cli[@]}" "$work/dnsward" bench -s "$2://localhost:${port[$3]}/dns-query" -cacert "$work/ca.pem" -d "$work/queries" \
     -l "${DURATION}s" -c "$CLIENTS" -q "$STREAMS" -quiet)
   t1=$(ticks "${pid[$3]}")
   answered=$(lg_field queries: 4 "$out")
@@ -133,7 +142,7 @@ dd_stat() { curl -s -H "X-API-Key: $DD_KEY" "http://127.0.0.1:$DD_WEB/jsonstat?c
 last() { awk '{print $NF}' <<<"$1"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "-"}'; }
 
-echo "load before: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) CPUs; h2load -c $CLIENTS -m $STREAMS -t $H2_THREADS -D $DURATION; $NAMES names"
+echo "load before: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) CPUs, servers on $([[ $PIN == 1 ]] && echo "CPU 0, clients on the others" || echo "any"); h2load -c $CLIENTS -m $STREAMS -t $H2_THREADS -D $DURATION; $NAMES names"
 dw_h0=$(dw_metric dnsward_cache_hits_total) dw_m0=$(dw_metric dnsward_cache_misses_total)
 dd_h0=$(dd_stat cache-hits) dd_m0=$(dd_stat cache-misses)
 declare -A rps avg p50 p99 cpu ccpu bad lq lp50 lp99 lcpu lerr
