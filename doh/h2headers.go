@@ -13,12 +13,14 @@ import (
 // can do this (ReadMetaHeaders), but it builds a new frame, emit closure and
 // field slice for every request: over two thirds of the bytes the engine
 // allocated per request, and the garbage collection that goes with them.
+// The HPACK decoder is our own (hpackDecoder), which caches the strings a
+// client repeats, such as every request's :path literal.
 // The rules are x/net's: RFC 9113 §8.2 field validity, §8.3 pseudo-header
 // placement and uniqueness, the header list size bound (a request beyond it
 // is Truncated and answered 431), and the same bounds on the work a client
 // can cause with oversized or invalid blocks (CVE-2023-45288).
 type headerBlock struct {
-	dec        *hpack.Decoder
+	dec        *hpackDecoder
 	max        uint32 // header list size accepted (MaxHeaderBytes)
 	remain     uint32 // of max, for this block
 	sawRegular bool
@@ -29,7 +31,7 @@ type headerBlock struct {
 
 func newHeaderBlock(max uint32) *headerBlock {
 	b := &headerBlock{max: max}
-	b.dec = hpack.NewDecoder(4096, b.emit)
+	b.dec = newHPACKDecoder(4096, b.emit)
 	b.dec.SetMaxStringLength(int(max))
 	b.meta.HeadersFrame = &b.hf
 	return b
