@@ -2,7 +2,6 @@ package doh
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -13,7 +12,6 @@ import (
 	"time"
 
 	"golang.org/x/net/http2"
-	"golang.org/x/net/http2/hpack"
 )
 
 // Sizes and windows of the HTTP/2 engine.
@@ -61,8 +59,8 @@ type h2Conn struct {
 	peerAway   bool   // the client sent GOAWAY
 	sawPreface bool   // the client's SETTINGS arrived
 
-	henc    *hpack.Encoder
-	hbuf    bytes.Buffer
+	enc     *hpackEncoder
+	hblock  []byte // the response header block being encoded
 	scratch []byte // a response header value being formatted
 
 	streams     map[uint32]*h2Stream // streams the client sees open
@@ -101,7 +99,7 @@ func newH2Conn(s *h2Server, ctx context.Context, nc net.Conn, st *tls.Connection
 	c.hb = newHeaderBlock(uint32(s.maxHeader))
 	c.fr.SetReuseFrames()
 	c.fr.SetMaxReadFrameSize(16384) // the default MAX_FRAME_SIZE we advertise
-	c.henc = hpack.NewEncoder(&c.hbuf)
+	c.enc = newHPACKEncoder()
 	return c
 }
 

@@ -369,7 +369,7 @@ func (c *h2Conn) onSettings(f *http2.SettingsFrame) error {
 		case http2.SettingMaxFrameSize:
 			c.peerFrame = int(st.Val)
 		case http2.SettingHeaderTableSize:
-			c.henc.SetMaxDynamicTableSizeLimit(st.Val)
+			c.enc.setPeerTableSize(st.Val)
 		}
 		return nil
 	})

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"golang.org/x/net/http2"
-	"golang.org/x/net/http2/hpack"
 )
 
 // h2ResponseWriter collects a handler's answer; when the handler returns it
@@ -73,32 +72,7 @@ func (c *h2Conn) writeAnswerLocked(s *h2Stream) {
 	if w.head {
 		body = nil
 	}
-	c.hbuf.Reset()
-	c.field(":status", statusText(w.status))
-	if w.answer {
-		c.field("content-type", w.contentType)
-		c.scratch = strconv.AppendInt(c.scratch[:0], int64(len(w.body)), 10)
-		c.field("content-length", string(c.scratch))
-		c.scratch = w.age.appendCacheControl(c.scratch[:0])
-		c.field("cache-control", string(c.scratch))
-	}
-	for k, vv := range w.hdr {
-		name := lowerKey(k)
-		switch name {
-		case "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade":
-			continue
-		}
-		for _, v := range vv {
-			c.field(name, v)
-		}
-	}
-	if _, ok := w.hdr["Content-Length"]; !ok && !w.answer {
-		c.field("content-length", strconv.Itoa(len(w.body)))
-	}
-	if _, ok := w.hdr["Date"]; !ok {
-		c.field("date", httpDate())
-	}
-	c.writeHeaderBlockLocked(s.id, c.hbuf.Bytes(), len(body) == 0)
+	c.writeHeaderBlockLocked(s.id, c.headerBlockLocked(w), len(body) == 0)
 	if len(body) == 0 {
 		c.localDoneLocked(s)
 		return
@@ -107,9 +81,39 @@ func (c *h2Conn) writeAnswerLocked(s *h2Stream) {
 	c.sendDataLocked(s)
 }
 
-// field HPACK-encodes one response header field into hbuf.
-func (c *h2Conn) field(name, value string) {
-	_ = c.henc.WriteField(hpack.HeaderField{Name: name, Value: value})
+// headerBlockLocked HPACK-encodes w's status and header fields. A DNS
+// answer's fields come first, from values; header-map fields are indexed in
+// the dynamic table (their values repeat across responses) except a
+// content-length, which changes with every answer.
+func (c *h2Conn) headerBlockLocked(w *h2ResponseWriter) []byte {
+	b := c.enc.begin(c.hblock[:0])
+	b = c.enc.status(b, w.status)
+	if w.answer {
+		b = c.enc.field(b, "content-type", w.contentType, true)
+		c.scratch = strconv.AppendInt(c.scratch[:0], int64(len(w.body)), 10)
+		b = c.enc.literal(b, "content-length", c.scratch)
+		c.scratch = w.age.appendCacheControl(c.scratch[:0])
+		b = c.enc.literal(b, "cache-control", c.scratch)
+	}
+	for k, vv := range w.hdr {
+		name := lowerKey(k)
+		switch name {
+		case "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade":
+			continue
+		}
+		for _, v := range vv {
+			b = c.enc.field(b, name, v, name != "content-length")
+		}
+	}
+	if _, ok := w.hdr["Content-Length"]; !ok && !w.answer {
+		c.scratch = strconv.AppendInt(c.scratch[:0], int64(len(w.body)), 10)
+		b = c.enc.literal(b, "content-length", c.scratch)
+	}
+	if _, ok := w.hdr["Date"]; !ok {
+		b = c.enc.field(b, "date", httpDate(), true)
+	}
+	c.hblock = b
+	return b
 }
 
 // writeHeaderBlockLocked writes a header block as HEADERS and, beyond the

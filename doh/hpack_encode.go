@@ -156,11 +156,25 @@ func (e *hpackEncoder) field(dst []byte, name, value string, index bool) []byte 
 		// Larger than the table: §4.4 would empty the table to store
 		// nothing; a literal without indexing keeps what it holds.
 	}
+	return hpackEncAppendLiteral(dst, nameIdx, name, value)
+}
+
+// literal appends a field as a literal without indexing whose value the
+// caller formatted into bytes: a per-response value (content-length,
+// max-age) needs no string of its own.
+func (e *hpackEncoder) literal(dst []byte, name string, value []byte) []byte {
+	return hpackEncAppendLiteral(dst, hpackEncStaticName(name), name, value)
+}
+
+// hpackEncAppendLiteral appends a literal without indexing (§6.2.2), its
+// name by static index when nameIdx is not 0.
+func hpackEncAppendLiteral[V string | []byte](dst []byte, nameIdx int, name string, value V) []byte {
 	dst = hpackEncAppendInt(dst, 4, 0x00, uint64(nameIdx))
 	if nameIdx == 0 {
 		dst = hpackEncAppendString(dst, name)
 	}
-	return hpackEncAppendString(dst, value)
+	dst = hpackEncAppendInt(dst, 7, 0, uint64(len(value)))
+	return append(dst, value...)
 }
 
 // insert adds an entry of §4.1 size sz <= e.maxSize as the newest, evicting
