@@ -144,14 +144,19 @@ func (c *h2Conn) serve() {
 				return
 			}
 		}
-		fh, err := c.fr.ReadFrameHeader()
+		fh, err := c.fr.ReadFrameHeader() // checks the size and the CONTINUATION order
 		var f http2.Frame
-		if err == nil {
+		var hp headersPayload
+		switch {
+		case err != nil:
+		case fh.Type == http2.FrameHeaders:
+			hp, err = c.readHeadersPayload(fh)
+		default:
 			f, err = c.fr.ReadFrameForHeader(fh)
 		}
 		c.mu.Lock()
 		if err == nil {
-			err = c.processLocked(f)
+			err = c.processLocked(fh, f, hp)
 		} else {
 			err = c.readError(fh, err)
 		}

@@ -110,6 +110,20 @@ func TestH2ProtocolErrors(t *testing.T) {
 			c.check(c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: b, EndStream: true}))
 			c.check(c.fr.WriteContinuation(1, true, c.block("accept", "*/*")))
 		}, http2.ErrCodeProtocol, 0},
+		{"HEADERS on stream 0", false, func(c *h2Client) {
+			c.check(c.fr.WriteRawFrame(http2.FrameHeaders, http2.FlagHeadersEndHeaders|http2.FlagHeadersEndStream, 0, []byte{0x82}))
+		}, http2.ErrCodeProtocol, 0},
+		{"HEADERS padding beyond the payload", false, func(c *h2Client) {
+			c.check(c.fr.WriteRawFrame(http2.FrameHeaders, http2.FlagHeadersPadded|http2.FlagHeadersEndHeaders|http2.FlagHeadersEndStream, 1, []byte{10, 0x82}))
+		}, http2.ErrCodeProtocol, 0},
+		{"HEADERS too short for its priority", false, func(c *h2Client) {
+			c.check(c.fr.WriteRawFrame(http2.FrameHeaders, http2.FlagHeadersPriority|http2.FlagHeadersEndHeaders|http2.FlagHeadersEndStream, 1, []byte{0, 0}))
+		}, http2.ErrCodeFrameSize, 0},
+		{"HEADERS depending on its own stream", false, func(c *h2Client) {
+			c.check(c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, EndStream: true, EndHeaders: true,
+				Priority:      http2.PriorityParam{StreamDep: 1, Weight: 15},
+				BlockFragment: c.block(":method", "GET", ":scheme", "https", ":authority", "dns.test", ":path", "/dns-query", "x-indexed", "v")}))
+		}, 0, http2.ErrCodeProtocol},
 		{"HPACK garbage", false, func(c *h2Client) {
 			c.check(c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, EndStream: true, EndHeaders: true, BlockFragment: []byte{0xff, 0xff, 0xff, 0xff, 0xff}}))
 		}, http2.ErrCodeCompression, 0},
@@ -159,6 +173,21 @@ func TestH2HeaderBlockInFragments(t *testing.T) {
 	c.check(c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: b[:5], EndStream: true}))
 	c.check(c.fr.WriteContinuation(1, false, b[5:9]))
 	c.check(c.fr.WriteContinuation(1, true, b[9:]))
+	if status, body := c.response(1); status != "200" || firstA(unpack(t, body)) != "127.0.0.1" {
+		t.Fatalf("status %s, body %x", status, body)
+	}
+}
+
+// TestH2HeadersPaddedWithPriority: a HEADERS frame with padding and a
+// priority (RFC 9113 §6.2) is served like any other.
+func TestH2HeadersPaddedWithPriority(t *testing.T) {
+	env, _ := startH2Server(t, nil)
+	c := dialH2(t, env, []http2.Setting{})
+	c.t = t
+	path := dohURL("", "", "/dns-query", query(t, "a.test.", dns.TypeA, 0, 0))[len("://"):]
+	c.check(c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, EndStream: true, EndHeaders: true, PadLength: 200,
+		Priority:      http2.PriorityParam{StreamDep: 0, Exclusive: true, Weight: 200},
+		BlockFragment: c.block(":method", "GET", ":scheme", "https", ":authority", "dns.test", ":path", path)}))
 	if status, body := c.response(1); status != "200" || firstA(unpack(t, body)) != "127.0.0.1" {
 		t.Fatalf("status %s, body %x", status, body)
 	}

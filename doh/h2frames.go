@@ -1,6 +1,7 @@
 package doh
 
 import (
+	"encoding/binary"
 	"errors"
 	"math"
 	"net/http"
@@ -64,19 +65,20 @@ func (c *h2Conn) handleLocked(err error) error {
 	return he
 }
 
-// processLocked handles one frame from the client.
-func (c *h2Conn) processLocked(f http2.Frame) error {
+// processLocked handles one frame from the client: a HEADERS frame as its
+// header and payload (readHeadersPayload), any other as f.
+func (c *h2Conn) processLocked(fh http2.FrameHeader, f http2.Frame, hp headersPayload) error {
 	if !c.sawPreface {
-		sf, ok := f.(*http2.SettingsFrame)
-		if !ok || sf.IsAck() {
+		if fh.Type != http2.FrameSettings || fh.Flags.Has(http2.FlagSettingsAck) {
 			return connError(http2.ErrCodeProtocol, "first_frame_not_settings")
 		}
 		c.sawPreface = true
 	}
+	if fh.Type == http2.FrameHeaders {
+		c.hb.start(fh, hp.priority)
+		return c.headerFragmentLocked(hp.frag, fh.Flags.Has(http2.FlagHeadersEndHeaders))
+	}
 	switch f := f.(type) {
-	case *http2.HeadersFrame:
-		c.hb.start(f)
-		return c.headerFragmentLocked(f.HeaderBlockFragment(), f.HeadersEnded())
 	case *http2.ContinuationFrame: // the Framer checks that it continues the block under way
 		return c.headerFragmentLocked(f.HeaderBlockFragment(), f.HeadersEnded())
 	case *http2.DataFrame:
@@ -101,6 +103,45 @@ func (c *h2Conn) processLocked(f http2.Frame) error {
 		}
 	} // unknown frame types are ignored (RFC 9113 §4.1)
 	return nil
+}
+
+// headersPayload is what a HEADERS frame carries past its header.
+type headersPayload struct {
+	frag     []byte // the header block fragment, valid until the next read
+	priority http2.PriorityParam
+}
+
+// readHeadersPayload reads a HEADERS frame's payload (RFC 9113 §6.2)
+// without the frame x/net's Framer would allocate for every request.
+func (c *h2Conn) readHeadersPayload(fh http2.FrameHeader) (headersPayload, error) {
+	var hp headersPayload
+	p, err := c.br.Peek(int(fh.Length))
+	if err != nil {
+		return hp, err
+	}
+	_, _ = c.br.Discard(len(p))
+	if fh.StreamID == 0 {
+		return hp, connError(http2.ErrCodeProtocol, "frame_HEADERS_zero_stream")
+	}
+	pad := 0
+	if fh.Flags.Has(http2.FlagHeadersPadded) {
+		if len(p) < 1 {
+			return hp, connError(http2.ErrCodeFrameSize, "frame_HEADERS_short")
+		}
+		pad, p = int(p[0]), p[1:]
+	}
+	if fh.Flags.Has(http2.FlagHeadersPriority) {
+		if len(p) < 5 {
+			return hp, connError(http2.ErrCodeFrameSize, "frame_HEADERS_short")
+		}
+		hp.priority = http2.PriorityParam{StreamDep: binary.BigEndian.Uint32(p) & 0x7fffffff, Exclusive: p[0]&0x80 != 0, Weight: p[4]}
+		p = p[5:]
+	}
+	if pad > len(p) {
+		return hp, connError(http2.ErrCodeProtocol, "frame_HEADERS_padding")
+	}
+	hp.frag = p[:len(p)-pad]
+	return hp, nil
 }
 
 // headerFragmentLocked decodes a fragment of the header block under way
@@ -136,6 +177,8 @@ func (c *h2Conn) onHeaders(f *http2.MetaHeadersFrame) error {
 	}
 	c.lastID = id
 	switch {
+	case f.HasPriority() && f.Priority.StreamDep == id: // RFC 9113 §5.3.1
+		return streamError(id, http2.ErrCodeProtocol, "priority_self")
 	case c.goingAway:
 		return streamError(id, http2.ErrCodeRefusedStream, "going_away")
 	case len(c.streams) >= c.srv.maxStreams:

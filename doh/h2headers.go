@@ -37,9 +37,9 @@ func newHeaderBlock(max uint32) *headerBlock {
 	return b
 }
 
-// start begins the block of HEADERS frame f.
-func (b *headerBlock) start(f *http2.HeadersFrame) {
-	b.hf.FrameHeader = f.FrameHeader
+// start begins the block of a HEADERS frame with header fh and priority.
+func (b *headerBlock) start(fh http2.FrameHeader, priority http2.PriorityParam) {
+	b.hf.FrameHeader, b.hf.Priority = fh, priority
 	b.meta.Fields, b.meta.Truncated = b.meta.Fields[:0], false
 	b.remain, b.sawRegular, b.invalid = b.max, false, false
 	b.dec.SetEmitEnabled(true)
