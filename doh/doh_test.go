@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/dnsward/dnsward/resolver"
 	"github.com/miekg/dns"
@@ -176,5 +177,15 @@ func checkHeader(t *testing.T, resp *http.Response, key, want string) {
 	t.Helper()
 	if got := resp.Header.Get(key); got != want {
 		t.Fatalf("%s: %q, want %q", key, got, want)
+	}
+}
+
+// checkDate fails unless resp carries a Date header within a few seconds of
+// now (RFC 9110 §6.6.1: an origin server with a clock sends one).
+func checkDate(t *testing.T, resp *http.Response) {
+	t.Helper()
+	d, err := http.ParseTime(resp.Header.Get("Date"))
+	if err != nil || time.Since(d).Abs() > 5*time.Second {
+		t.Fatalf("Date %q: %v, want about now", resp.Header.Get("Date"), err)
 	}
 }

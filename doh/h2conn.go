@@ -51,8 +51,9 @@ type h2Conn struct {
 	readerIdle bool // the reader is blocked in a read (or gone): completions flush
 	flushTimer *time.Timer
 	timerArmed bool
-	kicked     bool // the reader's deadline was moved to wake it
-	idleAt     time.Time
+	kicked     bool      // the reader's deadline was moved to wake it
+	idleAt     time.Time // when an idle connection ends; zero: from the reader's next wait
+	readAt     time.Time // when the reader's last wait for input ended (reader only)
 	closed     bool
 	goingAway  bool   // GOAWAY sent (or to send): no new streams
 	goAwayID   uint32 // the last stream ID the first GOAWAY named
@@ -138,6 +139,7 @@ func (c *h2Conn) serve() {
 		c.srv.m.h2error("conn_PROTOCOL_ERROR_bad_preface")
 		return
 	}
+	c.readAt = time.Now()
 	for {
 		for !c.frameBuffered() {
 			if !c.waitInput() {
@@ -212,11 +214,12 @@ func (c *h2Conn) waitInput() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.readerIdle = false
+	c.readAt = time.Now()
 	if err != nil {
 		if !errors.Is(err, os.ErrDeadlineExceeded) {
 			return false
 		}
-		now := time.Now()
+		now := c.readAt
 		c.expireParkedLocked(now)
 		if c.bodyWaiting > 0 {
 			if err := c.expireBodiesLocked(now); err != nil {
@@ -224,7 +227,7 @@ func (c *h2Conn) waitInput() bool {
 				return false
 			}
 		}
-		if c.idleLocked() && !now.Before(c.idleAt) {
+		if c.idleLocked() && !c.idleAt.IsZero() && !now.Before(c.idleAt) {
 			c.goAwayLocked(http2.ErrCodeNo)
 			return false
 		}

@@ -29,8 +29,9 @@ type streamCtx struct {
 	// offered is the resolver request the reader offered to replay
 	// (Handler.replayNow) before the handler ran; set by the reader before
 	// the hand-off, read by the handler.
-	offered *resolver.Request
-	req     resolver.Request // the storage of the stream's resolver request
+	offered  *resolver.Request
+	req      resolver.Request // the storage of the stream's resolver request
+	received time.Time        // when the reader read the request's HEADERS
 }
 
 type afterFunc struct {
@@ -113,7 +114,7 @@ func (x *streamCtx) reusable() bool {
 	defer x.mu.Unlock()
 	clear(x.funcs)
 	x.funcs = x.funcs[:0]
-	x.offered, x.req = nil, resolver.Request{}
+	x.offered, x.req, x.received = nil, resolver.Request{}, time.Time{}
 	return x.err == nil
 }
 

@@ -185,11 +185,12 @@ func (c *h2Conn) onHeaders(f *http2.MetaHeadersFrame) error {
 		return streamError(id, http2.ErrCodeRefusedStream, "over_max_streams")
 	}
 	s := c.newStreamLocked(id)
+	s.ctx.received = c.readAt
 	if f.Truncated { // answered 431 at once, as net/http does
 		c.openLocked(s)
 		s.remoteClosed = f.StreamEnded()
 		writeError(&s.rw, errorf(http.StatusRequestHeaderFieldsTooLarge, "request header fields too large"))
-		c.writeAnswerLocked(s)
+		c.writeAnswerLocked(s, c.readAt)
 		return nil
 	}
 	if err := s.build(f); err != nil {
@@ -238,7 +239,7 @@ func (c *h2Conn) replayLocked(s *h2Stream) (done bool) {
 		s.awaitingBody = false
 		c.bodyWaiting--
 	}
-	c.writeAnswerLocked(s)
+	c.writeAnswerLocked(s, c.readAt)
 	c.releaseLocked(s)
 	return true
 }

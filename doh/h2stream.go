@@ -123,7 +123,7 @@ func (c *h2Conn) removeLocked(s *h2Stream) {
 		s.ctx.cancel()
 	}
 	if c.idleLocked() {
-		c.idleAt = time.Now().Add(c.srv.idleTimeout)
+		c.idleAt = time.Time{} // idle from here: armLocked starts the clock
 	}
 	c.releaseLocked(s)
 }
@@ -202,7 +202,7 @@ func (c *h2Conn) finish(s *h2Stream, ok bool) {
 	switch {
 	case !s.inMap || c.closed:
 	case ok:
-		c.writeAnswerLocked(s)
+		c.writeAnswerLocked(s, time.Now())
 	default:
 		_ = c.fr.WriteRSTStream(s.id, http2.ErrCodeInternal)
 		c.removeLocked(s)

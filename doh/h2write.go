@@ -61,9 +61,9 @@ func (w *h2ResponseWriter) reset() {
 	w.status, w.body, w.head, w.answer = 0, trimBuf(w.body), false, false
 }
 
-// writeAnswerLocked encodes s's answer: HEADERS, then the body as DATA
-// within the client's flow-control windows.
-func (c *h2Conn) writeAnswerLocked(s *h2Stream) {
+// writeAnswerLocked encodes s's answer, dated now: HEADERS, then the body
+// as DATA within the client's flow-control windows.
+func (c *h2Conn) writeAnswerLocked(s *h2Stream, now time.Time) {
 	w := &s.rw
 	if w.status == 0 {
 		w.status = http.StatusOK
@@ -72,7 +72,7 @@ func (c *h2Conn) writeAnswerLocked(s *h2Stream) {
 	if w.head {
 		body = nil
 	}
-	c.writeHeaderBlockLocked(s.id, c.headerBlockLocked(w), len(body) == 0)
+	c.writeHeaderBlockLocked(s.id, c.headerBlockLocked(w, now), len(body) == 0)
 	if len(body) == 0 {
 		c.localDoneLocked(s)
 		return
@@ -85,7 +85,7 @@ func (c *h2Conn) writeAnswerLocked(s *h2Stream) {
 // answer's fields come first, from values; header-map fields are indexed in
 // the dynamic table (their values repeat across responses) except a
 // content-length, which changes with every answer.
-func (c *h2Conn) headerBlockLocked(w *h2ResponseWriter) []byte {
+func (c *h2Conn) headerBlockLocked(w *h2ResponseWriter, now time.Time) []byte {
 	b := c.enc.begin(c.hblock[:0])
 	b = c.enc.status(b, w.status)
 	if w.answer {
@@ -110,7 +110,7 @@ func (c *h2Conn) headerBlockLocked(w *h2ResponseWriter) []byte {
 		b = c.enc.literal(b, "content-length", c.scratch)
 	}
 	if _, ok := w.hdr["Date"]; !ok {
-		b = c.enc.field(b, "date", httpDate(), true)
+		b = c.enc.field(b, "date", httpDate(now), true)
 	}
 	c.hblock = b
 	return b
@@ -261,8 +261,7 @@ type cachedDate struct {
 }
 
 // httpDate is the Date header value for now.
-func httpDate() string {
-	now := time.Now()
+func httpDate(now time.Time) string {
 	if d := dateCache.Load(); d != nil && d.sec == now.Unix() {
 		return d.val
 	}

@@ -62,7 +62,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.onWorker
 
 // serveHTTP is ServeHTTP on the goroutine that runs it.
 func (h *Handler) serveHTTP(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
+	start := receivedAt(r)
 	status, profile := h.serve(w, r)
 	h.m.request(versionLabel(r), methodLabel(r.Method), status, profile, time.Since(start))
 }
@@ -126,7 +126,7 @@ func (h *Handler) replayNow(w http.ResponseWriter, r *http.Request) (offered *re
 	if h.replayer == nil || r.Method != http.MethodGet && r.Method != http.MethodPost {
 		return nil, false
 	}
-	start := time.Now()
+	start := receivedAt(r)
 	kind, req, herr := h.begin(w, r)
 	if herr != nil || kind != endpointWire || !accepts(r.Header.Get("Accept"), mediaDNSMessage) {
 		return nil, false
@@ -279,6 +279,14 @@ func serverName(r *http.Request) string {
 		host = h
 	}
 	return strings.Trim(host, "[]")
+}
+
+// receivedAt is when r arrived: as the HTTP/2 engine read it, else now.
+func receivedAt(r *http.Request) time.Time {
+	if x, ok := r.Context().(*streamCtx); ok && !x.received.IsZero() {
+		return x.received
+	}
+	return time.Now()
 }
 
 // connFacts are the addresses of a request's connection.

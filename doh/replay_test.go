@@ -34,6 +34,7 @@ func TestReplayedAnswers(t *testing.T) {
 					if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/dns-message" {
 						t.Fatalf("repeat %d: %s, Content-Type %q", i, resp.Status, resp.Header.Get("Content-Type"))
 					}
+					checkDate(t, resp)
 					if got, want := resp.Header.Get("Cache-Control"), first.Header.Get("Cache-Control"); got != want || got != "max-age=300" {
 						t.Errorf("repeat %d: Cache-Control %q, first answer had %q (want max-age=300)", i, got, want)
 					}
