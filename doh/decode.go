@@ -136,7 +136,7 @@ func queryParam(raw, key string) (string, bool) {
 		if k != key {
 			continue
 		}
-		if !strings.ContainsAny(v, "%+") {
+		if strings.IndexByte(v, '%') < 0 && strings.IndexByte(v, '+') < 0 {
 			return v, true
 		}
 		u, err := url.QueryUnescape(v)

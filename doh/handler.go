@@ -103,15 +103,19 @@ func (h *Handler) begin(w http.ResponseWriter, r *http.Request) (endpoint, *reso
 	if x != nil && x.offered != nil {
 		return kind, x.offered, nil
 	}
-	req := &resolver.Request{}
+	var req *resolver.Request
+	var received time.Time // HTTP/1 and HTTP/3: when the chain is called
 	if x != nil {
-		req = &x.req // recycled with the stream, once its handler has returned
+		req, received = &x.req, x.received // recycled with the stream, once its handler has returned
+	} else {
+		req = new(resolver.Request)
 	}
 	*req = resolver.Request{
 		Client:     proxyproto.ClientFromHeaders(facts.peer, r.Header, h.trusted),
 		Transport:  transport(r),
 		ServerName: serverName,
 		Profile:    prof,
+		Received:   received,
 	}
 	return kind, req, nil
 }
@@ -258,9 +262,18 @@ func (h *Handler) resolve(ctx context.Context, req *resolver.Request) (*dns.Msg,
 // isJSONQuery reports whether a wire-format path's query string is a JSON
 // API request: name= without dns=.
 func isJSONQuery(raw string) bool {
-	_, dns := queryParam(raw, "dns")
-	_, name := queryParam(raw, "name")
-	return name && !dns
+	name := false
+	for raw != "" {
+		var pair string
+		pair, raw, _ = strings.Cut(raw, "&")
+		switch k, _, _ := strings.Cut(pair, "="); k {
+		case "dns":
+			return false
+		case "name":
+			name = true
+		}
+	}
+	return name
 }
 
 // fail writes an HTTP error and returns its status.

@@ -35,7 +35,7 @@ func (h *entry) ServeDNS(ctx context.Context, req *Request) (*dns.Msg, error) {
 		h.metrics.Malformed(req.Transport, "qr_set")
 		return nil, ErrDrop
 	}
-	start := time.Now()
+	start := req.start()
 	epoch := policyEpoch.Load() // before resolving: a change during it spoils the answer for replay
 	if h.metrics != nil {
 		h.metrics.inflight.Inc()
@@ -151,7 +151,7 @@ func (h *entry) Replay(req *Request, q, dst []byte, admit func(*Request) bool) (
 	if h.replay == nil {
 		return nil, 0, false
 	}
-	start := time.Now()
+	start := req.start()
 	var w wireQuery
 	if !parseQuery(q, req.Profile.id(), req.Transport, &w) || admit != nil && !admit(req) {
 		return nil, 0, false

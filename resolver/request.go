@@ -7,6 +7,7 @@ import (
 	"context"
 	"io"
 	"net/netip"
+	"time"
 
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
@@ -48,6 +49,10 @@ type Request struct {
 	// request was offered to Replay, so that ServeDNS does not charge the
 	// client a second time. Transports pass the same Request to both.
 	Admission Admission
+	// Received is when the transport read the query, where it notes that
+	// (zero: when the chain is called). Durations count from there, and
+	// replay judges freshness at that time.
+	Received time.Time
 
 	// Set by the chain while it answers, for replay (see Replayer).
 	replay      replayTicket       // noted by the entry step
@@ -55,6 +60,14 @@ type Request struct {
 	uncacheable bool               // the cache would not store the answer: never replayed either
 	stale       bool               // the answer is a stale one (RFC 8767)
 	policy      prometheus.Counter // the policy counter the answer counted in, counted again on replay
+}
+
+// start is when answering req began: Received, or now.
+func (r *Request) start() time.Time {
+	if r.Received.IsZero() {
+		return time.Now()
+	}
+	return r.Received
 }
 
 // countPolicy counts the answer in c, a policy metric, and notes c so that
