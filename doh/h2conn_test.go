@@ -10,6 +10,7 @@ import (
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
 )
 
 // TestH2SettingsAndPing: the server's SETTINGS carry the configured limits,
@@ -193,6 +194,43 @@ func TestH2HeadersPaddedWithPriority(t *testing.T) {
 	}
 }
 
+// TestH2PeerHeaderTableSize: answers stay decodable by a client whose
+// SETTINGS_HEADER_TABLE_SIZE is 0 from the start, or shrinks mid-connection
+// and grows back (RFC 7541 §4.2: the server signals each change).
+func TestH2PeerHeaderTableSize(t *testing.T) {
+	env, _ := startH2Server(t, nil)
+	tests := []struct {
+		name  string
+		sizes []uint32 // the client's table size for each run of requests
+	}{
+		{"zero from the start", []uint32{0}},
+		{"shrinks and grows back", []uint32{4096, 40, 0, 4096}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := dialH2(t, env, []http2.Setting{{ID: http2.SettingHeaderTableSize, Val: tt.sizes[0]}})
+			c.t = t
+			dec := hpack.NewDecoder(tt.sizes[0], nil)
+			c.fr.ReadMetaHeaders = dec
+			id := uint32(1)
+			for i, size := range tt.sizes {
+				if i > 0 {
+					c.check(c.fr.WriteSettings(http2.Setting{ID: http2.SettingHeaderTableSize, Val: size}))
+					c.until("SETTINGS ack", func(f frame) bool { return f.typ == http2.FrameSettings && f.ack })
+					dec.SetAllowedMaxDynamicTableSize(size)
+				}
+				for range 5 {
+					c.get(id, "a.test.")
+					if status, body := c.response(id); status != "200" || firstA(unpack(t, body)) != "127.0.0.1" {
+						t.Fatalf("table size %d, stream %d: status %s", size, id, status)
+					}
+					id += 2
+				}
+			}
+		})
+	}
+}
+
 // TestH2IgnoredFrames: PRIORITY and frames of unknown type are ignored.
 func TestH2IgnoredFrames(t *testing.T) {
 	env, _ := startH2Server(t, nil)
@@ -360,10 +398,16 @@ func TestH2Timeouts(t *testing.T) {
 	t.Run("idle", func(t *testing.T) {
 		c := dialH2(t, env, []http2.Setting{})
 		c.t = t
+		time.Sleep(200 * time.Millisecond) // the idle time counts from the last answer, not from the connection's start
 		c.get(1, "a.test.")
 		c.response(1)
+		answered := time.Now()
 		if f := c.goAway(); f.code != http2.ErrCodeNo || f.lastID != 1 {
 			t.Fatalf("GOAWAY %v last stream %d, want NO_ERROR 1", f.code, f.lastID)
+		}
+		// Twice the timeout would mean the idle clock started late.
+		if d := time.Since(answered); d < 250*time.Millisecond || d > 550*time.Millisecond {
+			t.Fatalf("GOAWAY %v after the answer, want about the 300ms IdleTimeout", d)
 		}
 	})
 	t.Run("body never sent", func(t *testing.T) {

@@ -97,3 +97,27 @@ func TestH2ReplayOnReader(t *testing.T) {
 		t.Fatalf("replayed answer: %s %x", status, body)
 	}
 }
+
+// TestH2ReplayFreshAtAnswer: replay judges an answer's freshness when it
+// answers, not when the request arrived: a POST whose body comes after
+// what replay kept has expired (at most a second) takes the chain again.
+func TestH2ReplayFreshAtAnswer(t *testing.T) {
+	h := framingtest.NewCounting(t)
+	env := startServer(t, func(c *Config) { c.Handler, c.ReadTimeout = h, 5*time.Second })
+	c := dialH2(t, env, []http2.Setting{})
+	c.t = t
+	c.get(1, "late.example.")
+	if status, _ := c.response(1); status != "200" {
+		t.Fatalf("first answer: %s", status)
+	}
+	before := h.Full.Load()
+	c.post(3)
+	time.Sleep(1200 * time.Millisecond) // replay keeps an answer at most a second
+	c.check(c.fr.WriteData(3, true, query(t, "late.example.", dns.TypeA, 7, 0)))
+	if status, _ := c.response(3); status != "200" {
+		t.Fatalf("late POST: %s", status)
+	}
+	if got := h.Full.Load() - before; got != 1 {
+		t.Fatalf("%d full-chain queries for the late POST, want 1: an expired answer was replayed", got)
+	}
+}

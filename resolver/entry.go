@@ -151,12 +151,16 @@ func (h *entry) Replay(req *Request, q, dst []byte, admit func(*Request) bool) (
 	if h.replay == nil {
 		return nil, 0, false
 	}
-	start := req.start()
+	now := time.Now() // freshness is judged now: the query may have waited since Received
+	start := now
+	if !req.Received.IsZero() {
+		start = req.Received
+	}
 	var w wireQuery
 	if !parseQuery(q, req.Profile.id(), req.Transport, &w) || admit != nil && !admit(req) {
 		return nil, 0, false
 	}
-	e := h.replay.lookup(&w, start)
+	e := h.replay.lookup(&w, now)
 	if e == nil || req.Transport == UDP && len(e.ans) > UDPLimit(w.udpSize) {
 		return nil, 0, false
 	}

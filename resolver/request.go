@@ -50,8 +50,7 @@ type Request struct {
 	// client a second time. Transports pass the same Request to both.
 	Admission Admission
 	// Received is when the transport read the query, where it notes that
-	// (zero: when the chain is called). Durations count from there, and
-	// replay judges freshness at that time.
+	// (zero: when the chain is called). Durations count from there.
 	Received time.Time
 
 	// Set by the chain while it answers, for replay (see Replayer).
