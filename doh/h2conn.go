@@ -276,8 +276,13 @@ func (c *h2Conn) backpressureLocked() {
 	if len(c.out) >= h2FlushAt {
 		c.flushLocked()
 	}
+	waited := false
 	for c.writing && len(c.out) >= h2MaxOut && c.werr == nil {
 		c.wcond.Wait()
+		waited = true
+	}
+	if waited { // what is read next is dated from now
+		c.readAt = time.Now()
 	}
 }
 
