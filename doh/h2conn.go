@@ -53,7 +53,7 @@ type h2Conn struct {
 	timerArmed bool
 	kicked     bool      // the reader's deadline was moved to wake it
 	idleAt     time.Time // when an idle connection ends; zero: from the reader's next wait
-	readAt     time.Time // when the reader's last wait for input ended (reader only)
+	readAt     time.Time // when the reader last stopped waiting, for input or for the writer (reader only)
 	closed     bool
 	goingAway  bool   // GOAWAY sent (or to send): no new streams
 	goAwayID   uint32 // the last stream ID the first GOAWAY named
