@@ -95,21 +95,26 @@ func (c *h2Conn) headerBlockLocked(w *h2ResponseWriter, now time.Time) []byte {
 		c.scratch = w.age.appendCacheControl(c.scratch[:0])
 		b = c.enc.literal(b, "cache-control", c.scratch)
 	}
+	hasLength, hasDate := w.answer, false
 	for k, vv := range w.hdr {
 		name := lowerKey(k)
 		switch name {
 		case "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade":
 			continue
+		case "content-length":
+			hasLength = true
+		case "date":
+			hasDate = true
 		}
 		for _, v := range vv {
 			b = c.enc.field(b, name, v, name != "content-length")
 		}
 	}
-	if _, ok := w.hdr["Content-Length"]; !ok && !w.answer {
+	if !hasLength {
 		c.scratch = strconv.AppendInt(c.scratch[:0], int64(len(w.body)), 10)
 		b = c.enc.literal(b, "content-length", c.scratch)
 	}
-	if _, ok := w.hdr["Date"]; !ok {
+	if !hasDate {
 		b = c.enc.field(b, "date", httpDate(now), true)
 	}
 	c.hblock = b
@@ -235,19 +240,28 @@ var statusTexts = func() (t [1000]string) {
 
 func statusText(code int) string { return statusTexts[code] }
 
-// lowerKeys maps the canonical names the handler sets to HTTP/2's lower case.
-var lowerKeys = func() map[string]string {
-	m := map[string]string{}
-	for _, k := range []string{"Access-Control-Allow-Origin", "Allow", "Alt-Svc", "Cache-Control", "Content-Length",
-		"Content-Type", "Date", "Vary", "X-Content-Type-Options"} {
-		m[k] = strings.ToLower(k)
-	}
-	return m
-}()
-
+// lowerKey is HTTP/2's lower-case form of a header name the handler set,
+// without allocating for the names it sets.
 func lowerKey(k string) string {
-	if l, ok := lowerKeys[k]; ok {
-		return l
+	switch k {
+	case "Access-Control-Allow-Origin":
+		return "access-control-allow-origin"
+	case "Allow":
+		return "allow"
+	case "Alt-Svc":
+		return "alt-svc"
+	case "Cache-Control":
+		return "cache-control"
+	case "Content-Length":
+		return "content-length"
+	case "Content-Type":
+		return "content-type"
+	case "Date":
+		return "date"
+	case "Vary":
+		return "vary"
+	case "X-Content-Type-Options":
+		return "x-content-type-options"
 	}
 	return strings.ToLower(k)
 }
