@@ -17,6 +17,7 @@ type hpackDecoder struct {
 	maxStrLen   int    // 0: unlimited
 	first       bool   // no field of the current block parsed yet
 	save        []byte // the partial field a Write ended in
+	huff        []byte // scratch for decoding a Huffman string
 	dyn         hpackTable
 	cache       [hpackCacheSize]hpackCacheEntry
 }
@@ -24,7 +25,7 @@ type hpackDecoder struct {
 const (
 	hpackCacheSize   = 64  // decoded strings cached, direct-mapped
 	hpackCacheMaxLen = 256 // longest encoded string cached
-	hpackSaveKeep    = 512 // partial-field buffer capacity kept between blocks
+	hpackSaveKeep    = 512 // capacity kept of the partial-field and Huffman buffers
 )
 
 // hpackCacheEntry is one cached string: for a Huffman string, raw is its
@@ -274,14 +275,14 @@ func (d *hpackDecoder) decodeNew(s hpackString) (string, error) {
 	if !s.huff {
 		return string(s.b), nil
 	}
-	v, err := hpack.HuffmanDecodeToString(s.b)
+	b, err := huffmanDecode(d.huff[:0], s.b, d.maxStrLen)
+	if cap(b) <= hpackSaveKeep {
+		d.huff = b
+	}
 	if err != nil {
 		return "", err
 	}
-	if d.maxStrLen != 0 && len(v) > d.maxStrLen {
-		return "", hpack.ErrStringLength
-	}
-	return v, nil
+	return string(b), nil
 }
 
 // hpackVarint reads an integer with an n-bit prefix (§5.1) off p, bounded
