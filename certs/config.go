@@ -122,7 +122,7 @@ func (cfg Config) validate() (Config, error) {
 		if cfg.ServerName == "" {
 			return cfg, fmt.Errorf("server_name: required in acme mode")
 		}
-		acme, err := cfg.ACME.validate()
+		acme, err := cfg.ACME.Validate()
 		if err != nil {
 			return cfg, err
 		}
@@ -144,11 +144,29 @@ func (cfg Config) validate() (Config, error) {
 	return cfg, nil
 }
 
-func (a ACMEConfig) validate() (ACMEConfig, error) {
+// KeyError is a configuration error of one key, named as in dnsward's
+// configuration file (e.g. "tls.acme.email").
+type KeyError struct {
+	Key string
+	Err error
+}
+
+func (e *KeyError) Error() string { return e.Key + ": " + e.Err.Error() }
+
+func (e *KeyError) Unwrap() error { return e.Err }
+
+func keyErrorf(key, format string, args ...any) error {
+	return &KeyError{Key: key, Err: fmt.Errorf(format, args...)}
+}
+
+// Validate checks the acme settings and returns them with defaults filled
+// in; an error is a *KeyError. New calls it; configuration checks
+// (dnsward check) call it too, to report the file's line.
+func (a ACMEConfig) Validate() (ACMEConfig, error) {
 	if a.Email != "" {
 		addr, err := mail.ParseAddress(a.Email)
 		if err != nil || addr.Address != a.Email {
-			return a, fmt.Errorf("tls.acme.email: %q is not a plain e-mail address", a.Email)
+			return a, keyErrorf("tls.acme.email", "%q is not a plain e-mail address", a.Email)
 		}
 	}
 	if a.CA == "" {
@@ -156,11 +174,11 @@ func (a ACMEConfig) validate() (ACMEConfig, error) {
 	}
 	u, err := url.Parse(a.CA)
 	if err != nil || u.Scheme != "https" || u.Host == "" {
-		return a, fmt.Errorf("tls.acme.ca: %q is not an https:// directory URL", a.CA)
+		return a, keyErrorf("tls.acme.ca", "%q is not an https:// directory URL", a.CA)
 	}
 	if a.CARoot != "" {
 		if _, err := LoadRoots(a.CARoot); err != nil {
-			return a, fmt.Errorf("tls.acme.ca_root: %w", err)
+			return a, &KeyError{Key: "tls.acme.ca_root", Err: err}
 		}
 	}
 	if len(a.Challenges) == 0 {
@@ -168,7 +186,7 @@ func (a ACMEConfig) validate() (ACMEConfig, error) {
 	}
 	for _, c := range a.Challenges {
 		if c != ChallengeTLSALPN && c != ChallengeHTTP {
-			return a, fmt.Errorf("tls.acme.challenges: %q is not one of %s, %s", c, ChallengeTLSALPN, ChallengeHTTP)
+			return a, keyErrorf("tls.acme.challenges", "%q is not one of %s, %s", c, ChallengeTLSALPN, ChallengeHTTP)
 		}
 	}
 	for _, p := range []struct {
@@ -177,12 +195,12 @@ func (a ACMEConfig) validate() (ACMEConfig, error) {
 		def  int
 	}{{"tls.acme.http_port", &a.HTTPPort, 80}, {"tls.acme.tls_alpn_port", &a.TLSALPNPort, 443}} {
 		if *p.port < 0 || *p.port > 65535 {
-			return a, fmt.Errorf("%s: %d is not a port", p.key, *p.port)
+			return a, keyErrorf(p.key, "%d is not a port", *p.port)
 		}
 		*p.port = orDefault(*p.port, p.def)
 	}
 	if a.RenewalWindowRatio < 0 || a.RenewalWindowRatio >= 1 {
-		return a, fmt.Errorf("tls.acme.renewal_window_ratio: %v is not in [0, 1)", a.RenewalWindowRatio)
+		return a, keyErrorf("tls.acme.renewal_window_ratio", "%v is not in [0, 1)", a.RenewalWindowRatio)
 	}
 	return a, nil
 }

@@ -29,13 +29,9 @@ func (g *Gateway) newCerts() (*certs.Manager, error) {
 		CertFile:      c.Path(c.TLS.CertFile),
 		KeyFile:       c.Path(c.TLS.KeyFile),
 		CheckInterval: c.TLS.CheckInterval.Std(),
-		ACME: certs.ACMEConfig{
-			Email: c.TLS.ACME.Email, CA: c.TLS.ACME.CA, CARoot: c.Path(c.TLS.ACME.CARoot),
-			Challenges: c.TLS.ACME.Challenges, HTTPPort: c.TLS.ACME.HTTPPort, TLSALPNPort: c.TLS.ACME.TLSALPNPort,
-			RenewalWindowRatio: c.TLS.ACME.RenewalWindowRatio,
-		},
-		Logger:  g.log,
-		Metrics: g.registry,
+		ACME:          c.ACMEConfig(),
+		Logger:        g.log,
+		Metrics:       g.registry,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)

@@ -1,12 +1,15 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/dnsward/dnsward/certs"
 
 	"github.com/dnsward/dnsward/ratelimit"
 	"github.com/dnsward/dnsward/resolver/filter"
@@ -97,11 +100,16 @@ func (c *Config) validateSections() Errors {
 	default:
 		add(c.errAt("tls.mode", "must be acme, files or self_signed, got %q", c.TLS.Mode))
 	}
-	if c.TLS.Mode == "acme" && c.ServerName == "" {
-		add(c.errAt("tls.mode", "acme mode needs server_name"))
-	}
-	if r := c.TLS.ACME.RenewalWindowRatio; r < 0 || r >= 1 {
-		add(c.errAt("tls.acme.renewal_window_ratio", "must be between 0 and 1, got %g", r))
+	if c.TLS.Mode == "acme" {
+		if c.ServerName == "" {
+			add(c.errAt("tls.mode", "acme mode needs server_name"))
+		}
+		var ke *certs.KeyError
+		if _, err := c.ACMEConfig().Validate(); errors.As(err, &ke) {
+			add(c.errAt(ke.Key, "%v", ke.Err))
+		} else if err != nil {
+			add(c.errAt("tls.acme", "%v", err))
+		}
 	}
 	if c.ProxyProtocol && len(c.TrustedProxies) == 0 {
 		add(c.errAt("proxy_protocol", "needs trusted_proxies: the addresses allowed to send PROXY v2 headers"))
@@ -246,6 +254,15 @@ func (c *Config) keyedErrors(err error) Errors {
 
 // RateLimit is the per-client-prefix limit shared by XDP and userspace.
 type RateLimit = ratelimit.Limits
+
+// ACMEConfig is the certs package's view of tls.acme, paths resolved.
+func (c *Config) ACMEConfig() certs.ACMEConfig {
+	a := c.TLS.ACME
+	return certs.ACMEConfig{
+		Email: a.Email, CA: a.CA, CARoot: c.Path(a.CARoot), Challenges: a.Challenges,
+		HTTPPort: a.HTTPPort, TLSALPNPort: a.TLSALPNPort, RenewalWindowRatio: a.RenewalWindowRatio,
+	}
+}
 
 // Path resolves a path from the configuration against BaseDir; absolute
 // paths and "" are returned unchanged.
