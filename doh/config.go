@@ -16,6 +16,9 @@ import (
 // MaxMessageSize is the largest DNS message DoH carries (RFC 8484 §6).
 const MaxMessageSize = 65535
 
+// defaultMaxConnsPerClient is MaxConnsPerClient when it is 0.
+const defaultMaxConnsPerClient = 64
+
 // Config configures a DoH server.
 type Config struct {
 	// Addrs are TLS listen addresses ("127.0.0.1:8443"). Each binds TCP for
@@ -99,7 +102,7 @@ func (c Config) withDefaults() (Config, error) {
 	setDefault(&c.ReadTimeout, 10*time.Second)
 	setDefault(&c.IdleTimeout, 60*time.Second)
 	setDefault(&c.QueryTimeout, 5*time.Second)
-	setDefault(&c.MaxConnsPerClient, 64)
+	setDefault(&c.MaxConnsPerClient, defaultMaxConnsPerClient)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}

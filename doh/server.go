@@ -37,6 +37,15 @@ type Server struct {
 	wg        sync.WaitGroup
 }
 
+// SetMaxConnsPerClient changes MaxConnsPerClient for connections still to
+// come (0: the default, negative: unbounded); a configuration reload calls it.
+func (s *Server) SetMaxConnsPerClient(n int) {
+	if n == 0 {
+		n = defaultMaxConnsPerClient
+	}
+	s.limit.lim.SetMax(n)
+}
+
 // New validates cfg and builds a Server; nothing is bound until Start.
 func New(cfg Config) (*Server, error) {
 	cfg, err := cfg.withDefaults()

@@ -79,9 +79,7 @@ func (c Config) withDefaults() (Config, error) {
 	if c.MaxInflight == 0 {
 		c.MaxInflight = 16384
 	}
-	if c.MaxConnsPerClient == 0 {
-		c.MaxConnsPerClient = framing.DefaultMaxConnsPerClient
-	}
+	c.MaxConnsPerClient = framing.MaxConnsPerClient(c.MaxConnsPerClient)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}

@@ -35,6 +35,10 @@ type Server struct {
 	bufs sync.Pool // *[]byte answer buffers
 }
 
+// SetMaxConnsPerClient changes MaxConnsPerClient for connections still to
+// come (0: the default, negative: unbounded); a configuration reload calls it.
+func (s *Server) SetMaxConnsPerClient(n int) { s.limiter.SetMax(framing.MaxConnsPerClient(n)) }
+
 // listener is what quic.Listener and quic.EarlyListener share.
 type listener interface {
 	Accept(context.Context) (*quic.Conn, error)

@@ -78,9 +78,7 @@ func (c Config) withDefaults() (Config, error) {
 	if c.MaxInflightPerConn == 0 {
 		c.MaxInflightPerConn = 128
 	}
-	if c.MaxConnsPerClient == 0 {
-		c.MaxConnsPerClient = framing.DefaultMaxConnsPerClient
-	}
+	c.MaxConnsPerClient = framing.MaxConnsPerClient(c.MaxConnsPerClient)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}

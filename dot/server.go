@@ -31,6 +31,10 @@ type Server struct {
 	bufs    sync.Pool // *[]byte answer buffers
 }
 
+// SetMaxConnsPerClient changes MaxConnsPerClient for connections still to
+// come (0: the default, negative: unbounded); a configuration reload calls it.
+func (s *Server) SetMaxConnsPerClient(n int) { s.limiter.SetMax(framing.MaxConnsPerClient(n)) }
+
 // New validates cfg and returns a server that is not listening yet.
 func New(cfg Config) (*Server, error) {
 	cfg, err := cfg.withDefaults()

@@ -190,12 +190,30 @@ func (g *Gateway) Reload(next *config.Config) error {
 		errs = append(errs, g.certs.Reload())
 	}
 	if next != nil && next.RateLimit != nil && g.limiter != nil {
-		errs = append(errs, g.limiter.Update(*next.RateLimit))
+		err := g.limiter.Update(*next.RateLimit)
+		errs = append(errs, err)
 		if g.xdp != nil {
 			errs = append(errs, g.xdp.Update(*next.RateLimit))
 		}
+		if err == nil {
+			g.setMaxConns(next.RateLimit.MaxConns)
+		}
 	}
 	return errors.Join(errs...)
+}
+
+// setMaxConns applies rate_limit.max_conns_per_prefix to the encrypted
+// transports' own connection bounds (plain TCP asks the limiter itself).
+func (g *Gateway) setMaxConns(n int) {
+	if g.doh != nil {
+		g.doh.SetMaxConnsPerClient(n)
+	}
+	if g.dot != nil {
+		g.dot.SetMaxConnsPerClient(n)
+	}
+	if g.doq != nil {
+		g.doq.SetMaxConnsPerClient(n)
+	}
 }
 
 // CAFile is the self-signed CA's path, for clients to trust; "" otherwise.

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"crypto/tls"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -66,6 +67,44 @@ func TestReloadAppliesRateLimit(t *testing.T) {
 	time.Sleep(20 * time.Millisecond) // the emptied bucket refills at the new rate
 	if refused := rcodes(10); refused != 0 {
 		t.Fatalf("after reloading qps 1000: %d of 10 queries refused", refused)
+	}
+}
+
+// TestReloadAppliesMaxConns checks that Reload (SIGHUP) applies
+// rate_limit.max_conns_per_prefix to the encrypted transports too: with 1 a
+// second DoT connection from 127.0.0.1 is refused; after reloading 2 it is
+// served.
+func TestReloadAppliesMaxConns(t *testing.T) {
+	addr := fmt.Sprintf("127.0.0.1:%d", dnstest.FreePort(t))
+	dir := t.TempDir()
+	text := "listen: {dot: [%q]}\nupstreams: [udp://127.0.0.1:9]\ndata_dir: %s\ntls: {mode: self_signed}\n" +
+		"rate_limit: {qps: 1000, burst: 1000, max_conns_per_prefix: %d}\n"
+	g := runGateway(t, loadYAML(t, dir, fmt.Sprintf(text, addr, filepath.Join(dir, "data"), 1)), nil)
+	cfg := &tls.Config{RootCAs: caPool(t, g), ServerName: "localhost", NextProtos: []string{"dot"}}
+	first, err := tls.Dial("tcp", addr, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	if c, err := tls.Dial("tcp", addr, cfg); err == nil {
+		c.Close()
+		t.Fatal("second DoT connection accepted with max_conns_per_prefix 1")
+	}
+	if err := g.Reload(loadYAML(t, dir, fmt.Sprintf(text, addr, filepath.Join(dir, "data"), 2))); err != nil {
+		t.Fatal(err)
+	}
+	second, err := tls.Dial("tcp", addr, cfg)
+	if err != nil {
+		t.Fatalf("after reloading max_conns_per_prefix 2: %v", err)
+	}
+	defer second.Close()
+	conn := &dns.Conn{Conn: second}
+	q := new(dns.Msg).SetQuestion("localhost.", dns.TypeA)
+	if err := conn.WriteMsg(q); err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := conn.ReadMsg(); err != nil || resp.Rcode != dns.RcodeSuccess {
+		t.Fatalf("query on the second connection: %v %v", resp, err)
 	}
 }
 

@@ -3,50 +3,58 @@ package framing
 import (
 	"net/netip"
 	"sync"
+	"sync/atomic"
 )
 
 // ConnLimiter bounds the number of connections one client may hold: one
 // IPv4 address, or one IPv6 /64, the smallest block one host usually has.
-// A zero or negative max means no bound.
+// A zero or negative max means no bound. SetMax changes the bound for
+// connections still to come (a configuration reload).
 type ConnLimiter struct {
-	max int
+	max atomic.Int64
 	mu  sync.Mutex
 	n   map[netip.Addr]int
 }
 
 // NewConnLimiter returns a limiter allowing max connections per address.
 func NewConnLimiter(max int) *ConnLimiter {
-	return &ConnLimiter{max: max, n: map[netip.Addr]int{}}
+	l := &ConnLimiter{n: map[netip.Addr]int{}}
+	l.max.Store(int64(max))
+	return l
 }
 
+// SetMax sets the bound; connections already open keep their slots.
+func (l *ConnLimiter) SetMax(max int) { l.max.Store(int64(max)) }
+
 // Acquire takes a slot for a; false means a holds max connections already.
+// Without a bound nothing is counted.
 func (l *ConnLimiter) Acquire(a netip.Addr) bool {
-	if l.max <= 0 {
+	max := int(l.max.Load())
+	if max <= 0 {
 		return true
 	}
 	a = clientKey(a)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.n[a] >= l.max {
+	if l.n[a] >= max {
 		return false
 	}
 	l.n[a]++
 	return true
 }
 
-// Release returns a slot taken by Acquire.
+// Release returns a slot taken by Acquire (a connection opened while there
+// was no bound has none to return).
 func (l *ConnLimiter) Release(a netip.Addr) {
-	if l.max <= 0 {
-		return
-	}
 	a = clientKey(a)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.n[a] <= 1 {
+	switch n := l.n[a]; {
+	case n > 1:
+		l.n[a] = n - 1
+	case n == 1:
 		delete(l.n, a)
-		return
 	}
-	l.n[a]--
 }
 
 // clientKey is the address a connection from a is counted under.

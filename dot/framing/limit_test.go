@@ -35,3 +35,29 @@ func TestConnLimiter(t *testing.T) {
 		t.Fatal("max 0 must mean no bound")
 	}
 }
+
+// TestConnLimiterSetMax: a new bound applies to the next connections; slots
+// taken before a change are returned after it, and connections opened
+// while there was no bound return nothing.
+func TestConnLimiterSetMax(t *testing.T) {
+	a := netip.MustParseAddr("192.0.2.1")
+	l := NewConnLimiter(1)
+	if !l.Acquire(a) || l.Acquire(a) {
+		t.Fatal("max 1: want the first connection in and the second out")
+	}
+	l.SetMax(2)
+	if !l.Acquire(a) || l.Acquire(a) {
+		t.Fatal("raised to 2: want one more connection in, then none")
+	}
+	l.SetMax(0)
+	if !l.Acquire(a) {
+		t.Fatal("no bound: want every connection in")
+	}
+	for range 3 { // the two counted slots, and the uncounted connection
+		l.Release(a)
+	}
+	l.SetMax(1)
+	if !l.Acquire(a) || l.Acquire(a) {
+		t.Fatalf("back to 1 after every release: want one connection in, then none (counts %v)", l.n)
+	}
+}
