@@ -180,10 +180,11 @@ func (g *Gateway) Start(ctx context.Context) error {
 }
 
 // Reload re-reads lists and certificate files and applies next's rate
-// limits (in userspace and XDP) without dropping connections (SIGHUP). next
-// is the re-read configuration, or nil when it failed to load; other changed
-// keys (listeners, profiles, upstreams) take effect on restart. Each part
-// keeps its last good state on error.
+// limits (in userspace, XDP and every transport's connection bound) without
+// dropping connections (SIGHUP). next is the re-read configuration, or nil
+// when it failed to load; other changed keys (listeners, profiles,
+// upstreams, and rate_limit where it was absent at start) take effect on
+// restart. Each part keeps its last good state on error.
 func (g *Gateway) Reload(next *config.Config) error {
 	errs := []error{g.lists.Reload()}
 	if g.certs != nil {

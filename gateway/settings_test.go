@@ -1,8 +1,12 @@
 package gateway
 
 import (
+	"context"
 	"crypto/tls"
 	"fmt"
+	"github.com/dnsward/dnsward/doq"
+	"github.com/quic-go/quic-go"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -71,42 +75,79 @@ func TestReloadAppliesRateLimit(t *testing.T) {
 }
 
 // TestReloadAppliesMaxConns checks that Reload (SIGHUP) applies
-// rate_limit.max_conns_per_prefix to the encrypted transports too: with 1 a
-// second DoT connection from 127.0.0.1 is refused; after reloading 2 it is
-// served.
+// rate_limit.max_conns_per_prefix to the encrypted transports: with 1 a
+// second DoT, DoH or DoQ connection from 127.0.0.1 is refused; after
+// reloading 2 it is made (and, over DoT, answered).
 func TestReloadAppliesMaxConns(t *testing.T) {
-	addr := fmt.Sprintf("127.0.0.1:%d", dnstest.FreePort(t))
+	free := func() string { return fmt.Sprintf("127.0.0.1:%d", dnstest.FreePort(t)) }
+	dotAddr, dohAddr, doqAddr := free(), free(), free()
 	dir := t.TempDir()
-	text := "listen: {dot: [%q]}\nupstreams: [udp://127.0.0.1:9]\ndata_dir: %s\ntls: {mode: self_signed}\n" +
-		"rate_limit: {qps: 1000, burst: 1000, max_conns_per_prefix: %d}\n"
-	g := runGateway(t, loadYAML(t, dir, fmt.Sprintf(text, addr, filepath.Join(dir, "data"), 1)), nil)
-	cfg := &tls.Config{RootCAs: caPool(t, g), ServerName: "localhost", NextProtos: []string{"dot"}}
-	first, err := tls.Dial("tcp", addr, cfg)
-	if err != nil {
+	text := "listen: {dot: [%q], doh: [%q], doq: [%q]}\nupstreams: [udp://127.0.0.1:9]\ndata_dir: %s\n" +
+		"tls: {mode: self_signed}\nrate_limit: {qps: 1000, burst: 1000, max_conns_per_prefix: %d}\n"
+	yaml := func(max int) string {
+		return fmt.Sprintf(text, dotAddr, dohAddr, doqAddr, filepath.Join(dir, "data"), max)
+	}
+	g := runGateway(t, loadYAML(t, dir, yaml(1)), nil)
+	pool := caPool(t, g)
+	tlsFor := func(alpn string) *tls.Config {
+		return &tls.Config{RootCAs: pool, ServerName: "localhost", NextProtos: []string{alpn}}
+	}
+	dials := []struct {
+		name string
+		dial func() (io.Closer, error)
+	}{
+		{"dot", func() (io.Closer, error) { return tls.Dial("tcp", dotAddr, tlsFor("dot")) }},
+		{"doh", func() (io.Closer, error) { return tls.Dial("tcp", dohAddr, tlsFor("h2")) }},
+		{"doq", func() (io.Closer, error) {
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			defer cancel()
+			c, err := quic.DialAddr(ctx, doqAddr, tlsFor(doq.ALPN), nil)
+			if err != nil {
+				return nil, err
+			}
+			return closerFunc(func() error { return c.CloseWithError(0, "") }), nil
+		}},
+	}
+	var open []io.Closer
+	t.Cleanup(func() {
+		for _, c := range open {
+			c.Close()
+		}
+	})
+	for _, d := range dials {
+		c, err := d.dial()
+		if err != nil {
+			t.Fatalf("%s: first connection: %v", d.name, err)
+		}
+		open = append(open, c)
+		if c, err := d.dial(); err == nil {
+			c.Close()
+			t.Fatalf("%s: second connection accepted with max_conns_per_prefix 1", d.name)
+		}
+	}
+	if err := g.Reload(loadYAML(t, dir, yaml(2))); err != nil {
 		t.Fatal(err)
 	}
-	defer first.Close()
-	if c, err := tls.Dial("tcp", addr, cfg); err == nil {
-		c.Close()
-		t.Fatal("second DoT connection accepted with max_conns_per_prefix 1")
+	for _, d := range dials {
+		c, err := d.dial()
+		if err != nil {
+			t.Fatalf("%s: after reloading max_conns_per_prefix 2: %v", d.name, err)
+		}
+		open = append(open, c)
 	}
-	if err := g.Reload(loadYAML(t, dir, fmt.Sprintf(text, addr, filepath.Join(dir, "data"), 2))); err != nil {
-		t.Fatal(err)
-	}
-	second, err := tls.Dial("tcp", addr, cfg)
-	if err != nil {
-		t.Fatalf("after reloading max_conns_per_prefix 2: %v", err)
-	}
-	defer second.Close()
-	conn := &dns.Conn{Conn: second}
-	q := new(dns.Msg).SetQuestion("localhost.", dns.TypeA)
-	if err := conn.WriteMsg(q); err != nil {
+	conn := &dns.Conn{Conn: open[len(open)-len(dials)].(*tls.Conn)} // the second DoT connection answers
+	if err := conn.WriteMsg(new(dns.Msg).SetQuestion("localhost.", dns.TypeA)); err != nil {
 		t.Fatal(err)
 	}
 	if resp, err := conn.ReadMsg(); err != nil || resp.Rcode != dns.RcodeSuccess {
-		t.Fatalf("query on the second connection: %v %v", resp, err)
+		t.Fatalf("query on the second DoT connection: %v %v", resp, err)
 	}
 }
+
+// closerFunc adapts a function to io.Closer.
+type closerFunc func() error
+
+func (f closerFunc) Close() error { return f() }
 
 // TestDeclaredListFormat: "#rpz" after a list's path declares its format,
 // for files whose content alone does not say: an RPZ of local data only

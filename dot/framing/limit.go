@@ -9,7 +9,8 @@ import (
 // ConnLimiter bounds the number of connections one client may hold: one
 // IPv4 address, or one IPv6 /64, the smallest block one host usually has.
 // A zero or negative max means no bound. SetMax changes the bound for
-// connections still to come (a configuration reload).
+// connections still to come (a configuration reload); connections are
+// counted even without a bound, so that the counts stay right across it.
 type ConnLimiter struct {
 	max atomic.Int64
 	mu  sync.Mutex
@@ -27,34 +28,27 @@ func NewConnLimiter(max int) *ConnLimiter {
 func (l *ConnLimiter) SetMax(max int) { l.max.Store(int64(max)) }
 
 // Acquire takes a slot for a; false means a holds max connections already.
-// Without a bound nothing is counted.
 func (l *ConnLimiter) Acquire(a netip.Addr) bool {
-	max := int(l.max.Load())
-	if max <= 0 {
-		return true
-	}
 	a = clientKey(a)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.n[a] >= max {
+	if max := int(l.max.Load()); max > 0 && l.n[a] >= max {
 		return false
 	}
 	l.n[a]++
 	return true
 }
 
-// Release returns a slot taken by Acquire (a connection opened while there
-// was no bound has none to return).
+// Release returns a slot taken by Acquire.
 func (l *ConnLimiter) Release(a netip.Addr) {
 	a = clientKey(a)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	switch n := l.n[a]; {
-	case n > 1:
-		l.n[a] = n - 1
-	case n == 1:
+	if l.n[a] <= 1 {
 		delete(l.n, a)
+		return
 	}
+	l.n[a]--
 }
 
 // clientKey is the address a connection from a is counted under.

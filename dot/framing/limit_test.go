@@ -36,28 +36,37 @@ func TestConnLimiter(t *testing.T) {
 	}
 }
 
-// TestConnLimiterSetMax: a new bound applies to the next connections; slots
-// taken before a change are returned after it, and connections opened
-// while there was no bound return nothing.
+// TestConnLimiterSetMax: a new bound applies to the next connections, and
+// connections opened under any bound, or none, count against the next one
+// until they close.
 func TestConnLimiterSetMax(t *testing.T) {
 	a := netip.MustParseAddr("192.0.2.1")
-	l := NewConnLimiter(1)
-	if !l.Acquire(a) || l.Acquire(a) {
-		t.Fatal("max 1: want the first connection in and the second out")
+	l := NewConnLimiter(0)
+	for range 3 {
+		if !l.Acquire(a) {
+			t.Fatal("no bound: want every connection in")
+		}
 	}
 	l.SetMax(2)
+	if l.Acquire(a) {
+		t.Fatal("bound 2 with 3 open: want the next connection out")
+	}
+	l.Release(a)
+	if l.Acquire(a) {
+		t.Fatal("bound 2 with 2 open: want the next connection out")
+	}
+	l.Release(a)
 	if !l.Acquire(a) || l.Acquire(a) {
-		t.Fatal("raised to 2: want one more connection in, then none")
+		t.Fatal("bound 2 with 1 open: want one connection in, then none")
 	}
-	l.SetMax(0)
-	if !l.Acquire(a) {
-		t.Fatal("no bound: want every connection in")
+	l.SetMax(3)
+	if !l.Acquire(a) || l.Acquire(a) {
+		t.Fatal("raised to 3: want one more connection in, then none")
 	}
-	for range 3 { // the two counted slots, and the uncounted connection
+	for range 3 {
 		l.Release(a)
 	}
-	l.SetMax(1)
-	if !l.Acquire(a) || l.Acquire(a) {
-		t.Fatalf("back to 1 after every release: want one connection in, then none (counts %v)", l.n)
+	if len(l.n) != 0 {
+		t.Fatalf("clients left after every release: %v", l.n)
 	}
 }

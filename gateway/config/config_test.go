@@ -1,6 +1,7 @@
 package config
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -101,6 +102,8 @@ func TestParseErrors(t *testing.T) {
 			"c.yaml:8: tls.acme.http_port: 70000 is not a port"},
 		{"acme renewal ratio", base + "server_name: dns.example\ntls:\n  mode: acme\n  acme:\n    renewal_window_ratio: 1.5\n",
 			"c.yaml:8: tls.acme.renewal_window_ratio: 1.5 is not in [0, 1)"},
+		{"acme renewal ratio outside acme mode", base + "tls:\n  acme:\n    renewal_window_ratio: -1\n",
+			"c.yaml:6: tls.acme.renewal_window_ratio: -1 is not in [0, 1)"},
 		{"unknown list format", base + "lists:\n  ads: [ads.txt#hostz]\n",
 			`c.yaml:5: lists.ads[0]: unknown list format "hostz" after # (want hosts, domains, wildcard, adblock or rpz)`},
 		{"xdp without interfaces", base + "rate_limit: {qps: 1, burst: 1}\nxdp:\n  mode: native\n",
@@ -120,5 +123,17 @@ func TestParseErrors(t *testing.T) {
 				t.Fatalf("error\n  %s\nwant it to contain\n  %s", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestACMECARootRelative: a relative tls.acme.ca_root is read from the
+// configuration file's folder, and the error names that path.
+func TestACMECARootRelative(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "c.yaml")
+	_, err := Parse(file, []byte("listen: {dns: [\"127.0.0.1:8053\"]}\nupstreams: [udp://127.0.0.1:5300]\n"+
+		"server_name: dns.example\ntls: {mode: acme, acme: {ca_root: roots.pem}}\n"))
+	if want := file + ":4: tls.acme.ca_root: open " + filepath.Join(dir, "roots.pem"); err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("error %v, want it to contain %q", err, want)
 	}
 }
