@@ -396,18 +396,20 @@ func TestH2Timeouts(t *testing.T) {
 		c.IdleTimeout, c.ReadTimeout = 300*time.Millisecond, 300*time.Millisecond
 	})
 	t.Run("idle", func(t *testing.T) {
+		env, _ := startH2Server(t, func(c *Config) { c.IdleTimeout = time.Second })
 		c := dialH2(t, env, []http2.Setting{})
 		c.t = t
-		time.Sleep(200 * time.Millisecond) // the idle time counts from the last answer, not from the connection's start
+		time.Sleep(600 * time.Millisecond) // the idle time counts from the last answer, not from the connection's start
 		c.get(1, "a.test.")
 		c.response(1)
 		answered := time.Now()
 		if f := c.goAway(); f.code != http2.ErrCodeNo || f.lastID != 1 {
 			t.Fatalf("GOAWAY %v last stream %d, want NO_ERROR 1", f.code, f.lastID)
 		}
-		// Twice the timeout would mean the idle clock started late.
-		if d := time.Since(answered); d < 250*time.Millisecond || d > 550*time.Millisecond {
-			t.Fatalf("GOAWAY %v after the answer, want about the 300ms IdleTimeout", d)
+		// Sooner: the clock ran from the connection's start; twice the
+		// timeout: it started late.
+		if d := time.Since(answered); d < 900*time.Millisecond || d > 1700*time.Millisecond {
+			t.Fatalf("GOAWAY %v after the answer, want about the 1s IdleTimeout", d)
 		}
 	})
 	t.Run("body never sent", func(t *testing.T) {
