@@ -230,16 +230,6 @@ func (c *h2Conn) localDoneLocked(s *h2Stream) {
 	c.removeLocked(s)
 }
 
-// statusTexts holds the :status values, so encoding one allocates nothing.
-var statusTexts = func() (t [1000]string) {
-	for i := 100; i < len(t); i++ {
-		t[i] = strconv.Itoa(i)
-	}
-	return t
-}()
-
-func statusText(code int) string { return statusTexts[code] }
-
 // lowerKey is HTTP/2's lower-case form of a header name the handler set,
 // without allocating for the names it sets.
 func lowerKey(k string) string {
