@@ -32,9 +32,11 @@
 // # Limits
 //
 // HTTP/2 runs on this package's own server (h2conn.go): one reader
-// goroutine per connection decodes frames with x/net/http2's Framer, hands
-// each request to a long-lived worker, and answers leave in batches (one TLS
-// record and one write for whatever completed together). It advertises
+// goroutine per connection reads frames (x/net/http2's Framer, except
+// HEADERS) and decodes header blocks with this package's HPACK codec,
+// answers what replay holds itself, hands other requests to long-lived
+// workers, and answers leave in batches (one TLS record and one write for
+// whatever completed together). It advertises
 // MAX_CONCURRENT_STREAMS = MaxStreams and refuses streams beyond it with
 // REFUSED_STREAM. Its rapid-reset defence (CVE-2023-44487) runs at most
 // MaxStreams handlers per connection; a stream reset by the client keeps its

@@ -83,6 +83,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (int, string) {
 // the HTTP/2 engine already offered to replay (replayNow) keeps the one
 // built then, and with it the rate limiter's decision on it.
 func (h *Handler) begin(w http.ResponseWriter, r *http.Request) (endpoint, *resolver.Request, *httpError) {
+	if req := offered(r); req != nil {
+		return endpointWire, req, nil // routed (and Alt-Svc set) when it was offered
+	}
 	kind, prof, ok := h.route(r.URL.Path)
 	if !ok {
 		return 0, nil, errorf(http.StatusNotFound, "no DoH endpoint at this path")
@@ -100,9 +103,6 @@ func (h *Handler) begin(w http.ResponseWriter, r *http.Request) (endpoint, *reso
 		kind = endpointJSON // Cloudflare-style JSON on the wire-format path
 	}
 	x, _ := r.Context().(*streamCtx)
-	if x != nil && x.offered != nil {
-		return kind, x.offered, nil
-	}
 	var req *resolver.Request
 	var received time.Time // HTTP/1 and HTTP/3: when the chain is called
 	if x != nil {
@@ -186,7 +186,7 @@ func (h *Handler) serveWire(w http.ResponseWriter, r *http.Request, req *resolve
 	if herr != nil {
 		return h.fail(w, herr)
 	}
-	if h.replay(w, req, wire) {
+	if offered(r) == nil && h.replay(w, req, wire) { // an offered request replay declined already
 		return http.StatusOK
 	}
 	q, herr := parseQuery(wire)
@@ -292,6 +292,15 @@ func serverName(r *http.Request) string {
 		host = h
 	}
 	return strings.Trim(host, "[]")
+}
+
+// offered is the resolver request the HTTP/2 reader offered to replay
+// for r (Handler.replayNow), or nil.
+func offered(r *http.Request) *resolver.Request {
+	if x, ok := r.Context().(*streamCtx); ok {
+		return x.offered
+	}
+	return nil
 }
 
 // receivedAt is when r arrived: as the HTTP/2 engine read it, else now.
