@@ -206,7 +206,7 @@ func (c *h2Conn) onHeaders(f *http2.MetaHeadersFrame) error {
 		return c.startLocked(s)
 	}
 	s.awaitingBody = true
-	s.bodyDeadline = time.Now().Add(c.srv.readTimeout)
+	s.bodyDeadline = c.readAt.Add(c.srv.readTimeout)
 	c.bodyWaiting++
 	if s.declLen > int64(c.srv.maxBody) {
 		return c.startLocked(s) // refused at once (413) without reading
@@ -235,10 +235,7 @@ func (c *h2Conn) replayLocked(s *h2Stream) (done bool) {
 		s.body.rewind()
 		return false
 	}
-	if s.awaitingBody {
-		s.awaitingBody = false
-		c.bodyWaiting--
-	}
+	c.bodyDoneLocked(s)
 	c.writeAnswerLocked(s, c.readAt)
 	c.releaseLocked(s)
 	return true

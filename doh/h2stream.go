@@ -106,10 +106,7 @@ func (c *h2Conn) removeLocked(s *h2Stream) {
 	}
 	delete(c.streams, s.id)
 	s.inMap = false
-	if s.awaitingBody {
-		s.awaitingBody = false
-		c.bodyWaiting--
-	}
+	c.bodyDoneLocked(s)
 	if s.parked {
 		for i, b := range c.blocked {
 			if b == s {
@@ -128,14 +125,19 @@ func (c *h2Conn) removeLocked(s *h2Stream) {
 	c.releaseLocked(s)
 }
 
-// startLocked runs s's handler, or queues it while MaxStreams handlers are
-// in flight (streams reset by the client keep their handler's slot until
-// it returns). A queue of 4×MaxStreams ends the connection.
-func (c *h2Conn) startLocked(s *h2Stream) error {
+// bodyDoneLocked notes that s no longer waits for its request body.
+func (c *h2Conn) bodyDoneLocked(s *h2Stream) {
 	if s.awaitingBody {
 		s.awaitingBody = false
 		c.bodyWaiting--
 	}
+}
+
+// startLocked runs s's handler, or queues it while MaxStreams handlers are
+// in flight (streams reset by the client keep their handler's slot until
+// it returns). A queue of 4×MaxStreams ends the connection.
+func (c *h2Conn) startLocked(s *h2Stream) error {
+	c.bodyDoneLocked(s)
 	s.body.prepare(s.req)
 	if c.running >= c.srv.maxStreams {
 		if len(c.queue) >= 4*c.srv.maxStreams {

@@ -90,12 +90,10 @@ func (c *h2Conn) headerBlockLocked(w *h2ResponseWriter, now time.Time) []byte {
 	b = c.enc.status(b, w.status)
 	if w.answer {
 		b = c.enc.field(b, "content-type", w.contentType, true)
-		c.scratch = strconv.AppendInt(c.scratch[:0], int64(len(w.body)), 10)
-		b = c.enc.literal(b, "content-length", c.scratch)
 		c.scratch = w.age.appendCacheControl(c.scratch[:0])
 		b = c.enc.literal(b, "cache-control", c.scratch)
 	}
-	hasLength, hasDate := w.answer, false
+	hasLength, hasDate := false, false
 	for k, vv := range w.hdr {
 		name := lowerKey(k)
 		switch name {

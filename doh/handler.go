@@ -64,7 +64,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.onWorker
 func (h *Handler) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	start := receivedAt(r)
 	status, profile := h.serve(w, r)
-	h.m.request(versionLabel(r), methodLabel(r.Method), status, profile, time.Since(start))
+	h.m.request(versionOf(r), methodLabel(r.Method), status, profile, time.Since(start))
 }
 
 // serve returns the HTTP status written and the profile name ("none" before one is chosen).
@@ -144,7 +144,7 @@ func (h *Handler) replayNow(w http.ResponseWriter, r *http.Request) (offered *re
 	if !h.replay(w, req, wire) {
 		return req, false
 	}
-	h.m.request(versionLabel(r), methodLabel(r.Method), http.StatusOK, req.Profile.Name, time.Since(start))
+	h.m.request(versionOf(r), methodLabel(r.Method), http.StatusOK, req.Profile.Name, time.Since(start))
 	return nil, true
 }
 
@@ -345,14 +345,15 @@ func transport(r *http.Request) resolver.Transport {
 	return resolver.DoH1
 }
 
-func versionLabel(r *http.Request) string {
+// versionOf is r's place in versions (the HTTP version label).
+func versionOf(r *http.Request) int {
 	switch r.ProtoMajor {
 	case 3:
-		return "3"
+		return 2
 	case 2:
-		return "2"
+		return 1
 	}
-	return "1.1"
+	return 0
 }
 
 // methodLabel bounds the method label's values.

@@ -23,22 +23,11 @@ type metrics struct {
 	// Children resolved once, so that counting a request does not hash its
 	// label values every time.
 	requestsBy sync.Map               // requestLabels → prometheus.Counter
-	durationBy [3]prometheus.Observer // by versionIndex
+	durationBy [3]prometheus.Observer // by versionOf
 }
 
-// versions are the version label values, by versionIndex.
+// versions are the version label values, by versionOf.
 var versions = [3]string{"1.1", "2", "3"}
-
-// versionIndex maps a version label to its place in versions.
-func versionIndex(version string) int {
-	switch version {
-	case "2":
-		return 1
-	case "3":
-		return 2
-	}
-	return 0
-}
 
 // requestLabels are the label values of dnsward_doh_requests_total.
 type requestLabels struct {
@@ -95,17 +84,18 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 }
 
 // request counts one answered request.
-func (m *metrics) request(version, method string, status int, profile string, took time.Duration) {
+func (m *metrics) request(v int, method string, status int, profile string, took time.Duration) {
 	if m == nil {
 		return
 	}
+	version := versions[v]
 	key := requestLabels{version, method, status, profile}
 	c, ok := m.requestsBy.Load(key)
 	if !ok {
 		c, _ = m.requestsBy.LoadOrStore(key, m.requests.WithLabelValues(version, method, strconv.Itoa(status), profile))
 	}
 	c.(prometheus.Counter).Inc()
-	m.durationBy[versionIndex(version)].Observe(took.Seconds())
+	m.durationBy[v].Observe(took.Seconds())
 }
 
 // handshake counts one TLS handshake on listener ("tcp", "quic").
