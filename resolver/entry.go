@@ -35,7 +35,7 @@ func (h *entry) ServeDNS(ctx context.Context, req *Request) (*dns.Msg, error) {
 		h.metrics.Malformed(req.Transport, "qr_set")
 		return nil, ErrDrop
 	}
-	start := req.start()
+	start := req.start(time.Now())
 	epoch := policyEpoch.Load() // before resolving: a change during it spoils the answer for replay
 	if h.metrics != nil {
 		h.metrics.inflight.Inc()
@@ -152,10 +152,7 @@ func (h *entry) Replay(req *Request, q, dst []byte, admit func(*Request) bool) (
 		return nil, 0, false
 	}
 	now := time.Now() // freshness is judged now: the query may have waited since Received
-	start := now
-	if !req.Received.IsZero() {
-		start = req.Received
-	}
+	start := req.start(now)
 	var w wireQuery
 	if !parseQuery(q, req.Profile.id(), req.Transport, &w) || admit != nil && !admit(req) {
 		return nil, 0, false

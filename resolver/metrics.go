@@ -58,8 +58,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		prefetches:  prometheus.NewCounter(prometheus.CounterOpts{Name: "dnsward_cache_prefetches_total", Help: "Background refreshes of popular entries."}),
 		coalesced:   prometheus.NewCounter(prometheus.CounterOpts{Name: "dnsward_coalesced_queries_total", Help: "Queries that waited for an identical in-flight upstream query."}),
 	}
-	for t := range m.durationBy {
-		m.durationBy[t] = m.duration.WithLabelValues(Transport(t).String())
+	for t := UDP; int(t) < len(m.durationBy); t++ {
+		m.durationBy[t] = m.duration.WithLabelValues(t.String())
 	}
 	if reg != nil {
 		reg.MustRegister(m.queries, m.inflight, m.duration, m.malformed, m.cacheHits, m.cacheMisses,
@@ -73,8 +73,10 @@ func (m *Metrics) answered(t Transport, profile string, rcode int, d time.Durati
 	if m == nil {
 		return
 	}
-	if int(t) < len(m.durationBy) {
+	if t >= UDP && int(t) < len(m.durationBy) {
 		m.durationBy[t].Observe(d.Seconds())
+	} else {
+		m.duration.WithLabelValues(t.String()).Observe(d.Seconds()) // a request without a known transport (tests)
 	}
 	key := answerLabels{t, profile, rcode}
 	c, ok := m.queriesBy.Load(key)

@@ -90,6 +90,7 @@ func TestReplay(t *testing.T) {
 		again    []byte
 		againReq Request
 		between  func()
+		before   bool // replayed before between runs
 		want     bool
 	}{
 		{name: "same query, other ID and spelling", upstream: aAnswer(300),
@@ -126,7 +127,7 @@ func TestReplay(t *testing.T) {
 			first: packedQuery(t, 1, "a.example.", nil), again: packedQuery(t, 2, "a.example.", nil)},
 		{name: "a policy change drops what was kept", upstream: aAnswer(300), between: PolicyChanged,
 			first: packedQuery(t, 1, "a.example.", nil), again: packedQuery(t, 2, "a.example.", nil)},
-		{name: "short TTL: kept a tenth of it", upstream: aAnswer(1), between: func() { time.Sleep(150 * time.Millisecond) },
+		{name: "short TTL: kept a tenth of it", upstream: aAnswer(1), between: func() { time.Sleep(150 * time.Millisecond) }, before: true,
 			first: packedQuery(t, 1, "a.example.", nil), again: packedQuery(t, 2, "a.example.", nil)},
 		{name: "UDP within the client's size", upstream: bigA,
 			firstReq: Request{Transport: UDP, Profile: prof}, againReq: Request{Transport: UDP, Profile: prof},
@@ -148,6 +149,11 @@ func TestReplay(t *testing.T) {
 				againReq = tc.againReq
 			}
 			resolvePacked(t, h, firstReq, tc.first, true)
+			if tc.before {
+				if req := againReq; !replayed(h, &req, tc.again) {
+					t.Fatal("not replayed before the wait")
+				}
+			}
 			if tc.between != nil {
 				tc.between()
 			}
@@ -264,4 +270,45 @@ func FuzzReplayWire(f *testing.F) {
 			}
 		}
 	})
+}
+
+// replayed reports whether h replays q for req.
+func replayed(h Replayer, req *Request, q []byte) bool {
+	_, _, ok := h.Replay(req, q, nil, nil)
+	return ok
+}
+
+// TestReplayNeverKeepsTruncated: an answer sent with TC=1 (a UDP answer cut
+// to the client's size) is not kept; the same answer whole is.
+func TestReplayNeverKeepsTruncated(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		truncated bool
+	}{{"truncated", true}, {"whole", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := replayChain(t, &scripted{fn: aAnswer(300)}, nil)
+			q := packedQuery(t, 1, "a.example.", nil)
+			m := new(dns.Msg)
+			if err := m.Unpack(q); err != nil {
+				t.Fatal(err)
+			}
+			req := Request{Transport: UDP, Profile: &Profile{Name: "p"}, Msg: m}
+			resp, err := h.ServeDNS(context.Background(), &req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ans, err := resp.Pack()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.truncated {
+				ans[2] |= 0x02 // TC
+			}
+			h.Sent(&req, q, ans)
+			again := Request{Transport: UDP, Profile: req.Profile}
+			if got := replayed(h, &again, packedQuery(t, 2, "a.example.", nil)); got == tc.truncated {
+				t.Fatalf("replayed = %v after an answer with TC=%v", got, tc.truncated)
+			}
+		})
+	}
 }

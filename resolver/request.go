@@ -61,10 +61,10 @@ type Request struct {
 	policy      prometheus.Counter // the policy counter the answer counted in, counted again on replay
 }
 
-// start is when answering req began: Received, or now.
-func (r *Request) start() time.Time {
+// start is when answering req began: Received, else now.
+func (r *Request) start(now time.Time) time.Time {
 	if r.Received.IsZero() {
-		return time.Now()
+		return now
 	}
 	return r.Received
 }
