@@ -8,6 +8,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/dnsward/dnsward/dot/framing/framingtest"
 	"github.com/dnsward/dnsward/internal/dnstest"
 )
 
@@ -61,5 +62,38 @@ func TestReplayNotHeldBehindBusyWorkers(t *testing.T) {
 	slow2.SetReadDeadline(time.Now().Add(10 * time.Millisecond))
 	if _, err := slow2.Read(make([]byte, 512)); err == nil {
 		t.Fatal("the replayed answer came only after slow2's upstream answered: held behind a busy worker")
+	}
+}
+
+// TestTCPReplayed: over TCP, repeats of a question in other spellings and
+// IDs are answered from the replayed bytes, each with its own ID, spelling
+// and length prefix, and only the first takes the full chain.
+func TestTCPReplayed(t *testing.T) {
+	h := framingtest.NewCounting(t)
+	s := startServer(t, dnstest.StartAuthority(t, manyRecords(0), nil), func(c *Config) { c.Handler = h })
+	conn, err := (&dns.Client{Net: "tcp", Timeout: 5 * time.Second}).Dial(s.TCPAddrs()[0].String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for i, name := range []string{"n1.example.", "N1.Example.", "n1.EXAMPLE."} {
+		q := new(dns.Msg).SetQuestion(name, dns.TypeA)
+		q.Id = uint16(100 + i)
+		if err := conn.WriteMsg(q); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := conn.ReadMsg()
+		if err != nil {
+			t.Fatalf("query %d: %v", i, err)
+		}
+		if resp.Id != q.Id || resp.Question[0].Name != name || len(resp.Answer) != 1 ||
+			resp.Answer[0].(*dns.A).A.String() != framingtest.AddrFor("n1.example.").String() {
+			t.Fatalf("query %d: %v", i, resp)
+		}
+	}
+	// A second may pass between the first answer and the repeats, ending
+	// what replay keeps.
+	if got := h.Full.Load(); got > 2 {
+		t.Fatalf("%d of 3 queries took the full chain, want 1 (2 at a second's boundary)", got)
 	}
 }

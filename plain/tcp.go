@@ -93,7 +93,8 @@ func (s *Server) serveConn(c net.Conn) {
 
 func (s *Server) answerTCP(c net.Conn, wmu *sync.Mutex, wire []byte, base resolver.Request) {
 	req := &base
-	frame, ok := s.replay(req, wire, make([]byte, 2, 512))
+	buf := make([]byte, 2, 512) // the length prefix, then the answer
+	frame, ok := s.replay(req, wire, buf)
 	if ok {
 		framing.SetLength(frame) // replayed answers are small
 	} else {
@@ -103,7 +104,7 @@ func (s *Server) answerTCP(c net.Conn, wmu *sync.Mutex, wire []byte, base resolv
 		}
 		resp.Compress = true
 		var err error
-		if frame, err = framing.Pack(resp, nil); err != nil {
+		if frame, err = framing.Pack(resp, buf); err != nil {
 			s.cfg.Logger.Warn("plain: cannot pack answer", "err", err)
 			return
 		}

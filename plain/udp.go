@@ -40,13 +40,13 @@ var packetPool = sync.Pool{New: func() any { b := make([]byte, 0, 1500); return 
 
 // answerUDP resolves a query that replay could not answer through the
 // chain and sends the answer, truncated to the client's limit.
-func (s *Server) answerUDP(c *net.UDPConn, wire []byte, from netip.AddrPort, req *resolver.Request) {
-	out := packetPool.Get().(*[]byte)
-	defer packetPool.Put(out)
+func (s *Server) answerUDP(c *net.UDPConn, wire []byte, req *resolver.Request) {
 	q, resp := s.resolve(wire, req)
 	if resp == nil {
 		return
 	}
+	out := packetPool.Get().(*[]byte) // taken after the wait upstream, which may be long
+	defer packetPool.Put(out)
 	resp.Truncate(udpLimit(q))
 	b, err := resp.PackBuffer((*out)[:cap(*out)])
 	if err != nil {
@@ -55,7 +55,7 @@ func (s *Server) answerUDP(c *net.UDPConn, wire []byte, from netip.AddrPort, req
 	}
 	*out = b[:0]
 	s.sent(req, wire, b)
-	c.WriteToUDPAddrPort(b, from)
+	c.WriteToUDPAddrPort(b, req.Client)
 }
 
 // udpLimit is the largest answer sent over UDP for q (resolver.UDPLimit).

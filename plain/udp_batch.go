@@ -31,9 +31,8 @@ func newBatchConn(c *net.UDPConn, local netip.Addr) batchConn {
 
 // udpJob is a query replay could not answer, for a worker.
 type udpJob struct {
-	buf  *[]byte // from packetPool, holding the query
-	from netip.AddrPort
-	req  *resolver.Request
+	buf *[]byte // from packetPool, holding the query
+	req *resolver.Request
 }
 
 // readUDP reads queries from c in batches of up to udpBatch per system
@@ -94,7 +93,7 @@ func (s *Server) readUDP(c *net.UDPConn, local netip.Addr, jobs chan<- udpJob) {
 			bp := packetPool.Get().(*[]byte)
 			*bp = append((*bp)[:0], wire...)
 			full := req // the worker's own
-			j := udpJob{buf: bp, from: from, req: &full}
+			j := udpJob{buf: bp, req: &full}
 			select {
 			case jobs <- j:
 			default: // every worker is busy: send this batch's replays before waiting for one
@@ -111,7 +110,7 @@ func (s *Server) readUDP(c *net.UDPConn, local netip.Addr, jobs chan<- udpJob) {
 func (s *Server) workUDP(c *net.UDPConn, jobs <-chan udpJob) {
 	defer s.wg.Done()
 	for j := range jobs {
-		s.answerUDP(c, *j.buf, j.from, j.req)
+		s.answerUDP(c, *j.buf, j.req)
 		packetPool.Put(j.buf)
 	}
 }
