@@ -183,12 +183,15 @@ func (g *Gateway) Start(ctx context.Context) error {
 // limits (in userspace, XDP and every transport's connection bound) without
 // dropping connections (SIGHUP). next is the re-read configuration, or nil
 // when it failed to load; other changed keys (listeners, profiles,
-// upstreams, and rate_limit where it was absent at start) take effect on
-// restart. Each part keeps its last good state on error.
+// upstreams, and adding or removing rate_limit) take effect on restart,
+// the last said in the error. Each part keeps its last good state on error.
 func (g *Gateway) Reload(next *config.Config) error {
 	errs := []error{g.lists.Reload()}
 	if g.certs != nil {
 		errs = append(errs, g.certs.Reload())
+	}
+	if next != nil && (next.RateLimit == nil) != (g.limiter == nil) {
+		errs = append(errs, errors.New("gateway: rate_limit added or removed: that takes effect on restart"))
 	}
 	if next != nil && next.RateLimit != nil && g.limiter != nil {
 		err := g.limiter.Update(*next.RateLimit)

@@ -72,6 +72,10 @@ func TestReloadAppliesRateLimit(t *testing.T) {
 	if refused := rcodes(10); refused != 0 {
 		t.Fatalf("after reloading qps 1000: %d of 10 queries refused", refused)
 	}
+	unlimited := fmt.Sprintf("listen: {dns: [%q]}\nupstreams: [udp://%s]\n", addr, auth.Addr)
+	if err := g.Reload(loadYAML(t, dir, unlimited)); err == nil || !strings.Contains(err.Error(), "rate_limit added or removed") {
+		t.Fatalf("reloading without rate_limit: %v, want an error saying it takes a restart", err)
+	}
 }
 
 // TestReloadAppliesMaxConns checks that Reload (SIGHUP) applies

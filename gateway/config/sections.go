@@ -106,8 +106,6 @@ func (c *Config) validateSections() Errors {
 	var ke *certs.KeyError // tls.acme is checked in every mode: a mistake there is one before it matters
 	if _, err := c.ACMEConfig().Validate(); errors.As(err, &ke) {
 		add(c.errAt(ke.Key, "%v", ke.Err))
-	} else if err != nil {
-		add(c.errAt("tls.acme", "%v", err))
 	}
 	if c.ProxyProtocol && len(c.TrustedProxies) == 0 {
 		add(c.errAt("proxy_protocol", "needs trusted_proxies: the addresses allowed to send PROXY v2 headers"))
