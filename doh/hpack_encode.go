@@ -1,6 +1,10 @@
 package doh
 
-import "strconv"
+import (
+	"strconv"
+
+	"golang.org/x/net/http2/hpack"
+)
 
 // HPACK (RFC 7541) encoder for our response header blocks.
 //
@@ -28,33 +32,25 @@ import "strconv"
 // also the HTTP/2 default of SETTINGS_HEADER_TABLE_SIZE.
 const hpackEncMaxTable = 4096
 
-// hpackEncEntryOverhead is the per-entry overhead of §4.1.
-const hpackEncEntryOverhead = 32
-
 // hpackEncDynBase is the HPACK index of the newest dynamic-table entry
 // (§2.3.3: the static table holds 1..61).
 const hpackEncDynBase = 62
 
-type hpackEncEntry struct{ name, value string }
-
 type hpackEncoder struct {
-	// ents is a ring of dynamic-table entries: the i-th oldest is
-	// ents[(head+i)&(len(ents)-1)]; len(ents) is 0 or a power of two. The
-	// table holds at most hpackEncMaxTable/32 = 128 entries, so the ring
-	// stops growing after a connection's first responses. Entries keep the
+	// tab mirrors the peer decoder's dynamic table (the decoder's own
+	// type); tab.max is the size in force there (§4.2). Entries keep the
 	// caller's strings, which must not be mutated afterwards (ordinary Go
 	// strings never are).
-	ents    []hpackEncEntry
-	head, n int
-	size    uint32 // §4.1 size of the entries held
-	maxSize uint32 // the table size in force at the peer's decoder (§4.2)
+	tab hpackTable
 
 	want   uint32 // min(peer's SETTINGS_HEADER_TABLE_SIZE, hpackEncMaxTable)
 	lowest uint32 // the smallest want since the last begin (§4.2)
 }
 
 func newHPACKEncoder() *hpackEncoder {
-	return &hpackEncoder{maxSize: hpackEncMaxTable, want: hpackEncMaxTable, lowest: hpackEncMaxTable}
+	e := &hpackEncoder{want: hpackEncMaxTable, lowest: hpackEncMaxTable}
+	e.tab.max, e.tab.allowed = hpackEncMaxTable, hpackEncMaxTable
+	return e
 }
 
 // setPeerTableSize records the client's SETTINGS_HEADER_TABLE_SIZE. The
@@ -76,14 +72,14 @@ func (e *hpackEncoder) setPeerTableSize(n uint32) {
 // Using a smaller table than allowed is always valid (§4.2), and that block's
 // update is then its first representation.
 func (e *hpackEncoder) begin(dst []byte) []byte {
-	if e.lowest < e.maxSize {
+	if e.lowest < e.tab.max {
 		dst = e.sizeUpdate(dst, e.lowest)
-		if e.n > 0 {
+		if e.tab.n > 0 {
 			e.lowest = e.want
 			return dst
 		}
 	}
-	if e.want != e.maxSize {
+	if e.want != e.tab.max {
 		dst = e.sizeUpdate(dst, e.want)
 	}
 	e.lowest = e.want
@@ -91,8 +87,7 @@ func (e *hpackEncoder) begin(dst []byte) []byte {
 }
 
 func (e *hpackEncoder) sizeUpdate(dst []byte, n uint32) []byte {
-	e.maxSize = n
-	e.evict(0)
+	e.tab.setMax(n)
 	return hpackEncAppendInt(dst, 5, 0x20, uint64(n))
 }
 
@@ -131,26 +126,25 @@ func (e *hpackEncoder) status(dst []byte, code int) []byte {
 func (e *hpackEncoder) field(dst []byte, name, value string, index bool) []byte {
 	nameIdx := hpackEncStaticName(name)
 	if index {
-		mask := len(e.ents) - 1
-		for i := range e.n { // newest first
-			ent := &e.ents[(e.head+e.n-1-i)&mask]
-			if ent.name != name {
+		for i := range e.tab.n { // newest first
+			ent := e.tab.at(uint64(i + 1))
+			if ent.Name != name {
 				continue
 			}
-			if ent.value == value {
+			if ent.Value == value {
 				return hpackEncAppendInt(dst, 7, 0x80, uint64(hpackEncDynBase+i))
 			}
 			if nameIdx == 0 {
 				nameIdx = hpackEncDynBase + i
 			}
 		}
-		if sz := len(name) + len(value) + hpackEncEntryOverhead; sz <= int(e.maxSize) {
+		if hf := (hpack.HeaderField{Name: name, Value: value}); hf.Size() <= e.tab.max {
 			dst = hpackEncAppendInt(dst, 6, 0x40, uint64(nameIdx))
 			if nameIdx == 0 {
 				dst = hpackEncAppendString(dst, name)
 			}
 			dst = hpackEncAppendString(dst, value)
-			e.insert(name, value, uint32(sz))
+			e.tab.add(hf)
 			return dst
 		}
 		// Larger than the table: §4.4 would empty the table to store
@@ -175,33 +169,6 @@ func hpackEncAppendLiteral[V string | []byte](dst []byte, nameIdx int, name stri
 	}
 	dst = hpackEncAppendInt(dst, 7, 0, uint64(len(value)))
 	return append(dst, value...)
-}
-
-// insert adds an entry of §4.1 size sz <= e.maxSize as the newest, evicting
-// the oldest to make room (§4.4).
-func (e *hpackEncoder) insert(name, value string, sz uint32) {
-	e.evict(sz)
-	if e.n == len(e.ents) {
-		grown := make([]hpackEncEntry, max(8, 2*len(e.ents)))
-		for i := range e.n {
-			grown[i] = e.ents[(e.head+i)&(len(e.ents)-1)]
-		}
-		e.ents, e.head = grown, 0
-	}
-	e.ents[(e.head+e.n)&(len(e.ents)-1)] = hpackEncEntry{name, value}
-	e.n++
-	e.size += sz
-}
-
-// evict drops the oldest entries until room more bytes fit in maxSize.
-func (e *hpackEncoder) evict(room uint32) {
-	for e.n > 0 && e.size+room > e.maxSize {
-		ent := &e.ents[e.head]
-		e.size -= uint32(len(ent.name) + len(ent.value) + hpackEncEntryOverhead)
-		*ent = hpackEncEntry{}
-		e.head = (e.head + 1) & (len(e.ents) - 1)
-		e.n--
-	}
 }
 
 // hpackEncAppendInt appends v as an HPACK integer with an n-bit prefix

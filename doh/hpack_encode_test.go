@@ -110,33 +110,33 @@ func (p *hpackEncPeer) check(e *hpackEncoder, block []byte, ops []hpackEncOp) er
 // size in force, the same entries in the same order, and nothing beyond.
 // Decoding indexed fields leaves the decoder's table as it was.
 func (p *hpackEncPeer) checkTable(e *hpackEncoder) error {
-	if e.maxSize != p.tableMax {
-		return fmt.Errorf("encoder table size %d, decoder's %d", e.maxSize, p.tableMax)
+	if e.tab.max != p.tableMax {
+		return fmt.Errorf("encoder table size %d, decoder's %d", e.tab.max, p.tableMax)
 	}
 	var sum uint32
 	var refs []byte
-	for i := range e.n {
-		ent := e.ents[(e.head+e.n-1-i)&(len(e.ents)-1)]
-		sum += uint32(len(ent.name) + len(ent.value) + 32)
+	for i := range e.tab.n {
+		ent := *e.tab.at(uint64(i + 1))
+		sum += uint32(len(ent.Name) + len(ent.Value) + 32)
 		refs = hpackEncAppendInt(refs, 7, 0x80, uint64(hpackEncDynBase+i))
 	}
-	if sum != e.size || e.size > e.maxSize {
-		return fmt.Errorf("table size %d, entries sum %d, max %d", e.size, sum, e.maxSize)
+	if sum != e.tab.size || e.tab.size > e.tab.max {
+		return fmt.Errorf("table size %d, entries sum %d, max %d", e.tab.size, sum, e.tab.max)
 	}
-	if e.n > 0 {
+	if e.tab.n > 0 {
 		got, err := p.dec.DecodeFull(refs)
 		if err != nil {
 			return fmt.Errorf("decoder lacks our entries: %v", err)
 		}
 		for i, hf := range got {
-			ent := e.ents[(e.head+e.n-1-i)&(len(e.ents)-1)]
-			if hf.Name != ent.name || hf.Value != ent.value {
-				return fmt.Errorf("dynamic index %d: decoder %q: %q, encoder %q: %q", 62+i, hf.Name, hf.Value, ent.name, ent.value)
+			ent := *e.tab.at(uint64(i + 1))
+			if hf.Name != ent.Name || hf.Value != ent.Value {
+				return fmt.Errorf("dynamic index %d: decoder %q: %q, encoder %q: %q", 62+i, hf.Name, hf.Value, ent.Name, ent.Value)
 			}
 		}
 	}
-	if _, err := p.dec.DecodeFull(hpackEncAppendInt(nil, 7, 0x80, uint64(hpackEncDynBase+e.n))); err == nil {
-		return fmt.Errorf("decoder holds more than our %d entries", e.n)
+	if _, err := p.dec.DecodeFull(hpackEncAppendInt(nil, 7, 0x80, uint64(hpackEncDynBase+e.tab.n))); err == nil {
+		return fmt.Errorf("decoder holds more than our %d entries", e.tab.n)
 	}
 	_ = p.dec.Close() // the failed decode left firstField unset
 	return nil
@@ -252,8 +252,8 @@ func TestHPACKEncoderFieldBytes(t *testing.T) {
 			if !bytes.Equal(b, tc.want) {
 				t.Errorf("% x, want % x", b, tc.want)
 			}
-			if e.n != tc.n {
-				t.Errorf("%d entries, want %d", e.n, tc.n)
+			if e.tab.n != tc.n {
+				t.Errorf("%d entries, want %d", e.tab.n, tc.n)
 			}
 			if err := p.check(e, b, []hpackEncOp{tc.op}); err != nil {
 				t.Fatal(err)
@@ -325,8 +325,8 @@ func TestHPACKEncoderDateRun(t *testing.T) {
 			if big*20 > repeats {
 				t.Fatalf("%d of %d blocks repeating the date were not indexed", big, repeats)
 			}
-			if tc.peerSize >= 100 && (e.n == 0 || e.ents[e.head].value == hpackEncDate(0)) {
-				t.Fatalf("%d entries, oldest %q: no eviction exercised", e.n, e.ents[e.head].value)
+			if tc.peerSize >= 100 && (e.tab.n == 0 || e.tab.at(uint64(e.tab.n)).Value == hpackEncDate(0)) {
+				t.Fatalf("%d entries, oldest %q: no eviction exercised", e.tab.n, e.tab.at(uint64(e.tab.n)).Value)
 			}
 		})
 	}
@@ -472,18 +472,18 @@ func TestHPACKEncoderOversized(t *testing.T) {
 			if err := p.check(e, b, ops); err != nil {
 				t.Fatal(err)
 			}
-			n0 := e.n
+			n0 := e.tab.n
 			big := []hpackEncOp{{name: "date", value: strings.Repeat("v", tc.value), index: true}}
 			b = hpackEncBlock(e, nil, big)
 			if err := p.check(e, b, big); err != nil {
 				t.Fatal(err)
 			}
 			if tc.stored {
-				if e.n != 1 || e.size != e.maxSize {
-					t.Fatalf("%d entries of %d bytes, want the big one alone in %d", e.n, e.size, e.maxSize)
+				if e.tab.n != 1 || e.tab.size != e.tab.max {
+					t.Fatalf("%d entries of %d bytes, want the big one alone in %d", e.tab.n, e.tab.size, e.tab.max)
 				}
-			} else if e.n != n0 || b[0]&0xf0 != 0 {
-				t.Fatalf("oversized: first byte %#x, entries %d -> %d; want a literal without indexing, table kept", b[0], n0, e.n)
+			} else if e.tab.n != n0 || b[0]&0xf0 != 0 {
+				t.Fatalf("oversized: first byte %#x, entries %d -> %d; want a literal without indexing, table kept", b[0], n0, e.tab.n)
 			}
 			b = hpackEncBlock(e, nil, ops)
 			if err := p.check(e, b, ops); err != nil {
@@ -526,8 +526,8 @@ func TestHPACKEncoderEvictBoundary(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if e.n != tc.n {
-				t.Fatalf("%d entries, want %d", e.n, tc.n)
+			if e.tab.n != tc.n {
+				t.Fatalf("%d entries, want %d", e.tab.n, tc.n)
 			}
 		})
 	}
