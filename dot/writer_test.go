@@ -151,3 +151,48 @@ func TestAddBoundedWhileWriteBlocked(t *testing.T) {
 		t.Fatalf("pending grew to %d bytes, bound %d", n, maxPending)
 	}
 }
+
+// countingConn counts the writes made on a connection.
+type countingConn struct {
+	net.Conn
+	writes int
+}
+
+func (c *countingConn) Write(p []byte) (int, error) {
+	c.writes++
+	return c.Conn.Write(p)
+}
+
+// TestBatchWriterOneWritePerBatch: answers added on the read loop leave
+// together, framed, in one write at the flush (README: a batch's answers
+// with one system call).
+func TestBatchWriterOneWritePerBatch(t *testing.T) {
+	srv, cli := net.Pipe()
+	defer cli.Close()
+	conn := &countingConn{Conn: srv}
+	w := newBatchWriter(conn, time.Second)
+	const n = 10
+	for i := range n {
+		if err := w.add([]byte{byte(i), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if conn.writes != 0 {
+		t.Fatalf("%d writes before the flush", conn.writes)
+	}
+	done := make(chan error, 1)
+	go func() { done <- w.flush() }()
+	br := bufio.NewReader(cli)
+	for i := range n {
+		f, err := framing.ReadFrame(br, nil)
+		if err != nil || len(f) != 12 || f[0] != byte(i) {
+			t.Fatalf("answer %d: %x %v", i, f, err)
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if conn.writes != 1 {
+		t.Fatalf("%d answers left in %d writes, want 1", n, conn.writes)
+	}
+}
