@@ -121,3 +121,29 @@ func TestH2ReplayFreshAtAnswer(t *testing.T) {
 		t.Fatalf("%d full-chain queries for the late POST, want 1: an expired answer was replayed", got)
 	}
 }
+
+// TestH2ResetWhileQueuedNeverRuns: a request waiting for a handler slot
+// that the client resets is dropped, not run, once the slot frees.
+func TestH2ResetWhileQueuedNeverRuns(t *testing.T) {
+	h := gatedReplayer{Replayer: framingtest.NewCounting(t), gate: make(chan struct{}), entered: make(chan struct{}, 4)}
+	env := startServer(t, func(c *Config) { c.Handler, c.MaxStreams = h, 1 })
+	c := dialH2(t, env, []http2.Setting{})
+	c.t = t
+	c.get(1, "slow.test.")
+	select {
+	case <-h.entered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("slow request never reached the handler")
+	}
+	c.check(c.fr.WriteRSTStream(1, http2.ErrCodeCancel)) // its handler keeps the only slot
+	c.get(3, "slow.test.")                               // queued behind it
+	c.check(c.fr.WriteRSTStream(3, http2.ErrCodeCancel))
+	close(h.gate)
+	c.get(5, "n1.example.") // runs after whatever the queue held
+	if status, _ := c.response(5); status != "200" {
+		t.Fatalf("status %s", status)
+	}
+	if n := len(h.entered); n != 0 {
+		t.Fatalf("the reset queued request ran (%d more handler entries)", n)
+	}
+}
