@@ -23,8 +23,8 @@ func (e *listError) Unwrap() error { return e.err }
 // fetch downloads a remote list with a conditional request. A 200 answer is
 // parsed to check it before it replaces the cached copy, so a broken or
 // emptied list never replaces a good one. It reports whether the copy changed.
-// Only replacing the copy takes the build lock: a slow download must not hold
-// up a reload or the local-file watch.
+// Only the checks against the last build and replacing the copy take the
+// build lock: a slow download must not hold up a reload (SIGHUP).
 func (m *Manager) fetch(ctx context.Context, s *source) (bool, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.Location, nil)
 	if err != nil {
@@ -69,11 +69,15 @@ func (m *Manager) fetch(ctx context.Context, s *source) (bool, error) {
 	if err != nil {
 		return false, &listError{"download", err}
 	}
-	if err := m.validate(tmp.Name(), s); err != nil {
+	st, err := m.validate(tmp.Name(), s)
+	if err != nil {
 		return false, err
 	}
 	m.build.Lock()
 	defer m.build.Unlock()
+	if err := checkStats(st, s); err != nil { // s.entries is the build's
+		return false, err
+	}
 	if err := os.Rename(tmp.Name(), s.path); err != nil {
 		return false, &listError{"download", err}
 	}
@@ -87,19 +91,17 @@ func (m *Manager) fetch(ctx context.Context, s *source) (bool, error) {
 }
 
 // validate parses a downloaded list without keeping it.
-func (m *Manager) validate(path string, s *source) error {
+func (m *Manager) validate(path string, s *source) (ParseStats, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return &listError{"download", err}
+		return ParseStats{}, &listError{"download", err}
 	}
 	defer f.Close()
 	st, err := Parse(f, s.Format, s.name(), m.log, func(Entry) {})
 	if err != nil {
-		return &listError{"parse", err}
+		return ParseStats{}, &listError{"parse", err}
 	}
-	m.build.Lock() // s.entries is the build's
-	defer m.build.Unlock()
-	return checkStats(st, s)
+	return st, nil
 }
 
 var (

@@ -205,10 +205,12 @@ func TestManagerConfigErrors(t *testing.T) {
 	}
 }
 
-// stalledList answers a list request only once release is closed.
-type stalledList struct{ release chan struct{} }
+// stalledList answers a list request only once release is closed; started
+// is closed when the request arrives.
+type stalledList struct{ started, release chan struct{} }
 
 func (s stalledList) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
+	close(s.started)
 	<-s.release
 	_, _ = w.Write([]byte("||ads.example^\n"))
 }
@@ -216,16 +218,17 @@ func (s stalledList) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 // TestReloadNotHeldByDownload: a slow list download does not hold up a
 // reload (SIGHUP) of the lists.
 func TestReloadNotHeldByDownload(t *testing.T) {
-	stall := stalledList{release: make(chan struct{})}
+	stall := stalledList{started: make(chan struct{}), release: make(chan struct{})}
 	srv := httptest.NewServer(stall)
 	defer srv.Close()
-	defer close(stall.release)
 	m, err := NewManager(ManagerConfig{Lists: map[string][]Source{"ads": {{Location: srv.URL + "/ads.txt"}}}, DataDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	go func() { _ = m.Refresh(context.Background()) }() // blocks in the download
-	time.Sleep(100 * time.Millisecond)
+	refreshed := make(chan error, 1)
+	go func() { refreshed <- m.Refresh(context.Background()) }()
+	defer func() { close(stall.release); <-refreshed }() // the download ends before the test's folder goes
+	<-stall.started                                      // Refresh is in the download now
 	done := make(chan error, 1)
 	go func() { done <- m.Reload() }()
 	select {
