@@ -9,8 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dnsward/dnsward/proxyproto"
 	"github.com/miekg/dns"
+
+	"github.com/dnsward/dnsward/clientaddr"
 )
 
 func TestClientAddress(t *testing.T) {
@@ -49,7 +50,7 @@ func TestClientAddress(t *testing.T) {
 					}
 					local = c.LocalAddr()
 					if tt.proxy {
-						hdr, err := proxyproto.Header{Command: proxyproto.Proxy, Source: netip.MustParseAddrPort("192.0.2.7:4242"),
+						hdr, err := clientaddr.Header{Command: clientaddr.Proxy, Source: netip.MustParseAddrPort("192.0.2.7:4242"),
 							Destination: addr}.AppendBinary(nil)
 						if err != nil {
 							return nil, err

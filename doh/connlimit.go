@@ -5,28 +5,29 @@ import (
 	"net"
 	"sync"
 
-	"github.com/dnsward/dnsward/dot/framing"
-	"github.com/dnsward/dnsward/proxyproto"
 	"github.com/quic-go/quic-go"
 	"github.com/quic-go/quic-go/http3"
+
+	"github.com/dnsward/dnsward/clientaddr"
+	"github.com/dnsward/dnsward/internal/frontend"
 )
 
 // clientLimit bounds open connections per client across all listeners
-// (framing.ConnLimiter: per address, IPv6 per /64); trusted proxies are
+// (frontend.ConnLimiter: per address, IPv6 per /64); trusted proxies are
 // exempt because they carry many clients.
 type clientLimit struct {
-	lim     *framing.ConnLimiter
-	trusted proxyproto.Trusted
+	lim     *frontend.ConnLimiter
+	trusted clientaddr.Trusted
 	m       *metrics
 }
 
-func newClientLimit(max int, trusted proxyproto.Trusted, m *metrics) *clientLimit {
-	return &clientLimit{lim: framing.NewConnLimiter(max), trusted: trusted, m: m}
+func newClientLimit(max int, trusted clientaddr.Trusted, m *metrics) *clientLimit {
+	return &clientLimit{lim: frontend.NewConnLimiter(max), trusted: trusted, m: m}
 }
 
 // acquire counts a new connection from a; false means over the bound.
 func (l *clientLimit) acquire(a net.Addr) (release func(), ok bool) {
-	ip := framing.AddrPort(a).Addr()
+	ip := frontend.AddrPort(a).Addr()
 	if !ip.IsValid() || l.trusted.Contains(ip) {
 		return func() {}, true
 	}

@@ -7,8 +7,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dnsward/dnsward/resolver"
+	"github.com/dnsward/dnsward/internal/transport"
+
 	"github.com/miekg/dns"
+
+	"github.com/dnsward/dnsward/resolver"
 )
 
 func TestProfilesOverEveryVersion(t *testing.T) {
@@ -74,7 +77,7 @@ func TestProfilesOverEveryVersion(t *testing.T) {
 					if last.Profile.Name != tt.profile {
 						t.Fatalf("profile %q, want %q", last.Profile.Name, tt.profile)
 					}
-					wantTransport := map[httpVersion]resolver.Transport{h1: resolver.DoH1, h2: resolver.DoH2, h3: resolver.DoH3}[v]
+					wantTransport := map[httpVersion]transport.Kind{h1: transport.DoH1, h2: transport.DoH2, h3: transport.DoH3}[v]
 					if last.Transport != wantTransport || last.ServerName != tt.host {
 						t.Fatalf("transport %v server name %q, want %v %q", last.Transport, last.ServerName, wantTransport, tt.host)
 					}

@@ -5,7 +5,7 @@ import (
 	"log/slog"
 	"strings"
 
-	"github.com/dnsward/dnsward/dot/framing"
+	"github.com/dnsward/dnsward/internal/frontend"
 )
 
 // errorLog receives net/http's server log lines, counts failed TLS
@@ -21,7 +21,7 @@ func newErrorLog(l *slog.Logger, m *metrics) *log.Logger {
 
 // Write logs one line.
 func (e errorLog) Write(p []byte) (int, error) {
-	msg := framing.RedactAddrs(strings.TrimSpace(string(p)))
+	msg := frontend.RedactAddrs(strings.TrimSpace(string(p)))
 	switch {
 	case strings.HasPrefix(msg, "http: TLS handshake error"):
 		e.m.handshake("tcp", "error")

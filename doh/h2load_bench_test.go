@@ -11,10 +11,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dnsward/dnsward/dot/framing/framingtest"
-	"github.com/dnsward/dnsward/resolver"
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/dnsward/dnsward/internal/frontendtest"
+	"github.com/dnsward/dnsward/resolver"
 )
 
 // BenchmarkServerH2load drives the server with h2load (HTTP/2 GET, 8
@@ -29,8 +30,8 @@ func BenchmarkServerH2load(b *testing.B) {
 	if err != nil {
 		b.Skip("h2load not installed (apt-get install -y nghttp2-client)")
 	}
-	up := framingtest.StartUpstream(b)
-	chain := framingtest.Chain(b, up.Addr)
+	up := frontendtest.StartUpstream(b)
+	chain := frontendtest.Chain(b, up.Addr)
 	b.Run("engine", func(b *testing.B) { benchH2load(b, h2load, staticAnswer) })
 	b.Run("chain", func(b *testing.B) { benchH2load(b, h2load, chain) })
 }

@@ -12,11 +12,14 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/dnsward/dnsward/dot/framing"
-	"github.com/dnsward/dnsward/proxyproto"
+	"github.com/dnsward/dnsward/internal/transport"
+
+	"github.com/miekg/dns"
+
+	"github.com/dnsward/dnsward/clientaddr"
+	"github.com/dnsward/dnsward/internal/frontend"
 	"github.com/dnsward/dnsward/ratelimit"
 	"github.com/dnsward/dnsward/resolver"
-	"github.com/miekg/dns"
 )
 
 // Handler is the one http.Handler serving DoH and the JSON API for every
@@ -25,7 +28,7 @@ type Handler struct {
 	handler      resolver.Handler
 	replayer     resolver.Replayer // handler, when it replays; else nil
 	profiles     *resolver.Profiles
-	trusted      proxyproto.Trusted
+	trusted      clientaddr.Trusted
 	maxBody      int
 	readTimeout  time.Duration
 	queryTimeout time.Duration
@@ -111,8 +114,8 @@ func (h *Handler) begin(w http.ResponseWriter, r *http.Request) (endpoint, *reso
 		req = new(resolver.Request)
 	}
 	*req = resolver.Request{
-		Client:     proxyproto.ClientFromHeaders(facts.peer, r.Header, h.trusted),
-		Transport:  transport(r),
+		Client:     clientaddr.ClientFromHeaders(facts.peer, r.Header, h.trusted),
+		Transport:  transportOf(r),
 		ServerName: serverName,
 		Profile:    prof,
 		Received:   received,
@@ -331,18 +334,18 @@ func factsOf(r *http.Request) connFacts {
 func readFacts(ctx context.Context, remote string) connFacts {
 	ap, _ := netip.ParseAddrPort(remote)
 	local, _ := ctx.Value(http.LocalAddrContextKey).(net.Addr)
-	return connFacts{peer: netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), local: framing.AddrPort(local)}
+	return connFacts{peer: netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), local: frontend.AddrPort(local)}
 }
 
-// transport maps the HTTP version to the resolver's transport.
-func transport(r *http.Request) resolver.Transport {
+// transportOf maps the HTTP version to the resolver's transport.
+func transportOf(r *http.Request) transport.Kind {
 	switch r.ProtoMajor {
 	case 3:
-		return resolver.DoH3
+		return transport.DoH3
 	case 2:
-		return resolver.DoH2
+		return transport.DoH2
 	}
-	return resolver.DoH1
+	return transport.DoH1
 }
 
 // versionOf is r's place in versions (the HTTP version label).

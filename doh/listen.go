@@ -8,8 +8,9 @@ import (
 	"strconv"
 	"syscall"
 
-	"github.com/dnsward/dnsward/proxyproto"
 	"github.com/quic-go/quic-go"
+
+	"github.com/dnsward/dnsward/clientaddr"
 )
 
 // portRetries bounds the attempts to find a port free on both TCP and UDP
@@ -58,7 +59,7 @@ func (s *Server) listenTCP(ctx context.Context, addr string) (net.Listener, erro
 		return nil, fmt.Errorf("doh: listening on tcp %s: %w", addr, err)
 	}
 	if s.cfg.ProxyProtocol {
-		if l, err = proxyproto.NewListener(l, proxyproto.ListenerConfig{
+		if l, err = clientaddr.NewListener(l, clientaddr.ListenerConfig{
 			Trusted:       s.handler.trusted,
 			HeaderTimeout: s.cfg.ReadTimeout,
 			Logger:        s.cfg.Logger,

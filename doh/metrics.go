@@ -7,8 +7,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/dnsward/dnsward/internal/promreg"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/dnsward/dnsward/internal/promshare"
 )
 
 // metrics holds the DoH collectors. A nil *metrics records nothing.
@@ -68,12 +69,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"version"}),
 	}
 	var errs [6]error
-	m.requests, errs[0] = promreg.Register(reg, m.requests)
-	m.handshakes, errs[1] = promreg.Register(reg, m.handshakes)
-	m.open, errs[2] = promreg.Register(reg, m.open)
-	m.rejected, errs[3] = promreg.Register(reg, m.rejected)
-	m.h2errors, errs[4] = promreg.Register(reg, m.h2errors)
-	m.duration, errs[5] = promreg.Register(reg, m.duration)
+	m.requests, errs[0] = promshare.Register(reg, m.requests)
+	m.handshakes, errs[1] = promshare.Register(reg, m.handshakes)
+	m.open, errs[2] = promshare.Register(reg, m.open)
+	m.rejected, errs[3] = promshare.Register(reg, m.rejected)
+	m.h2errors, errs[4] = promshare.Register(reg, m.h2errors)
+	m.duration, errs[5] = promshare.Register(reg, m.duration)
 	if err := errors.Join(errs[:]...); err != nil {
 		return nil, fmt.Errorf("doh: registering metrics: %w", err)
 	}

@@ -8,9 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dnsward/dnsward/dot/framing/framingtest"
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/dnsward/dnsward/internal/frontendtest"
 )
 
 // gathered returns the value of the series of name whose labels include want.
@@ -43,7 +44,7 @@ func gathered(t *testing.T, reg *prometheus.Registry, name string, want map[stri
 
 func TestMetricsAndPrivateLogs(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	logs := &framingtest.Logs{}
+	logs := &frontendtest.Logs{}
 	env := startServer(t, func(c *Config) {
 		c.Metrics = reg
 		c.Logger = logs.Logger()

@@ -4,14 +4,16 @@ import (
 	"context"
 	"time"
 
-	"golang.org/x/net/http2"
 	"net/http"
 	"strings"
 	"testing"
 
-	"github.com/dnsward/dnsward/dot/framing/framingtest"
-	"github.com/dnsward/dnsward/resolver"
+	"golang.org/x/net/http2"
+
 	"github.com/miekg/dns"
+
+	"github.com/dnsward/dnsward/internal/frontendtest"
+	"github.com/dnsward/dnsward/resolver"
 )
 
 // TestReplayedAnswers: over every HTTP version and method, repeats of a
@@ -19,7 +21,7 @@ import (
 // from the replayed bytes with the same headers, and only the first takes
 // the chain.
 func TestReplayedAnswers(t *testing.T) {
-	h := framingtest.NewCounting(t)
+	h := frontendtest.NewCounting(t)
 	e := startServer(t, func(c *Config) { c.Handler = h })
 	addr := e.srv.TLSAddrs()[0]
 	for _, v := range []httpVersion{h1, h2, h3} {
@@ -39,7 +41,7 @@ func TestReplayedAnswers(t *testing.T) {
 						t.Errorf("repeat %d: Cache-Control %q, first answer had %q (want max-age=300)", i, got, want)
 					}
 					m := unpack(t, body)
-					if m.Id != uint16(i) || m.Question[0].Name != spelt || firstA(m) != framingtest.AddrFor(name).String() {
+					if m.Id != uint16(i) || m.Question[0].Name != spelt || firstA(m) != frontendtest.AddrFor(name).String() {
 						t.Errorf("repeat %d: %v", i, m)
 					}
 				}
@@ -76,7 +78,7 @@ func (g gatedReplayer) ServeDNS(ctx context.Context, req *resolver.Request) (*dn
 // request the client reset but whose handler still runs): a request that
 // needed a handler would wait in the queue.
 func TestH2ReplayOnReader(t *testing.T) {
-	h := gatedReplayer{Replayer: framingtest.NewCounting(t), gate: make(chan struct{}), entered: make(chan struct{}, 1)}
+	h := gatedReplayer{Replayer: frontendtest.NewCounting(t), gate: make(chan struct{}), entered: make(chan struct{}, 1)}
 	t.Cleanup(func() { close(h.gate) })
 	env := startServer(t, func(c *Config) { c.Handler, c.MaxStreams = h, 1 })
 	c := dialH2(t, env, []http2.Setting{})
@@ -93,7 +95,7 @@ func TestH2ReplayOnReader(t *testing.T) {
 	}
 	c.check(c.fr.WriteRSTStream(3, http2.ErrCodeCancel)) // the stream closes; its handler keeps the slot
 	c.get(5, "n1.example.")
-	if status, body := c.response(5); status != "200" || firstA(unpack(t, body)) != framingtest.AddrFor("n1.example.").String() {
+	if status, body := c.response(5); status != "200" || firstA(unpack(t, body)) != frontendtest.AddrFor("n1.example.").String() {
 		t.Fatalf("replayed answer: %s %x", status, body)
 	}
 }
@@ -102,7 +104,7 @@ func TestH2ReplayOnReader(t *testing.T) {
 // answers, not when the request arrived: a POST whose body comes after
 // what replay kept has expired (at most a second) takes the chain again.
 func TestH2ReplayFreshAtAnswer(t *testing.T) {
-	h := framingtest.NewCounting(t)
+	h := frontendtest.NewCounting(t)
 	env := startServer(t, func(c *Config) { c.Handler, c.ReadTimeout = h, 5*time.Second })
 	c := dialH2(t, env, []http2.Setting{})
 	c.t = t
@@ -125,7 +127,7 @@ func TestH2ReplayFreshAtAnswer(t *testing.T) {
 // TestH2ResetWhileQueuedNeverRuns: a request waiting for a handler slot
 // that the client resets is dropped, not run, once the slot frees.
 func TestH2ResetWhileQueuedNeverRuns(t *testing.T) {
-	h := gatedReplayer{Replayer: framingtest.NewCounting(t), gate: make(chan struct{}), entered: make(chan struct{}, 4)}
+	h := gatedReplayer{Replayer: frontendtest.NewCounting(t), gate: make(chan struct{}), entered: make(chan struct{}, 4)}
 	env := startServer(t, func(c *Config) { c.Handler, c.MaxStreams = h, 1 })
 	c := dialH2(t, env, []http2.Setting{})
 	c.t = t

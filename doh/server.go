@@ -12,10 +12,11 @@ import (
 	"strconv"
 	"sync"
 
-	"github.com/dnsward/dnsward/proxyproto"
-	"github.com/dnsward/dnsward/resolver"
 	"github.com/quic-go/quic-go"
 	"github.com/quic-go/quic-go/http3"
+
+	"github.com/dnsward/dnsward/clientaddr"
+	"github.com/dnsward/dnsward/resolver"
 )
 
 // Server runs DoH listeners: TLS over TCP (HTTP/1.1, HTTP/2), QUIC (HTTP/3)
@@ -59,7 +60,7 @@ func New(cfg Config) (*Server, error) {
 	h := &Handler{
 		handler:      cfg.Handler,
 		profiles:     cfg.Profiles,
-		trusted:      proxyproto.Trusted(cfg.TrustedProxies),
+		trusted:      clientaddr.Trusted(cfg.TrustedProxies),
 		maxBody:      cfg.MaxBody,
 		readTimeout:  cfg.ReadTimeout,
 		queryTimeout: cfg.QueryTimeout,

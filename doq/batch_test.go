@@ -8,9 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dnsward/dnsward/dot/framing"
-	"github.com/dnsward/dnsward/resolver"
 	"github.com/miekg/dns"
+
+	"github.com/dnsward/dnsward/internal/frontend"
+	"github.com/dnsward/dnsward/resolver"
 )
 
 // sizedHandler answers "s<N>.example." with a TXT answer whose frame (prefix
@@ -21,7 +22,7 @@ var sizedHandler = resolver.HandlerFunc(func(_ context.Context, req *resolver.Re
 		return nil, err
 	}
 	m := resolver.NewReply(req.Msg, dns.RcodeSuccess)
-	m.Compress = true // as framing.Finish sends it
+	m.Compress = true // as frontend.Finish sends it
 	txt := &dns.TXT{Hdr: dns.RR_Header{Name: req.Msg.Question[0].Name, Rrtype: dns.TypeTXT, Class: dns.ClassINET, Ttl: 60}}
 	m.Answer = append(m.Answer, txt)
 	b, err := m.Pack()
@@ -48,7 +49,7 @@ func TestAnswerSizes(t *testing.T) {
 		for _, size := range sizes {
 			wg.Go(func() {
 				name := fmt.Sprintf("s%d.example.", size)
-				frame, _ := framing.Pack(query(name, dns.TypeTXT), nil)
+				frame, _ := frontend.Pack(query(name, dns.TypeTXT), nil)
 				out, err := exchangeRaw(c, frame, true)
 				if err != nil {
 					t.Errorf("round %d, %d bytes: %v", round, size, err)
@@ -78,7 +79,7 @@ func TestShutdownAnswersInFlight(t *testing.T) {
 	errs := make(chan error, n)
 	for i := range n {
 		go func() {
-			frame, _ := framing.Pack(query(fmt.Sprintf("slow%d.example.", i), dns.TypeA), nil)
+			frame, _ := frontend.Pack(query(fmt.Sprintf("slow%d.example.", i), dns.TypeA), nil)
 			_, err := exchangeRaw(c, frame, true)
 			errs <- err
 		}()

@@ -9,10 +9,11 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/dnsward/dnsward/dot/framing"
-	"github.com/dnsward/dnsward/resolver"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/quic-go/quic-go"
+
+	"github.com/dnsward/dnsward/internal/frontend"
+	"github.com/dnsward/dnsward/resolver"
 )
 
 // ALPN is the TLS application protocol DoQ negotiates (RFC 9250 §4.1.1).
@@ -54,15 +55,15 @@ type Config struct {
 }
 
 func (c Config) withDefaults() (Config, error) {
-	common := framing.Common{Addrs: c.Addrs, TLS: c.TLS, Handler: c.Handler, Profiles: c.Profiles}
+	common := frontend.Common{Addrs: c.Addrs, TLS: c.TLS, Handler: c.Handler, Profiles: c.Profiles}
 	if err := common.Check("doq"); err != nil {
 		return c, err
 	}
-	if err := framing.SetTimeouts("doq",
-		framing.Timeout{Name: "IdleTimeout", Value: &c.IdleTimeout, Default: 30 * time.Second},
-		framing.Timeout{Name: "HandshakeTimeout", Value: &c.HandshakeTimeout, Default: 5 * time.Second},
-		framing.Timeout{Name: "StreamTimeout", Value: &c.StreamTimeout, Default: 5 * time.Second},
-		framing.Timeout{Name: "WriteTimeout", Value: &c.WriteTimeout, Default: 10 * time.Second},
+	if err := frontend.SetTimeouts("doq",
+		frontend.Timeout{Name: "IdleTimeout", Value: &c.IdleTimeout, Default: 30 * time.Second},
+		frontend.Timeout{Name: "HandshakeTimeout", Value: &c.HandshakeTimeout, Default: 5 * time.Second},
+		frontend.Timeout{Name: "StreamTimeout", Value: &c.StreamTimeout, Default: 5 * time.Second},
+		frontend.Timeout{Name: "WriteTimeout", Value: &c.WriteTimeout, Default: 10 * time.Second},
 	); err != nil {
 		return c, err
 	}
@@ -79,7 +80,7 @@ func (c Config) withDefaults() (Config, error) {
 	if c.MaxInflight == 0 {
 		c.MaxInflight = 16384
 	}
-	c.MaxConnsPerClient = framing.MaxConnsPerClient(c.MaxConnsPerClient)
+	c.MaxConnsPerClient = frontend.MaxConnsPerClient(c.MaxConnsPerClient)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}

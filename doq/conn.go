@@ -7,11 +7,14 @@ import (
 	"sync"
 	"time"
 
-	"github.com/dnsward/dnsward/dot/framing"
-	"github.com/dnsward/dnsward/ratelimit"
-	"github.com/dnsward/dnsward/resolver"
+	"github.com/dnsward/dnsward/internal/transport"
+
 	"github.com/miekg/dns"
 	"github.com/quic-go/quic-go"
+
+	"github.com/dnsward/dnsward/internal/frontend"
+	"github.com/dnsward/dnsward/ratelimit"
+	"github.com/dnsward/dnsward/resolver"
 )
 
 // conn is one accepted QUIC connection; each stream is served by its own
@@ -36,11 +39,11 @@ func (s *Server) serveConn(qc *quic.Conn) {
 	s.life.Track(qc) // doq never calls Stop: draining ends the stream loop instead
 	defer s.life.Untrack(qc)
 	sni := qc.ConnectionState().TLS.ServerName
-	local := framing.AddrPort(qc.LocalAddr())
+	local := frontend.AddrPort(qc.LocalAddr())
 	c := &conn{
 		s:       s,
 		qc:      qc,
-		client:  framing.AddrPort(qc.RemoteAddr()),
+		client:  frontend.AddrPort(qc.RemoteAddr()),
 		sni:     sni,
 		profile: s.cfg.Profiles.Select(resolver.Ingress{ServerName: sni, Local: local.Addr()}),
 	}
@@ -133,7 +136,7 @@ func (c *conn) serveStream(str *quic.Stream) {
 		c.readError(str, err)
 		return
 	}
-	req := &resolver.Request{Client: c.client, Transport: resolver.DoQ, ServerName: c.sni, Profile: c.profile}
+	req := &resolver.Request{Client: c.client, Transport: transport.DoQ, ServerName: c.sni, Profile: c.profile}
 	if c.replay(str, req, raw) {
 		return
 	}
@@ -141,7 +144,7 @@ func (c *conn) serveStream(str *quic.Stream) {
 	if c.replayer != nil {
 		wire = append(wire, raw...)
 	}
-	q, err := framing.Parse(raw)
+	q, err := frontend.Parse(raw)
 	if err != nil {
 		c.s.metrics.ProtocolErrors.WithLabelValues("doq", c.profile.Name, "malformed").Inc()
 		if r := resolver.MalformedReply(raw); r != nil {
@@ -151,7 +154,7 @@ func (c *conn) serveStream(str *quic.Stream) {
 		}
 		return
 	}
-	if framing.HasKeepalive(q) {
+	if frontend.HasKeepalive(q) {
 		c.protocolError("keepalive", "edns-tcp-keepalive is not used by DoQ")
 		return
 	}
@@ -170,20 +173,20 @@ func (c *conn) serveStream(str *quic.Stream) {
 		return
 	}
 	req.Msg = q
-	resp, err := framing.Resolve(c.s.base, c.s.cfg.Handler, req)
+	resp, err := frontend.Resolve(c.s.base, c.s.cfg.Handler, req)
 	if errors.Is(err, ratelimit.ErrLimited) { // RFC 9250 §4.3: the client should slow down
 		c.s.metrics.ProtocolErrors.WithLabelValues("doq", c.profile.Name, "rate_limited").Inc()
 		cancelStream(str, ExcessiveLoad)
 		return
 	}
 	if err != nil {
-		c.s.cfg.Logger.Debug("doq: handler", framing.ErrAttr(err))
+		c.s.cfg.Logger.Debug("doq: handler", frontend.ErrAttr(err))
 	}
 	if resp == nil { // the handler asked for no answer (resolver.ErrDrop)
 		cancelStream(str, RequestCancelled)
 		return
 	}
-	b := c.reply(str, framing.Finish(q, resp, 0), bp) // keepalive 0: any upstream keepalive option is stripped
+	b := c.reply(str, frontend.Finish(q, resp, 0), bp) // keepalive 0: any upstream keepalive option is stripped
 	if b != nil && wire != nil {
 		c.replayer.Sent(req, wire, b[2:])
 	}
@@ -207,7 +210,7 @@ func (c *conn) replay(str *quic.Stream, req *resolver.Request, raw []byte) bool 
 	if !ok {
 		return false
 	}
-	c.write(str, framing.SetLength(frame)) // replayed answers are small; the batch writer copies them
+	c.write(str, frontend.SetLength(frame)) // replayed answers are small; the batch writer copies them
 	return true
 }
 
@@ -252,9 +255,9 @@ func (c *conn) await0RTT(q *dns.Msg) bool {
 // reply packs m and writes it; it returns the frame written, nil when m
 // could not be packed.
 func (c *conn) reply(str *quic.Stream, m *dns.Msg, bp *[]byte) []byte {
-	b, err := framing.Pack(m, (*bp)[:0])
+	b, err := frontend.Pack(m, (*bp)[:0])
 	if err != nil {
-		c.s.cfg.Logger.Debug("doq: pack", framing.ErrAttr(err))
+		c.s.cfg.Logger.Debug("doq: pack", frontend.ErrAttr(err))
 		cancelStream(str, InternalError)
 		return nil
 	}

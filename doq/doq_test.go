@@ -10,13 +10,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dnsward/dnsward/dot/framing"
-	"github.com/dnsward/dnsward/dot/framing/framingtest"
-	"github.com/dnsward/dnsward/ratelimit"
-	"github.com/dnsward/dnsward/resolver"
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/quic-go/quic-go"
+
+	"github.com/dnsward/dnsward/internal/frontend"
+	"github.com/dnsward/dnsward/internal/frontendtest"
+	"github.com/dnsward/dnsward/ratelimit"
+	"github.com/dnsward/dnsward/resolver"
 )
 
 func TestConcurrentStreams(t *testing.T) {
@@ -31,7 +32,7 @@ func TestConcurrentStreams(t *testing.T) {
 			if i%7 == 0 {
 				name = "slow" + name
 			}
-			frame, _ := framing.Pack(query(name, dns.TypeA), nil)
+			frame, _ := frontend.Pack(query(name, dns.TypeA), nil)
 			out, err := exchangeRaw(c, frame, true)
 			if err != nil {
 				errs <- err
@@ -42,7 +43,7 @@ func TestConcurrentStreams(t *testing.T) {
 				errs <- err
 				return
 			}
-			if m.Id != 0 || len(m.Answer) != 1 || m.Answer[0].(*dns.A).A.String() != framingtest.AddrFor(name).String() {
+			if m.Id != 0 || len(m.Answer) != 1 || m.Answer[0].(*dns.A).A.String() != frontendtest.AddrFor(name).String() {
 				errs <- fmt.Errorf("%s: answer %v", name, &m)
 			}
 		})
@@ -72,7 +73,7 @@ func closeCode(t *testing.T, c *quic.Conn) uint64 {
 
 func TestProtocolErrors(t *testing.T) {
 	f := start(t, nil)
-	frame := func(m *dns.Msg) []byte { b, _ := framing.Pack(m, nil); return b }
+	frame := func(m *dns.Msg) []byte { b, _ := frontend.Pack(m, nil); return b }
 	withID := query("id.example.", dns.TypeA)
 	withID.Id = 1234
 	keepalive := query("ka.example.", dns.TypeA)
@@ -109,12 +110,12 @@ func TestProtocolErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := f.dial(t, "dns.test")
-			before := framingtest.Sum(t, f.Reg, "dnsward_protocol_errors_total")
+			before := frontendtest.Sum(t, f.Reg, "dnsward_protocol_errors_total")
 			tc.send(c)
 			if code := closeCode(t, c); code != ProtocolError {
 				t.Fatalf("closed with code %#x, want DOQ_PROTOCOL_ERROR", code)
 			}
-			if got := framingtest.Sum(t, f.Reg, "dnsward_protocol_errors_total"); got != before+1 {
+			if got := frontendtest.Sum(t, f.Reg, "dnsward_protocol_errors_total"); got != before+1 {
 				t.Fatalf("protocol errors %v → %v, want one more", before, got)
 			}
 		})
@@ -127,7 +128,7 @@ func TestUnfinishedStream(t *testing.T) {
 	f := start(t, func(c *Config) { c.StreamTimeout = 300 * time.Millisecond })
 	c := f.dial(t, "dns.test")
 	for _, partial := range [][]byte{
-		func() []byte { b, _ := framing.Pack(query("nofin.example.", dns.TypeA), nil); return b }(),
+		func() []byte { b, _ := frontend.Pack(query("nofin.example.", dns.TypeA), nil); return b }(),
 		{0, 40, 0, 0}, // a frame that never completes
 	} {
 		_, err := exchangeRaw(c, partial, false)
@@ -220,7 +221,7 @@ func TestAnswerShaping(t *testing.T) {
 		if padded {
 			q.IsEdns0().Option = append(q.IsEdns0().Option, &dns.EDNS0_PADDING{Padding: make([]byte, 32)})
 		}
-		frame, _ := framing.Pack(q, nil)
+		frame, _ := frontend.Pack(q, nil)
 		wire, err := exchangeRaw(c, frame, true)
 		if err != nil {
 			t.Fatal(err)
@@ -232,10 +233,10 @@ func TestAnswerShaping(t *testing.T) {
 		if a.Truncated || len(a.Answer) != 40 {
 			t.Fatalf("truncated=%v, %d records", a.Truncated, len(a.Answer))
 		}
-		if framing.HasKeepalive(a) {
+		if frontend.HasKeepalive(a) {
 			t.Fatal("edns-tcp-keepalive in a DoQ answer")
 		}
-		if n := len(wire) - 2; (n%framing.PadBlock == 0) != padded {
+		if n := len(wire) - 2; (n%frontend.PadBlock == 0) != padded {
 			t.Fatalf("padded query=%v, answer %d bytes", padded, n)
 		}
 	}
@@ -257,7 +258,7 @@ func Test0RTT(t *testing.T) {
 	answers := make([]*dns.Msg, 2)
 	for i, q := range []*dns.Msg{query("early.example.", dns.TypeA), notify} {
 		wg.Go(func() {
-			frame, _ := framing.Pack(q, nil)
+			frame, _ := frontend.Pack(q, nil)
 			out, err := exchangeRaw(c, frame, true)
 			if err != nil || len(out) < 2 {
 				t.Errorf("query %d: %v", i, err)
@@ -324,7 +325,7 @@ func TestRetryAndConnLimit(t *testing.T) {
 }
 
 func TestConfigErrors(t *testing.T) {
-	framingtest.ConfigErrors(t, "doq", config, New, map[string]func(*Config){
+	frontendtest.ConfigErrors(t, "doq", config, New, map[string]func(*Config){
 		"negative stream timeout": func(c *Config) { c.StreamTimeout = -1 },
 		"negative streams":        func(c *Config) { c.MaxStreamsPerConn = -1 },
 	})
@@ -346,7 +347,7 @@ func TestExcessiveLoad(t *testing.T) {
 	codes := make(chan uint64, 6)
 	for i := range 6 {
 		wg.Go(func() {
-			frame, _ := framing.Pack(query(fmt.Sprintf("load%d.example.", i), dns.TypeA), nil)
+			frame, _ := frontend.Pack(query(fmt.Sprintf("load%d.example.", i), dns.TypeA), nil)
 			_, err := exchangeRaw(c, frame, true)
 			var serr *quic.StreamError
 			switch {
@@ -394,7 +395,7 @@ func TestRetryUnderLoad(t *testing.T) {
 // the profile; a known SNI wins over it; IPv6 loopback is served too.
 func TestProfileByLocalAddress(t *testing.T) {
 	f := start(t, func(c *Config) {
-		c.Addrs = []string{"127.0.0.1:0", framingtest.ChildAddr.String() + ":0", "[::1]:0"}
+		c.Addrs = []string{"127.0.0.1:0", frontendtest.ChildAddr.String() + ":0", "[::1]:0"}
 	})
 	addrs := f.srv.Addrs()
 	for _, tc := range []struct {
@@ -439,7 +440,7 @@ func TestMalformed(t *testing.T) {
 	}
 	resp := query("r.example.", dns.TypeA)
 	resp.Response = true
-	frame, _ := framing.Pack(resp, nil)
+	frame, _ := frontend.Pack(resp, nil)
 	_, err = exchangeRaw(c, frame, true)
 	var serr *quic.StreamError
 	if !errors.As(err, &serr) || serr.ErrorCode != RequestCancelled {
@@ -490,7 +491,7 @@ func TestStatelessReset(t *testing.T) {
 	for deadline := time.Now().Add(5 * time.Second); testutil.ToFloat64(active) != 0 && time.Now().Before(deadline); {
 		time.Sleep(50 * time.Millisecond)
 	}
-	frame, _ := framing.Pack(query("after.example.", dns.TypeA), nil)
+	frame, _ := frontend.Pack(query("after.example.", dns.TypeA), nil)
 	if _, err := exchangeRaw(c, frame, true); err == nil {
 		t.Fatal("query on a dropped connection answered")
 	}
@@ -508,9 +509,11 @@ func TestStatelessReset(t *testing.T) {
 // TestRateLimited: a handler refusing with ratelimit.ErrLimited makes the
 // stream reset with DOQ_EXCESSIVE_LOAD; other queries are answered.
 func TestRateLimited(t *testing.T) {
-	f := start(t, func(c *Config) { c.Handler = framingtest.FailName(c.Handler, "limited.example.", ratelimit.ErrLimited) })
+	f := start(t, func(c *Config) {
+		c.Handler = frontendtest.FailName(c.Handler, "limited.example.", ratelimit.ErrLimited)
+	})
 	c := f.dial(t, "dns.test")
-	frame, _ := framing.Pack(query("limited.example.", dns.TypeA), nil)
+	frame, _ := frontend.Pack(query("limited.example.", dns.TypeA), nil)
 	_, err := exchangeRaw(c, frame, true)
 	var serr *quic.StreamError
 	if !errors.As(err, &serr) || !serr.Remote || serr.ErrorCode != ExcessiveLoad {

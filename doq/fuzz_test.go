@@ -7,8 +7,9 @@ import (
 	"testing"
 	"testing/iotest"
 
-	"github.com/dnsward/dnsward/dot/framing"
 	"github.com/miekg/dns"
+
+	"github.com/dnsward/dnsward/internal/frontend"
 )
 
 // FuzzReadQuery feeds arbitrary stream contents to the DoQ stream reader: it
@@ -19,7 +20,7 @@ func FuzzReadQuery(f *testing.F) {
 	q := new(dns.Msg)
 	q.SetQuestion("example.org.", dns.TypeA)
 	q.Id = 0
-	frame, _ := framing.Pack(q, nil)
+	frame, _ := frontend.Pack(q, nil)
 	f.Add(frame)
 	f.Add(append(frame, 0))
 	f.Add([]byte{0, 0})

@@ -7,14 +7,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dnsward/dnsward/dot/framing"
-	"github.com/dnsward/dnsward/dot/framing/framingtest"
 	"github.com/miekg/dns"
 	"github.com/quic-go/quic-go"
+
+	"github.com/dnsward/dnsward/internal/frontend"
+	"github.com/dnsward/dnsward/internal/frontendtest"
 )
 
 type fixture struct {
-	*framingtest.Env
+	*frontendtest.Env
 	srv *Server
 }
 
@@ -22,7 +23,7 @@ type fixture struct {
 // forwarding to an in-test upstream.
 func start(t testing.TB, mutate func(*Config)) *fixture {
 	t.Helper()
-	e, srv := framingtest.Start(t, 100*time.Millisecond, config, mutate, New)
+	e, srv := frontendtest.Start(t, 100*time.Millisecond, config, mutate, New)
 	return &fixture{Env: e, srv: srv}
 }
 
@@ -62,7 +63,7 @@ func exchangeRaw(c *quic.Conn, raw []byte, fin bool) ([]byte, error) {
 // exchange sends one query the RFC 9250 way and parses the answer.
 func exchange(t testing.TB, c *quic.Conn, q *dns.Msg) *dns.Msg {
 	t.Helper()
-	frame, err := framing.Pack(q, nil)
+	frame, err := frontend.Pack(q, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,6 +89,6 @@ func query(name string, qtype uint16) *dns.Msg {
 }
 
 // config is a Config made of e's fields.
-func config(e *framingtest.Env) Config {
+func config(e *frontendtest.Env) Config {
 	return Config{Addrs: e.Addrs, TLS: e.TLS, Handler: e.Handler, Profiles: e.Profiles, Logger: e.Logger, Metrics: e.Reg}
 }

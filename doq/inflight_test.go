@@ -6,9 +6,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dnsward/dnsward/dot/framing"
 	"github.com/miekg/dns"
 	"github.com/quic-go/quic-go"
+
+	"github.com/dnsward/dnsward/internal/frontend"
 )
 
 // TestSilentStreamsHoldNoInflightSlot: streams that never send their query
@@ -32,7 +33,7 @@ func TestSilentStreamsHoldNoInflightSlot(t *testing.T) {
 		}
 	}
 	c := f.dial(t, "dns.test")
-	frame, err := framing.Pack(query("busy.example.", dns.TypeA), nil)
+	frame, err := frontend.Pack(query("busy.example.", dns.TypeA), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

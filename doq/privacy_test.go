@@ -6,18 +6,19 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dnsward/dnsward/dot/framing"
-	"github.com/dnsward/dnsward/dot/framing/framingtest"
 	"github.com/miekg/dns"
 	"github.com/quic-go/quic-go"
+
+	"github.com/dnsward/dnsward/internal/frontend"
+	"github.com/dnsward/dnsward/internal/frontendtest"
 )
 
 // TestNoClientAddressInLogs: a session with a failing handler and a protocol
 // error logs both, and no line names the client.
 func TestNoClientAddressInLogs(t *testing.T) {
-	logs := &framingtest.Logs{}
+	logs := &frontendtest.Logs{}
 	f := start(t, func(c *Config) { logs.Wire(&c.Logger, &c.Handler) })
-	udp, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP(framingtest.ClientIP)})
+	udp, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP(frontendtest.ClientIP)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,12 +33,12 @@ func TestNoClientAddressInLogs(t *testing.T) {
 	}
 	defer c.CloseWithError(NoError, "")
 
-	if a := exchange(t, c, query(framingtest.FailQuery, dns.TypeA)); a.Rcode != dns.RcodeServerFailure {
+	if a := exchange(t, c, query(frontendtest.FailQuery, dns.TypeA)); a.Rcode != dns.RcodeServerFailure {
 		t.Fatalf("rcode %s, want SERVFAIL", dns.RcodeToString[a.Rcode])
 	}
 	bad := query("id.example.", dns.TypeA)
 	bad.Id = 7 // DoQ requires 0: the server closes the connection
-	frame, err := framing.Pack(bad, nil)
+	frame, err := frontend.Pack(bad, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"io"
 
-	"github.com/dnsward/dnsward/dot/framing"
+	"github.com/dnsward/dnsward/internal/frontend"
 )
 
 // errTrailing reports bytes after the message on a stream (RFC 9250 §4.2:
@@ -22,8 +22,8 @@ const minReadBuf = 512
 // ReadMessage reads the one length-prefixed DNS message a DoQ stream carries
 // and the FIN after it (RFC 9250 §4.2), and returns the message without its
 // prefix, in buf when buf is large enough. Errors: io.ErrUnexpectedEOF for a
-// FIN before the whole message, framing.ErrZeroLength, errTrailing for bytes
-// after the message, framing.ErrShortMessage for less than a DNS header, or
+// FIN before the whole message, frontend.ErrZeroLength, errTrailing for bytes
+// after the message, frontend.ErrShortMessage for less than a DNS header, or
 // the stream's own error.
 //
 // It reads as much as the stream holds at each call: quic-go returns a whole
@@ -41,7 +41,7 @@ func ReadMessage(r io.Reader, buf []byte) ([]byte, error) {
 		if want < 0 && n >= 2 {
 			want = 2 + int(binary.BigEndian.Uint16(buf))
 			if want == 2 {
-				return nil, framing.ErrZeroLength
+				return nil, frontend.ErrZeroLength
 			}
 			if len(buf) <= want { // keep one byte spare to see trailing data
 				buf = append(buf[:n], make([]byte, want+1-n)...)
@@ -61,7 +61,7 @@ func ReadMessage(r io.Reader, buf []byte) ([]byte, error) {
 		return nil, io.ErrUnexpectedEOF
 	}
 	if want-2 < 12 {
-		return nil, framing.ErrShortMessage
+		return nil, frontend.ErrShortMessage
 	}
 	return buf[2:want], nil
 }

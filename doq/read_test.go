@@ -6,7 +6,7 @@ import (
 	"io"
 	"testing"
 
-	"github.com/dnsward/dnsward/dot/framing"
+	"github.com/dnsward/dnsward/internal/frontend"
 )
 
 func TestReadMessage(t *testing.T) {
@@ -26,8 +26,8 @@ func TestReadMessage(t *testing.T) {
 		{"half a prefix", []byte{0}, 0, io.ErrUnexpectedEOF},
 		{"truncated", msg(40)[:30], 0, io.ErrUnexpectedEOF},
 		{"truncated large", big[:40000], 0, io.ErrUnexpectedEOF},
-		{"zero length", []byte{0, 0}, 0, framing.ErrZeroLength},
-		{"shorter than a header", msg(11), 0, framing.ErrShortMessage},
+		{"zero length", []byte{0, 0}, 0, frontend.ErrZeroLength},
+		{"shorter than a header", msg(11), 0, frontend.ErrShortMessage},
 		{"trailing byte", append(msg(20), 0), 0, errTrailing},
 		{"second message", append(msg(20), msg(20)...), 0, errTrailing},
 		{"trailing after largest", append(append([]byte{}, big...), 1), 0, errTrailing},

@@ -6,8 +6,9 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/dnsward/dnsward/dot/framing/framingtest"
 	"github.com/miekg/dns"
+
+	"github.com/dnsward/dnsward/internal/frontendtest"
 )
 
 // TestReplayedAnswers sends repeats of one question, spelt in several ways,
@@ -15,7 +16,7 @@ import (
 // replayed bytes, each with the client's spelling and ID 0, and only the
 // first takes the chain.
 func TestReplayedAnswers(t *testing.T) {
-	h := framingtest.NewCounting(t)
+	h := frontendtest.NewCounting(t)
 	f := start(t, func(c *Config) { c.Handler = h })
 	c := f.dial(t, "dns.test")
 	exchange(t, c, query("n1.example.", dns.TypeA))
@@ -34,7 +35,7 @@ func TestReplayedAnswers(t *testing.T) {
 				errs <- fmt.Errorf("ID %d, want 0", a.Id)
 			case a.Question[0].Name != name:
 				errs <- fmt.Errorf("question %q, want the client's spelling %q", a.Question[0].Name, name)
-			case len(a.Answer) != 1 || a.Answer[0].(*dns.A).A.String() != framingtest.AddrFor("n1.example.").String():
+			case len(a.Answer) != 1 || a.Answer[0].(*dns.A).A.String() != frontendtest.AddrFor("n1.example.").String():
 				errs <- fmt.Errorf("answer %v", a.Answer)
 			}
 		})

@@ -8,17 +8,18 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/dnsward/dnsward/dot/framing"
 	"github.com/quic-go/quic-go"
+
+	"github.com/dnsward/dnsward/internal/frontend"
 )
 
 // Server is a DoQ listener set. Create it with New, then Start and Shutdown.
 type Server struct {
 	cfg     Config
 	quic    *quic.Config
-	metrics *framing.Metrics
+	metrics *frontend.Metrics
 	qm      *quicMetrics
-	limiter *framing.ConnLimiter
+	limiter *frontend.ConnLimiter
 
 	handshaking atomic.Int64 // handshakes in progress, for RetryAbove
 	inflight    atomic.Int64 // queries in progress, for MaxInflight
@@ -28,7 +29,7 @@ type Server struct {
 	draining context.Context // done when Shutdown starts: stop accepting streams
 	drain    context.CancelFunc
 
-	life framing.Lifecycle[*quic.Conn]
+	life frontend.Lifecycle[*quic.Conn]
 	mu   sync.Mutex
 	udp  []*net.UDPConn
 	trs  []*quic.Transport
@@ -37,7 +38,7 @@ type Server struct {
 
 // SetMaxConnsPerClient changes MaxConnsPerClient for connections still to
 // come (0: the default, negative: unbounded); a configuration reload calls it.
-func (s *Server) SetMaxConnsPerClient(n int) { s.limiter.SetMax(framing.MaxConnsPerClient(n)) }
+func (s *Server) SetMaxConnsPerClient(n int) { s.limiter.SetMax(frontend.MaxConnsPerClient(n)) }
 
 // listener is what quic.Listener and quic.EarlyListener share.
 type listener interface {
@@ -51,7 +52,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := framing.NewMetrics(cfg.Metrics)
+	m, err := frontend.NewMetrics(cfg.Metrics)
 	if err != nil {
 		return nil, fmt.Errorf("doq: %w", err)
 	}
@@ -70,7 +71,7 @@ func New(cfg Config) (*Server, error) {
 		},
 		metrics: m,
 		qm:      qm,
-		limiter: framing.NewConnLimiter(cfg.MaxConnsPerClient),
+		limiter: frontend.NewConnLimiter(cfg.MaxConnsPerClient),
 	}
 	s.base, s.cancel = context.WithCancel(context.Background())
 	s.draining, s.drain = context.WithCancel(context.Background())
@@ -168,7 +169,7 @@ func (s *Server) acceptLoop(ln listener) {
 		c, err := ln.Accept(s.draining)
 		if err != nil {
 			if !errors.Is(err, context.Canceled) && !errors.Is(err, quic.ErrServerClosed) {
-				s.cfg.Logger.Warn("doq: accept", framing.ErrAttr(err))
+				s.cfg.Logger.Warn("doq: accept", frontend.ErrAttr(err))
 			}
 			return
 		}
@@ -201,7 +202,7 @@ func (st *connState) handshakeDone(result string) {
 // connContext applies the per-client connection bound as soon as a
 // connection attempt arrives, before any cryptography is spent on it.
 func (s *Server) connContext(ctx context.Context, info *quic.ClientInfo) (context.Context, error) {
-	addr := framing.AddrPort(info.RemoteAddr).Addr()
+	addr := frontend.AddrPort(info.RemoteAddr).Addr()
 	if !s.limiter.Acquire(addr) {
 		s.metrics.ProtocolErrors.WithLabelValues("doq", "", "conn_limit").Inc()
 		return nil, errors.New("doq: too many connections from this address")

@@ -6,10 +6,11 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/dnsward/dnsward/dot/framing"
-	"github.com/dnsward/dnsward/dot/framing/framingtest"
-	"github.com/dnsward/dnsward/resolver"
 	"github.com/miekg/dns"
+
+	"github.com/dnsward/dnsward/internal/frontend"
+	"github.com/dnsward/dnsward/internal/frontendtest"
+	"github.com/dnsward/dnsward/resolver"
 )
 
 // BenchmarkDoTQuery pipelines cache-hit queries on one connection through
@@ -17,8 +18,8 @@ import (
 // and, as the baseline in the same run, with replay hidden from the server;
 // allocs/op is per query, server and (allocation-free) client together.
 func BenchmarkDoTQuery(b *testing.B) {
-	up := framingtest.StartUpstream(b)
-	chain := framingtest.Chain(b, up.Addr)
+	up := frontendtest.StartUpstream(b)
+	chain := frontendtest.Chain(b, up.Addr)
 	b.Run("replay", func(b *testing.B) { benchDoT(b, chain) })
 	b.Run("chain", func(b *testing.B) { benchDoT(b, resolver.HandlerFunc(chain.ServeDNS)) })
 }
@@ -33,13 +34,13 @@ func benchDoT(b *testing.B, h resolver.Handler) {
 	const names = 64
 	var frames [names][]byte
 	for i := range frames {
-		frames[i], _ = framing.Pack(query(fmt.Sprintf("n%d.example.", i), dns.TypeA), nil)
+		frames[i], _ = frontend.Pack(query(fmt.Sprintf("n%d.example.", i), dns.TypeA), nil)
 	}
 	br := bufio.NewReaderSize(tc, 64<<10)
 	buf := make([]byte, 0, 512)
 	for _, fr := range frames { // warm the cache
 		tc.Write(fr)
-		if _, err := framing.ReadFrame(br, buf); err != nil {
+		if _, err := frontend.ReadFrame(br, buf); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -62,7 +63,7 @@ func benchDoT(b *testing.B, h resolver.Handler) {
 	for got := 0; got < b.N; {
 		k := 0
 		for k == 0 || br.Buffered() > 0 && got < b.N {
-			if _, err := framing.ReadFrame(br, buf); err != nil {
+			if _, err := frontend.ReadFrame(br, buf); err != nil {
 				b.Fatal(err)
 			}
 			k++

@@ -13,9 +13,10 @@ import (
 	"slices"
 	"time"
 
-	"github.com/dnsward/dnsward/dot/framing"
-	"github.com/dnsward/dnsward/resolver"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/dnsward/dnsward/internal/frontend"
+	"github.com/dnsward/dnsward/resolver"
 )
 
 // ALPN is the TLS application protocol DoT negotiates (RFC 7858 §3.2).
@@ -50,14 +51,14 @@ type Config struct {
 
 // withDefaults validates c and returns a copy with defaults filled in.
 func (c Config) withDefaults() (Config, error) {
-	common := framing.Common{Addrs: c.Addrs, TLS: c.TLS, Handler: c.Handler, Profiles: c.Profiles}
+	common := frontend.Common{Addrs: c.Addrs, TLS: c.TLS, Handler: c.Handler, Profiles: c.Profiles}
 	if err := common.Check("dot"); err != nil {
 		return c, err
 	}
-	if err := framing.SetTimeouts("dot",
-		framing.Timeout{Name: "IdleTimeout", Value: &c.IdleTimeout, Default: 30 * time.Second},
-		framing.Timeout{Name: "HandshakeTimeout", Value: &c.HandshakeTimeout, Default: 5 * time.Second},
-		framing.Timeout{Name: "WriteTimeout", Value: &c.WriteTimeout, Default: 10 * time.Second},
+	if err := frontend.SetTimeouts("dot",
+		frontend.Timeout{Name: "IdleTimeout", Value: &c.IdleTimeout, Default: 30 * time.Second},
+		frontend.Timeout{Name: "HandshakeTimeout", Value: &c.HandshakeTimeout, Default: 5 * time.Second},
+		frontend.Timeout{Name: "WriteTimeout", Value: &c.WriteTimeout, Default: 10 * time.Second},
 	); err != nil {
 		return c, err
 	}
@@ -78,7 +79,7 @@ func (c Config) withDefaults() (Config, error) {
 	if c.MaxInflightPerConn == 0 {
 		c.MaxInflightPerConn = 128
 	}
-	c.MaxConnsPerClient = framing.MaxConnsPerClient(c.MaxConnsPerClient)
+	c.MaxConnsPerClient = frontend.MaxConnsPerClient(c.MaxConnsPerClient)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}

@@ -10,9 +10,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/dnsward/dnsward/dot/framing"
-	"github.com/dnsward/dnsward/resolver"
+	"github.com/dnsward/dnsward/internal/transport"
+
 	"github.com/miekg/dns"
+
+	"github.com/dnsward/dnsward/internal/frontend"
+	"github.com/dnsward/dnsward/resolver"
 )
 
 // conn is one client connection: a read loop that answers replayable queries
@@ -37,7 +40,7 @@ type conn struct {
 // serve runs one accepted TCP connection to its end.
 func (s *Server) serve(nc net.Conn) {
 	defer s.life.WG.Done()
-	client := framing.AddrPort(nc.RemoteAddr())
+	client := frontend.AddrPort(nc.RemoteAddr())
 	if !s.limiter.Acquire(client.Addr()) {
 		s.metrics.ProtocolErrors.WithLabelValues("dot", "", "conn_limit").Inc()
 		nc.Close()
@@ -55,11 +58,11 @@ func (s *Server) serve(nc net.Conn) {
 	cancel()
 	if err != nil {
 		s.metrics.ProtocolErrors.WithLabelValues("dot", "", "handshake").Inc()
-		s.cfg.Logger.Debug("dot: handshake", framing.ErrAttr(err))
+		s.cfg.Logger.Debug("dot: handshake", frontend.ErrAttr(err))
 		return
 	}
 	sni := tc.ConnectionState().ServerName
-	local := framing.AddrPort(nc.LocalAddr())
+	local := frontend.AddrPort(nc.LocalAddr())
 	c := &conn{
 		s:       s,
 		tc:      tc,
@@ -68,7 +71,7 @@ func (s *Server) serve(nc net.Conn) {
 		w:       newBatchWriter(tc, s.cfg.WriteTimeout),
 	}
 	c.replayer, _ = s.cfg.Handler.(resolver.Replayer)
-	c.req = resolver.Request{Client: client, Transport: resolver.DoT, ServerName: sni, Profile: c.profile}
+	c.req = resolver.Request{Client: client, Transport: transport.DoT, ServerName: sni, Profile: c.profile}
 	ctx, cancelConn := context.WithCancel(s.base)
 	defer cancelConn()
 	c.ctx = ctx
@@ -94,7 +97,7 @@ func (c *conn) readLoop() {
 	buf := make([]byte, 0, 512)
 	var req resolver.Request // offered to replay; one variable, so that it is not allocated per query
 	for {
-		if !framing.FrameBuffered(br) { // reading may wait for the client: send what was replayed, arm the idle timer
+		if !frontend.FrameBuffered(br) { // reading may wait for the client: send what was replayed, arm the idle timer
 			if c.w.flush() != nil {
 				return
 			}
@@ -109,9 +112,9 @@ func (c *conn) readLoop() {
 			}
 			return
 		}
-		raw, err := framing.ReadFrame(br, buf)
+		raw, err := frontend.ReadFrame(br, buf)
 		if err != nil {
-			if errors.Is(err, framing.ErrZeroLength) || errors.Is(err, framing.ErrShortMessage) {
+			if errors.Is(err, frontend.ErrZeroLength) || errors.Is(err, frontend.ErrShortMessage) {
 				c.protocolError("framing")
 			}
 			return
@@ -130,7 +133,7 @@ func (c *conn) readLoop() {
 				continue
 			}
 		}
-		q, err := framing.Parse(raw)
+		q, err := frontend.Parse(raw)
 		if err != nil {
 			c.protocolError("malformed")
 			if r := resolver.MalformedReply(raw); r != nil { // nil: a response, never answered
@@ -160,14 +163,14 @@ func (c *conn) answer(req *resolver.Request, wire []byte) {
 		c.wg.Done()
 	}()
 	q := req.Msg
-	resp, err := framing.Resolve(c.ctx, c.s.cfg.Handler, req)
+	resp, err := frontend.Resolve(c.ctx, c.s.cfg.Handler, req)
 	if err != nil {
-		c.s.cfg.Logger.Debug("dot: handler", "name", questionName(q), framing.ErrAttr(err))
+		c.s.cfg.Logger.Debug("dot: handler", "name", questionName(q), frontend.ErrAttr(err))
 	}
 	if resp == nil {
 		return // the handler asked for no answer (resolver.ErrDrop)
 	}
-	c.write(framing.Finish(q, resp, c.s.keepalive), req, wire)
+	c.write(frontend.Finish(q, resp, c.s.keepalive), req, wire)
 }
 
 // write sends one answer whole and offers it for replay when wire, the
@@ -176,10 +179,10 @@ func (c *conn) answer(req *resolver.Request, wire []byte) {
 func (c *conn) write(m *dns.Msg, req *resolver.Request, wire []byte) {
 	bp := c.s.bufs.Get().(*[]byte)
 	defer c.s.bufs.Put(bp)
-	b, err := framing.Pack(m, *bp)
+	b, err := frontend.Pack(m, *bp)
 	if err != nil {
-		c.s.cfg.Logger.Debug("dot: pack", framing.ErrAttr(err))
-		if b, err = framing.Pack(resolver.NewReply(m, dns.RcodeServerFailure), *bp); err != nil {
+		c.s.cfg.Logger.Debug("dot: pack", frontend.ErrAttr(err))
+		if b, err = frontend.Pack(resolver.NewReply(m, dns.RcodeServerFailure), *bp); err != nil {
 			return
 		}
 	}

@@ -15,11 +15,12 @@ import (
 
 	"github.com/dnsward/dnsward/internal/dnstest"
 
-	"github.com/dnsward/dnsward/dot/framing"
-	"github.com/dnsward/dnsward/dot/framing/framingtest"
-	"github.com/dnsward/dnsward/resolver"
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/dnsward/dnsward/internal/frontend"
+	"github.com/dnsward/dnsward/internal/frontendtest"
+	"github.com/dnsward/dnsward/resolver"
 )
 
 // TestKdigProfiles asks kdig (verifying the chain against the root only) which
@@ -83,7 +84,7 @@ func TestPipelinedOutOfOrder(t *testing.T) {
 			t.Fatalf("answer with unknown or repeated ID %d", a.Id)
 		}
 		delete(names, a.Id)
-		if len(a.Answer) != 1 || a.Answer[0].(*dns.A).A.String() != framingtest.AddrFor(name).String() {
+		if len(a.Answer) != 1 || a.Answer[0].(*dns.A).A.String() != frontendtest.AddrFor(name).String() {
 			t.Fatalf("answer for %s: %v", name, a.Answer)
 		}
 		order = append(order, a.Id)
@@ -118,7 +119,7 @@ func TestKeepaliveAndIdleTimeout(t *testing.T) {
 
 	plain := f.dial(t, "dns.test")
 	plain.send(query("b.example.", dns.TypeA))
-	if a := plain.recv(); framing.HasKeepalive(a) {
+	if a := plain.recv(); frontend.HasKeepalive(a) {
 		t.Fatal("keepalive advertised to a query that did not carry the option")
 	}
 }
@@ -179,9 +180,9 @@ func TestFraming(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := f.dial(t, "dns.test")
-			before := framingtest.Sum(t, f.Reg, "dnsward_protocol_errors_total")
+			before := frontendtest.Sum(t, f.Reg, "dnsward_protocol_errors_total")
 			defer func() {
-				if framingtest.Sum(t, f.Reg, "dnsward_protocol_errors_total") != before+1 {
+				if frontendtest.Sum(t, f.Reg, "dnsward_protocol_errors_total") != before+1 {
 					t.Error("protocol error not counted")
 				}
 			}()
@@ -211,7 +212,7 @@ func TestFraming(t *testing.T) {
 }
 
 func mustFrame(t *testing.T, b []byte) []byte {
-	out, err := framing.AppendFrame(nil, b)
+	out, err := frontend.AppendFrame(nil, b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,11 +230,11 @@ func TestPadding(t *testing.T) {
 		}
 		c.send(q)
 		c.tc.SetReadDeadline(time.Now().Add(5 * time.Second))
-		raw, err := framing.ReadFrame(c.br, nil)
+		raw, err := frontend.ReadFrame(c.br, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if gotPadded := len(raw)%framing.PadBlock == 0; gotPadded != padded {
+		if gotPadded := len(raw)%frontend.PadBlock == 0; gotPadded != padded {
 			t.Fatalf("query padded=%v: answer of %d bytes", padded, len(raw))
 		}
 	}
@@ -305,7 +306,7 @@ func TestConnsPerClient(t *testing.T) {
 }
 
 func TestConfigErrors(t *testing.T) {
-	ok := framingtest.ConfigErrors(t, "dot", config, New, map[string]func(*Config){
+	ok := frontendtest.ConfigErrors(t, "dot", config, New, map[string]func(*Config){
 		"negative idle":                          func(c *Config) { c.IdleTimeout = -1 },
 		"idle too long":                          func(c *Config) { c.IdleTimeout = 2 * time.Hour },
 		"invalid trusted proxy":                  func(c *Config) { c.TrustedProxies = []netip.Prefix{{}} },
@@ -319,7 +320,7 @@ func TestConfigErrors(t *testing.T) {
 // TestDrop: a query the handler drops (resolver.ErrDrop) gets no answer and
 // the connection goes on.
 func TestDrop(t *testing.T) {
-	f := start(t, func(c *Config) { c.Handler = framingtest.FailName(c.Handler, "drop.example.", resolver.ErrDrop) })
+	f := start(t, func(c *Config) { c.Handler = frontendtest.FailName(c.Handler, "drop.example.", resolver.ErrDrop) })
 	c := f.dial(t, "dns.test")
 	drop, keep := query("drop.example.", dns.TypeA), query("keep.example.", dns.TypeA)
 	drop.Id, keep.Id = 1, 2
@@ -367,7 +368,7 @@ func TestInflightBound(t *testing.T) {
 // the profile; a known SNI wins over it; IPv6 loopback is served too.
 func TestProfileByLocalAddress(t *testing.T) {
 	f := start(t, func(c *Config) {
-		c.Addrs = []string{"127.0.0.1:0", framingtest.ChildAddr.String() + ":0", "[::1]:0"}
+		c.Addrs = []string{"127.0.0.1:0", frontendtest.ChildAddr.String() + ":0", "[::1]:0"}
 	})
 	addrs := f.srv.Addrs()
 	for _, tc := range []struct {

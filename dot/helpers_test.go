@@ -7,13 +7,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dnsward/dnsward/dot/framing"
-	"github.com/dnsward/dnsward/dot/framing/framingtest"
 	"github.com/miekg/dns"
+
+	"github.com/dnsward/dnsward/internal/frontend"
+	"github.com/dnsward/dnsward/internal/frontendtest"
 )
 
 type fixture struct {
-	*framingtest.Env
+	*frontendtest.Env
 	srv *Server
 }
 
@@ -21,7 +22,7 @@ type fixture struct {
 // forwarding to an in-test upstream.
 func start(t testing.TB, mutate func(*Config)) *fixture {
 	t.Helper()
-	e, srv := framingtest.Start(t, 200*time.Millisecond, config, mutate, New)
+	e, srv := frontendtest.Start(t, 200*time.Millisecond, config, mutate, New)
 	return &fixture{Env: e, srv: srv}
 }
 
@@ -49,7 +50,7 @@ func (c *client) send(msgs ...*dns.Msg) {
 	c.t.Helper()
 	var out []byte
 	for _, m := range msgs {
-		b, err := framing.Pack(m, nil)
+		b, err := frontend.Pack(m, nil)
 		if err != nil {
 			c.t.Fatal(err)
 		}
@@ -63,7 +64,7 @@ func (c *client) send(msgs ...*dns.Msg) {
 func (c *client) recv() *dns.Msg {
 	c.t.Helper()
 	c.tc.SetReadDeadline(time.Now().Add(5 * time.Second))
-	raw, err := framing.ReadFrame(c.br, nil)
+	raw, err := frontend.ReadFrame(c.br, nil)
 	if err != nil {
 		c.t.Fatalf("read answer: %v", err)
 	}
@@ -100,6 +101,6 @@ func (c *client) closedOrSilent(d time.Duration) bool {
 }
 
 // config is a Config made of e's fields.
-func config(e *framingtest.Env) Config {
+func config(e *frontendtest.Env) Config {
 	return Config{Addrs: e.Addrs, TLS: e.TLS, Handler: e.Handler, Profiles: e.Profiles, Logger: e.Logger, Metrics: e.Reg}
 }

@@ -6,16 +6,17 @@ import (
 	"net"
 	"testing"
 
-	"github.com/dnsward/dnsward/dot/framing/framingtest"
 	"github.com/miekg/dns"
+
+	"github.com/dnsward/dnsward/internal/frontendtest"
 )
 
 // TestNoClientAddressInLogs: a session with a reset handshake, a failing
 // handler and a framing error logs each event, and no line names the client.
 func TestNoClientAddressInLogs(t *testing.T) {
-	logs := &framingtest.Logs{}
+	logs := &frontendtest.Logs{}
 	f := start(t, func(c *Config) { logs.Wire(&c.Logger, &c.Handler) })
-	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(framingtest.ClientIP)}}
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(frontendtest.ClientIP)}}
 
 	// A connection reset during the handshake: the read error names both ends.
 	nc, err := d.Dial("tcp", f.Addr)
@@ -33,7 +34,7 @@ func TestNoClientAddressInLogs(t *testing.T) {
 	}
 	defer tc.Close()
 	c := &client{t: t, tc: tc, br: bufio.NewReader(tc)}
-	c.send(query(framingtest.FailQuery, dns.TypeA))
+	c.send(query(frontendtest.FailQuery, dns.TypeA))
 	if a := c.recv(); a.Rcode != dns.RcodeServerFailure {
 		t.Fatalf("rcode %s, want SERVFAIL", dns.RcodeToString[a.Rcode])
 	}

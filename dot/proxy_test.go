@@ -9,9 +9,10 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/dnsward/dnsward/proxyproto"
-	"github.com/dnsward/dnsward/resolver"
 	"github.com/miekg/dns"
+
+	"github.com/dnsward/dnsward/clientaddr"
+	"github.com/dnsward/dnsward/resolver"
 )
 
 // clientRecorder remembers the Request.Client of every query by its name.
@@ -35,7 +36,7 @@ func (r *clientRecorder) client(name string) netip.AddrPort {
 }
 
 // dialProxied opens a TCP connection, sends hdr (if any) and then speaks TLS.
-func (f *fixture) dialProxied(t *testing.T, hdr *proxyproto.Header) (*client, netip.AddrPort, error) {
+func (f *fixture) dialProxied(t *testing.T, hdr *clientaddr.Header) (*client, netip.AddrPort, error) {
 	t.Helper()
 	nc, err := net.Dial("tcp", f.Addr)
 	if err != nil {
@@ -68,12 +69,12 @@ func TestProxyProtocol(t *testing.T) {
 		name    string
 		pp      bool
 		trusted []netip.Prefix
-		hdr     *proxyproto.Header
+		hdr     *clientaddr.Header
 		header  bool // want the header's source, else the socket address
 	}{
-		{"trusted proxy", true, loopback, &proxyproto.Header{Command: proxyproto.Proxy, Source: real}, true},
-		{"trusted proxy, IPv6 client", true, loopback, &proxyproto.Header{Command: proxyproto.Proxy, Source: netip.MustParseAddrPort("[2001:db8::7]:53000")}, true},
-		{"trusted proxy health check (LOCAL)", true, loopback, &proxyproto.Header{Command: proxyproto.Local}, false},
+		{"trusted proxy", true, loopback, &clientaddr.Header{Command: clientaddr.Proxy, Source: real}, true},
+		{"trusted proxy, IPv6 client", true, loopback, &clientaddr.Header{Command: clientaddr.Proxy, Source: netip.MustParseAddrPort("[2001:db8::7]:53000")}, true},
+		{"trusted proxy health check (LOCAL)", true, loopback, &clientaddr.Header{Command: clientaddr.Local}, false},
 		{"untrusted peer without header", true, []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}, nil, false},
 		{"option off", false, nil, nil, false},
 	} {
@@ -84,7 +85,7 @@ func TestProxyProtocol(t *testing.T) {
 				rec = &clientRecorder{next: c.Handler, seen: map[string]netip.AddrPort{}}
 				c.Handler = rec
 			})
-			if tc.hdr != nil && tc.hdr.Command == proxyproto.Proxy {
+			if tc.hdr != nil && tc.hdr.Command == clientaddr.Proxy {
 				tc.hdr.Destination = netip.MustParseAddrPort("198.51.100.1:853")
 				if tc.hdr.Source.Addr().Is6() {
 					tc.hdr.Destination = netip.MustParseAddrPort("[2001:db8::1]:853")
@@ -117,8 +118,8 @@ func TestProxyProtocolConnLimit(t *testing.T) {
 		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
 		c.MaxConnsPerClient = 1
 	})
-	hdr := func(client string) *proxyproto.Header {
-		return &proxyproto.Header{Command: proxyproto.Proxy, Source: netip.MustParseAddrPort(client),
+	hdr := func(client string) *clientaddr.Header {
+		return &clientaddr.Header{Command: clientaddr.Proxy, Source: netip.MustParseAddrPort(client),
 			Destination: netip.MustParseAddrPort("198.51.100.1:853")}
 	}
 	for _, client := range []string{"192.0.2.7:1000", "192.0.2.8:1000"} {

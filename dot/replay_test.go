@@ -5,9 +5,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dnsward/dnsward/dot/framing"
-	"github.com/dnsward/dnsward/dot/framing/framingtest"
 	"github.com/miekg/dns"
+
+	"github.com/dnsward/dnsward/internal/frontend"
+	"github.com/dnsward/dnsward/internal/frontendtest"
 )
 
 // TestReplayedAnswers pipelines repeats of one question, spelt in several
@@ -15,7 +16,7 @@ import (
 // bytes, each with its own ID and spelling, and only the first takes the
 // chain.
 func TestReplayedAnswers(t *testing.T) {
-	h := framingtest.NewCounting(t)
+	h := frontendtest.NewCounting(t)
 	f := start(t, func(c *Config) { c.Handler = h })
 	c := f.dial(t, "dns.test")
 	first := query("n1.example.", dns.TypeA)
@@ -47,7 +48,7 @@ func TestReplayedAnswers(t *testing.T) {
 		if a.Question[0].Name != name {
 			t.Errorf("ID %d: question %q, want the client's spelling %q", a.Id, a.Question[0].Name, name)
 		}
-		if len(a.Answer) != 1 || a.Answer[0].(*dns.A).A.String() != framingtest.AddrFor("n1.example.").String() {
+		if len(a.Answer) != 1 || a.Answer[0].(*dns.A).A.String() != frontendtest.AddrFor("n1.example.").String() {
 			t.Fatalf("ID %d: answer %v", a.Id, a.Answer)
 		}
 		if a.IsEdns0() == nil {
@@ -69,21 +70,21 @@ func TestReplayedAnswers(t *testing.T) {
 // whole frame still buffered (here a zero-length frame, a framing error)
 // and so no flush before a read, the answer is still sent.
 func TestReplayedAnswerSentWhenReadLoopEnds(t *testing.T) {
-	h := framingtest.NewCounting(t)
+	h := frontendtest.NewCounting(t)
 	f := start(t, func(c *Config) { c.Handler = h })
 	c := f.dial(t, "dns.test")
 	c.send(query("lost.example.", dns.TypeA))
 	c.recv() // filled and offered for replay
 	q := query("lost.example.", dns.TypeA)
 	q.Id = 4242
-	b, _ := framing.Pack(q, nil)
+	b, _ := frontend.Pack(q, nil)
 	b = append(b, 0, 0) // then, in the same write, a zero-length frame that ends the read loop
 	if _, err := c.tc.Write(b); err != nil {
 		t.Fatal(err)
 	}
 	c.tc.CloseWrite()
 	c.tc.SetReadDeadline(time.Now().Add(2 * time.Second))
-	raw, err := framing.ReadFrame(c.br, nil)
+	raw, err := frontend.ReadFrame(c.br, nil)
 	if err != nil {
 		t.Fatalf("no answer to the query before the bad frame: %v (full chain ran %d times)", err, h.Full.Load())
 	}

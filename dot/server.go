@@ -10,22 +10,22 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/dnsward/dnsward/dot/framing"
-	"github.com/dnsward/dnsward/proxyproto"
+	"github.com/dnsward/dnsward/clientaddr"
+	"github.com/dnsward/dnsward/internal/frontend"
 )
 
 // Server is a DoT listener set. Create it with New, then Start and Shutdown.
 type Server struct {
 	cfg       Config
-	metrics   *framing.Metrics
-	limiter   *framing.ConnLimiter
+	metrics   *frontend.Metrics
+	limiter   *frontend.ConnLimiter
 	keepalive uint16 // IdleTimeout in 100 ms units (RFC 7828)
 
 	base   context.Context // parent of every handler context
 	cancel context.CancelFunc
 
 	closing atomic.Bool
-	life    framing.Lifecycle[*tls.Conn]
+	life    frontend.Lifecycle[*tls.Conn]
 	mu      sync.Mutex
 	lns     []net.Listener
 	bufs    sync.Pool // *[]byte answer buffers
@@ -33,7 +33,7 @@ type Server struct {
 
 // SetMaxConnsPerClient changes MaxConnsPerClient for connections still to
 // come (0: the default, negative: unbounded); a configuration reload calls it.
-func (s *Server) SetMaxConnsPerClient(n int) { s.limiter.SetMax(framing.MaxConnsPerClient(n)) }
+func (s *Server) SetMaxConnsPerClient(n int) { s.limiter.SetMax(frontend.MaxConnsPerClient(n)) }
 
 // New validates cfg and returns a server that is not listening yet.
 func New(cfg Config) (*Server, error) {
@@ -41,7 +41,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := framing.NewMetrics(cfg.Metrics)
+	m, err := frontend.NewMetrics(cfg.Metrics)
 	if err != nil {
 		return nil, fmt.Errorf("dot: %w", err)
 	}
@@ -49,7 +49,7 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		cfg:       cfg,
 		metrics:   m,
-		limiter:   framing.NewConnLimiter(cfg.MaxConnsPerClient),
+		limiter:   frontend.NewConnLimiter(cfg.MaxConnsPerClient),
 		keepalive: uint16(cfg.IdleTimeout / (100 * time.Millisecond)),
 		base:      base,
 		cancel:    cancel,
@@ -98,8 +98,8 @@ func (s *Server) listen(ctx context.Context, lc *net.ListenConfig, addr string) 
 	if !s.cfg.ProxyProtocol {
 		return ln, nil
 	}
-	pl, err := proxyproto.NewListener(ln, proxyproto.ListenerConfig{
-		Trusted:       proxyproto.Trusted(s.cfg.TrustedProxies),
+	pl, err := clientaddr.NewListener(ln, clientaddr.ListenerConfig{
+		Trusted:       clientaddr.Trusted(s.cfg.TrustedProxies),
 		HeaderTimeout: s.cfg.HandshakeTimeout,
 		Logger:        s.cfg.Logger,
 	})
@@ -141,7 +141,7 @@ func (s *Server) acceptLoop(ln net.Listener) {
 			if errors.Is(err, net.ErrClosed) || s.closing.Load() {
 				return
 			}
-			s.cfg.Logger.Warn("dot: accept", framing.ErrAttr(err))
+			s.cfg.Logger.Warn("dot: accept", frontend.ErrAttr(err))
 			time.Sleep(backoff)
 			backoff = min(2*backoff, time.Second)
 			continue

@@ -7,9 +7,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dnsward/dnsward/dot/framing"
-	"github.com/dnsward/dnsward/resolver"
 	"github.com/miekg/dns"
+
+	"github.com/dnsward/dnsward/internal/frontend"
+	"github.com/dnsward/dnsward/resolver"
 )
 
 // TestWriteFailureEndsConnection: once an answer cannot be written within
@@ -27,7 +28,7 @@ func TestWriteFailureEndsConnection(t *testing.T) {
 		})
 	})
 	c := f.dial(t, "dns.test")
-	frame, err := framing.Pack(query("big.example.", dns.TypeTXT), nil)
+	frame, err := frontend.Pack(query("big.example.", dns.TypeTXT), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,11 +1,12 @@
 package dot
 
 import (
-	"github.com/dnsward/dnsward/dot/framing"
 	"net"
 	"runtime"
 	"sync"
 	"time"
+
+	"github.com/dnsward/dnsward/internal/frontend"
 )
 
 // maxPending bounds the replayed answers buffered for one connection.
@@ -72,7 +73,7 @@ func (w *batchWriter) add(msg []byte) error {
 	if w.err != nil {
 		return w.err
 	}
-	w.pending, _ = framing.AppendFrame(w.pending, msg) // replayed answers are small
+	w.pending, _ = frontend.AppendFrame(w.pending, msg) // replayed answers are small
 	for len(w.pending) >= maxPending && w.err == nil {
 		if !w.flushing {
 			w.flushing = true

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dnsward/dnsward/dot/framing"
+	"github.com/dnsward/dnsward/internal/frontend"
 )
 
 // TestBatchWriter: concurrent answers arrive whole and each exactly once,
@@ -21,7 +21,7 @@ func TestBatchWriter(t *testing.T) {
 	go func() {
 		br := bufio.NewReader(cli)
 		for range n {
-			f, err := framing.ReadFrame(br, nil)
+			f, err := frontend.ReadFrame(br, nil)
 			if err != nil {
 				close(got)
 				return
@@ -34,7 +34,7 @@ func TestBatchWriter(t *testing.T) {
 		wg.Go(func() {
 			msg := make([]byte, 12+i%50)
 			msg[0], msg[1] = byte(i>>8), byte(i)
-			frame, _ := framing.AppendFrame(nil, msg)
+			frame, _ := frontend.AppendFrame(nil, msg)
 			if err := w.write(frame); err != nil {
 				t.Error(err)
 			}
@@ -82,7 +82,7 @@ func TestBatchWriterLargeBatches(t *testing.T) {
 		br := bufio.NewReader(cli)
 		seen := map[int]bool{}
 		for range total {
-			f, err := framing.ReadFrame(br, nil)
+			f, err := frontend.ReadFrame(br, nil)
 			if err != nil {
 				errs <- err
 				return
@@ -112,7 +112,7 @@ func TestBatchWriterLargeBatches(t *testing.T) {
 				for j := range msg[2:] {
 					msg[j+2] = byte(id + j)
 				}
-				frame, _ := framing.AppendFrame(nil, msg)
+				frame, _ := frontend.AppendFrame(nil, msg)
 				if err := w.write(frame); err != nil {
 					t.Error(err)
 					return
@@ -184,7 +184,7 @@ func TestBatchWriterOneWritePerBatch(t *testing.T) {
 	go func() { done <- w.flush() }()
 	br := bufio.NewReader(cli)
 	for i := range n {
-		f, err := framing.ReadFrame(br, nil)
+		f, err := frontend.ReadFrame(br, nil)
 		if err != nil || len(f) != 12 || f[0] != byte(i) {
 			t.Fatalf("answer %d: %x %v", i, f, err)
 		}

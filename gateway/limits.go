@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"slices"
 
+	"github.com/dnsward/dnsward/internal/transport"
+
 	"github.com/miekg/dns"
 
 	"github.com/dnsward/dnsward/ratelimit"
@@ -81,7 +83,7 @@ func (h *limitedHandler) ServeDNS(ctx context.Context, req *resolver.Request) (*
 		return h.next.ServeDNS(ctx, req)
 	}
 	switch req.Transport {
-	case resolver.DoH1, resolver.DoH2, resolver.DoH3, resolver.DoQ:
+	case transport.DoH1, transport.DoH2, transport.DoH3, transport.DoQ:
 		return nil, ratelimit.ErrLimited
 	}
 	resp := resolver.NewReply(req.Msg, dns.RcodeRefused)
@@ -91,7 +93,7 @@ func (h *limitedHandler) ServeDNS(ctx context.Context, req *resolver.Request) (*
 
 // admit charges req's client once, however often it is asked (Replay, then ServeDNS).
 func (h *limitedHandler) admit(req *resolver.Request) bool {
-	if req.Transport == resolver.UDP {
+	if req.Transport == transport.UDP {
 		return true
 	}
 	if req.Admission == resolver.NotAdmitted {

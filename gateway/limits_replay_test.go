@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/dnsward/dnsward/internal/transport"
+
 	"github.com/miekg/dns"
 
 	"github.com/dnsward/dnsward/ratelimit"
@@ -40,7 +42,7 @@ func TestLimitsChargeOnceWithReplay(t *testing.T) {
 	h := newLimitedHandler(chain, lim)
 	client := netip.MustParseAddrPort("192.0.2.1:5353")
 	ask := func(wire []byte) int { // what a stream transport does with one query
-		req := &resolver.Request{Client: client, Transport: resolver.DoT, Profile: &resolver.Profile{Name: "p"}}
+		req := &resolver.Request{Client: client, Transport: transport.DoT, Profile: &resolver.Profile{Name: "p"}}
 		if _, _, ok := h.Replay(req, wire, nil, nil); ok {
 			return dns.RcodeSuccess
 		}

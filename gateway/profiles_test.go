@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dnsward/dnsward/internal/transport"
+
 	"github.com/miekg/dns"
 	"golang.org/x/net/idna"
 
@@ -561,7 +563,7 @@ profiles:
 			q := new(dns.Msg)
 			q.SetQuestion(bc.name, dns.TypeA)
 			q.SetEdns0(1232, false)
-			req := &resolver.Request{Msg: q, Transport: resolver.UDP, Profile: p}
+			req := &resolver.Request{Msg: q, Transport: transport.UDP, Profile: p}
 			ctx := context.Background()
 			if _, err := g.handler.ServeDNS(ctx, req); err != nil { // fills the cache
 				b.Fatal(err)

@@ -4,10 +4,11 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/dnsward/dnsward/internal/transport"
+
 	"github.com/miekg/dns"
 
 	"github.com/dnsward/dnsward/internal/dnstest"
-	"github.com/dnsward/dnsward/resolver"
 )
 
 // FuzzResolveWire feeds arbitrary bytes through the listener's parse and
@@ -25,7 +26,7 @@ func FuzzResolveWire(f *testing.F) {
 	s := startServer(f, auth, nil)
 	client := netip.MustParseAddrPort("127.0.0.1:5353")
 	f.Fuzz(func(t *testing.T, wire []byte) {
-		req := s.request(client, netip.MustParseAddr("127.0.0.1"), resolver.UDP)
+		req := s.request(client, netip.MustParseAddr("127.0.0.1"), transport.UDP)
 		_, resp := s.resolve(wire, &req)
 		if resp == nil {
 			return

@@ -8,8 +8,8 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/dnsward/dnsward/dot/framing/framingtest"
 	"github.com/dnsward/dnsward/internal/dnstest"
+	"github.com/dnsward/dnsward/internal/frontendtest"
 )
 
 // TestReplayNotHeldBehindBusyWorkers: when every worker is busy the reader
@@ -69,7 +69,7 @@ func TestReplayNotHeldBehindBusyWorkers(t *testing.T) {
 // IDs are answered from the replayed bytes, each with its own ID, spelling
 // and length prefix, and only the first takes the full chain.
 func TestTCPReplayed(t *testing.T) {
-	h := framingtest.NewCounting(t)
+	h := frontendtest.NewCounting(t)
 	s := startServer(t, dnstest.StartAuthority(t, manyRecords(0), nil), func(c *Config) { c.Handler = h })
 	conn, err := (&dns.Client{Net: "tcp", Timeout: 5 * time.Second}).Dial(s.TCPAddrs()[0].String())
 	if err != nil {
@@ -87,7 +87,7 @@ func TestTCPReplayed(t *testing.T) {
 			t.Fatalf("query %d: %v", i, err)
 		}
 		if resp.Id != q.Id || resp.Question[0].Name != name || len(resp.Answer) != 1 ||
-			resp.Answer[0].(*dns.A).A.String() != framingtest.AddrFor("n1.example.").String() {
+			resp.Answer[0].(*dns.A).A.String() != frontendtest.AddrFor("n1.example.").String() {
 			t.Fatalf("query %d: %v", i, resp)
 		}
 	}

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dnsward/dnsward/internal/transport"
+
 	"github.com/miekg/dns"
 
 	"github.com/dnsward/dnsward/ratelimit"
@@ -182,7 +184,7 @@ func (s *Server) closeSockets() {
 
 // request is the Request for queries from client that arrive on local: the
 // profile is chosen once per socket or connection, not per query.
-func (s *Server) request(client netip.AddrPort, local netip.Addr, t resolver.Transport) resolver.Request {
+func (s *Server) request(client netip.AddrPort, local netip.Addr, t transport.Kind) resolver.Request {
 	return resolver.Request{Client: client, Transport: t, Profile: s.cfg.Profiles.Select(resolver.Ingress{Local: local})}
 }
 

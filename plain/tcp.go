@@ -10,7 +10,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/dnsward/dnsward/dot/framing"
+	"github.com/dnsward/dnsward/internal/transport"
+
+	"github.com/dnsward/dnsward/internal/frontend"
 	"github.com/dnsward/dnsward/resolver"
 )
 
@@ -29,7 +31,7 @@ func (s *Server) serveTCP(l net.Listener) {
 		select {
 		case slots <- struct{}{}:
 		default:
-			s.cfg.Metrics.Malformed(resolver.TCP, "too_many_connections")
+			s.cfg.Metrics.Malformed(transport.TCP, "too_many_connections")
 			c.Close()
 			continue
 		}
@@ -59,7 +61,7 @@ func (s *Server) serveConn(c net.Conn) {
 	stop := s.trackConn(c)
 	defer stop()
 	client := c.RemoteAddr().(*net.TCPAddr).AddrPort()
-	base := s.request(client, c.LocalAddr().(*net.TCPAddr).AddrPort().Addr().Unmap(), resolver.TCP)
+	base := s.request(client, c.LocalAddr().(*net.TCPAddr).AddrPort().Addr().Unmap(), transport.TCP)
 	r := bufio.NewReader(c)
 	var wmu sync.Mutex
 	var inflight sync.WaitGroup
@@ -70,13 +72,13 @@ func (s *Server) serveConn(c net.Conn) {
 			break
 		}
 		// Each query gets its own buffer: its goroutine outlives this read.
-		wire, err := framing.ReadFrame(r, nil)
-		if errors.Is(err, framing.ErrShortMessage) {
+		wire, err := frontend.ReadFrame(r, nil)
+		if errors.Is(err, frontend.ErrShortMessage) {
 			err = nil // answered FORMERR (or dropped) like any unparsable message
 		}
 		if err != nil {
-			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !errors.Is(err, framing.ErrZeroLength) && !errors.Is(err, os.ErrDeadlineExceeded) {
-				s.cfg.Metrics.Malformed(resolver.TCP, "framing")
+			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !errors.Is(err, frontend.ErrZeroLength) && !errors.Is(err, os.ErrDeadlineExceeded) {
+				s.cfg.Metrics.Malformed(transport.TCP, "framing")
 			}
 			break
 		}
@@ -96,7 +98,7 @@ func (s *Server) answerTCP(c net.Conn, wmu *sync.Mutex, wire []byte, base resolv
 	buf := make([]byte, 2, 512) // the length prefix, then the answer
 	frame, ok := s.replay(req, wire, buf)
 	if ok {
-		framing.SetLength(frame) // replayed answers are small
+		frontend.SetLength(frame) // replayed answers are small
 	} else {
 		_, resp := s.resolve(wire, req)
 		if resp == nil {
@@ -104,7 +106,7 @@ func (s *Server) answerTCP(c net.Conn, wmu *sync.Mutex, wire []byte, base resolv
 		}
 		resp.Compress = true
 		var err error
-		if frame, err = framing.Pack(resp, buf); err != nil {
+		if frame, err = frontend.Pack(resp, buf); err != nil {
 			s.cfg.Logger.Warn("plain: cannot pack answer", "err", err)
 			return
 		}

@@ -5,6 +5,8 @@ import (
 	"net"
 	"net/netip"
 
+	"github.com/dnsward/dnsward/internal/transport"
+
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
 
@@ -55,7 +57,7 @@ func (s *Server) readUDP(c *net.UDPConn, local netip.Addr, jobs chan<- udpJob) {
 		in[i].Buffers = [][]byte{make([]byte, maxUDPQuery)}
 		out[i].Buffers = [][]byte{make([]byte, 0, resolver.AdvertisedUDPSize)}
 	}
-	base := s.request(netip.AddrPort{}, local, resolver.UDP)
+	base := s.request(netip.AddrPort{}, local, transport.UDP)
 	var req resolver.Request // offered to replay; one variable, so that it is not allocated per query
 	for {
 		n, err := bc.ReadBatch(in, 0)
@@ -74,7 +76,7 @@ func (s *Server) readUDP(c *net.UDPConn, local netip.Addr, jobs chan<- udpJob) {
 			}
 			from, wire := ua.AddrPort(), m.Buffers[0][:m.N]
 			if s.cfg.LimitUDP {
-				switch s.cfg.Limiter.AllowVia(resolver.UDP, from.Addr()) {
+				switch s.cfg.Limiter.AllowVia(transport.UDP, from.Addr()) {
 				case ratelimit.Drop:
 					continue
 				case ratelimit.Slip:

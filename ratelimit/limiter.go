@@ -13,9 +13,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
+	"github.com/dnsward/dnsward/internal/transport"
 
-	"github.com/dnsward/dnsward/resolver"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Decision is what to do with one query.
@@ -122,7 +122,7 @@ func (l *Limiter) Limits() Limits { return l.state.Load().limits }
 func (l *Limiter) Allow(addr netip.Addr) Decision { return l.AllowVia(0, addr) }
 
 // AllowVia is Allow for a query that arrived on transport t.
-func (l *Limiter) AllowVia(t resolver.Transport, addr netip.Addr) Decision {
+func (l *Limiter) AllowVia(t transport.Kind, addr netip.Addr) Decision {
 	st := l.state.Load()
 	addr = addr.Unmap()
 	switch st.lists.check(addr) {

@@ -8,10 +8,10 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/dnsward/dnsward/internal/transport"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-
-	"github.com/dnsward/dnsward/resolver"
 )
 
 // fakeClock is a manual clock in nanoseconds.
@@ -97,7 +97,7 @@ func TestAllowConcurrent(t *testing.T) {
 	for range 8 {
 		wg.Go(func() {
 			for range 1000 {
-				if l.AllowVia(resolver.UDP, addr) == Pass {
+				if l.AllowVia(transport.UDP, addr) == Pass {
 					passed.Add(1)
 				}
 			}
@@ -204,9 +204,9 @@ func TestMetrics(t *testing.T) {
 	l, _ := newTestLimiter(t, Config{Limits: Limits{QPS: 1, Burst: 1, Slip: 2, Deny: pfx("203.0.113.0/24")}, Metrics: reg})
 	a := netip.MustParseAddr("192.0.2.1")
 	for range 3 {
-		l.AllowVia(resolver.DoH2, a)
+		l.AllowVia(transport.DoH2, a)
 	}
-	l.AllowVia(resolver.UDP, netip.MustParseAddr("203.0.113.1"))
+	l.AllowVia(transport.UDP, netip.MustParseAddr("203.0.113.1"))
 	l.Allow(netip.MustParseAddr("192.0.2.2"))
 	got := map[string]float64{}
 	mfs, err := reg.Gather()

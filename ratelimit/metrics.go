@@ -3,7 +3,7 @@ package ratelimit
 import (
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/dnsward/dnsward/resolver"
+	"github.com/dnsward/dnsward/internal/transport"
 )
 
 // outcome is a decision with its reason, as counted in metrics.
@@ -30,8 +30,8 @@ func outcomeOf(d Decision) outcome {
 	return outcomeLimited
 }
 
-// transports is one past the largest resolver.Transport; 0 is "any".
-const transports = int(resolver.DoQ) + 1
+// transports is one past the largest transport.Kind; 0 is "any".
+const transports = int(transport.DoQ) + 1
 
 type metrics struct {
 	decisions    [transports][outcomeCount]prometheus.Counter
@@ -57,7 +57,7 @@ func newMetrics(reg prometheus.Registerer, l *Limiter) (*metrics, error) {
 	for t := range m.decisions {
 		name := "any"
 		if t > 0 {
-			name = resolver.Transport(t).String()
+			name = transport.Kind(t).String()
 		}
 		for o := range m.decisions[t] {
 			m.decisions[t][o] = decisions.WithLabelValues(name, outcomeNames[o])
@@ -78,7 +78,7 @@ func newMetrics(reg prometheus.Registerer, l *Limiter) (*metrics, error) {
 	return m, nil
 }
 
-func (m *metrics) decide(t resolver.Transport, o outcome) {
+func (m *metrics) decide(t transport.Kind, o outcome) {
 	if int(t) >= transports {
 		t = 0
 	}

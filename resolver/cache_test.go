@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dnsward/dnsward/internal/transport"
+
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
@@ -60,7 +62,7 @@ func negAnswer(rcode int, soaTTL, minTTL uint32, withSOA bool) func(q *dns.Msg) 
 func query(name string, qtype uint16) *Request {
 	m := new(dns.Msg)
 	m.SetQuestion(name, qtype)
-	return &Request{Msg: m, Transport: UDP, Profile: &Profile{Name: "test"}}
+	return &Request{Msg: m, Transport: transport.UDP, Profile: &Profile{Name: "test"}}
 }
 
 func newTestCache(t *testing.T, next Handler, clock *fakeClock, mod func(*CacheConfig)) *Cache {

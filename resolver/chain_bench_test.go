@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 
+	"github.com/dnsward/dnsward/internal/transport"
+
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -72,7 +74,7 @@ func BenchmarkReplayVsChain(b *testing.B) {
 	up := &scripted{fn: aAnswer(3600)}
 	h := replayChain(b, up, nil)
 	q := packedQuery(b, 1, "www.example.org.", withEDNS(1232, false))
-	req := Request{Transport: DoT, Profile: &Profile{Name: "p"}}
+	req := Request{Transport: transport.DoT, Profile: &Profile{Name: "p"}}
 	resolvePacked(b, h, req, q, true)
 	dst := make([]byte, 0, 512)
 	b.Run("replay", func(b *testing.B) {

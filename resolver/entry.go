@@ -7,6 +7,8 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/dnsward/dnsward/internal/transport"
+
 	"github.com/miekg/dns"
 )
 
@@ -158,7 +160,7 @@ func (h *entry) Replay(req *Request, q, dst []byte, admit func(*Request) bool) (
 		return nil, 0, false
 	}
 	e := h.replay.lookup(&w, now)
-	if e == nil || req.Transport == UDP && len(e.ans) > UDPLimit(w.udpSize) {
+	if e == nil || req.Transport == transport.UDP && len(e.ans) > UDPLimit(w.udpSize) {
 		return nil, 0, false
 	}
 	ans := e.answer(q, &w, dst)

@@ -4,6 +4,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dnsward/dnsward/internal/transport"
+
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -24,13 +26,13 @@ type Metrics struct {
 
 	// Children resolved once, so that counting an answer does not hash
 	// label values on every query.
-	durationBy [DoQ + 1]prometheus.Observer
+	durationBy [transport.Last + 1]prometheus.Observer
 	queriesBy  sync.Map // answerLabels → prometheus.Counter
 }
 
 // answerLabels are the label values of dnsward_queries_total.
 type answerLabels struct {
-	transport Transport
+	transport transport.Kind
 	profile   string
 	rcode     int
 }
@@ -58,7 +60,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		prefetches:  prometheus.NewCounter(prometheus.CounterOpts{Name: "dnsward_cache_prefetches_total", Help: "Background refreshes of popular entries."}),
 		coalesced:   prometheus.NewCounter(prometheus.CounterOpts{Name: "dnsward_coalesced_queries_total", Help: "Queries that waited for an identical in-flight upstream query."}),
 	}
-	for t := UDP; int(t) < len(m.durationBy); t++ {
+	for t := transport.UDP; int(t) < len(m.durationBy); t++ {
 		m.durationBy[t] = m.duration.WithLabelValues(t.String())
 	}
 	if reg != nil {
@@ -69,11 +71,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 }
 
 // answered counts one answer and its duration.
-func (m *Metrics) answered(t Transport, profile string, rcode int, d time.Duration) {
+func (m *Metrics) answered(t transport.Kind, profile string, rcode int, d time.Duration) {
 	if m == nil {
 		return
 	}
-	if t >= UDP && int(t) < len(m.durationBy) {
+	if t >= transport.UDP && int(t) < len(m.durationBy) {
 		m.durationBy[t].Observe(d.Seconds())
 	} else {
 		m.duration.WithLabelValues(t.String()).Observe(d.Seconds()) // a request without a known transport (tests)
@@ -87,7 +89,7 @@ func (m *Metrics) answered(t Transport, profile string, rcode int, d time.Durati
 }
 
 // Malformed counts a query a transport rejected before it reached the chain.
-func (m *Metrics) Malformed(t Transport, reason string) {
+func (m *Metrics) Malformed(t transport.Kind, reason string) {
 	if m != nil {
 		m.malformed.WithLabelValues(t.String(), reason).Inc()
 	}

@@ -10,10 +10,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/dnsward/dnsward/resolver"
-	"github.com/dnsward/dnsward/resolver/filter"
+	"github.com/dnsward/dnsward/internal/transport"
+
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/dnsward/dnsward/resolver"
+	"github.com/dnsward/dnsward/resolver/filter"
 )
 
 // startUpstream runs a miekg/dns server on loopback with a few canned
@@ -191,7 +194,7 @@ func TestPolicyStep(t *testing.T) {
 			if !tt.noEDNS {
 				q.SetEdns0(1232, false)
 			}
-			resp, err := h.ServeDNS(context.Background(), &resolver.Request{Msg: q, Transport: resolver.UDP, Profile: byName[tt.profile]})
+			resp, err := h.ServeDNS(context.Background(), &resolver.Request{Msg: q, Transport: transport.UDP, Profile: byName[tt.profile]})
 			if err != nil {
 				t.Fatal(err)
 			}

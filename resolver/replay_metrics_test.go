@@ -4,6 +4,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dnsward/dnsward/internal/transport"
+
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -20,7 +22,7 @@ func TestReplayNotForUncacheable(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := h.(Replayer)
-	req := Request{Transport: DoT, Profile: &Profile{Name: "p"}}
+	req := Request{Transport: transport.DoT, Profile: &Profile{Name: "p"}}
 	resolvePacked(t, r, req, packedQuery(t, 1, "nx.example.", nil), true)
 	if _, _, ok := r.Replay(&req, packedQuery(t, 2, "nx.example.", nil), nil, nil); ok {
 		t.Fatalf("replayed an answer the cache never stored (%v cache hits)", testutil.ToFloat64(m.cacheHits))
@@ -43,7 +45,7 @@ func TestReplayCountsPolicy(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := h.(Replayer)
-	req := Request{Transport: DoT, Profile: &Profile{Name: "kids", Policy: blockAll{}}}
+	req := Request{Transport: transport.DoT, Profile: &Profile{Name: "kids", Policy: blockAll{}}}
 	resolvePacked(t, r, req, packedQuery(t, 1, "ads.example.", nil), true)
 	for i := range 3 {
 		if _, _, ok := r.Replay(&req, packedQuery(t, uint16(2+i), "ads.example.", nil), nil, nil); !ok {
@@ -76,7 +78,7 @@ func TestReplayNotForUncacheableRefresh(t *testing.T) {
 		return aAnswer(60)(q)
 	}}
 	h := replayChain(t, up, func(c *CacheConfig) { c.Now = clock.Now; c.StaleAfter = time.Minute })
-	req := Request{Transport: DoT, Profile: &Profile{Name: "p"}}
+	req := Request{Transport: transport.DoT, Profile: &Profile{Name: "p"}}
 	resolvePacked(t, h, req, packedQuery(t, 1, "a.example.", nil), false)
 	clock.Advance(2 * time.Minute)
 	nxNoSOA = true

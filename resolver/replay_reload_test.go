@@ -6,10 +6,13 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/dnsward/dnsward/internal/transport"
+
+	"github.com/miekg/dns"
+
 	"github.com/dnsward/dnsward/resolver"
 	"github.com/dnsward/dnsward/resolver/filter"
 	"github.com/dnsward/dnsward/resolver/upstream"
-	"github.com/miekg/dns"
 )
 
 // TestReplayAfterListReload: an answer kept for replay is not replayed once
@@ -47,14 +50,14 @@ func TestReplayAfterListReload(t *testing.T) {
 	q.SetQuestion("www.example.", dns.TypeA)
 	wire, _ := q.Pack()
 
-	req := &resolver.Request{Msg: q, Transport: resolver.DoT, Profile: prof}
+	req := &resolver.Request{Msg: q, Transport: transport.DoT, Profile: prof}
 	resp, err := r.ServeDNS(context.Background(), req)
 	if err != nil || resp.Rcode != dns.RcodeSuccess {
 		t.Fatalf("before the reload: %v %v", resp, err)
 	}
 	ans, _ := resp.Pack()
 	r.Sent(req, wire, ans)
-	if _, _, ok := r.Replay(&resolver.Request{Transport: resolver.DoT, Profile: prof}, wire, nil, nil); !ok {
+	if _, _, ok := r.Replay(&resolver.Request{Transport: transport.DoT, Profile: prof}, wire, nil, nil); !ok {
 		t.Fatal("setup: the answer was not kept for replay")
 	}
 
@@ -64,10 +67,10 @@ func TestReplayAfterListReload(t *testing.T) {
 	if err := mgr.Reload(); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, ok := r.Replay(&resolver.Request{Transport: resolver.DoT, Profile: prof}, wire, nil, nil); ok {
+	if _, _, ok := r.Replay(&resolver.Request{Transport: transport.DoT, Profile: prof}, wire, nil, nil); ok {
 		t.Fatal("replayed an answer kept before the reload")
 	}
-	resp, err = r.ServeDNS(context.Background(), &resolver.Request{Msg: q, Transport: resolver.DoT, Profile: prof})
+	resp, err = r.ServeDNS(context.Background(), &resolver.Request{Msg: q, Transport: transport.DoT, Profile: prof})
 	if err != nil || resp.Rcode != dns.RcodeNameError {
 		t.Fatalf("after the reload: %v %v, want NXDOMAIN (blocked)", resp, err)
 	}

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dnsward/dnsward/internal/transport"
+
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -73,7 +75,7 @@ func withEDNS(size uint16, do bool) func(*dns.Msg) {
 
 func TestReplay(t *testing.T) {
 	prof, other := &Profile{Name: "p"}, &Profile{Name: "other"}
-	base := Request{Transport: DoT, Profile: prof}
+	base := Request{Transport: transport.DoT, Profile: prof}
 	bigA := func(q *dns.Msg) (*dns.Msg, error) { // about 800 bytes uncompressed
 		m := NewReply(q, dns.RcodeSuccess)
 		for i := range 40 {
@@ -117,9 +119,9 @@ func TestReplay(t *testing.T) {
 			})},
 		{name: "short TTL: kept at first", upstream: aAnswer(5),
 			first: packedQuery(t, 1, "a.example.", nil), again: packedQuery(t, 2, "a.example.", nil), want: true},
-		{name: "other profile", upstream: aAnswer(300), againReq: Request{Transport: DoT, Profile: other},
+		{name: "other profile", upstream: aAnswer(300), againReq: Request{Transport: transport.DoT, Profile: other},
 			first: packedQuery(t, 1, "a.example.", nil), again: packedQuery(t, 2, "a.example.", nil)},
-		{name: "other transport", upstream: aAnswer(300), againReq: Request{Transport: DoQ, Profile: prof},
+		{name: "other transport", upstream: aAnswer(300), againReq: Request{Transport: transport.DoQ, Profile: prof},
 			first: packedQuery(t, 1, "a.example.", nil), again: packedQuery(t, 2, "a.example.", nil)},
 		{name: "SERVFAIL is never kept", upstream: servfail,
 			first: packedQuery(t, 1, "a.example.", nil), again: packedQuery(t, 2, "a.example.", nil)},
@@ -130,10 +132,10 @@ func TestReplay(t *testing.T) {
 		{name: "short TTL: kept a tenth of it", upstream: aAnswer(1), between: func() { time.Sleep(150 * time.Millisecond) }, before: true,
 			first: packedQuery(t, 1, "a.example.", nil), again: packedQuery(t, 2, "a.example.", nil)},
 		{name: "UDP within the client's size", upstream: bigA,
-			firstReq: Request{Transport: UDP, Profile: prof}, againReq: Request{Transport: UDP, Profile: prof},
+			firstReq: Request{Transport: transport.UDP, Profile: prof}, againReq: Request{Transport: transport.UDP, Profile: prof},
 			first: packedQuery(t, 1, "a.example.", withEDNS(4096, false)), again: packedQuery(t, 2, "a.example.", withEDNS(1232, false)), want: true},
 		{name: "UDP above the client's size", upstream: bigA,
-			firstReq: Request{Transport: UDP, Profile: prof}, againReq: Request{Transport: UDP, Profile: prof},
+			firstReq: Request{Transport: transport.UDP, Profile: prof}, againReq: Request{Transport: transport.UDP, Profile: prof},
 			first: packedQuery(t, 1, "a.example.", withEDNS(4096, false)), again: packedQuery(t, 2, "a.example.", withEDNS(600, false))},
 		{name: "compressed question name", upstream: aAnswer(300),
 			first: packedQuery(t, 1, "a.example.", nil), again: compressedQuery(t)},
@@ -206,7 +208,7 @@ func TestReplayKeepsNoStaleAnswer(t *testing.T) {
 		return aAnswer(60)(q)
 	}}
 	h := replayChain(t, up, func(c *CacheConfig) { c.Now = clock.Now; c.StaleAfter = time.Millisecond })
-	req := Request{Transport: DoT, Profile: &Profile{Name: "p"}}
+	req := Request{Transport: transport.DoT, Profile: &Profile{Name: "p"}}
 	resolvePacked(t, h, req, packedQuery(t, 1, "a.example.", nil), false) // filled, not offered
 	clock.Advance(2 * time.Minute)
 	fail = true
@@ -229,7 +231,7 @@ func TestReplayCountsAnswers(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := h.(Replayer)
-	req := Request{Transport: DoH2, Profile: &Profile{Name: "p"}}
+	req := Request{Transport: transport.DoH2, Profile: &Profile{Name: "p"}}
 	resolvePacked(t, r, req, packedQuery(t, 1, "a.example.", nil), true)
 	for i := range 5 {
 		if _, maxAge, ok := r.Replay(&req, packedQuery(t, uint16(i), "a.example.", nil), nil, nil); !ok || maxAge != 300 {
@@ -257,7 +259,7 @@ func FuzzReplayWire(f *testing.F) {
 	f.Add(q, ans)
 	f.Fuzz(func(t *testing.T, q, ans []byte) {
 		var w wireQuery
-		if !parseQuery(q, 1, DoT, &w) {
+		if !parseQuery(q, 1, transport.DoT, &w) {
 			return
 		}
 		if w.nameEnd > len(q) || w.keyLen > maxKey {
@@ -292,7 +294,7 @@ func TestReplayNeverKeepsTruncated(t *testing.T) {
 			if err := m.Unpack(q); err != nil {
 				t.Fatal(err)
 			}
-			req := Request{Transport: UDP, Profile: &Profile{Name: "p"}, Msg: m}
+			req := Request{Transport: transport.UDP, Profile: &Profile{Name: "p"}, Msg: m}
 			resp, err := h.ServeDNS(context.Background(), &req)
 			if err != nil {
 				t.Fatal(err)
@@ -305,7 +307,7 @@ func TestReplayNeverKeepsTruncated(t *testing.T) {
 				ans[2] |= 0x02 // TC
 			}
 			h.Sent(&req, q, ans)
-			again := Request{Transport: UDP, Profile: req.Profile}
+			again := Request{Transport: transport.UDP, Profile: req.Profile}
 			if got := replayed(h, &again, packedQuery(t, 2, "a.example.", nil)); got == tc.truncated {
 				t.Fatalf("replayed = %v after an answer with TC=%v", got, tc.truncated)
 			}

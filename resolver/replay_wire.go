@@ -3,6 +3,8 @@ package resolver
 import (
 	"encoding/binary"
 
+	"github.com/dnsward/dnsward/internal/transport"
+
 	"github.com/miekg/dns"
 )
 
@@ -37,7 +39,7 @@ type wireQuery struct {
 
 // parseQuery parses q into w, keyed for profile id and transport t; false
 // means q must take the full chain.
-func parseQuery(q []byte, id uint64, t Transport, w *wireQuery) bool {
+func parseQuery(q []byte, id uint64, t transport.Kind, w *wireQuery) bool {
 	if len(q) < 12+1+4 || q[2]&0x80 != 0 { // a response: the chain drops it
 		return false
 	}

@@ -9,40 +9,18 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/dnsward/dnsward/internal/transport"
+
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 )
-
-// Transport names the front-end a query arrived on.
-type Transport uint8
-
-// The transports dnsward serves.
-const (
-	UDP Transport = iota + 1
-	TCP
-	DoT
-	DoH1
-	DoH2
-	DoH3
-	DoQ
-)
-
-var transportNames = [...]string{UDP: "udp", TCP: "tcp", DoT: "dot", DoH1: "doh1", DoH2: "doh2", DoH3: "doh3", DoQ: "doq"}
-
-// String returns the transport's lower-case label as used in metrics.
-func (t Transport) String() string {
-	if int(t) < len(transportNames) && transportNames[t] != "" {
-		return transportNames[t]
-	}
-	return "unknown"
-}
 
 // Request is one DNS query as the resolver sees it. Transports fill it in and
 // nothing transport-specific travels further.
 type Request struct {
 	Msg        *dns.Msg
 	Client     netip.AddrPort // after trusted PROXY/X-Forwarded-For handling
-	Transport  Transport
+	Transport  transport.Kind
 	ServerName string   // TLS SNI or HTTP Host, "" for plain DNS
 	Profile    *Profile // chosen at ingress, never nil
 	// Admission is an outer step's decision (a rate limiter's), made when the

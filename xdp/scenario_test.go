@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dnsward/dnsward/internal/transport"
+
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -52,7 +54,7 @@ func udpServer(conn *net.UDPConn, lim *ratelimit.Limiter, received *atomic.Int64
 			return
 		}
 		received.Add(1)
-		if lim != nil && lim.AllowVia(resolver.UDP, from.Addr()) != ratelimit.Pass {
+		if lim != nil && lim.AllowVia(transport.UDP, from.Addr()) != ratelimit.Pass {
 			continue
 		}
 		var q dns.Msg

@@ -7,7 +7,7 @@ import (
 	"io"
 	"os"
 
-	"github.com/dnsward/dnsward/loadgen"
+	"github.com/dnsward/dnsward/internal/loadgen"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".

@@ -3,7 +3,7 @@ package upstream
 import (
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/dnsward/dnsward/internal/promreg"
+	"github.com/dnsward/dnsward/internal/promshare"
 )
 
 // metrics holds the dnsward_upstream_* collectors; its zero value records
@@ -22,20 +22,20 @@ func newMetrics(reg prometheus.Registerer) (metrics, error) {
 	}
 	var m metrics
 	var err error
-	if m.duration, err = promreg.Register(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
+	if m.duration, err = promshare.Register(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "dnsward_upstream_request_duration_seconds",
 		Help:    "Duration of exchanges with an upstream resolver, failed ones included.",
 		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 	}, []string{"upstream"})); err != nil {
 		return metrics{}, err
 	}
-	if m.errors, err = promreg.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+	if m.errors, err = promshare.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "dnsward_upstream_errors_total",
 		Help: "Failed exchanges with an upstream resolver by kind (network, timeout, protocol, servfail).",
 	}, []string{"upstream", "kind"})); err != nil {
 		return metrics{}, err
 	}
-	if m.healthy, err = promreg.Register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
+	if m.healthy, err = promshare.Register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "dnsward_upstream_healthy",
 		Help: "1 while a grouped upstream is healthy, 0 while it is backed off after failures.",
 	}, []string{"upstream"})); err != nil {
