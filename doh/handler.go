@@ -18,7 +18,6 @@ import (
 
 	"github.com/dnsward/dnsward/clientaddr"
 	"github.com/dnsward/dnsward/internal/frontend"
-	"github.com/dnsward/dnsward/ratelimit"
 	"github.com/dnsward/dnsward/resolver"
 )
 
@@ -227,7 +226,7 @@ func (h *Handler) replay(w http.ResponseWriter, req *resolver.Request, wire []by
 		return false
 	}
 	bp := packBufs.Get().(*[]byte)
-	ans, age, ok := h.replayer.Replay(req, wire, (*bp)[:0], nil)
+	ans, age, ok := h.replayer.Replay(req, wire, (*bp)[:0])
 	defer recycle(&packBufs, bp, ans)
 	if !ok {
 		return false
@@ -246,7 +245,7 @@ func (h *Handler) resolve(ctx context.Context, req *resolver.Request) (*dns.Msg,
 	switch {
 	case errors.Is(err, resolver.ErrDrop):
 		return nil, errorf(http.StatusBadRequest, "DNS message refused")
-	case errors.Is(err, ratelimit.ErrLimited):
+	case errors.Is(err, resolver.ErrLimited):
 		return nil, errorf(http.StatusTooManyRequests, "rate limited: slow down")
 	case err != nil:
 		h.log.Debug("doh: resolving failed", "error", err)

@@ -13,7 +13,6 @@ import (
 	"github.com/quic-go/quic-go"
 
 	"github.com/dnsward/dnsward/internal/frontend"
-	"github.com/dnsward/dnsward/ratelimit"
 	"github.com/dnsward/dnsward/resolver"
 )
 
@@ -174,7 +173,7 @@ func (c *conn) serveStream(str *quic.Stream) {
 	}
 	req.Msg = q
 	resp, err := frontend.Resolve(c.s.base, c.s.cfg.Handler, req)
-	if errors.Is(err, ratelimit.ErrLimited) { // RFC 9250 §4.3: the client should slow down
+	if errors.Is(err, resolver.ErrLimited) { // RFC 9250 §4.3: the client should slow down
 		c.s.metrics.ProtocolErrors.WithLabelValues("doq", c.profile.Name, "rate_limited").Inc()
 		cancelStream(str, ExcessiveLoad)
 		return
@@ -206,7 +205,7 @@ func (c *conn) replay(str *quic.Stream, req *resolver.Request, raw []byte) bool 
 	}
 	bp := c.s.bufs.Get().(*[]byte)
 	defer c.s.bufs.Put(bp)
-	frame, _, ok := c.replayer.Replay(req, raw, append((*bp)[:0], 0, 0), nil) // 2 bytes for the length
+	frame, _, ok := c.replayer.Replay(req, raw, append((*bp)[:0], 0, 0)) // 2 bytes for the length
 	if !ok {
 		return false
 	}

@@ -16,7 +16,6 @@ import (
 
 	"github.com/dnsward/dnsward/internal/frontend"
 	"github.com/dnsward/dnsward/internal/frontendtest"
-	"github.com/dnsward/dnsward/ratelimit"
 	"github.com/dnsward/dnsward/resolver"
 )
 
@@ -506,11 +505,11 @@ func TestStatelessReset(t *testing.T) {
 	}
 }
 
-// TestRateLimited: a handler refusing with ratelimit.ErrLimited makes the
+// TestRateLimited: a handler refusing with resolver.ErrLimited makes the
 // stream reset with DOQ_EXCESSIVE_LOAD; other queries are answered.
 func TestRateLimited(t *testing.T) {
 	f := start(t, func(c *Config) {
-		c.Handler = frontendtest.FailName(c.Handler, "limited.example.", ratelimit.ErrLimited)
+		c.Handler = frontendtest.FailName(c.Handler, "limited.example.", resolver.ErrLimited)
 	})
 	c := f.dial(t, "dns.test")
 	frame, _ := frontend.Pack(query("limited.example.", dns.TypeA), nil)

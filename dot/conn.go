@@ -124,7 +124,7 @@ func (c *conn) readLoop() {
 		}
 		req = c.req // afresh: replay may record the rate limiter's decision on it
 		if c.replayer != nil {
-			ans, _, ok := c.replayer.Replay(&req, raw, c.ans[:0], nil)
+			ans, _, ok := c.replayer.Replay(&req, raw, c.ans[:0])
 			if ok {
 				c.ans = ans
 				if c.w.add(c.ans) != nil {

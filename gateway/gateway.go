@@ -37,7 +37,7 @@ type Gateway struct {
 	upstream resolver.Upstream
 	lists    *filter.Manager
 	profiles *resolver.Profiles
-	handler  resolver.Handler
+	handler  *resolver.Chain
 	certs    *certs.Manager     // nil without encrypted front-ends
 	limiter  *ratelimit.Limiter // nil without rate_limit
 	xdp      *xdp.Filter        // nil unless attached
@@ -67,14 +67,10 @@ func New(cfg *config.Config, log *slog.Logger) (_ *Gateway, err error) {
 		return nil, err
 	}
 	g.closers = append(g.closers, g.upstream)
-	if g.lists, err = g.newFilter(); err != nil {
+	if err = g.newLimits(); err != nil {
 		return nil, err
 	}
-	g.closers = append(g.closers, g.lists)
-	if g.profiles, err = g.newProfiles(g.lists); err != nil {
-		return nil, err
-	}
-	g.handler, err = resolver.New(resolver.Config{
+	rc := resolver.Config{
 		Upstream:        g.upstream,
 		UpstreamTimeout: cfg.UpstreamTimeout.Std(),
 		Cache:           cacheConfig(cfg.Cache),
@@ -82,8 +78,18 @@ func New(cfg *config.Config, log *slog.Logger) (_ *Gateway, err error) {
 		Metrics:         rm,
 		Registerer:      g.registry,
 		Logger:          log,
-	})
-	if err != nil {
+	}
+	if g.limiter != nil {
+		rc.Admission = g.limiter
+	}
+	if g.handler, err = resolver.New(rc); err != nil {
+		return nil, err
+	}
+	if g.lists, err = g.newFilter(g.handler.PolicyChanged); err != nil {
+		return nil, err
+	}
+	g.closers = append(g.closers, g.lists)
+	if g.profiles, err = g.newProfiles(g.lists); err != nil {
 		return nil, err
 	}
 	if g.encrypted() {
@@ -94,9 +100,6 @@ func New(cfg *config.Config, log *slog.Logger) (_ *Gateway, err error) {
 		if g.acmeHTTP, err = g.newACMEHTTP(); err != nil {
 			return nil, err
 		}
-	}
-	if err = g.newLimits(); err != nil { // wraps g.handler: limits apply before any resolution work
-		return nil, err
 	}
 	if err = g.newFrontends(rm); err != nil {
 		return nil, err

@@ -1,17 +1,11 @@
 package gateway
 
 import (
-	"context"
 	"fmt"
 	"net/netip"
 	"slices"
 
-	"github.com/dnsward/dnsward/internal/transport"
-
-	"github.com/miekg/dns"
-
 	"github.com/dnsward/dnsward/ratelimit"
-	"github.com/dnsward/dnsward/resolver"
 	"github.com/dnsward/dnsward/xdp"
 )
 
@@ -28,8 +22,7 @@ func (g *Gateway) newLimits() error {
 	if err != nil {
 		return fmt.Errorf("gateway: %w", err)
 	}
-	g.limiter = lim
-	g.handler = newLimitedHandler(g.handler, lim)
+	g.limiter = lim // the chain's admission step (resolver.New)
 	g.xdp = g.attachXDP()
 	if g.xdp != nil {
 		g.closers = append(g.closers, g.xdp)
@@ -58,67 +51,4 @@ func (g *Gateway) attachXDP() *xdp.Filter {
 		return nil
 	}
 	return f // xdp logs each attachment
-}
-
-// limitedHandler charges every query that reached the resolver to its
-// client's bucket. Plain UDP is charged earlier, right after the read (or in
-// XDP), so the UDP transport skips this charge. An excess query on TCP or
-// DoT is answered REFUSED with EDE 18 (Prohibited); on DoH and DoQ the
-// handler returns ratelimit.ErrLimited, which they turn into HTTP 429 and
-// DOQ_EXCESSIVE_LOAD.
-type limitedHandler struct {
-	next     resolver.Handler
-	replayer resolver.Replayer // next, when it replays; else nil
-	limiter  *ratelimit.Limiter
-}
-
-func newLimitedHandler(next resolver.Handler, lim *ratelimit.Limiter) *limitedHandler {
-	h := &limitedHandler{next: next, limiter: lim}
-	h.replayer, _ = next.(resolver.Replayer)
-	return h
-}
-
-func (h *limitedHandler) ServeDNS(ctx context.Context, req *resolver.Request) (*dns.Msg, error) {
-	if h.admit(req) {
-		return h.next.ServeDNS(ctx, req)
-	}
-	switch req.Transport {
-	case transport.DoH1, transport.DoH2, transport.DoH3, transport.DoQ:
-		return nil, ratelimit.ErrLimited
-	}
-	resp := resolver.NewReply(req.Msg, dns.RcodeRefused)
-	resolver.AddEDE(req.Msg, resp, resolver.EDEProhibited, "rate limited")
-	return resp, nil
-}
-
-// admit charges req's client once, however often it is asked (Replay, then ServeDNS).
-func (h *limitedHandler) admit(req *resolver.Request) bool {
-	if req.Transport == transport.UDP {
-		return true
-	}
-	if req.Admission == resolver.NotAdmitted {
-		req.Admission = resolver.Refused
-		if h.limiter.AllowVia(req.Transport, req.Client.Addr()) == ratelimit.Pass {
-			req.Admission = resolver.Admitted
-		}
-	}
-	return req.Admission == resolver.Admitted
-}
-
-// Replay charges the client as ServeDNS would, once the chain found q to be
-// a query it could replay, and replays only for an admitted one: ServeDNS
-// then answers the refused one as it always does. A query replay cannot
-// parse is not charged here: ServeDNS charges it if it parses at all.
-func (h *limitedHandler) Replay(req *resolver.Request, q, dst []byte, _ func(*resolver.Request) bool) ([]byte, uint32, bool) {
-	if h.replayer == nil {
-		return nil, 0, false
-	}
-	return h.replayer.Replay(req, q, dst, h.admit)
-}
-
-// Sent implements resolver.Replayer.
-func (h *limitedHandler) Sent(req *resolver.Request, q, ans []byte) {
-	if h.replayer != nil {
-		h.replayer.Sent(req, q, ans)
-	}
 }

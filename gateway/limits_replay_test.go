@@ -31,19 +31,18 @@ func (answerAll) Close() error   { return nil }
 // client one token; bytes replay cannot parse cost nothing.
 func TestLimitsChargeOnceWithReplay(t *testing.T) {
 	const burst = 4
-	chain, err := resolver.New(resolver.Config{Upstream: answerAll{}, Cache: &resolver.CacheConfig{Size: 10}})
-	if err != nil {
-		t.Fatal(err)
-	}
 	lim, err := ratelimit.New(ratelimit.Config{Limits: ratelimit.Limits{QPS: 1, Burst: burst}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := newLimitedHandler(chain, lim)
+	h, err := resolver.New(resolver.Config{Upstream: answerAll{}, Cache: &resolver.CacheConfig{Size: 10}, Admission: lim})
+	if err != nil {
+		t.Fatal(err)
+	}
 	client := netip.MustParseAddrPort("192.0.2.1:5353")
 	ask := func(wire []byte) int { // what a stream transport does with one query
 		req := &resolver.Request{Client: client, Transport: transport.DoT, Profile: &resolver.Profile{Name: "p"}}
-		if _, _, ok := h.Replay(req, wire, nil, nil); ok {
+		if _, _, ok := h.Replay(req, wire, nil); ok {
 			return dns.RcodeSuccess
 		}
 		q := new(dns.Msg)

@@ -12,7 +12,7 @@ import (
 
 // newFilter builds the list manager: one compiled set per category, shared
 // by every profile that blocks it.
-func (g *Gateway) newFilter() (*filter.Manager, error) {
+func (g *Gateway) newFilter(onSwap func()) (*filter.Manager, error) {
 	lists := map[string][]filter.Source{}
 	for _, cat := range g.cfg.ListNames() {
 		lists[cat] = []filter.Source{}
@@ -26,6 +26,7 @@ func (g *Gateway) newFilter() (*filter.Manager, error) {
 		BaseDir:         g.cfg.BaseDir(),
 		DataDir:         filepath.Join(g.cfg.DataDir, "lists"),
 		RefreshInterval: g.cfg.ListRefresh.Std(),
+		OnSwap:          onSwap,
 		Logger:          g.log,
 		Metrics:         g.registry,
 	})

@@ -194,7 +194,7 @@ func (s *Server) replay(req *resolver.Request, wire, dst []byte) ([]byte, bool) 
 	if s.replayer == nil {
 		return nil, false
 	}
-	ans, _, ok := s.replayer.Replay(req, wire, dst, nil)
+	ans, _, ok := s.replayer.Replay(req, wire, dst)
 	return ans, ok
 }
 

@@ -142,6 +142,11 @@ func (l *Limiter) AllowVia(t transport.Kind, addr netip.Addr) Decision {
 	return d
 }
 
+// Admit charges one query from addr on transport t and says whether it may
+// be answered (resolver.Admitter): a slip is a refusal on every transport
+// but UDP, which is charged with AllowVia at the socket instead.
+func (l *Limiter) Admit(t transport.Kind, addr netip.Addr) bool { return l.AllowVia(t, addr) == Pass }
+
 // TopLimited returns up to n client prefixes with the most excess queries
 // among those tracked now, most first.
 func (l *Limiter) TopLimited(n int) []Limited {

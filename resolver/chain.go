@@ -13,11 +13,27 @@ import (
 type Config struct {
 	Upstream        Upstream      // required; usually an upstream.Group
 	UpstreamTimeout time.Duration // bound on one upstream resolution; 0: 5s
-	Cache           *CacheConfig  // nil: no cache
+	Cache           *CacheConfig  // nil: no cache (and no replay)
+	Admission       Admitter      // rate limiter; nil: every query is admitted
 	Local           LocalConfig
 	Metrics         *Metrics              // nil: no metrics
 	Registerer      prometheus.Registerer // for the policy step's metrics; nil: none
 	Logger          *slog.Logger
+}
+
+// Chain is the assembled resolver chain: a Handler that also replays
+// (Replayer) and is told when policy verdicts change.
+type Chain struct {
+	*entry
+}
+
+// PolicyChanged tells the chain that verdicts may have changed (a list was
+// swapped): every answer kept for replay so far is dropped from use. The
+// gateway wires it to the filter's list swaps.
+func (c *Chain) PolicyChanged() {
+	if c.replay != nil {
+		c.replay.policy.Add(1)
+	}
 }
 
 // New assembles the resolver chain. This is the one place that decides the
@@ -26,23 +42,30 @@ type Config struct {
 //  1. entry: rejects non-queries and bad classes before any work, counts every
 //     answer once, turns errors into SERVFAIL+EDE and normalises header/OPT
 //     for the steps below, which may then return whatever is convenient.
-//     With a cache it also replays (Replayer): a transport offers it the
-//     packed answer it sent, and an identical query within the second gets
-//     those bytes back before anything is unpacked. Replay sits outside every
-//     step because it repeats their combined result; it keeps only answers
-//     they built normally (not failures or stale ones), and a policy change
-//     drops what it kept, so it never answers differently from them.
-//  2. local: resolver.arpa (DDR), localhost, invalid, the Firefox canary.
+//     With a cache it also replays (Replayer, see reuse.go): a transport
+//     offers it the packed answer it sent, and an identical query within the
+//     second gets those bytes back before anything is unpacked. Replay sits
+//     outside every step because it repeats their combined result; it keeps
+//     only answers they built normally (not failures or stale ones), and a
+//     policy change (PolicyChanged) drops what it kept, so it never answers
+//     differently from them.
+//  2. admission: charges the client's rate-limit bucket (Config.Admission),
+//     once per query: replay asks it before answering, so a replayed answer
+//     costs the client what a resolved one does. Below entry so that refused
+//     queries are counted and answered like any other (REFUSED with EDE 18,
+//     or ErrLimited for DoH's 429 and DoQ's EXCESSIVE_LOAD); above everything
+//     that costs work. Plain UDP is charged at the socket (or in XDP).
+//  3. local: resolver.arpa (DDR), localhost, invalid, the Firefox canary.
 //     Before policy so that no list can block them, and never forwarded.
-//  3. policy: per-profile blocking, allow/deny and safe-search rewrites, and
+//  4. policy: per-profile blocking, allow/deny and safe-search rewrites, and
 //     CNAME uncloaking on the way back. Above the cache so the cache holds
 //     only unfiltered answers, shared by every profile.
-//  4. cache: serves hits, serve-stale and prefetch.
-//  5. coalesce: one upstream query for concurrent identical misses. Below the
+//  5. cache: serves hits, serve-stale and prefetch.
+//  6. coalesce: one upstream query for concurrent identical misses. Below the
 //     cache so hits never wait behind a miss.
-//  6. forward: strips client EDNS options (ECS) and asks the upstream group,
+//  7. forward: strips client EDNS options (ECS) and asks the upstream group,
 //     which retries truncated UDP answers over TCP and fails over.
-func New(cfg Config) (Handler, error) {
+func New(cfg Config) (*Chain, error) {
 	if cfg.Upstream == nil {
 		return nil, errors.New("resolver: no upstream configured")
 	}
@@ -68,13 +91,18 @@ func New(cfg Config) (Handler, error) {
 		return nil, fmt.Errorf("resolver: %w", err)
 	}
 	h = policy(h)
-	l, err := newLocal(cfg.Local, h)
+	h, err = newLocal(cfg.Local, h)
 	if err != nil {
 		return nil, err
 	}
-	e := &entry{next: l, metrics: cfg.Metrics, log: cfg.Logger}
+	e := &entry{metrics: cfg.Metrics, log: cfg.Logger}
+	if cfg.Admission != nil {
+		e.admit = &admission{next: h, admitter: cfg.Admission}
+		h = e.admit
+	}
+	e.next = h
 	if cfg.Cache != nil {
 		e.replay = newReplay()
 	}
-	return e, nil
+	return &Chain{e}, nil
 }

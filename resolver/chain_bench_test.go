@@ -81,7 +81,7 @@ func BenchmarkReplayVsChain(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			r := req
-			if _, _, ok := h.Replay(&r, q, dst, nil); !ok { // kept for a second: refill as a transport does
+			if _, _, ok := h.Replay(&r, q, dst); !ok { // kept for a second: refill as a transport does
 				resolvePacked(b, h, req, q, true)
 			}
 		}

@@ -28,7 +28,8 @@ type entry struct {
 	next    Handler
 	metrics *Metrics
 	log     *slog.Logger
-	replay  *replay // nil: replay off (no cache configured)
+	replay  *replay    // nil: replay off (no cache configured)
+	admit   *admission // nil: no admission step
 }
 
 func (h *entry) ServeDNS(ctx context.Context, req *Request) (*dns.Msg, error) {
@@ -38,7 +39,10 @@ func (h *entry) ServeDNS(ctx context.Context, req *Request) (*dns.Msg, error) {
 		return nil, ErrDrop
 	}
 	start := req.start(time.Now())
-	epoch := policyEpoch.Load() // before resolving: a change during it spoils the answer for replay
+	var epoch uint64
+	if h.replay != nil {
+		epoch = h.replay.policy.Load() // before resolving: a change during it spoils the answer for replay
+	}
 	if h.metrics != nil {
 		h.metrics.inflight.Inc()
 		defer h.metrics.inflight.Dec()
@@ -73,8 +77,8 @@ func (h *entry) answer(ctx context.Context, req *Request) (resp *dns.Msg, err er
 		req.replay.ok = !req.stale && !req.uncacheable
 		return resp, nil
 	}
-	if ctx.Err() != nil {
-		return nil, err // the client went away; nobody to answer
+	if ctx.Err() != nil || errors.Is(err, ErrLimited) {
+		return nil, err // the client went away, or its transport says "slow down" in its own way
 	}
 	h.log.Debug("resolver: no answer", "name", q.Question[0].Name, "err", err)
 	resp = NewReply(q, dns.RcodeServerFailure)
@@ -149,14 +153,14 @@ func MalformedReply(wire []byte) *dns.Msg {
 
 // Replay implements Replayer: the kept answer for q, counted as the chain
 // counts an answer.
-func (h *entry) Replay(req *Request, q, dst []byte, admit func(*Request) bool) ([]byte, uint32, bool) {
+func (h *entry) Replay(req *Request, q, dst []byte) ([]byte, uint32, bool) {
 	if h.replay == nil {
 		return nil, 0, false
 	}
 	now := time.Now() // freshness is judged now: the query may have waited since Received
 	start := req.start(now)
 	var w wireQuery
-	if !parseQuery(q, req.Profile.id(), req.Transport, &w) || admit != nil && !admit(req) {
+	if !parseQuery(q, req.Profile.id(), req.Transport, &w) || h.admit != nil && !h.admit.admit(req) {
 		return nil, 0, false
 	}
 	e := h.replay.lookup(&w, now)

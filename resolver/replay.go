@@ -33,9 +33,10 @@ type Replayer interface {
 	// TTLs allow; ok false means q must be resolved with ServeDNS. req.Msg
 	// is not used; for UDP an answer larger than the client's limit is
 	// declined. admit, when not nil, is asked once q parsed as a query
-	// replay could answer: false declines (an outer step, such as a rate
-	// limiter, that records its decision on req for ServeDNS).
-	Replay(req *Request, q, dst []byte, admit func(*Request) bool) (ans []byte, maxAge uint32, ok bool)
+	// replay could answer, the chain's admission step charges the client
+	// (and records its decision on req for ServeDNS): a refused query is
+	// declined, and ServeDNS then refuses it as it always does.
+	Replay(req *Request, q, dst []byte) (ans []byte, maxAge uint32, ok bool)
 	// Sent offers ans, the packed answer the transport sent for req (just
 	// resolved by ServeDNS from the packed query q), for replay.
 	Sent(req *Request, q, ans []byte)
@@ -48,18 +49,13 @@ const (
 	replayMaxAnswer = 2048 // bytes; larger answers are rare and not kept
 )
 
-// policyEpoch counts policy changes in the process; answers kept before a
-// change are not replayed after it.
-var policyEpoch atomic.Uint64
-
-// PolicyChanged tells replay that verdicts may have changed (a list was
-// swapped): every answer kept so far is dropped from use.
-func PolicyChanged() { policyEpoch.Add(1) }
-
 // replay holds the answers; it is safe for concurrent use.
 type replay struct {
 	seed   maphash.Seed
 	epoch0 time.Time // replay's clock is monotonic time since this
+	// policy counts policy changes (list swaps); answers kept before a
+	// change are not replayed after it.
+	policy atomic.Uint64
 	shards [replayShards]replayShard
 }
 
@@ -106,7 +102,7 @@ func (r *replay) lookup(w *wireQuery, t time.Time) *replayEntry {
 	sh.mu.RLock()
 	e := sh.m[string(key)]
 	sh.mu.RUnlock()
-	if e == nil || e.epoch != policyEpoch.Load() || int64(t.Sub(r.epoch0)) >= e.expires {
+	if e == nil || e.epoch != r.policy.Load() || int64(t.Sub(r.epoch0)) >= e.expires {
 		return nil
 	}
 	return e

@@ -21,10 +21,10 @@ func TestReplayNotForUncacheable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := h.(Replayer)
+	r := h
 	req := Request{Transport: transport.DoT, Profile: &Profile{Name: "p"}}
 	resolvePacked(t, r, req, packedQuery(t, 1, "nx.example.", nil), true)
-	if _, _, ok := r.Replay(&req, packedQuery(t, 2, "nx.example.", nil), nil, nil); ok {
+	if _, _, ok := r.Replay(&req, packedQuery(t, 2, "nx.example.", nil), nil); ok {
 		t.Fatalf("replayed an answer the cache never stored (%v cache hits)", testutil.ToFloat64(m.cacheHits))
 	}
 }
@@ -44,11 +44,11 @@ func TestReplayCountsPolicy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := h.(Replayer)
+	r := h
 	req := Request{Transport: transport.DoT, Profile: &Profile{Name: "kids", Policy: blockAll{}}}
 	resolvePacked(t, r, req, packedQuery(t, 1, "ads.example.", nil), true)
 	for i := range 3 {
-		if _, _, ok := r.Replay(&req, packedQuery(t, uint16(2+i), "ads.example.", nil), nil, nil); !ok {
+		if _, _, ok := r.Replay(&req, packedQuery(t, uint16(2+i), "ads.example.", nil), nil); !ok {
 			t.Fatal("blocked answer not replayed")
 		}
 	}
@@ -86,7 +86,7 @@ func TestReplayNotForUncacheableRefresh(t *testing.T) {
 	if m := new(dns.Msg); m.Unpack(ans) != nil || m.Rcode != dns.RcodeNameError {
 		t.Fatalf("setup: the refresh's answer was not served: %x", ans)
 	}
-	if _, _, ok := h.Replay(&req, packedQuery(t, 3, "a.example.", nil), nil, nil); ok {
+	if _, _, ok := h.Replay(&req, packedQuery(t, 3, "a.example.", nil), nil); ok {
 		t.Fatal("replayed a refreshed answer the cache refused to store")
 	}
 }

@@ -23,7 +23,16 @@ func TestReplayAfterListReload(t *testing.T) {
 	if err := os.WriteFile(list, []byte("other.example\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	mgr, err := filter.NewManager(filter.ManagerConfig{Lists: map[string][]filter.Source{"ads": {{Location: list}}}})
+	up, err := upstream.New("udp://"+startUpstream(t), upstream.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer up.Close()
+	r, err := resolver.New(resolver.Config{Upstream: up, Cache: &resolver.CacheConfig{Size: 100}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mgr, err := filter.NewManager(filter.ManagerConfig{Lists: map[string][]filter.Source{"ads": {{Location: list}}}, OnSwap: r.PolicyChanged})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,16 +44,6 @@ func TestReplayAfterListReload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	up, err := upstream.New("udp://"+startUpstream(t), upstream.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer up.Close()
-	h, err := resolver.New(resolver.Config{Upstream: up, Cache: &resolver.CacheConfig{Size: 100}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := h.(resolver.Replayer)
 	prof := &resolver.Profile{Name: "noads", Policy: pol}
 	q := new(dns.Msg)
 	q.SetQuestion("www.example.", dns.TypeA)
@@ -57,7 +56,7 @@ func TestReplayAfterListReload(t *testing.T) {
 	}
 	ans, _ := resp.Pack()
 	r.Sent(req, wire, ans)
-	if _, _, ok := r.Replay(&resolver.Request{Transport: transport.DoT, Profile: prof}, wire, nil, nil); !ok {
+	if _, _, ok := r.Replay(&resolver.Request{Transport: transport.DoT, Profile: prof}, wire, nil); !ok {
 		t.Fatal("setup: the answer was not kept for replay")
 	}
 
@@ -67,7 +66,7 @@ func TestReplayAfterListReload(t *testing.T) {
 	if err := mgr.Reload(); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, ok := r.Replay(&resolver.Request{Transport: transport.DoT, Profile: prof}, wire, nil, nil); ok {
+	if _, _, ok := r.Replay(&resolver.Request{Transport: transport.DoT, Profile: prof}, wire, nil); ok {
 		t.Fatal("replayed an answer kept before the reload")
 	}
 	resp, err = r.ServeDNS(context.Background(), &resolver.Request{Msg: q, Transport: transport.DoT, Profile: prof})

@@ -16,7 +16,7 @@ import (
 )
 
 // replayChain is a chain with a cache in front of a scripted upstream.
-func replayChain(t testing.TB, up *scripted, mod func(*CacheConfig)) Replayer {
+func replayChain(t testing.TB, up *scripted, mod func(*CacheConfig)) *Chain {
 	t.Helper()
 	cc := &CacheConfig{Size: 100, ServeStale: time.Hour}
 	if mod != nil {
@@ -26,7 +26,7 @@ func replayChain(t testing.TB, up *scripted, mod func(*CacheConfig)) Replayer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return h.(Replayer)
+	return h
 }
 
 // packedQuery builds a query as a client would send it.
@@ -91,7 +91,7 @@ func TestReplay(t *testing.T) {
 		firstReq Request
 		again    []byte
 		againReq Request
-		between  func()
+		between  func(*Chain)
 		before   bool // replayed before between runs
 		want     bool
 	}{
@@ -127,9 +127,9 @@ func TestReplay(t *testing.T) {
 			first: packedQuery(t, 1, "a.example.", nil), again: packedQuery(t, 2, "a.example.", nil)},
 		{name: "zero TTL is never kept", upstream: aAnswer(0),
 			first: packedQuery(t, 1, "a.example.", nil), again: packedQuery(t, 2, "a.example.", nil)},
-		{name: "a policy change drops what was kept", upstream: aAnswer(300), between: PolicyChanged,
+		{name: "a policy change drops what was kept", upstream: aAnswer(300), between: (*Chain).PolicyChanged,
 			first: packedQuery(t, 1, "a.example.", nil), again: packedQuery(t, 2, "a.example.", nil)},
-		{name: "short TTL: kept a tenth of it", upstream: aAnswer(1), between: func() { time.Sleep(150 * time.Millisecond) }, before: true,
+		{name: "short TTL: kept a tenth of it", upstream: aAnswer(1), between: func(*Chain) { time.Sleep(150 * time.Millisecond) }, before: true,
 			first: packedQuery(t, 1, "a.example.", nil), again: packedQuery(t, 2, "a.example.", nil)},
 		{name: "UDP within the client's size", upstream: bigA,
 			firstReq: Request{Transport: transport.UDP, Profile: prof}, againReq: Request{Transport: transport.UDP, Profile: prof},
@@ -157,10 +157,10 @@ func TestReplay(t *testing.T) {
 				}
 			}
 			if tc.between != nil {
-				tc.between()
+				tc.between(h)
 			}
 			req := againReq
-			got, _, ok := h.Replay(&req, tc.again, nil, nil)
+			got, _, ok := h.Replay(&req, tc.again, nil)
 			if ok != tc.want {
 				t.Fatalf("replayed = %v, want %v", ok, tc.want)
 			}
@@ -217,7 +217,7 @@ func TestReplayKeepsNoStaleAnswer(t *testing.T) {
 	if m := new(dns.Msg); m.Unpack(ans) != nil || len(m.Answer) != 1 || m.Answer[0].Header().Ttl != StaleTTL {
 		t.Fatalf("setup: the second answer is not a stale one: %x", ans)
 	}
-	if _, _, ok := h.Replay(&req, packedQuery(t, 3, "a.example.", nil), nil, nil); ok {
+	if _, _, ok := h.Replay(&req, packedQuery(t, 3, "a.example.", nil), nil); ok {
 		t.Fatal("a stale answer was replayed")
 	}
 }
@@ -230,11 +230,11 @@ func TestReplayCountsAnswers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := h.(Replayer)
+	r := h
 	req := Request{Transport: transport.DoH2, Profile: &Profile{Name: "p"}}
 	resolvePacked(t, r, req, packedQuery(t, 1, "a.example.", nil), true)
 	for i := range 5 {
-		if _, maxAge, ok := r.Replay(&req, packedQuery(t, uint16(i), "a.example.", nil), nil, nil); !ok || maxAge != 300 {
+		if _, maxAge, ok := r.Replay(&req, packedQuery(t, uint16(i), "a.example.", nil), nil); !ok || maxAge != 300 {
 			t.Fatalf("replay %d: ok %v, max-age %d", i, ok, maxAge)
 		}
 	}
@@ -276,7 +276,7 @@ func FuzzReplayWire(f *testing.F) {
 
 // replayed reports whether h replays q for req.
 func replayed(h Replayer, req *Request, q []byte) bool {
-	_, _, ok := h.Replay(req, q, nil, nil)
+	_, _, ok := h.Replay(req, q, nil)
 	return ok
 }
 

@@ -23,9 +23,9 @@ type Request struct {
 	Transport  transport.Kind
 	ServerName string   // TLS SNI or HTTP Host, "" for plain DNS
 	Profile    *Profile // chosen at ingress, never nil
-	// Admission is an outer step's decision (a rate limiter's), made when the
-	// request was offered to Replay, so that ServeDNS does not charge the
-	// client a second time. Transports pass the same Request to both.
+	// Admission is the admission step's decision, made when the request was
+	// offered to Replay, so that ServeDNS does not charge the client a second
+	// time. Transports pass the same Request to both.
 	Admission Admission
 	// Received is when the transport read the query, where it notes that
 	// (zero: when the chain is called). Durations count from there.
@@ -53,16 +53,6 @@ func (r *Request) countPolicy(c prometheus.Counter) {
 	c.Inc()
 	r.policy = c
 }
-
-// Admission is a rate limiter's decision recorded on a Request.
-type Admission uint8
-
-// Admission values.
-const (
-	NotAdmitted Admission = iota // no decision yet
-	Admitted                     // charged and allowed
-	Refused                      // charged and over the limit
-)
 
 // Handler answers a request. It returns a message rather than writing one, so
 // every transport can frame, pad and truncate the same answer in its own way.

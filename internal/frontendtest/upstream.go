@@ -163,7 +163,7 @@ func Chain(t testing.TB, addr string) resolver.Handler {
 }
 
 // FailName wraps next so that queries for name fail with err (for example
-// resolver.ErrDrop or ratelimit.ErrLimited); other queries reach next.
+// resolver.ErrDrop or resolver.ErrLimited); other queries reach next.
 func FailName(next resolver.Handler, name string, err error) resolver.Handler {
 	return resolver.HandlerFunc(func(ctx context.Context, req *resolver.Request) (*dns.Msg, error) {
 		if req.Msg.Question[0].Name == name {

@@ -4,8 +4,6 @@ import (
 	"os"
 	"runtime/debug"
 	"time"
-
-	"github.com/dnsward/dnsward/resolver"
 )
 
 // rebuild compiles category c off to the side from its sources and swaps it
@@ -33,7 +31,9 @@ func (m *Manager) rebuild(c *category) error {
 	}
 	next := cb.build()
 	c.cur.Store(next)
-	resolver.PolicyChanged() // answers kept for replay may have other verdicts now
+	if m.cfg.OnSwap != nil {
+		m.cfg.OnSwap() // answers kept for replay may have other verdicts now
+	}
 	for i, s := range c.sources {
 		s.entries = counts[i]
 	}

@@ -39,6 +39,10 @@ type ManagerConfig struct {
 	// answered with EDE 15 Blocked; other categories are the client's choice
 	// and get EDE 17 Filtered. nil means ["malware"].
 	OperatorCategories []string
+	// OnSwap is called after a category's new set replaced the old one, so
+	// that whatever kept verdicts (the resolver's replay) can drop them; nil:
+	// nobody is told.
+	OnSwap func()
 	Logger             *slog.Logger
 	Metrics            prometheus.Registerer // nil: metrics are not registered
 }
