@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dnsward/dnsward/internal/frontendtest"
+
 	"github.com/miekg/dns"
 
 	"github.com/dnsward/dnsward/clientaddr"
@@ -86,8 +88,8 @@ func TestClientAddress(t *testing.T) {
 	}
 }
 
-func TestMaxConnsPerClient(t *testing.T) {
-	env := startServer(t, func(c *Config) { c.MaxConnsPerClient = 2 })
+func TestConnsPerClient(t *testing.T) {
+	env := startServer(t, func(c *Config) { c.Conns = frontendtest.Conns(t, 2) })
 	addr := env.srv.TLSAddrs()[0]
 	conf := &tls.Config{RootCAs: env.pki.Pool, ServerName: "dns.test", NextProtos: []string{"h2"}}
 	dial := func() (*tls.Conn, error) {

@@ -9,15 +9,15 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/dnsward/dnsward/resolver"
+	"github.com/dnsward/dnsward/internal/frontend"
+
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/dnsward/dnsward/resolver"
 )
 
 // MaxMessageSize is the largest DNS message DoH carries (RFC 8484 §6).
 const MaxMessageSize = 65535
-
-// defaultMaxConnsPerClient is MaxConnsPerClient when it is 0.
-const defaultMaxConnsPerClient = 64
 
 // Config configures a DoH server.
 type Config struct {
@@ -41,7 +41,7 @@ type Config struct {
 	Profiles *resolver.Profiles
 
 	// TrustedProxies may set the client address with PROXY v2 or
-	// X-Forwarded-For/Forwarded; they are also exempt from MaxConnsPerClient.
+	// X-Forwarded-For/Forwarded; Conns counts their connections only in its total.
 	TrustedProxies []netip.Prefix
 	// ProxyProtocol makes TCP listeners (TLS and plain) expect a PROXY v2
 	// header on connections from TrustedProxies.
@@ -59,9 +59,8 @@ type Config struct {
 	IdleTimeout time.Duration
 	// QueryTimeout bounds the Handler call for one query (default 5s).
 	QueryTimeout time.Duration
-	// MaxConnsPerClient bounds open connections per client address on each
-	// listener kind (TCP, QUIC); default 64, negative for no bound.
-	MaxConnsPerClient int
+	// Conns admits each TCP and QUIC connection (ratelimit.Conns); nil: unbounded.
+	Conns frontend.ConnAdmitter
 
 	// Logger receives operational logs (never client addresses); nil → slog.Default().
 	Logger *slog.Logger
@@ -102,7 +101,6 @@ func (c Config) withDefaults() (Config, error) {
 	setDefault(&c.ReadTimeout, 10*time.Second)
 	setDefault(&c.IdleTimeout, 60*time.Second)
 	setDefault(&c.QueryTimeout, 5*time.Second)
-	setDefault(&c.MaxConnsPerClient, defaultMaxConnsPerClient)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}

@@ -3,7 +3,7 @@ package doh
 import (
 	"context"
 	"net"
-	"sync"
+	"net/netip"
 
 	"github.com/quic-go/quic-go"
 	"github.com/quic-go/quic-go/http3"
@@ -12,31 +12,22 @@ import (
 	"github.com/dnsward/dnsward/internal/frontend"
 )
 
-// clientLimit bounds open connections per client across all listeners
-// (frontend.ConnLimiter: per address, IPv6 per /64); trusted proxies are
-// exempt because they carry many clients.
+// clientLimit asks the connection admission (Config.Conns) for every new
+// connection; a trusted proxy's connections carry many clients, so they are
+// offered without an address and count only in the total.
 type clientLimit struct {
-	lim     *frontend.ConnLimiter
+	conns   frontend.ConnAdmitter
 	trusted clientaddr.Trusted
-	m       *metrics
 }
 
-func newClientLimit(max int, trusted clientaddr.Trusted, m *metrics) *clientLimit {
-	return &clientLimit{lim: frontend.NewConnLimiter(max), trusted: trusted, m: m}
-}
-
-// acquire counts a new connection from a; false means over the bound.
-func (l *clientLimit) acquire(a net.Addr) (release func(), ok bool) {
+// acquire admits a new connection from a on listener ("doh" for TCP, "doh3"
+// for QUIC); false means it is refused (and counted by the admission).
+func (l *clientLimit) acquire(listener string, a net.Addr) (release func(), ok bool) {
 	ip := frontend.AddrPort(a).Addr()
-	if !ip.IsValid() || l.trusted.Contains(ip) {
-		return func() {}, true
+	if l.trusted.Contains(ip) {
+		ip = netip.Addr{}
 	}
-	if !l.lim.Acquire(ip) {
-		l.m.reject("per_client_limit")
-		return nil, false
-	}
-	var once sync.Once
-	return func() { once.Do(func() { l.lim.Release(ip) }) }, true
+	return frontend.AcquireConn(l.conns, listener, ip)
 }
 
 // limitListener closes TCP connections over the per-client bound at accept.
@@ -52,7 +43,7 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		release, ok := l.lim.acquire(c.RemoteAddr())
+		release, ok := l.lim.acquire("doh", c.RemoteAddr())
 		if !ok {
 			_ = c.Close()
 			continue
@@ -90,7 +81,7 @@ func (l *limitQUICListener) Accept(ctx context.Context) (*quic.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		release, ok := l.lim.acquire(c.RemoteAddr())
+		release, ok := l.lim.acquire("doh3", c.RemoteAddr())
 		if !ok {
 			_ = c.CloseWithError(quic.ApplicationErrorCode(http3.ErrCodeExcessiveLoad), "too many connections")
 			continue

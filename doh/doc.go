@@ -49,9 +49,10 @@
 // control (quic.Config.MaxIncomingStreams = MaxStreams), so a client cannot
 // open more than that. Request headers are bounded by
 // MaxHeaderBytes (431), bodies by MaxBody (413), reading a request by
-// ReadTimeout, idle connections by IdleTimeout, and open connections per
-// client address (per /64 for IPv6; trusted proxies exempt) by
-// MaxConnsPerClient across TCP and QUIC. The limits are per node.
+// ReadTimeout, idle connections by IdleTimeout, and open connections by
+// Conns (dnsward's one connection admission: per client prefix across every
+// transport, and in all; trusted proxies count only in the total). The
+// limits are per node.
 //
 // The cleartext listener speaks HTTP/1.1 only (no h2c).
 package doh

@@ -49,7 +49,9 @@ func TestH2OversizedFrameHeader(t *testing.T) {
 // panicReplayer panics in Replay, which runs on the connection's reader.
 type panicReplayer struct{ resolver.Handler }
 
-func (panicReplayer) Replay(*resolver.Request, []byte, []byte, func(*resolver.Request) bool) ([]byte, uint32, bool) {
+var _ resolver.Replayer = panicReplayer{}
+
+func (panicReplayer) Replay(*resolver.Request, []byte, []byte) ([]byte, uint32, bool) {
 	panic("boom")
 }
 func (panicReplayer) Sent(*resolver.Request, []byte, []byte) {}

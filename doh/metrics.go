@@ -17,7 +17,6 @@ type metrics struct {
 	requests   *prometheus.CounterVec   // version, method, status, profile
 	handshakes *prometheus.CounterVec   // listener (tcp, quic), result (ok, resumed, error)
 	open       *prometheus.GaugeVec     // listener (tls, plain, quic)
-	rejected   *prometheus.CounterVec   // reason
 	h2errors   *prometheus.CounterVec   // reason, from the HTTP/2 engine
 	duration   *prometheus.HistogramVec // version
 
@@ -54,10 +53,6 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "dnsward_doh_open_connections",
 			Help: "Open DoH connections by listener.",
 		}, []string{"listener"}),
-		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "dnsward_doh_rejected_connections_total",
-			Help: "DoH connections closed at accept by reason.",
-		}, []string{"reason"}),
 		h2errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dnsward_doh_http2_errors_total",
 			Help: "HTTP/2 protocol errors and flood defences triggered, by reason.",
@@ -68,13 +63,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Buckets: prometheus.ExponentialBuckets(0.0005, 4, 8),
 		}, []string{"version"}),
 	}
-	var errs [6]error
+	var errs [5]error
 	m.requests, errs[0] = promshare.Register(reg, m.requests)
 	m.handshakes, errs[1] = promshare.Register(reg, m.handshakes)
 	m.open, errs[2] = promshare.Register(reg, m.open)
-	m.rejected, errs[3] = promshare.Register(reg, m.rejected)
-	m.h2errors, errs[4] = promshare.Register(reg, m.h2errors)
-	m.duration, errs[5] = promshare.Register(reg, m.duration)
+	m.h2errors, errs[3] = promshare.Register(reg, m.h2errors)
+	m.duration, errs[4] = promshare.Register(reg, m.duration)
 	if err := errors.Join(errs[:]...); err != nil {
 		return nil, fmt.Errorf("doh: registering metrics: %w", err)
 	}
@@ -110,13 +104,6 @@ func (m *metrics) handshake(listener, result string) {
 func (m *metrics) connDelta(listener string, d float64) {
 	if m != nil {
 		m.open.WithLabelValues(listener).Add(d)
-	}
-}
-
-// reject counts a connection closed at accept.
-func (m *metrics) reject(reason string) {
-	if m != nil {
-		m.rejected.WithLabelValues(reason).Inc()
 	}
 }
 

@@ -38,15 +38,6 @@ type Server struct {
 	wg        sync.WaitGroup
 }
 
-// SetMaxConnsPerClient changes MaxConnsPerClient for connections still to
-// come (0: the default, negative: unbounded); a configuration reload calls it.
-func (s *Server) SetMaxConnsPerClient(n int) {
-	if n == 0 {
-		n = defaultMaxConnsPerClient
-	}
-	s.limit.lim.SetMax(n)
-}
-
 // New validates cfg and builds a Server; nothing is bound until Start.
 func New(cfg Config) (*Server, error) {
 	cfg, err := cfg.withDefaults()
@@ -69,7 +60,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	h.replayer, _ = cfg.Handler.(resolver.Replayer)
 	h.altSvc.Store(&map[int][]string{})
-	return &Server{cfg: cfg, handler: h, m: m, limit: newClientLimit(cfg.MaxConnsPerClient, h.trusted, m)}, nil
+	return &Server{cfg: cfg, handler: h, m: m, limit: &clientLimit{conns: cfg.Conns, trusted: h.trusted}}, nil
 }
 
 // Handler returns the http.Handler serving DoH and JSON for every HTTP version.

@@ -27,13 +27,13 @@ type Config struct {
 	Handler  resolver.Handler   // answers every query
 	Profiles *resolver.Profiles // profile by SNI, then local address, then default
 
-	MaxStreamsPerConn int64         // concurrent query streams per connection (256)
-	MaxConnsPerClient int           // connections per client IP (256; negative: unbounded)
-	MaxInflight       int           // queries in progress server-wide; beyond: DOQ_EXCESSIVE_LOAD (16384)
-	IdleTimeout       time.Duration // QUIC idle timeout (30s)
-	HandshakeTimeout  time.Duration // QUIC handshake idle timeout (5s)
-	StreamTimeout     time.Duration // a client must send its whole query and FIN within this (5s)
-	WriteTimeout      time.Duration // deadline to write one answer (10s)
+	MaxStreamsPerConn int64                 // concurrent query streams per connection (256)
+	Conns             frontend.ConnAdmitter // admits each connection (ratelimit.Conns); nil: unbounded
+	MaxInflight       int                   // queries in progress server-wide; beyond: DOQ_EXCESSIVE_LOAD (16384)
+	IdleTimeout       time.Duration         // QUIC idle timeout (30s)
+	HandshakeTimeout  time.Duration         // QUIC handshake idle timeout (5s)
+	StreamTimeout     time.Duration         // a client must send its whole query and FIN within this (5s)
+	WriteTimeout      time.Duration         // deadline to write one answer (10s)
 
 	// Allow0RTT accepts 0-RTT. Queries that arrive before the handshake
 	// completes are answered at once only when replay-safe (see replaySafe);
@@ -80,7 +80,6 @@ func (c Config) withDefaults() (Config, error) {
 	if c.MaxInflight == 0 {
 		c.MaxInflight = 16384
 	}
-	c.MaxConnsPerClient = frontend.MaxConnsPerClient(c.MaxConnsPerClient)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}

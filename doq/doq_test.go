@@ -306,7 +306,7 @@ func (f *fixture) dial0(t *testing.T, conf *tls.Config) *quic.Conn {
 func TestRetryAndConnLimit(t *testing.T) {
 	f := start(t, func(c *Config) {
 		c.AlwaysRetry = true
-		c.MaxConnsPerClient = 1
+		c.Conns = frontendtest.Conns(t, 1)
 	})
 	c := f.dial(t, "dns.test")
 	if a := exchange(t, c, query("retry.example.", dns.TypeA)); len(a.Answer) != 1 {
@@ -319,7 +319,7 @@ func TestRetryAndConnLimit(t *testing.T) {
 	defer cancel()
 	if c2, err := quic.DialAddr(ctx, f.Addr, f.clientTLS("dns.test"), nil); err == nil {
 		c2.CloseWithError(0, "")
-		t.Fatal("second connection from one address accepted with MaxConnsPerClient 1")
+		t.Fatal("second connection from one address accepted with a bound of 1")
 	}
 }
 

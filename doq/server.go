@@ -19,7 +19,6 @@ type Server struct {
 	quic    *quic.Config
 	metrics *frontend.Metrics
 	qm      *quicMetrics
-	limiter *frontend.ConnLimiter
 
 	handshaking atomic.Int64 // handshakes in progress, for RetryAbove
 	inflight    atomic.Int64 // queries in progress, for MaxInflight
@@ -35,10 +34,6 @@ type Server struct {
 	trs  []*quic.Transport
 	bufs sync.Pool // *[]byte answer buffers
 }
-
-// SetMaxConnsPerClient changes MaxConnsPerClient for connections still to
-// come (0: the default, negative: unbounded); a configuration reload calls it.
-func (s *Server) SetMaxConnsPerClient(n int) { s.limiter.SetMax(frontend.MaxConnsPerClient(n)) }
 
 // listener is what quic.Listener and quic.EarlyListener share.
 type listener interface {
@@ -71,7 +66,6 @@ func New(cfg Config) (*Server, error) {
 		},
 		metrics: m,
 		qm:      qm,
-		limiter: frontend.NewConnLimiter(cfg.MaxConnsPerClient),
 	}
 	s.base, s.cancel = context.WithCancel(context.Background())
 	s.draining, s.drain = context.WithCancel(context.Background())
@@ -203,15 +197,15 @@ func (st *connState) handshakeDone(result string) {
 // connection attempt arrives, before any cryptography is spent on it.
 func (s *Server) connContext(ctx context.Context, info *quic.ClientInfo) (context.Context, error) {
 	addr := frontend.AddrPort(info.RemoteAddr).Addr()
-	if !s.limiter.Acquire(addr) {
-		s.metrics.ProtocolErrors.WithLabelValues("doq", "", "conn_limit").Inc()
-		return nil, errors.New("doq: too many connections from this address")
+	release, ok := frontend.AcquireConn(s.cfg.Conns, "doq", addr)
+	if !ok { // counted by Conns
+		return nil, errors.New("doq: connection refused by the connection limits")
 	}
 	st := &connState{s: s}
 	s.handshaking.Add(1)
 	ctx = context.WithValue(ctx, stateKey{}, st)
 	context.AfterFunc(ctx, func() {
-		s.limiter.Release(addr)
+		release()
 		st.handshakeDone("failed")
 	})
 	return ctx, nil

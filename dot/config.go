@@ -30,15 +30,15 @@ type Config struct {
 	Handler  resolver.Handler   // answers every query
 	Profiles *resolver.Profiles // profile by SNI, then local address, then default
 
-	MaxInflightPerConn int           // queries answered concurrently per connection (128)
-	MaxConnsPerClient  int           // connections per client IP (256; negative: unbounded)
-	IdleTimeout        time.Duration // close a connection idle this long (30s); advertised via RFC 7828
-	HandshakeTimeout   time.Duration // TLS handshake deadline (5s)
-	WriteTimeout       time.Duration // deadline to write one answer (10s)
+	MaxInflightPerConn int                   // queries answered concurrently per connection (128)
+	Conns              frontend.ConnAdmitter // admits each connection (ratelimit.Conns); nil: unbounded
+	IdleTimeout        time.Duration         // close a connection idle this long (30s); advertised via RFC 7828
+	HandshakeTimeout   time.Duration         // TLS handshake deadline (5s)
+	WriteTimeout       time.Duration         // deadline to write one answer (10s)
 
 	// ProxyProtocol makes the listeners read a PROXY v2 header on every
 	// connection from TrustedProxies and take the client address (for
-	// MaxConnsPerClient and resolver.Request.Client) from it; HandshakeTimeout
+	// Conns and resolver.Request.Client) from it; HandshakeTimeout
 	// bounds the wait for the header. Other peers are served as they are.
 	ProxyProtocol bool
 	// TrustedProxies are the load balancers whose PROXY v2 header is
@@ -79,7 +79,6 @@ func (c Config) withDefaults() (Config, error) {
 	if c.MaxInflightPerConn == 0 {
 		c.MaxInflightPerConn = 128
 	}
-	c.MaxConnsPerClient = frontend.MaxConnsPerClient(c.MaxConnsPerClient)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}

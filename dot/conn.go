@@ -41,12 +41,12 @@ type conn struct {
 func (s *Server) serve(nc net.Conn) {
 	defer s.life.WG.Done()
 	client := frontend.AddrPort(nc.RemoteAddr())
-	if !s.limiter.Acquire(client.Addr()) {
-		s.metrics.ProtocolErrors.WithLabelValues("dot", "", "conn_limit").Inc()
+	release, ok := frontend.AcquireConn(s.cfg.Conns, "dot", client.Addr())
+	if !ok { // counted by Conns
 		nc.Close()
 		return
 	}
-	defer s.limiter.Release(client.Addr())
+	defer release()
 	tc := tls.Server(nc, s.cfg.TLS)
 	defer tc.Close()
 	if !s.life.Track(tc) {

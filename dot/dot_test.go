@@ -296,7 +296,7 @@ func TestSessionResumption(t *testing.T) {
 }
 
 func TestConnsPerClient(t *testing.T) {
-	f := start(t, func(c *Config) { c.MaxConnsPerClient = 2 })
+	f := start(t, func(c *Config) { c.Conns = frontendtest.Conns(t, 2) })
 	f.dial(t, "dns.test")
 	f.dial(t, "dns.test")
 	_, err := tls.Dial("tcp", f.Addr, f.PKI.Client("dns.test", ALPN))

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/dnsward/dnsward/internal/frontendtest"
+
 	"github.com/miekg/dns"
 
 	"github.com/dnsward/dnsward/clientaddr"
@@ -110,13 +112,13 @@ func TestProxyProtocol(t *testing.T) {
 	}
 }
 
-// TestProxyProtocolConnLimit: MaxConnsPerClient counts the clients a trusted
+// TestProxyProtocolConnLimit: the connection bound counts the clients a trusted
 // proxy names, not the proxy.
 func TestProxyProtocolConnLimit(t *testing.T) {
 	f := start(t, func(c *Config) {
 		c.ProxyProtocol = true
 		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
-		c.MaxConnsPerClient = 1
+		c.Conns = frontendtest.Conns(t, 1)
 	})
 	hdr := func(client string) *clientaddr.Header {
 		return &clientaddr.Header{Command: clientaddr.Proxy, Source: netip.MustParseAddrPort(client),
@@ -128,6 +130,6 @@ func TestProxyProtocolConnLimit(t *testing.T) {
 		}
 	}
 	if _, _, err := f.dialProxied(t, hdr("192.0.2.7:1001")); err == nil {
-		t.Fatal("second connection of 192.0.2.7 accepted with MaxConnsPerClient 1")
+		t.Fatal("second connection of 192.0.2.7 accepted with a bound of 1")
 	}
 }

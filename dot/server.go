@@ -18,7 +18,6 @@ import (
 type Server struct {
 	cfg       Config
 	metrics   *frontend.Metrics
-	limiter   *frontend.ConnLimiter
 	keepalive uint16 // IdleTimeout in 100 ms units (RFC 7828)
 
 	base   context.Context // parent of every handler context
@@ -30,10 +29,6 @@ type Server struct {
 	lns     []net.Listener
 	bufs    sync.Pool // *[]byte answer buffers
 }
-
-// SetMaxConnsPerClient changes MaxConnsPerClient for connections still to
-// come (0: the default, negative: unbounded); a configuration reload calls it.
-func (s *Server) SetMaxConnsPerClient(n int) { s.limiter.SetMax(frontend.MaxConnsPerClient(n)) }
 
 // New validates cfg and returns a server that is not listening yet.
 func New(cfg Config) (*Server, error) {
@@ -49,7 +44,6 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		cfg:       cfg,
 		metrics:   m,
-		limiter:   frontend.NewConnLimiter(cfg.MaxConnsPerClient),
 		keepalive: uint16(cfg.IdleTimeout / (100 * time.Millisecond)),
 		base:      base,
 		cancel:    cancel,

@@ -46,7 +46,7 @@ func (g *Gateway) newFrontends(rm *resolver.Metrics) error {
 	if len(c.Listen.DNS) > 0 {
 		g.plain, err = plain.New(plain.Config{
 			Addrs: c.Listen.DNS, Handler: g.handler, Profiles: g.profiles, Metrics: rm, Logger: g.log,
-			Limiter: g.limiter, LimitUDP: g.limiter != nil && g.xdp == nil,
+			Conns: g.conns, Limiter: g.limiter, LimitUDP: g.limiter != nil && g.xdp == nil,
 		})
 		if err != nil {
 			return err
@@ -56,17 +56,11 @@ func (g *Gateway) newFrontends(rm *resolver.Metrics) error {
 	for i, p := range c.TrustedProxies {
 		trusted[i] = netip.MustParsePrefix(p) // validated by config
 	}
-	// rate_limit.max_conns_per_prefix bounds each encrypted transport's
-	// connections per client (plain TCP shares the limiter's bound).
-	maxConns := 0
-	if c.RateLimit != nil {
-		maxConns = c.RateLimit.MaxConns
-	}
 	if len(c.Listen.DoH)+len(c.Listen.DoHPlain) > 0 {
 		cfg := doh.Config{
 			Addrs: c.Listen.DoH, PlainAddrs: c.Listen.DoHPlain,
 			Handler: g.handler, Profiles: g.profiles, TrustedProxies: trusted, ProxyProtocol: c.ProxyProtocol,
-			MaxConnsPerClient: maxConns, Logger: g.log, Metrics: g.registry,
+			Conns: g.conns, Logger: g.log, Metrics: g.registry,
 		}
 		if g.certs != nil {
 			cfg.TLS = g.certs.TLSConfig(certs.ALPNHTTP2, certs.ALPNHTTP11)
@@ -78,7 +72,7 @@ func (g *Gateway) newFrontends(rm *resolver.Metrics) error {
 	}
 	if len(c.Listen.DoT) > 0 {
 		g.dot, err = dot.New(dot.Config{
-			Addrs: c.Listen.DoT, TLS: g.certs.TLSConfig(certs.ALPNDoT), MaxConnsPerClient: maxConns,
+			Addrs: c.Listen.DoT, TLS: g.certs.TLSConfig(certs.ALPNDoT), Conns: g.conns,
 			ProxyProtocol: c.ProxyProtocol, TrustedProxies: trusted,
 			Handler: g.handler, Profiles: g.profiles, Logger: g.log, Metrics: g.registry,
 		})
@@ -96,7 +90,7 @@ func (g *Gateway) newFrontends(rm *resolver.Metrics) error {
 			retryAbove = *c.DoQ.RetryAbove
 		}
 		g.doq, err = doq.New(doq.Config{
-			Addrs: c.Listen.DoQ, TLS: g.certs.TLSConfig(certs.ALPNDoQ), MaxConnsPerClient: maxConns,
+			Addrs: c.Listen.DoQ, TLS: g.certs.TLSConfig(certs.ALPNDoQ), Conns: g.conns,
 			Handler: g.handler, Profiles: g.profiles, Logger: g.log, Metrics: g.registry,
 			Allow0RTT: c.DoQ.Allow0RTT, AlwaysRetry: c.DoQ.AlwaysRetry, RetryAbove: retryAbove,
 			StatelessResetKey: resetKey,

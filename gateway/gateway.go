@@ -39,7 +39,8 @@ type Gateway struct {
 	profiles *resolver.Profiles
 	handler  *resolver.Chain
 	certs    *certs.Manager     // nil without encrypted front-ends
-	limiter  *ratelimit.Limiter // nil without rate_limit
+	limiter  *ratelimit.Limiter // nil without rate_limit's query rates
+	conns    *ratelimit.Conns   // connection admission, every transport
 	xdp      *xdp.Filter        // nil unless attached
 
 	plain   *plain.Server
@@ -193,34 +194,21 @@ func (g *Gateway) Reload(next *config.Config) error {
 	if g.certs != nil {
 		errs = append(errs, g.certs.Reload())
 	}
-	if next != nil && (next.RateLimit == nil) != (g.limiter == nil) {
-		errs = append(errs, errors.New("gateway: rate_limit added or removed: that takes effect on restart"))
+	if next == nil {
+		return errors.Join(errs...)
 	}
-	if next != nil && next.RateLimit != nil && g.limiter != nil {
-		err := g.limiter.Update(*next.RateLimit)
-		errs = append(errs, err)
+	errs = append(errs, g.conns.Update(next.ConnLimits()))
+	limits, on := next.QueryLimits()
+	if on != (g.limiter != nil) {
+		errs = append(errs, errors.New("gateway: rate_limit query rates (qps, burst) added or removed: that takes effect on restart"))
+	}
+	if on && g.limiter != nil {
+		errs = append(errs, g.limiter.Update(limits))
 		if g.xdp != nil {
-			errs = append(errs, g.xdp.Update(*next.RateLimit))
-		}
-		if err == nil {
-			g.setMaxConns(next.RateLimit.MaxConns)
+			errs = append(errs, g.xdp.Update(limits))
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// setMaxConns applies rate_limit.max_conns_per_prefix to the encrypted
-// transports' own connection bounds (plain TCP asks the limiter itself).
-func (g *Gateway) setMaxConns(n int) {
-	if g.doh != nil {
-		g.doh.SetMaxConnsPerClient(n)
-	}
-	if g.dot != nil {
-		g.dot.SetMaxConnsPerClient(n)
-	}
-	if g.doq != nil {
-		g.doq.SetMaxConnsPerClient(n)
-	}
 }
 
 // CAFile is the self-signed CA's path, for clients to trust; "" otherwise.

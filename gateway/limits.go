@@ -9,16 +9,24 @@ import (
 	"github.com/dnsward/dnsward/xdp"
 )
 
-// newLimits builds the userspace limiter and, where configured, attaches the
-// XDP program to the plain-UDP port. When XDP attaches, it polices UDP and
-// the userspace limiter only sees TCP, DoT, DoH and DoQ; when it cannot
-// attach, the reason is logged in one line and userspace polices UDP too.
-// Either way the state is reported on GET /debug/limits.
+// newLimits builds the connection admission every transport shares (always
+// on), the userspace query limiter when rate_limit sets query rates and,
+// where configured, attaches the XDP program to the plain-UDP port. When XDP
+// attaches, it polices UDP and the userspace limiter only sees TCP, DoT, DoH
+// and DoQ; when it cannot attach, the reason is logged in one line and
+// userspace polices UDP too. Either way the state is reported on GET
+// /debug/limits.
 func (g *Gateway) newLimits() error {
-	if g.cfg.RateLimit == nil {
+	conns, err := ratelimit.NewConns(ratelimit.ConnsConfig{Limits: g.cfg.ConnLimits(), Logger: g.log, Metrics: g.registry})
+	if err != nil {
+		return fmt.Errorf("gateway: %w", err)
+	}
+	g.conns = conns
+	limits, on := g.cfg.QueryLimits()
+	if !on {
 		return nil
 	}
-	lim, err := ratelimit.New(ratelimit.Config{Limits: *g.cfg.RateLimit, Logger: g.log, Metrics: g.registry})
+	lim, err := ratelimit.New(ratelimit.Config{Limits: limits, Logger: g.log, Metrics: g.registry})
 	if err != nil {
 		return fmt.Errorf("gateway: %w", err)
 	}
@@ -44,7 +52,7 @@ func (g *Gateway) attachXDP() *xdp.Filter {
 	ports = slices.Compact(ports) // several addresses may share a port
 	f, err := xdp.Attach(xdp.Config{
 		Interfaces: g.cfg.XDP.Interfaces, Mode: xdp.Mode(g.cfg.XDP.Mode), Ports: ports,
-		Limits: *g.cfg.RateLimit, Logger: g.log, Metrics: g.registry,
+		Limits: g.limiter.Limits(), Logger: g.log, Metrics: g.registry,
 	})
 	if err != nil {
 		g.log.Warn("gateway: XDP not attached, limiting UDP in userspace", "err", err)

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dnsward/dnsward/internal/frontend"
+
 	"github.com/dnsward/dnsward/internal/transport"
 
 	"github.com/miekg/dns"
@@ -33,11 +35,12 @@ type Config struct {
 	UDPMaxInflight int           // queries being resolved per UDP socket (one worker each); 0: 512
 	TCPIdleTimeout time.Duration // 0: 10s (RFC 7766 §6.2.3)
 	TCPMaxInflight int           // concurrent queries per TCP connection; 0: 100
-	TCPMaxConns    int           // open TCP connections per address; 0: 10000
+	// Conns admits each TCP connection (ratelimit.Conns); nil: unbounded.
+	Conns frontend.ConnAdmitter
 
-	// Limiter bounds TCP connections per client prefix and, with LimitUDP,
-	// charges each UDP packet right after it is read (when XDP is not
-	// doing it in the kernel). nil: no limits.
+	// Limiter, with LimitUDP, charges each UDP packet right after it is read
+	// (when XDP is not doing it in the kernel); TCP queries are charged by
+	// the chain's admission step. nil: no limits.
 	Limiter  *ratelimit.Limiter
 	LimitUDP bool
 }
@@ -81,9 +84,6 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.TCPMaxInflight <= 0 {
 		cfg.TCPMaxInflight = 100
-	}
-	if cfg.TCPMaxConns <= 0 {
-		cfg.TCPMaxConns = 10000
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()

@@ -18,7 +18,6 @@ import (
 
 func (s *Server) serveTCP(l net.Listener) {
 	defer s.wg.Done()
-	slots := make(chan struct{}, s.cfg.TCPMaxConns)
 	for {
 		c, err := l.Accept()
 		if err != nil {
@@ -28,28 +27,16 @@ func (s *Server) serveTCP(l net.Listener) {
 			time.Sleep(10 * time.Millisecond) // e.g. EMFILE: back off instead of spinning
 			continue
 		}
-		select {
-		case slots <- struct{}{}:
-		default:
-			s.cfg.Metrics.Malformed(transport.TCP, "too_many_connections")
+		release, ok := frontend.AcquireConn(s.cfg.Conns, "tcp", c.RemoteAddr().(*net.TCPAddr).AddrPort().Addr())
+		if !ok { // counted by Conns
 			c.Close()
 			continue
-		}
-		release := func() {}
-		if s.cfg.Limiter != nil {
-			var ok bool
-			if release, ok = s.cfg.Limiter.Acquire(c.RemoteAddr().(*net.TCPAddr).AddrPort().Addr()); !ok {
-				<-slots
-				c.Close()
-				continue
-			}
 		}
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
 			s.serveConn(c)
 			release()
-			<-slots
 		}()
 	}
 }

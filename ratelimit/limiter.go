@@ -1,8 +1,9 @@
 // Package ratelimit is dnsward's userspace per-client limiter: a token bucket
 // per client prefix with allow and deny lists and TC=1 slip, the same
-// semantics as the XDP filter (package xdp), plus a bound on concurrent
-// connections per prefix. It runs for UDP when XDP is not attached and always
-// for TCP, DoT, DoH and DoQ. Limits are per node.
+// semantics as the XDP filter (package xdp), and dnsward's one connection
+// admission (Conns): open connections per prefix and in all, every
+// connection transport together. The query limiter runs for UDP when XDP is
+// not attached and always for TCP, DoT, DoH and DoQ. Limits are per node.
 package ratelimit
 
 import (
@@ -55,7 +56,6 @@ type Config struct {
 type Limiter struct {
 	state   atomic.Pointer[state]
 	table   *table
-	conns   *conns
 	epoch   time.Time
 	now     func() uint64 // ns since epoch; replaced in tests
 	log     *slog.Logger
@@ -90,7 +90,6 @@ func New(cfg Config) (*Limiter, error) {
 	}
 	l := &Limiter{
 		table: newTable(cfg.TableSize),
-		conns: newConns(),
 		epoch: time.Now(),
 		log:   cfg.Logger,
 	}

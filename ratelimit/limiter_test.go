@@ -167,38 +167,6 @@ func TestTopLimited(t *testing.T) {
 	}
 }
 
-func TestAcquire(t *testing.T) {
-	l, _ := newTestLimiter(t, Config{Limits: Limits{QPS: 1, Burst: 1, MaxConns: 2,
-		Allow: pfx("198.51.100.0/24"), Deny: pfx("203.0.113.0/24")}})
-	a := netip.MustParseAddr("192.0.2.1")
-	r1, ok1 := l.Acquire(a)
-	r2, ok2 := l.Acquire(netip.MustParseAddr("192.0.2.1"))
-	_, ok3 := l.Acquire(a)
-	if !ok1 || !ok2 || ok3 {
-		t.Fatalf("acquire: %v %v %v, want true true false", ok1, ok2, ok3)
-	}
-	if _, ok := l.Acquire(netip.MustParseAddr("192.0.2.2")); !ok {
-		t.Error("another client was refused")
-	}
-	r1()
-	r1() // a second release must not free another slot
-	if _, ok := l.Acquire(a); !ok {
-		t.Error("refused after a release")
-	}
-	if _, ok := l.Acquire(a); ok {
-		t.Error("double release freed a slot")
-	}
-	r2()
-	for range 5 {
-		if _, ok := l.Acquire(netip.MustParseAddr("198.51.100.1")); !ok {
-			t.Fatal("allowed prefix was bounded")
-		}
-	}
-	if _, ok := l.Acquire(netip.MustParseAddr("203.0.113.5")); ok {
-		t.Error("denied prefix was admitted")
-	}
-}
-
 func TestMetrics(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	l, _ := newTestLimiter(t, Config{Limits: Limits{QPS: 1, Burst: 1, Slip: 2, Deny: pfx("203.0.113.0/24")}, Metrics: reg})

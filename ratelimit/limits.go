@@ -6,17 +6,23 @@ import (
 	"net/netip"
 )
 
-// Limits is the `rate_limit:` config block, shared by the userspace Limiter
-// and the XDP filter so both enforce the same semantics.
+// Limits are the per-client limits (gateway/config's `rate_limit:` block),
+// shared by the userspace Limiter, the connection admission (Conns) and the
+// XDP filter so all enforce the same semantics. Errors name the config key.
 type Limits struct {
-	QPS        uint32         `yaml:"qps"`                  // queries per second per client prefix; required
-	Burst      uint32         `yaml:"burst"`                // bucket size in queries; required
-	IPv4Prefix int            `yaml:"ipv4_prefix"`          // bits of an IPv4 client that share a bucket; 0 means 32
-	IPv6Prefix int            `yaml:"ipv6_prefix"`          // bits of an IPv6 client that share a bucket; 0 means 64
-	Slip       int            `yaml:"slip"`                 // answer every Slip-th excess UDP query with TC=1; 0: drop all
-	Allow      []netip.Prefix `yaml:"allow"`                // never limited
-	Deny       []netip.Prefix `yaml:"deny"`                 // always dropped; the longest match of both lists wins, deny on a tie
-	MaxConns   int            `yaml:"max_conns_per_prefix"` // concurrent connections per prefix (Acquire); 0: unbounded; XDP ignores it
+	QPS        uint32         // queries per second per client prefix; required by the Limiter
+	Burst      uint32         // bucket size in queries; required by the Limiter
+	IPv4Prefix int            // bits of an IPv4 client that share a bucket; 0 means 32
+	IPv6Prefix int            // bits of an IPv6 client that share a bucket; 0 means 64
+	Slip       int            // answer every Slip-th excess UDP query with TC=1; 0: drop all
+	Allow      []netip.Prefix // never limited
+	Deny       []netip.Prefix // always dropped; the longest match of both lists wins, deny on a tie
+	// MaxConns bounds open connections per client prefix, every transport
+	// together (Conns); 0: unbounded. XDP ignores it.
+	MaxConns int
+	// MaxConnsTotal bounds open client connections on the node (Conns); 0:
+	// unbounded.
+	MaxConnsTotal int
 }
 
 // MaxSlip is the largest accepted Limits.Slip.
@@ -36,6 +42,21 @@ func (l Limits) Normalize() (Limits, error) {
 	if l.Burst == 0 {
 		bad("burst", "must be > 0")
 	}
+	if l.Slip < 0 || l.Slip > MaxSlip {
+		bad("slip", "%d is not in 0..%d", l.Slip, MaxSlip)
+	}
+	l, err := l.NormalizeConns()
+	return l, errors.Join(append(errs, err)...)
+}
+
+// NormalizeConns is Normalize for the connection admission (Conns) alone:
+// prefix lengths, lists and the connection bounds; the query rates may be
+// zero.
+func (l Limits) NormalizeConns() (Limits, error) {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("rate_limit.%s: %s", key, fmt.Sprintf(format, args...)))
+	}
 	if l.IPv4Prefix == 0 {
 		l.IPv4Prefix = 32
 	}
@@ -48,11 +69,11 @@ func (l Limits) Normalize() (Limits, error) {
 	if l.IPv6Prefix < 1 || l.IPv6Prefix > 128 {
 		bad("ipv6_prefix", "%d is not in 1..128", l.IPv6Prefix)
 	}
-	if l.Slip < 0 || l.Slip > MaxSlip {
-		bad("slip", "%d is not in 0..%d", l.Slip, MaxSlip)
-	}
 	if l.MaxConns < 0 {
-		bad("max_conns_per_prefix", "must be >= 0")
+		bad("max_conns_per_prefix", "%v", errNegative)
+	}
+	if l.MaxConnsTotal < 0 {
+		bad("max_conns", "%v", errNegative)
 	}
 	var err error
 	if l.Allow, err = maskAll("allow", l.Allow); err != nil {

@@ -34,9 +34,8 @@ func outcomeOf(d Decision) outcome {
 const transports = int(transport.DoQ) + 1
 
 type metrics struct {
-	decisions    [transports][outcomeCount]prometheus.Counter
-	evictions    prometheus.Counter
-	connRejected *prometheus.CounterVec
+	decisions [transports][outcomeCount]prometheus.Counter
+	evictions prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, l *Limiter) (*metrics, error) {
@@ -49,10 +48,6 @@ func newMetrics(reg prometheus.Registerer, l *Limiter) (*metrics, error) {
 			Name: "dnsward_ratelimit_evictions_total",
 			Help: "Client buckets evicted to keep the rate limiter's table bounded.",
 		}),
-		connRejected: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "dnsward_ratelimit_connections_rejected_total",
-			Help: "Connections refused by the per-prefix connection bound, by reason (limited, denied).",
-		}, []string{"reason"}),
 	}
 	for t := range m.decisions {
 		name := "any"
@@ -70,7 +65,7 @@ func newMetrics(reg prometheus.Registerer, l *Limiter) (*metrics, error) {
 		Name: "dnsward_ratelimit_buckets",
 		Help: "Client prefixes the userspace rate limiter tracks.",
 	}, func() float64 { return float64(l.table.len()) })
-	for _, c := range []prometheus.Collector{decisions, m.evictions, m.connRejected, buckets} {
+	for _, c := range []prometheus.Collector{decisions, m.evictions, buckets} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

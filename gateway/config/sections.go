@@ -123,10 +123,12 @@ func (c *Config) validateSections() Errors {
 		}
 	}
 	errs = append(errs, c.validateProfiles()...)
-	if c.RateLimit != nil {
-		if _, err := c.RateLimit.Normalize(); err != nil {
+	if l, on := c.QueryLimits(); on {
+		if _, err := l.Normalize(); err != nil {
 			errs = append(errs, c.keyedErrors(err)...)
 		}
+	} else if _, err := l.NormalizeConns(); err != nil {
+		errs = append(errs, c.keyedErrors(err)...)
 	}
 	if c.DoQ.RetryAbove != nil && *c.DoQ.RetryAbove < 0 {
 		add(c.errAt("doq.retry_above", "must not be negative, got %d", *c.DoQ.RetryAbove))
@@ -135,8 +137,8 @@ func (c *Config) validateSections() Errors {
 		if len(c.XDP.Interfaces) == 0 {
 			add(c.errAt("xdp.interfaces", "at least one interface is required"))
 		}
-		if c.RateLimit == nil {
-			add(c.errAt("xdp", "needs rate_limit: the limits XDP enforces"))
+		if _, on := c.QueryLimits(); !on {
+			add(c.errAt("xdp", "needs rate_limit (qps, burst): the limits XDP enforces"))
 		}
 		if len(c.Listen.DNS) == 0 {
 			add(c.errAt("xdp", "needs listen.dns: XDP polices the plain-UDP ports dnsward listens on"))
@@ -248,8 +250,58 @@ func (c *Config) keyedErrors(err error) Errors {
 	return errs
 }
 
-// RateLimit is the per-client-prefix limit shared by XDP and userspace.
-type RateLimit = ratelimit.Limits
+// RateLimit is the rate_limit block: the per-client-prefix query limits XDP
+// and the userspace limiter enforce (on when qps is set), and the bounds on
+// open connections every transport shares (always on, with defaults).
+type RateLimit struct {
+	QPS        uint32         `yaml:"qps"`         // queries per second per client prefix
+	Burst      uint32         `yaml:"burst"`       // bucket size in queries
+	IPv4Prefix int            `yaml:"ipv4_prefix"` // bits of an IPv4 client that share a bucket; 0 means 32
+	IPv6Prefix int            `yaml:"ipv6_prefix"` // bits of an IPv6 client that share a bucket; 0 means 64
+	Slip       int            `yaml:"slip"`        // answer every Slip-th excess UDP query with TC=1; 0: drop all
+	Allow      []netip.Prefix `yaml:"allow"`       // never limited
+	Deny       []netip.Prefix `yaml:"deny"`        // always refused; the longest match wins, deny on a tie
+	// MaxConnsPerPrefix bounds one client prefix's open connections, every
+	// transport together; nil: DefaultMaxConnsPerPrefix, 0: unbounded.
+	MaxConnsPerPrefix *int `yaml:"max_conns_per_prefix"`
+	// MaxConns bounds open client connections on the node; nil:
+	// DefaultMaxConns, 0: unbounded.
+	MaxConns *int `yaml:"max_conns"`
+}
+
+// The connection bounds that apply when rate_limit does not set them.
+const (
+	DefaultMaxConnsPerPrefix = 256
+	DefaultMaxConns          = 20000
+)
+
+// limitsOf is the ratelimit package's view of r (nil: no rate_limit block),
+// the connection defaults filled in.
+func limitsOf(r *RateLimit) ratelimit.Limits {
+	l := ratelimit.Limits{MaxConns: DefaultMaxConnsPerPrefix, MaxConnsTotal: DefaultMaxConns}
+	if r == nil {
+		return l
+	}
+	l.QPS, l.Burst, l.Slip = r.QPS, r.Burst, r.Slip
+	l.IPv4Prefix, l.IPv6Prefix, l.Allow, l.Deny = r.IPv4Prefix, r.IPv6Prefix, r.Allow, r.Deny
+	if r.MaxConnsPerPrefix != nil {
+		l.MaxConns = *r.MaxConnsPerPrefix
+	}
+	if r.MaxConns != nil {
+		l.MaxConnsTotal = *r.MaxConns
+	}
+	return l
+}
+
+// QueryLimits are the per-client query limits, and whether they are on
+// (rate_limit with qps and burst).
+func (c *Config) QueryLimits() (ratelimit.Limits, bool) {
+	return limitsOf(c.RateLimit), c.RateLimit != nil && (c.RateLimit.QPS != 0 || c.RateLimit.Burst != 0)
+}
+
+// ConnLimits are the connection bounds (and the prefixes and lists they
+// share with the query limits), on with their defaults without rate_limit.
+func (c *Config) ConnLimits() ratelimit.Limits { return limitsOf(c.RateLimit) }
 
 // ACMEConfig is the certs package's view of tls.acme, paths resolved.
 func (c *Config) ACMEConfig() certs.ACMEConfig {

@@ -9,19 +9,6 @@ import (
 	"github.com/dnsward/dnsward/resolver"
 )
 
-// DefaultMaxConnsPerClient is the per-client connection bound DoT and DoQ
-// apply when their Config leaves it zero.
-const DefaultMaxConnsPerClient = 256
-
-// MaxConnsPerClient is the bound a MaxConnsPerClient setting asks for:
-// DefaultMaxConnsPerClient for 0, a negative value (no bound) as it is.
-func MaxConnsPerClient(n int) int {
-	if n == 0 {
-		return DefaultMaxConnsPerClient
-	}
-	return n
-}
-
 // Common holds the Config fields DoT and DoQ both require.
 type Common struct {
 	Addrs    []string

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dnsward/dnsward/ratelimit"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/dnsward/dnsward/internal/dnstest"
@@ -87,4 +89,15 @@ func ConfigErrors[C, S any](t *testing.T, transport string, build func(*Env) C, 
 		check(name, cert, cases[name])
 	}
 	return build(newEnv(t, cert, &Handler{}))
+}
+
+// Conns is a connection admission allowing perPrefix connections per client
+// prefix, as the gateway builds it, for a transport's Config.Conns.
+func Conns(t testing.TB, perPrefix int) *ratelimit.Conns {
+	t.Helper()
+	c, err := ratelimit.NewConns(ratelimit.ConnsConfig{Limits: ratelimit.Limits{MaxConns: perPrefix}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
