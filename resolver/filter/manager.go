@@ -42,9 +42,9 @@ type ManagerConfig struct {
 	// OnSwap is called after a category's new set replaced the old one, so
 	// that whatever kept verdicts (the resolver's replay) can drop them; nil:
 	// nobody is told.
-	OnSwap func()
-	Logger             *slog.Logger
-	Metrics            prometheus.Registerer // nil: metrics are not registered
+	OnSwap  func()
+	Logger  *slog.Logger
+	Metrics prometheus.Registerer // nil: metrics are not registered
 }
 
 // Manager owns the compiled category sets: it builds them, refreshes them
