@@ -182,6 +182,7 @@ func TestManagerConfigErrors(t *testing.T) {
 	}{
 		{"remote without data dir", ManagerConfig{Lists: map[string][]Source{"a": {{Location: "https://127.0.0.1/x"}}}}},
 		{"empty location", ManagerConfig{Lists: map[string][]Source{"a": {{}}}}},
+		{"missing local file", ManagerConfig{Lists: map[string][]Source{"a": {{Location: "missing.hosts"}}}, BaseDir: "testdata"}},
 		{"unnamed category", ManagerConfig{Lists: map[string][]Source{"": nil}}},
 		{"negative interval", ManagerConfig{PollInterval: -1}},
 	}

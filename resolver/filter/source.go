@@ -37,10 +37,17 @@ type cacheMeta struct {
 	LastModified string `json:"last_modified,omitempty"`
 }
 
+// IsRemote reports whether a list location is an http(s) URL rather than a
+// file.
+func IsRemote(location string) bool {
+	u, err := url.Parse(location)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https")
+}
+
 func newSource(s Source, baseDir, dataDir string) (*source, error) {
 	src := &source{Source: s}
-	if u, err := url.Parse(s.Location); err == nil && (u.Scheme == "http" || u.Scheme == "https") {
-		if u.Host == "" {
+	if IsRemote(s.Location) {
+		if u, _ := url.Parse(s.Location); u.Host == "" {
 			return nil, fmt.Errorf("list URL %q has no host", s.Location)
 		}
 		if dataDir == "" {
@@ -60,6 +67,10 @@ func newSource(s Source, baseDir, dataDir string) (*source, error) {
 	src.path = s.Location
 	if !filepath.IsAbs(src.path) {
 		src.path = filepath.Join(baseDir, src.path)
+	}
+	// A local list missing at start has no earlier version to serve.
+	if _, err := os.Stat(src.path); err != nil {
+		return nil, fmt.Errorf("list file: %w", err)
 	}
 	return src, nil
 }
