@@ -65,6 +65,7 @@ type category struct {
 	operator bool
 	sources  []*source
 	cur      atomic.Pointer[compiled]
+	built    bool // a build succeeded; guarded by the Manager's build lock
 }
 
 // NewManager validates cfg; lists are loaded by Start.
@@ -115,6 +116,9 @@ func NewManager(cfg ManagerConfig) (*Manager, error) {
 	if m.metrics, err = newMetrics(cfg.Metrics); err != nil {
 		return nil, fmt.Errorf("filter: metrics: %w", err)
 	}
+	for name := range m.cats {
+		m.metrics.empty.WithLabelValues(name).Set(1) // until a build has entries
+	}
 	return m, nil
 }
 
@@ -153,8 +157,15 @@ func (m *Manager) Refresh(ctx context.Context) error {
 				continue
 			}
 			ok, err := m.fetch(ctx, s)
+			if err != nil && ctx.Err() != nil {
+				return ctx.Err() // stopping: not a list failure
+			}
 			if err != nil {
-				errs = append(errs, m.failed(c, s, err))
+				serving := "previous version keeps serving"
+				if !s.hasCopy() {
+					serving = fmt.Sprintf("never downloaded, so its category serves without it until a download succeeds (next try in %s)", m.cfg.RefreshInterval)
+				}
+				errs = append(errs, m.failed(c, s, err, serving))
 			}
 			changed = changed || ok
 		}
@@ -195,9 +206,7 @@ func (m *Manager) loop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-refresh.C:
-			if err := m.Refresh(ctx); err != nil && ctx.Err() == nil {
-				m.log.Warn("filter: list refresh failed, previous lists keep serving", "err", err)
-			}
+			_ = m.Refresh(ctx) // each failure is logged and counted by failed
 			refresh.Reset(m.cfg.RefreshInterval)
 		case <-poll.C:
 			for _, name := range m.categoryNames() {
@@ -215,14 +224,16 @@ func (m *Manager) localChanged(c *category) bool {
 	return slices.ContainsFunc(c.sources, (*source).changed)
 }
 
-// failed logs and counts a list failure and returns it with context.
-func (m *Manager) failed(c *category, s *source, err error) error {
+// failed logs and counts a list failure and returns it with context;
+// serving says what the category serves instead.
+func (m *Manager) failed(c *category, s *source, err error, serving string) error {
 	stage := "read"
 	var le *listError
 	if errors.As(err, &le) {
 		stage = le.stage
 	}
 	m.metrics.errors.WithLabelValues(c.name, stage).Inc()
-	m.log.Error("filter: list failed, previous version keeps serving", "category", c.name, "source", s.name(), "err", err)
+	m.log.Warn("filter: list failed, "+serving, "category", c.name, "source", s.name(),
+		"category_entries", c.cur.Load().entries, "err", err)
 	return fmt.Errorf("filter: category %q, list %s: %w", c.name, s.name(), err)
 }

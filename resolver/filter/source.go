@@ -84,6 +84,16 @@ func (s *source) changed() bool {
 	return err == nil && (!fi.ModTime().Equal(s.mtime) || fi.Size() != s.size)
 }
 
+// hasCopy reports whether a remote list has a downloaded copy to serve;
+// local lists always do.
+func (s *source) hasCopy() bool {
+	if !s.remote {
+		return true
+	}
+	_, err := os.Stat(s.path)
+	return err == nil
+}
+
 // name is how logs and errors name the source: never a URL's query string.
 func (s *source) name() string {
 	if u, err := url.Parse(s.Location); err == nil && s.remote {
