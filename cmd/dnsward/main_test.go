@@ -61,6 +61,30 @@ func TestQueryCommand(t *testing.T) {
 	}
 }
 
+// TestQueryIDN: a name outside ASCII is sent in its A-label form (it timed
+// out on UDP and came back as a mismatched question on TCP); a name IDNA
+// rejects is a usage error, not a query.
+func TestQueryIDN(t *testing.T) {
+	auth := dnstest.StartAuthority(t, []string{"xn--bcher-kva.example. 300 IN A 127.0.0.8"}, nil)
+	for _, scheme := range []string{"udp", "tcp"} {
+		var out, errOut bytes.Buffer
+		code := run([]string{"query", "Bücher.example", "A", "@" + scheme + "://" + auth.Addr, "-timeout", "2s"}, &out, &errOut)
+		if code != 0 || !strings.Contains(out.String(), "127.0.0.8") || !strings.Contains(out.String(), "xn--bcher-kva.example.") {
+			t.Fatalf("%s: exit %d, stdout %s, stderr %s", scheme, code, out.String(), errOut.String())
+		}
+	}
+	for _, name := range []string{"a\u200d.example", "ü..example"} {
+		var out, errOut bytes.Buffer
+		code := run([]string{"query", name, "@udp://" + auth.Addr, "-timeout", "2s"}, &out, &errOut)
+		if code != 2 || !strings.Contains(errOut.String(), "not a valid") {
+			t.Errorf("%q: exit %d, stderr %q; want 2 and the name rejected", name, code, errOut.String())
+		}
+	}
+	if got := auth.Queries.Load(); got != 2 {
+		t.Errorf("the authority saw %d queries, want 2: rejected names must not be sent", got)
+	}
+}
+
 func TestVersion(t *testing.T) {
 	var out bytes.Buffer
 	if code := run([]string{"version"}, &out, &out); code != 0 || !strings.HasPrefix(out.String(), "dnsward ") {
