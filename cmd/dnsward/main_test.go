@@ -29,17 +29,30 @@ func TestCheckExamples(t *testing.T) {
 	}
 }
 
+// TestCheckReportsErrors: bad values and list files that do not exist are
+// errors naming the file, the line and the key (a missing list passed check
+// and left its category empty).
 func TestCheckReportsErrors(t *testing.T) {
+	const base = "listen:\n  dns: [\"127.0.0.1:53\"]\nupstreams: [udp://127.0.0.1:5300]\n"
 	dir := t.TempDir()
-	bad := filepath.Join(dir, "bad.yaml")
-	writeFile(t, bad, "listen:\n  dns: [\"127.0.0.1:53\"]\nupstreams: [udp://127.0.0.1:5300]\ncache:\n  size: big\n")
-	var out, errOut bytes.Buffer
-	if code := run([]string{"check", "--config", bad}, &out, &errOut); code != 1 {
-		t.Fatalf("exit %d, want 1", code)
+	writeFile(t, filepath.Join(dir, "ads.txt"), "ads.example\n")
+	tests := []struct{ name, yaml, want string }{
+		{"wrong type", base + "cache:\n  size: big\n", `:5: cache.size: expected an integer, got "big"`},
+		{"missing list file", base + "lists:\n  ads:\n    - ads.txt\n    - missing.txt\n",
+			":7: lists.ads[1]: list file " + filepath.Join(dir, "missing.txt") + " does not exist"},
 	}
-	want := bad + `:5: cache.size: expected an integer, got "big"`
-	if !strings.Contains(errOut.String(), want) {
-		t.Fatalf("stderr %q, want %q", errOut.String(), want)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			bad := filepath.Join(dir, "bad.yaml")
+			writeFile(t, bad, tt.yaml)
+			var out, errOut bytes.Buffer
+			if code := run([]string{"check", "--config", bad}, &out, &errOut); code != 1 {
+				t.Fatalf("exit %d, want 1 (stdout %s)", code, out.String())
+			}
+			if want := bad + tt.want; !strings.Contains(errOut.String(), want) {
+				t.Fatalf("stderr %q, want %q", errOut.String(), want)
+			}
+		})
 	}
 }
 

@@ -63,6 +63,17 @@ type DoQ struct {
 	RetryAbove *int `yaml:"retry_above"`
 }
 
+// DefaultRetryAbove is doq.retry_above when it is not set.
+const DefaultRetryAbove = 256
+
+// RetryThreshold is doq.retry_above, or DefaultRetryAbove when unset.
+func (q DoQ) RetryThreshold() int {
+	if q.RetryAbove == nil {
+		return DefaultRetryAbove
+	}
+	return *q.RetryAbove
+}
+
 // XDP configures the kernel-side limiter on the plain-UDP port.
 type XDP struct {
 	Interfaces []string `yaml:"interfaces"`

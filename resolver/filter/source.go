@@ -95,10 +95,15 @@ func (s *source) hasCopy() bool {
 }
 
 // name is how logs and errors name the source: never a URL's query string.
-func (s *source) name() string {
-	if u, err := url.Parse(s.Location); err == nil && s.remote {
+func (s *source) name() string { return LocationName(s.Location) }
+
+// LocationName is how a list location is shown in logs and summaries: a
+// URL without its query string, user info or fragment, which may hold
+// credentials; a file path unchanged.
+func LocationName(location string) string {
+	if u, err := url.Parse(location); err == nil && IsRemote(location) {
 		u.RawQuery, u.User, u.Fragment = "", nil, ""
 		return u.String()
 	}
-	return s.Location
+	return location
 }
