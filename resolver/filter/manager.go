@@ -28,6 +28,11 @@ type ManagerConfig struct {
 	DataDir string
 	// RefreshInterval is how often remote lists are fetched (default 12h).
 	RefreshInterval time.Duration
+	// FirstFetchRetry is how soon the fetch is tried again while a remote
+	// list has never been downloaded (no copy in DataDir): its category
+	// serves without it till then. The wait doubles after each failure, up
+	// to RefreshInterval (default 1m).
+	FirstFetchRetry time.Duration
 	// PollInterval is how often local list files are checked for changes
 	// (default 10s).
 	PollInterval time.Duration
@@ -76,13 +81,16 @@ func NewManager(cfg ManagerConfig) (*Manager, error) {
 	if cfg.PollInterval == 0 {
 		cfg.PollInterval = 10 * time.Second
 	}
+	if cfg.FirstFetchRetry == 0 {
+		cfg.FirstFetchRetry = time.Minute
+	}
 	if cfg.MaxListBytes == 0 {
 		cfg.MaxListBytes = 256 << 20
 	}
 	if cfg.OperatorCategories == nil {
 		cfg.OperatorCategories = []string{"malware"}
 	}
-	if cfg.RefreshInterval < 0 || cfg.PollInterval < 0 || cfg.MaxListBytes < 0 {
+	if cfg.RefreshInterval < 0 || cfg.PollInterval < 0 || cfg.FirstFetchRetry < 0 || cfg.MaxListBytes < 0 {
 		return nil, errors.New("filter: negative interval or size")
 	}
 	m := &Manager{cfg: cfg, log: cfg.Logger, client: cfg.HTTPClient, cats: map[string]*category{}}
@@ -163,7 +171,7 @@ func (m *Manager) Refresh(ctx context.Context) error {
 			if err != nil {
 				serving := "previous version keeps serving"
 				if !s.hasCopy() {
-					serving = fmt.Sprintf("never downloaded, so its category serves without it until a download succeeds (next try in %s)", m.cfg.RefreshInterval)
+					serving = "never downloaded, so its category serves without it until a download succeeds"
 				}
 				errs = append(errs, m.failed(c, s, err, serving))
 			}
@@ -201,13 +209,20 @@ func (m *Manager) loop(ctx context.Context) {
 	defer poll.Stop()
 	refresh := time.NewTimer(0)
 	defer refresh.Stop()
+	retry := m.cfg.FirstFetchRetry // while a remote list was never downloaded
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-refresh.C:
 			_ = m.Refresh(ctx) // each failure is logged and counted by failed
-			refresh.Reset(m.cfg.RefreshInterval)
+			next := m.cfg.RefreshInterval
+			if m.remoteMissing() {
+				next, retry = min(next, retry), min(retry*2, next)
+			} else {
+				retry = m.cfg.FirstFetchRetry
+			}
+			refresh.Reset(next)
 		case <-poll.C:
 			for _, name := range m.categoryNames() {
 				if c := m.cats[name]; m.localChanged(c) {
@@ -216,6 +231,16 @@ func (m *Manager) loop(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// remoteMissing reports whether a remote list has never been downloaded.
+func (m *Manager) remoteMissing() bool {
+	for _, c := range m.cats {
+		if slices.ContainsFunc(c.sources, func(s *source) bool { return !s.hasCopy() }) {
+			return true
+		}
+	}
+	return false
 }
 
 func (m *Manager) localChanged(c *category) bool {

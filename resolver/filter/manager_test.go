@@ -311,3 +311,35 @@ func TestUnreachableRemoteListAtStart(t *testing.T) {
 		t.Fatalf("after a download: blocking %v, dnsward_filter_category_empty = %v", blocks(t, m, "ads.example"), testutil.ToFloat64(empty))
 	}
 }
+
+// TestFirstFetchRetried: a remote list never downloaded is tried again after
+// FirstFetchRetry, not only after RefreshInterval (its category would serve
+// without it for 12 hours by default).
+func TestFirstFetchRetried(t *testing.T) {
+	ls := &listServer{status: http.StatusServiceUnavailable}
+	srv := httptest.NewServer(ls)
+	defer srv.Close()
+	m, err := NewManager(ManagerConfig{
+		Lists:   map[string][]Source{"ads": {{Location: srv.URL + "/ads.txt"}}},
+		DataDir: t.TempDir(), RefreshInterval: time.Hour, FirstFetchRetry: 20 * time.Millisecond,
+		Logger: slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for testutil.ToFloat64(m.metrics.errors.WithLabelValues("ads", "download")) == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	ls.set("||ads.example^\n", `"v1"`, 0) // the network is back
+	for !blocks(t, m, "ads.example") && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if !blocks(t, m, "ads.example") {
+		t.Fatal("the list was not fetched again within 5s")
+	}
+}
