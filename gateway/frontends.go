@@ -85,14 +85,10 @@ func (g *Gateway) newFrontends(rm *resolver.Metrics) error {
 		if err != nil {
 			return err
 		}
-		retryAbove := 256
-		if c.DoQ.RetryAbove != nil {
-			retryAbove = *c.DoQ.RetryAbove
-		}
 		g.doq, err = doq.New(doq.Config{
 			Addrs: c.Listen.DoQ, TLS: g.certs.TLSConfig(certs.ALPNDoQ), Conns: g.conns,
 			Handler: g.handler, Profiles: g.profiles, Logger: g.log, Metrics: g.registry,
-			Allow0RTT: c.DoQ.Allow0RTT, AlwaysRetry: c.DoQ.AlwaysRetry, RetryAbove: retryAbove,
+			Allow0RTT: c.DoQ.Allow0RTT, AlwaysRetry: c.DoQ.AlwaysRetry, RetryAbove: c.DoQ.RetryThreshold(),
 			StatelessResetKey: resetKey,
 		})
 		if err != nil {

@@ -4,35 +4,39 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"time"
+
+	"github.com/dnsward/dnsward/gateway/config"
 )
 
 func check(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	file := fs.String("config", "", "configuration file to validate (required)")
+	file := fs.String("config", "", "configuration file to validate (default: the embedded configuration)")
+	printDefault := fs.Bool("print-default", false, "print the embedded configuration as a file to start from")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if *file == "" {
-		fmt.Fprintln(stderr, "dnsward check: --config FILE is required")
+	if fs.NArg() > 0 || (*printDefault && *file != "") {
+		fmt.Fprintln(stderr, "usage: dnsward check [--config FILE] | dnsward check --print-default")
 		return 2
+	}
+	if *printDefault {
+		data, err := config.DefaultYAML(resolvConf)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		stdout.Write(data)
+		return 0
 	}
 	cfg, err := loadConfig(*file)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "%s: OK\n", cfg.File)
-	for _, a := range cfg.Listen.DNS {
-		fmt.Fprintf(stdout, "  listen dns (udp+tcp)  %s\n", a)
+	if err := summary(stdout, cfg); err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
 	}
-	if cfg.Listen.Metrics != "" {
-		fmt.Fprintf(stdout, "  listen metrics        %s\n", cfg.Listen.Metrics)
-	}
-	for _, u := range cfg.Upstreams {
-		fmt.Fprintf(stdout, "  upstream              %s\n", u)
-	}
-	fmt.Fprintf(stdout, "  cache                 %d entries, serve-stale %s\n", cfg.Cache.Size, time.Duration(cfg.Cache.ServeStale))
 	return 0
 }

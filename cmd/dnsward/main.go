@@ -17,7 +17,8 @@ const usage = `usage: dnsward <command> [flags]
 
 commands:
   serve [--config FILE]              run the gateway (embedded defaults without --config)
-  check --config FILE                validate a configuration and print what would run
+  check [--config FILE]              validate a configuration (the embedded one without --config), print what would run
+  check --print-default              print the embedded configuration as a file to start from
   query NAME [TYPE] @URL [flags]     send one query (udp://, tcp://, tls://, https://, h3://, quic://)
   xdp stats [--metrics ADDR]         print XDP and rate-limit counters and the top limited prefixes
   bench -s URL -d FILE [flags]       load-test a server over any transport (dnsward bench -h)

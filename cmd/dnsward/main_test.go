@@ -29,17 +29,30 @@ func TestCheckExamples(t *testing.T) {
 	}
 }
 
+// TestCheckReportsErrors: bad values and list files that do not exist are
+// errors naming the file, the line and the key (a missing list passed check
+// and left its category empty).
 func TestCheckReportsErrors(t *testing.T) {
+	const base = "listen:\n  dns: [\"127.0.0.1:53\"]\nupstreams: [udp://127.0.0.1:5300]\n"
 	dir := t.TempDir()
-	bad := filepath.Join(dir, "bad.yaml")
-	writeFile(t, bad, "listen:\n  dns: [\"127.0.0.1:53\"]\nupstreams: [udp://127.0.0.1:5300]\ncache:\n  size: big\n")
-	var out, errOut bytes.Buffer
-	if code := run([]string{"check", "--config", bad}, &out, &errOut); code != 1 {
-		t.Fatalf("exit %d, want 1", code)
+	writeFile(t, filepath.Join(dir, "ads.txt"), "ads.example\n")
+	tests := []struct{ name, yaml, want string }{
+		{"wrong type", base + "cache:\n  size: big\n", `:5: cache.size: expected an integer, got "big"`},
+		{"missing list file", base + "lists:\n  ads:\n    - ads.txt\n    - missing.txt\n",
+			":7: lists.ads[1]: list file " + filepath.Join(dir, "missing.txt") + " does not exist"},
 	}
-	want := bad + `:5: cache.size: expected an integer, got "big"`
-	if !strings.Contains(errOut.String(), want) {
-		t.Fatalf("stderr %q, want %q", errOut.String(), want)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			bad := filepath.Join(dir, "bad.yaml")
+			writeFile(t, bad, tt.yaml)
+			var out, errOut bytes.Buffer
+			if code := run([]string{"check", "--config", bad}, &out, &errOut); code != 1 {
+				t.Fatalf("exit %d, want 1 (stdout %s)", code, out.String())
+			}
+			if want := bad + tt.want; !strings.Contains(errOut.String(), want) {
+				t.Fatalf("stderr %q, want %q", errOut.String(), want)
+			}
+		})
 	}
 }
 
@@ -58,6 +71,30 @@ func TestQueryCommand(t *testing.T) {
 	var out, errOut bytes.Buffer
 	if code := run([]string{"query", "www.example"}, &out, &errOut); code != 2 {
 		t.Fatalf("query without server: exit %d, want 2", code)
+	}
+}
+
+// TestQueryIDN: a name outside ASCII is sent in its A-label form (it timed
+// out on UDP and came back as a mismatched question on TCP); a name IDNA
+// rejects is a usage error, not a query.
+func TestQueryIDN(t *testing.T) {
+	auth := dnstest.StartAuthority(t, []string{"xn--bcher-kva.example. 300 IN A 127.0.0.8"}, nil)
+	for _, scheme := range []string{"udp", "tcp"} {
+		var out, errOut bytes.Buffer
+		code := run([]string{"query", "Bücher.example", "A", "@" + scheme + "://" + auth.Addr, "-timeout", "2s"}, &out, &errOut)
+		if code != 0 || !strings.Contains(out.String(), "127.0.0.8") || !strings.Contains(out.String(), "xn--bcher-kva.example.") {
+			t.Fatalf("%s: exit %d, stdout %s, stderr %s", scheme, code, out.String(), errOut.String())
+		}
+	}
+	for _, name := range []string{"a\u200d.example", "ü..example"} {
+		var out, errOut bytes.Buffer
+		code := run([]string{"query", name, "@udp://" + auth.Addr, "-timeout", "2s"}, &out, &errOut)
+		if code != 2 || !strings.Contains(errOut.String(), "not a valid") {
+			t.Errorf("%q: exit %d, stderr %q; want 2 and the name rejected", name, code, errOut.String())
+		}
+	}
+	if got := auth.Queries.Load(); got != 2 {
+		t.Errorf("the authority saw %d queries, want 2: rejected names must not be sent", got)
 	}
 }
 

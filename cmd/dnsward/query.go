@@ -7,8 +7,10 @@ import (
 	"io"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/miekg/dns"
+	"golang.org/x/net/idna"
 
 	"github.com/dnsward/dnsward/certs"
 	"github.com/dnsward/dnsward/resolver/upstream"
@@ -34,6 +36,9 @@ func query(args []string, stdout, stderr io.Writer) int {
 		args = fs.Args()[1:]
 	}
 	name, qtype, server, err := queryArgs(pos)
+	if err == nil {
+		name, err = queryName(name, stdout)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "dnsward query: %v\nusage: dnsward query NAME [TYPE] @URL [-k] [-cacert FILE] [-dnssec]\n", err)
 		return 2
@@ -54,7 +59,7 @@ func query(args []string, stdout, stderr io.Writer) int {
 	}
 	defer u.Close()
 	q := new(dns.Msg)
-	q.SetQuestion(dns.Fqdn(name), qtype)
+	q.SetQuestion(name, qtype)
 	q.SetEdns0(1232, *dnssec)
 	start := time.Now()
 	resp, err := u.Exchange(context.Background(), q)
@@ -86,4 +91,24 @@ func queryArgs(pos []string) (name string, qtype uint16, server string, err erro
 		return "", 0, "", fmt.Errorf("a name and an @server are required")
 	}
 	return name, qtype, server, nil
+}
+
+// queryName returns name fully qualified, an internationalized name in its
+// A-label (xn--) form as DNS carries it, saying so on w.
+func queryName(name string, w io.Writer) (string, error) {
+	ascii := name
+	if strings.ContainsFunc(name, func(r rune) bool { return r >= utf8.RuneSelf }) {
+		var err error
+		if ascii, err = idna.Lookup.ToASCII(name); err != nil {
+			return "", fmt.Errorf("%q is not a valid internationalized domain name: %v", name, err)
+		}
+	}
+	fqdn := dns.Fqdn(ascii)
+	if _, ok := dns.IsDomainName(fqdn); !ok {
+		return "", fmt.Errorf("%q is not a valid domain name", name)
+	}
+	if ascii != name {
+		fmt.Fprintf(w, ";; IDNA: %s is %s\n", name, fqdn)
+	}
+	return fqdn, nil
 }

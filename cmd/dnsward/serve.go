@@ -86,10 +86,14 @@ func reloadOnHUP(hup <-chan os.Signal, g *gateway.Gateway, file string, log *slo
 	}
 }
 
+// resolvConf is where the embedded default finds its upstreams (tests
+// point it elsewhere).
+var resolvConf = config.DefaultResolvConf
+
 // loadConfig reads file, or the embedded default when file is "".
 func loadConfig(file string) (*config.Config, error) {
 	if file == "" {
-		return config.Default(config.DefaultResolvConf)
+		return config.Default(resolvConf)
 	}
 	return config.Load(file)
 }

@@ -3,7 +3,9 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -59,6 +61,17 @@ type DoQ struct {
 	// RetryAbove sends a Retry to new clients while this many handshakes are
 	// in progress (address validation under load); default 256, 0 off.
 	RetryAbove *int `yaml:"retry_above"`
+}
+
+// DefaultRetryAbove is doq.retry_above when it is not set.
+const DefaultRetryAbove = 256
+
+// RetryThreshold is doq.retry_above, or DefaultRetryAbove when unset.
+func (q DoQ) RetryThreshold() int {
+	if q.RetryAbove == nil {
+		return DefaultRetryAbove
+	}
+	return *q.RetryAbove
 }
 
 // XDP configures the kernel-side limiter on the plain-UDP port.
@@ -117,7 +130,11 @@ func (c *Config) validateSections() Errors {
 	}
 	for _, cat := range c.ListNames() {
 		for i, loc := range c.Lists[cat] {
-			if _, _, err := ListSource(loc); err != nil {
+			location, _, err := ListSource(loc)
+			if err == nil {
+				err = c.checkListFile(location)
+			}
+			if err != nil {
 				add(c.errAt(fmt.Sprintf("lists.%s[%d]", cat, i), "%v", err))
 			}
 		}
@@ -319,6 +336,28 @@ func (c *Config) Path(p string) string {
 		return p
 	}
 	return filepath.Join(c.BaseDir(), p)
+}
+
+// checkListFile reports a local list that cannot be opened: a list that is
+// missing at start has no earlier version to serve, so its category would
+// block nothing. Remote lists are fetched at start and may fail then.
+func (c *Config) checkListFile(location string) error {
+	if filter.IsRemote(location) {
+		return nil
+	}
+	path := c.Path(location)
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("list file %s does not exist", path)
+	}
+	if err != nil {
+		return fmt.Errorf("list file: %w", err)
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.IsDir() {
+		return fmt.Errorf("list file %s is a directory", path)
+	}
+	return nil
 }
 
 // ListSource splits a list entry into its location and declared format:

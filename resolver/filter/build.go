@@ -25,12 +25,17 @@ func (m *Manager) rebuild(c *category) error {
 			err = checkStats(st, s)
 		}
 		if err != nil {
-			return m.failed(c, s, err)
+			serving := "previous version keeps serving"
+			if !c.built {
+				serving = "its category stays empty until every list of it loads"
+			}
+			return m.failed(c, s, err, serving)
 		}
 		counts[i], skipped = st.Entries, skipped+st.Skipped
 	}
 	next := cb.build()
 	c.cur.Store(next)
+	c.built = true
 	if m.cfg.OnSwap != nil {
 		m.cfg.OnSwap() // answers kept for replay may have other verdicts now
 	}
@@ -43,6 +48,7 @@ func (m *Manager) rebuild(c *category) error {
 	m.metrics.skipped.WithLabelValues(c.name).Set(float64(skipped))
 	m.metrics.lastSuccess.WithLabelValues(c.name).SetToCurrentTime()
 	m.metrics.buildSeconds.WithLabelValues(c.name).Set(took.Seconds())
+	m.metrics.empty.WithLabelValues(c.name).Set(b2f(next.entries == 0))
 	m.log.Info("filter: category built", "category", c.name, "entries", next.entries, "bytes", next.bytes,
 		"skipped_lines", skipped, "took", took)
 	return nil
@@ -63,4 +69,11 @@ func (m *Manager) parseSource(s *source, cb *categoryBuilder) (ParseStats, error
 		s.mtime, s.size = fi.ModTime(), fi.Size()
 	}
 	return Parse(f, s.Format, s.name(), m.log, cb.add)
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }

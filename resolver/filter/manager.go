@@ -28,6 +28,11 @@ type ManagerConfig struct {
 	DataDir string
 	// RefreshInterval is how often remote lists are fetched (default 12h).
 	RefreshInterval time.Duration
+	// FirstFetchRetry is how soon the fetch is tried again while a remote
+	// list has never been downloaded (no copy in DataDir): its category
+	// serves without it till then. The wait doubles after each failure, up
+	// to RefreshInterval (default 1m).
+	FirstFetchRetry time.Duration
 	// PollInterval is how often local list files are checked for changes
 	// (default 10s).
 	PollInterval time.Duration
@@ -69,6 +74,7 @@ type category struct {
 	operator bool
 	sources  []*source
 	cur      atomic.Pointer[compiled]
+	built    bool // a build succeeded; guarded by the Manager's build lock
 }
 
 // NewManager validates cfg; lists are loaded by Start.
@@ -79,13 +85,16 @@ func NewManager(cfg ManagerConfig) (*Manager, error) {
 	if cfg.PollInterval == 0 {
 		cfg.PollInterval = 10 * time.Second
 	}
+	if cfg.FirstFetchRetry == 0 {
+		cfg.FirstFetchRetry = time.Minute
+	}
 	if cfg.MaxListBytes == 0 {
 		cfg.MaxListBytes = 256 << 20
 	}
 	if cfg.OperatorCategories == nil {
 		cfg.OperatorCategories = []string{"malware"}
 	}
-	if cfg.RefreshInterval < 0 || cfg.PollInterval < 0 || cfg.MaxListBytes < 0 {
+	if cfg.RefreshInterval < 0 || cfg.PollInterval < 0 || cfg.FirstFetchRetry < 0 || cfg.MaxListBytes < 0 {
 		return nil, errors.New("filter: negative interval or size")
 	}
 	m := &Manager{cfg: cfg, log: cfg.Logger, client: cfg.HTTPClient, cats: map[string]*category{}}
@@ -118,6 +127,9 @@ func NewManager(cfg ManagerConfig) (*Manager, error) {
 	var err error
 	if m.metrics, err = newMetrics(cfg.Metrics); err != nil {
 		return nil, fmt.Errorf("filter: metrics: %w", err)
+	}
+	for name := range m.cats {
+		m.metrics.empty.WithLabelValues(name).Set(1) // until a build has entries
 	}
 	return m, nil
 }
@@ -157,8 +169,15 @@ func (m *Manager) Refresh(ctx context.Context) error {
 				continue
 			}
 			ok, err := m.fetch(ctx, s)
+			if err != nil && ctx.Err() != nil {
+				return ctx.Err() // stopping: not a list failure
+			}
 			if err != nil {
-				errs = append(errs, m.failed(c, s, err))
+				serving := "previous version keeps serving"
+				if !s.hasCopy() {
+					serving = "never downloaded, so its category serves without it until a download succeeds"
+				}
+				errs = append(errs, m.failed(c, s, err, serving))
 			}
 			changed = changed || ok
 		}
@@ -194,15 +213,20 @@ func (m *Manager) loop(ctx context.Context) {
 	defer poll.Stop()
 	refresh := time.NewTimer(0)
 	defer refresh.Stop()
+	retry := m.cfg.FirstFetchRetry // while a remote list was never downloaded
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-refresh.C:
-			if err := m.Refresh(ctx); err != nil && ctx.Err() == nil {
-				m.log.Warn("filter: list refresh failed, previous lists keep serving", "err", err)
+			_ = m.Refresh(ctx) // each failure is logged and counted by failed
+			next := m.cfg.RefreshInterval
+			if m.remoteMissing() {
+				next, retry = min(next, retry), min(retry*2, next)
+			} else {
+				retry = m.cfg.FirstFetchRetry
 			}
-			refresh.Reset(m.cfg.RefreshInterval)
+			refresh.Reset(next)
 		case <-poll.C:
 			for _, name := range m.categoryNames() {
 				if c := m.cats[name]; m.localChanged(c) {
@@ -213,20 +237,32 @@ func (m *Manager) loop(ctx context.Context) {
 	}
 }
 
+// remoteMissing reports whether a remote list has never been downloaded.
+func (m *Manager) remoteMissing() bool {
+	for _, c := range m.cats {
+		if slices.ContainsFunc(c.sources, func(s *source) bool { return !s.hasCopy() }) {
+			return true
+		}
+	}
+	return false
+}
+
 func (m *Manager) localChanged(c *category) bool {
 	m.build.Lock()
 	defer m.build.Unlock()
 	return slices.ContainsFunc(c.sources, (*source).changed)
 }
 
-// failed logs and counts a list failure and returns it with context.
-func (m *Manager) failed(c *category, s *source, err error) error {
+// failed logs and counts a list failure and returns it with context;
+// serving says what the category serves instead.
+func (m *Manager) failed(c *category, s *source, err error, serving string) error {
 	stage := "read"
 	var le *listError
 	if errors.As(err, &le) {
 		stage = le.stage
 	}
 	m.metrics.errors.WithLabelValues(c.name, stage).Inc()
-	m.log.Error("filter: list failed, previous version keeps serving", "category", c.name, "source", s.name(), "err", err)
+	m.log.Warn("filter: list failed, "+serving, "category", c.name, "source", s.name(),
+		"category_entries", c.cur.Load().entries, "err", err)
 	return fmt.Errorf("filter: category %q, list %s: %w", c.name, s.name(), err)
 }

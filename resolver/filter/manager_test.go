@@ -2,10 +2,12 @@ package filter
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -182,6 +184,7 @@ func TestManagerConfigErrors(t *testing.T) {
 	}{
 		{"remote without data dir", ManagerConfig{Lists: map[string][]Source{"a": {{Location: "https://127.0.0.1/x"}}}}},
 		{"empty location", ManagerConfig{Lists: map[string][]Source{"a": {{}}}}},
+		{"missing local file", ManagerConfig{Lists: map[string][]Source{"a": {{Location: "missing.hosts"}}}, BaseDir: "testdata"}},
 		{"unnamed category", ManagerConfig{Lists: map[string][]Source{"": nil}}},
 		{"negative interval", ManagerConfig{PollInterval: -1}},
 	}
@@ -235,5 +238,108 @@ func TestReloadNotHeldByDownload(t *testing.T) {
 	case <-done:
 	case <-time.After(5 * time.Second):
 		t.Fatal("Reload waited for a download in progress")
+	}
+}
+
+// logRecorder is a slog.Handler that keeps every record.
+type logRecorder struct {
+	mu   sync.Mutex
+	recs []slog.Record
+}
+
+func (l *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
+func (l *logRecorder) WithAttrs([]slog.Attr) slog.Handler       { return l }
+func (l *logRecorder) WithGroup(string) slog.Handler            { return l }
+func (l *logRecorder) Handle(_ context.Context, r slog.Record) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.recs = append(l.recs, r.Clone())
+	return nil
+}
+
+// warnings returns the messages logged at Warn or above.
+func (l *logRecorder) warnings() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var msgs []string
+	for _, r := range l.recs {
+		if r.Level >= slog.LevelWarn {
+			msgs = append(msgs, r.Message)
+		}
+	}
+	return msgs
+}
+
+// TestUnreachableRemoteListAtStart: a remote list that cannot be downloaded
+// at first start leaves its category empty. The manager starts anyway, says
+// so in one warning (not "previous version keeps serving": there is none) and
+// sets dnsward_filter_category_empty until a download succeeds.
+func TestUnreachableRemoteListAtStart(t *testing.T) {
+	ls := &listServer{status: http.StatusServiceUnavailable}
+	srv := httptest.NewServer(ls)
+	defer srv.Close()
+	logs := &logRecorder{}
+	m, err := NewManager(ManagerConfig{
+		Lists:   map[string][]Source{"ads": {{Location: srv.URL + "/ads.txt"}}},
+		DataDir: t.TempDir(), RefreshInterval: time.Hour, Metrics: prometheus.NewRegistry(), Logger: slog.New(logs),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	empty := m.metrics.empty.WithLabelValues("ads")
+	if err := m.Start(context.Background()); err != nil {
+		t.Fatalf("Start: %v; an unreachable remote list must not stop the start", err)
+	}
+	defer m.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for testutil.ToFloat64(m.metrics.errors.WithLabelValues("ads", "download")) == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	m.Close() // the first download attempt has ended; no other runs
+	warns := logs.warnings()
+	if len(warns) != 1 || !strings.Contains(warns[0], "never downloaded") || strings.Contains(warns[0], "previous version") {
+		t.Fatalf("warnings %q, want one saying the list was never downloaded", warns)
+	}
+	if got := testutil.ToFloat64(empty); got != 1 {
+		t.Fatalf("dnsward_filter_category_empty = %v, want 1", got)
+	}
+	ls.set("||ads.example^\n", `"v1"`, 0)
+	if err := m.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !blocks(t, m, "ads.example") || testutil.ToFloat64(empty) != 0 {
+		t.Fatalf("after a download: blocking %v, dnsward_filter_category_empty = %v", blocks(t, m, "ads.example"), testutil.ToFloat64(empty))
+	}
+}
+
+// TestFirstFetchRetried: a remote list never downloaded is tried again after
+// FirstFetchRetry, not only after RefreshInterval (its category would serve
+// without it for 12 hours by default).
+func TestFirstFetchRetried(t *testing.T) {
+	ls := &listServer{status: http.StatusServiceUnavailable}
+	srv := httptest.NewServer(ls)
+	defer srv.Close()
+	m, err := NewManager(ManagerConfig{
+		Lists:   map[string][]Source{"ads": {{Location: srv.URL + "/ads.txt"}}},
+		DataDir: t.TempDir(), RefreshInterval: time.Hour, FirstFetchRetry: 20 * time.Millisecond,
+		Logger: slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for testutil.ToFloat64(m.metrics.errors.WithLabelValues("ads", "download")) == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	ls.set("||ads.example^\n", `"v1"`, 0) // the network is back
+	for !blocks(t, m, "ads.example") && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if !blocks(t, m, "ads.example") {
+		t.Fatal("the list was not fetched again within 5s")
 	}
 }

@@ -37,10 +37,17 @@ type cacheMeta struct {
 	LastModified string `json:"last_modified,omitempty"`
 }
 
+// IsRemote reports whether a list location is an http(s) URL rather than a
+// file.
+func IsRemote(location string) bool {
+	u, err := url.Parse(location)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https")
+}
+
 func newSource(s Source, baseDir, dataDir string) (*source, error) {
 	src := &source{Source: s}
-	if u, err := url.Parse(s.Location); err == nil && (u.Scheme == "http" || u.Scheme == "https") {
-		if u.Host == "" {
+	if IsRemote(s.Location) {
+		if u, _ := url.Parse(s.Location); u.Host == "" {
 			return nil, fmt.Errorf("list URL %q has no host", s.Location)
 		}
 		if dataDir == "" {
@@ -61,6 +68,10 @@ func newSource(s Source, baseDir, dataDir string) (*source, error) {
 	if !filepath.IsAbs(src.path) {
 		src.path = filepath.Join(baseDir, src.path)
 	}
+	// A local list missing at start has no earlier version to serve.
+	if _, err := os.Stat(src.path); err != nil {
+		return nil, fmt.Errorf("list file: %w", err)
+	}
 	return src, nil
 }
 
@@ -73,11 +84,26 @@ func (s *source) changed() bool {
 	return err == nil && (!fi.ModTime().Equal(s.mtime) || fi.Size() != s.size)
 }
 
+// hasCopy reports whether a remote list has a downloaded copy to serve;
+// local lists always do.
+func (s *source) hasCopy() bool {
+	if !s.remote {
+		return true
+	}
+	_, err := os.Stat(s.path)
+	return err == nil
+}
+
 // name is how logs and errors name the source: never a URL's query string.
-func (s *source) name() string {
-	if u, err := url.Parse(s.Location); err == nil && s.remote {
+func (s *source) name() string { return LocationName(s.Location) }
+
+// LocationName is how a list location is shown in logs and summaries: a
+// URL without its query string, user info or fragment, which may hold
+// credentials; a file path unchanged.
+func LocationName(location string) string {
+	if u, err := url.Parse(location); err == nil && IsRemote(location) {
 		u.RawQuery, u.User, u.Fragment = "", nil, ""
 		return u.String()
 	}
-	return s.Location
+	return location
 }
