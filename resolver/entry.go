@@ -51,7 +51,7 @@ func (h *entry) ServeDNS(ctx context.Context, req *Request) (*dns.Msg, error) {
 	if err != nil {
 		return nil, err
 	}
-	req.replay.epoch = epoch
+	req.reuse.ticket.epoch = epoch
 	finish(q, resp)
 	if h.metrics != nil {
 		h.metrics.answered(req.Transport, req.Profile.Name, resp.Rcode, time.Since(start))
@@ -74,7 +74,7 @@ func (h *entry) answer(ctx context.Context, req *Request) (resp *dns.Msg, err er
 	}
 	resp, err = h.next.ServeDNS(ctx, req)
 	if err == nil {
-		req.replay.ok = !req.stale && !req.uncacheable
+		req.reuse.ticket.ok = !req.reuse.stale && !req.reuse.uncacheable
 		return resp, nil
 	}
 	if ctx.Err() != nil || errors.Is(err, ErrLimited) {
@@ -180,7 +180,7 @@ func (h *entry) Replay(req *Request, q, dst []byte) ([]byte, uint32, bool) {
 
 // Sent implements Replayer.
 func (h *entry) Sent(req *Request, q, ans []byte) {
-	if h.replay == nil || !req.replay.ok {
+	if h.replay == nil || !req.reuse.ticket.ok {
 		return
 	}
 	var w wireQuery

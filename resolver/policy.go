@@ -137,7 +137,7 @@ func (s *policyStep) rewrite(ctx context.Context, req *Request, target string, v
 		return nil, err
 	}
 	// For replay: the answer is made of the target's.
-	req.cached, req.uncacheable, req.stale = subReq.cached, subReq.uncacheable, subReq.stale
+	req.reuse.cached, req.reuse.uncacheable, req.reuse.stale = subReq.reuse.cached, subReq.reuse.uncacheable, subReq.reuse.stale
 	m := NewReply(req.Msg, resp.Rcode)
 	cname := &dns.CNAME{Hdr: dns.RR_Header{Name: q.Name, Rrtype: dns.TypeCNAME, Class: dns.ClassINET, Ttl: rewriteTTL}, Target: target}
 	m.Answer = append([]dns.RR{cname}, resp.Answer...)

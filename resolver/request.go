@@ -31,12 +31,7 @@ type Request struct {
 	// (zero: when the chain is called). Durations count from there.
 	Received time.Time
 
-	// Set by the chain while it answers, for replay (see Replayer).
-	replay      replayTicket       // noted by the entry step
-	cached      bool               // the answer came from the cache, or was just stored in it
-	uncacheable bool               // the cache would not store the answer: never replayed either
-	stale       bool               // the answer is a stale one (RFC 8767)
-	policy      prometheus.Counter // the policy counter the answer counted in, counted again on replay
+	reuse reuseNotes // set by the chain while it answers (reuse.go)
 }
 
 // start is when answering req began: Received, else now.
@@ -51,7 +46,7 @@ func (r *Request) start(now time.Time) time.Time {
 // replays of the answer count in it too.
 func (r *Request) countPolicy(c prometheus.Counter) {
 	c.Inc()
-	r.policy = c
+	r.reuse.policy = c
 }
 
 // Handler answers a request. It returns a message rather than writing one, so

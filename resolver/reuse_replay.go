@@ -132,8 +132,8 @@ func (r *replay) keep(w *wireQuery, req *Request, ans []byte) {
 		life = time.Duration(f.minTTL) * replayFor / 10
 	}
 	e := &replayEntry{
-		ans: append([]byte(nil), ans...), maxAge: f.maxAge, rcode: f.rcode, cached: req.cached, policy: req.policy,
-		epoch: req.replay.epoch, expires: r.now() + int64(life),
+		ans: append([]byte(nil), ans...), maxAge: f.maxAge, rcode: f.rcode, cached: req.reuse.cached, policy: req.reuse.policy,
+		epoch: req.reuse.ticket.epoch, expires: r.now() + int64(life),
 	}
 	key := w.key[:w.keyLen]
 	sh := r.shard(key)

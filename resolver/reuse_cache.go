@@ -92,7 +92,7 @@ func (c *Cache) ServeDNS(ctx context.Context, req *Request) (*dns.Msg, error) {
 		age := now - e.stored
 		if age < e.ttl {
 			c.cfg.Metrics.cacheHit()
-			req.cached = true
+			req.reuse.cached = true
 			c.maybePrefetch(req, e, age)
 			return e.reply(req.Msg, age, false), nil
 		}
@@ -106,8 +106,8 @@ func (c *Cache) ServeDNS(ctx context.Context, req *Request) (*dns.Msg, error) {
 	if err != nil {
 		return nil, err
 	}
-	req.cached = c.insert(key, resp, now)
-	req.uncacheable = !req.cached
+	req.reuse.cached = c.insert(key, resp, now)
+	req.reuse.uncacheable = !req.reuse.cached
 	return resp, nil
 }
 
@@ -142,7 +142,7 @@ func (c *Cache) refreshStale(ctx context.Context, req *Request, e *cacheEntry) *
 	select {
 	case r := <-done:
 		if r.err == nil && r.resp.Rcode != dns.RcodeServerFailure {
-			req.cached, req.uncacheable = r.stored, !r.stored // as on a miss: replay keeps only what the cache keeps
+			req.reuse.cached, req.reuse.uncacheable = r.stored, !r.stored // as on a miss: replay keeps only what the cache keeps
 			return r.resp
 		}
 	case <-timer.C:
@@ -154,7 +154,7 @@ func (c *Cache) refreshStale(ctx context.Context, req *Request, e *cacheEntry) *
 // stale answers from an expired entry with StaleTTL and EDE 3.
 func (c *Cache) stale(req *Request, e *cacheEntry) *dns.Msg {
 	c.cfg.Metrics.staleServed()
-	req.stale = true
+	req.reuse.stale = true
 	m := e.reply(req.Msg, 0, true)
 	AddEDE(req.Msg, m, EDEStaleAnswer, "")
 	return m
