@@ -41,6 +41,7 @@ type Gateway struct {
 	certs    *certs.Manager     // nil without encrypted front-ends
 	limiter  *ratelimit.Limiter // nil without rate_limit's query rates
 	conns    *ratelimit.Conns   // connection admission, every transport
+	pressure *pressureLog       // the summary of refusals under attack
 	xdp      *xdp.Filter        // nil unless attached
 
 	plain   *plain.Server
@@ -105,6 +106,8 @@ func New(cfg *config.Config, log *slog.Logger) (_ *Gateway, err error) {
 	if err = g.newFrontends(rm); err != nil {
 		return nil, err
 	}
+	g.pressure = newPressureLog(g.registry, log, cfg.Log.PressureInterval.Std())
+	g.closers = append(g.closers, g.pressure)
 	if cfg.Listen.Metrics != "" {
 		var limits *limitsSource
 		if g.limiter != nil {
@@ -165,6 +168,7 @@ func (g *Gateway) Start(ctx context.Context) error {
 	if g.metrics != nil {
 		starts = append(starts, g.metrics.start)
 	}
+	starts = append(starts, g.pressure.start)
 	for _, start := range starts {
 		if err := start(); err != nil {
 			g.Shutdown(ctx)

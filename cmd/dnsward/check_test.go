@@ -77,7 +77,7 @@ const fullSummary = `c.yaml: OK
   xdp                 interfaces lo, mode auto
   doq                 0-RTT on; Retry never
   data_dir            data
-  log                 level debug, format json
+  log                 level debug, format json, pressure summary every 10s at most
 `
 
 // TestCheckSummary: check prints every setting it validated (it printed

@@ -33,7 +33,7 @@ func summary(w io.Writer, cfg *config.Config) error {
 	profileRows(r, cfg)
 	limitRows(r, cfg)
 	r.add("data_dir", "%s", cfg.DataDir)
-	r.add("log", "level %s, format %s", cfg.Log.Level, cfg.Log.Format)
+	r.add("log", "level %s, format %s, pressure summary every %s at most", cfg.Log.Level, cfg.Log.Format, cfg.Log.PressureInterval.Std())
 	return tw.Flush()
 }
 

@@ -76,6 +76,10 @@ type Cache struct {
 type Log struct {
 	Level  string `yaml:"level"`  // debug, info, warn, error
 	Format string `yaml:"format"` // text or json
+	// PressureInterval is how often, at most, one line sums up the queries
+	// and connections refused and the protocol errors seen since the last
+	// (only when there were any); default 10s.
+	PressureInterval Duration `yaml:"pressure_interval"`
 }
 
 // Load reads and validates a configuration file.
@@ -129,6 +133,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Log.Format == "" {
 		c.Log.Format = "text"
+	}
+	if c.Log.PressureInterval == 0 {
+		c.Log.PressureInterval = Duration(10e9)
 	}
 	if c.ListRefresh == 0 {
 		c.ListRefresh = Duration(12 * 60 * 60 * 1e9)
@@ -188,6 +195,9 @@ func (c *Config) validate() Errors {
 	case "debug", "info", "warn", "error":
 	default:
 		add(c.errAt("log.level", "must be debug, info, warn or error, got %q", c.Log.Level))
+	}
+	if c.Log.PressureInterval < Duration(1e9) {
+		add(c.errAt("log.pressure_interval", "must be at least 1s, got %s", c.Log.PressureInterval.Std()))
 	}
 	switch c.Log.Format {
 	case "text", "json":

@@ -1,0 +1,89 @@
+package gateway
+
+import (
+	"bytes"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/dnsward/dnsward/internal/dnstest"
+)
+
+// syncBuffer is a log sink safe for the gateway's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestPressureSummary: a burst over the rate limit and connections over the
+// per-prefix bound produce one summary line per interval saying how many, on
+// which transport and under which limit, and no line names the client; a
+// quiet interval logs nothing.
+func TestPressureSummary(t *testing.T) {
+	addr := fmt.Sprintf("127.0.0.1:%d", dnstest.FreePort(t))
+	var logs syncBuffer
+	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	yaml := fmt.Sprintf("listen: {dns: [%q]}\nupstreams: [udp://127.0.0.1:9]\n"+
+		"rate_limit: {qps: 1, burst: 1, max_conns_per_prefix: 1}\nlog: {pressure_interval: 1s}\n", addr)
+	runGateway(t, loadYAML(t, t.TempDir(), yaml), log)
+
+	c := &dns.Client{Net: "udp", Timeout: 100 * time.Millisecond}
+	for range 20 {
+		c.Exchange(new(dns.Msg).SetQuestion("localhost.", dns.TypeA), addr) // most are dropped: no answer
+	}
+	tc := &dns.Client{Net: "tcp", Timeout: time.Second}
+	held, err := tc.Dial(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	for range 3 { // refused at accept: over max_conns_per_prefix 1
+		if c, err := tc.Dial(addr); err == nil {
+			c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+			c.Read(make([]byte, 1))
+			c.Close()
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(logs.String(), "connections_refused") && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	out := logs.String()
+	var line string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, "clients refused or misbehaving") {
+			line += l + "\n"
+		}
+	}
+	for _, want := range []string{"queries_limited=", "queries_limited_by_transport=udp:", "connections_refused=3", "connections_refused_by_reason=per_prefix:3"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("summary lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "127.0.0.1") {
+		t.Errorf("a log line names the client:\n%s", out)
+	}
+	// Nothing happens for two intervals: no new line.
+	n := strings.Count(logs.String(), "clients refused or misbehaving")
+	time.Sleep(2500 * time.Millisecond)
+	if m := strings.Count(logs.String(), "clients refused or misbehaving"); m != n {
+		t.Errorf("%d summary lines in quiet intervals", m-n)
+	}
+}
