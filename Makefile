@@ -1,7 +1,7 @@
 # The one test command (README.md and .ci/run both use it).
 GO ?= go
 
-.PHONY: build test vet fuzz bench
+.PHONY: build test vet fuzz gobench
 
 build:
 	$(GO) build -o bin/dnsward ./cmd/dnsward
@@ -21,5 +21,7 @@ fuzz:
 	  done; \
 	done
 
-bench:
+# Go micro-benchmarks beside the code they measure (bench/ holds the scripts
+# that compare dnsward with its peers; `dnsward bench` is the load generator).
+gobench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
