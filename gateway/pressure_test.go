@@ -1,36 +1,17 @@
 package gateway
 
 import (
-	"bytes"
 	"fmt"
-	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/dnsward/dnsward/internal/frontendtest"
 
 	"github.com/miekg/dns"
 
 	"github.com/dnsward/dnsward/internal/dnstest"
 )
-
-// syncBuffer is a log sink safe for the gateway's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestPressureSummary: a burst over the rate limit and connections over the
 // per-prefix bound produce one summary line per interval saying how many, on
@@ -38,11 +19,10 @@ func (s *syncBuffer) String() string {
 // quiet interval logs nothing.
 func TestPressureSummary(t *testing.T) {
 	addr := fmt.Sprintf("127.0.0.1:%d", dnstest.FreePort(t))
-	var logs syncBuffer
-	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	var logs frontendtest.Logs
 	yaml := fmt.Sprintf("listen: {dns: [%q]}\nupstreams: [udp://127.0.0.1:9]\n"+
 		"rate_limit: {qps: 1, burst: 1, max_conns_per_prefix: 1}\nlog: {pressure_interval: 1s}\n", addr)
-	runGateway(t, loadYAML(t, t.TempDir(), yaml), log)
+	runGateway(t, loadYAML(t, t.TempDir(), yaml), logs.Logger())
 
 	c := &dns.Client{Net: "udp", Timeout: 100 * time.Millisecond}
 	for range 20 {
@@ -61,10 +41,7 @@ func TestPressureSummary(t *testing.T) {
 			c.Close()
 		}
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(logs.String(), "connections_refused") && time.Now().Before(deadline) {
-		time.Sleep(100 * time.Millisecond)
-	}
+	logs.WaitFor(t, "connections_refused=3")
 	out := logs.String()
 	var line string
 	for _, l := range strings.Split(out, "\n") {
@@ -77,8 +54,8 @@ func TestPressureSummary(t *testing.T) {
 			t.Errorf("summary lacks %q:\n%s", want, out)
 		}
 	}
-	if strings.Contains(out, "127.0.0.1") {
-		t.Errorf("a log line names the client:\n%s", out)
+	if strings.Contains(line, "127.0.0.1") {
+		t.Errorf("the summary names the client:\n%s", line)
 	}
 	// Nothing happens for two intervals: no new line.
 	n := strings.Count(logs.String(), "clients refused or misbehaving")
