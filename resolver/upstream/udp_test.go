@@ -4,14 +4,18 @@ import (
 	"context"
 	"errors"
 	"net"
+	"runtime"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
 )
 
-// TestUDPTruncatedRetriesTCP: a TC=1 UDP answer is retried over TCP on the
-// same address, and a truncated answer is never returned.
+// TestUDPTruncatedRetriesTCP: a TC=1 UDP answer, or one larger than the
+// query allows (here 512 bytes, no EDNS), is retried over TCP on the same
+// address, and a truncated answer is never returned.
 func TestUDPTruncatedRetriesTCP(t *testing.T) {
 	truncated := func(q *dns.Msg) *dns.Msg {
 		r := new(dns.Msg)
@@ -19,21 +23,34 @@ func TestUDPTruncatedRetriesTCP(t *testing.T) {
 		r.Truncated = true
 		return r
 	}
-	t.Run("tcp answers", func(t *testing.T) {
-		pc, ln := listenPair(t)
-		udp := startUDP(t, pc, truncated)
-		tcp := startStream(t, ln, answerA)
-		u := newUpstream(t, "udp://"+udp.addr, testOptions())
-		q := query("big.test.", 99)
-		r, err := u.Exchange(context.Background(), q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		checkAnswer(t, q, r)
-		if udp.hits.Load() != 1 || tcp.hits.Load() != 1 {
-			t.Errorf("udp hits %d, tcp hits %d; want 1 each", udp.hits.Load(), tcp.hits.Load())
-		}
-	})
+	oversized := func(q *dns.Msg) *dns.Msg {
+		r := answerA(q)
+		r.Extra = append(r.Extra, &dns.TXT{
+			Hdr: dns.RR_Header{Name: q.Question[0].Name, Rrtype: dns.TypeTXT, Class: dns.ClassINET, Ttl: 60},
+			Txt: []string{strings.Repeat("x", 255), strings.Repeat("y", 255)},
+		})
+		return r
+	}
+	for _, tt := range []struct {
+		name string
+		udp  answerFunc
+	}{{"truncated", truncated}, {"oversized", oversized}} {
+		t.Run(tt.name+", tcp answers", func(t *testing.T) {
+			pc, ln := listenPair(t)
+			udp := startUDP(t, pc, tt.udp)
+			tcp := startStream(t, ln, answerA)
+			u := newUpstream(t, "udp://"+udp.addr, testOptions())
+			q := query("big.test.", 99)
+			r, err := u.Exchange(context.Background(), q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkAnswer(t, q, r)
+			if udp.hits.Load() != 1 || tcp.hits.Load() != 1 {
+				t.Errorf("udp hits %d, tcp hits %d; want 1 each", udp.hits.Load(), tcp.hits.Load())
+			}
+		})
+	}
 	t.Run("no tcp", func(t *testing.T) {
 		udp := startUDP(t, listenUDP(t), truncated)
 		u := newUpstream(t, "udp://"+udp.addr, testOptions())
@@ -169,4 +186,46 @@ func TestUDPResend(t *testing.T) {
 		// one chance in 65536 of a false alarm
 		t.Errorf("both attempts used ID %d, want a fresh random ID", first.id)
 	}
+}
+
+// TestUDPPendingHeap: exchanges waiting on an upstream that never answers
+// hold small buffers: 1,024 of them pending grow the heap by less than
+// 10 MB (a 64 KiB buffer each used to make it 67 MB).
+func TestUDPPendingHeap(t *testing.T) {
+	const pending, batch = 1024, 64
+	hole := startUDP(t, listenUDP(t), silent)
+	opts := testOptions()
+	opts.Timeout = time.Minute
+	u := newUpstream(t, hole.addr, opts)
+	before := heapAlloc()
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	defer func() { cancel(); wg.Wait() }()
+	// In batches, each sent before the next, so that no query is lost in
+	// the blackhole's socket buffer before it is counted.
+	for i := 0; i < pending; i += batch {
+		for j := range batch {
+			wg.Go(func() { _, _ = u.Exchange(ctx, query("hole.test.", uint16(i+j))) })
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for hole.hits.Load() < int64(i+batch) && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+		if n := hole.hits.Load(); n < int64(i+batch) {
+			t.Fatalf("the blackhole got %d of %d queries", n, i+batch)
+		}
+	}
+	growth := int64(heapAlloc()) - int64(before)
+	t.Logf("%d pending exchanges: heap %+.1f MB", pending, float64(growth)/1e6)
+	if growth > 10<<20 {
+		t.Errorf("heap grew %.1f MB with %d exchanges pending, want ≤ 10 MB", float64(growth)/1e6, pending)
+	}
+}
+
+// heapAlloc is the live heap after a full collection.
+func heapAlloc() uint64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
 }
