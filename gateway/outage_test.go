@@ -157,23 +157,36 @@ data_dir: %s
 }
 
 // TestSlowUpstreamAnswered: an upstream that takes 2 s to answer is
-// answered under the default timeouts (a try used to be 1.25 s).
+// answered under the default timeouts (a try used to be 1.25 s), and
+// upstream_try_timeout decides how long it is waited for.
 func TestSlowUpstreamAnswered(t *testing.T) {
 	auth := dnstest.StartAuthority(t, []string{"slow.example. 300 IN A 127.0.0.7"},
 		func(string) time.Duration { return 2 * time.Second })
-	addr := fmt.Sprintf("127.0.0.1:%d", dnstest.FreePort(t))
-	runGateway(t, loadYAML(t, t.TempDir(), fmt.Sprintf(`listen: {dns: [%q]}
+	tests := []struct {
+		name      string
+		yaml      string
+		wantRcode int
+	}{
+		{"default", "", dns.RcodeSuccess},
+		{"shorter try", "upstream_try_timeout: 1s\n", dns.RcodeServerFailure},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			addr := fmt.Sprintf("127.0.0.1:%d", dnstest.FreePort(t))
+			runGateway(t, loadYAML(t, t.TempDir(), fmt.Sprintf(`listen: {dns: [%q]}
 upstreams: [udp://%s]
 data_dir: %s
-`, addr, auth.Addr, t.TempDir())), nil)
-	q := new(dns.Msg)
-	q.SetQuestion("slow.example.", dns.TypeA)
-	start := time.Now()
-	resp, _, err := (&dns.Client{Timeout: 8 * time.Second}).Exchange(q, addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.Rcode != dns.RcodeSuccess || len(resp.Answer) != 1 {
-		t.Fatalf("answer after %v: %v, want the slow upstream's A record", time.Since(start), resp)
+`, addr, auth.Addr, t.TempDir())+tt.yaml), nil)
+			q := new(dns.Msg)
+			q.SetQuestion("slow.example.", dns.TypeA)
+			start := time.Now()
+			resp, _, err := (&dns.Client{Timeout: 8 * time.Second}).Exchange(q, addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.Rcode != tt.wantRcode || (tt.wantRcode == dns.RcodeSuccess && len(resp.Answer) != 1) {
+				t.Fatalf("answer after %v: %v, want %s", time.Since(start), resp, dns.RcodeToString[tt.wantRcode])
+			}
+		})
 	}
 }
