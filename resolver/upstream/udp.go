@@ -2,9 +2,11 @@ package upstream
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"time"
 
 	"github.com/miekg/dns"
@@ -30,86 +32,147 @@ func newUDP(ep endpoint, opts Options) *udpClient {
 // lost datagram is sent again.
 const udpAttempts = 2
 
-// udpResult is what one attempt returns.
+func (c *udpClient) exchange(ctx context.Context, q *dns.Msg) (*dns.Msg, error) {
+	r, err := c.exchangeUDP(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if r.Truncated {
+		c.log.Debug("truncated UDP answer, retrying over TCP", "upstream", c.ep.String(), "qname", q.Question[0].Name)
+		return c.tcp.exchange(ctx, q)
+	}
+	return r, nil
+}
+
+// exchangeUDP sends q and waits for its answer until ctx ends, in the
+// caller's goroutine unless the first copy goes unanswered until the first
+// resend.
+func (c *udpClient) exchangeUDP(ctx context.Context, q *dns.Msg) (*dns.Msg, error) {
+	var every time.Duration // between copies; 0: one copy
+	if dl, ok := ctx.Deadline(); ok {
+		every = time.Until(dl) / udpAttempts
+	}
+	first, err := c.send(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	var resendAt time.Time
+	if every > 0 {
+		resendAt = time.Now().Add(every)
+	}
+	r, err := c.wait(ctx, q, first, resendAt)
+	if err != errNoAnswerYet {
+		first.conn.Close()
+		return r, err
+	}
+	return c.resend(ctx, q, first, every)
+}
+
+// resend sends the other copies of q, every `every`, while the sockets of
+// the earlier ones keep listening, and returns the first result of any
+// copy: an answer, a network error (refused: resending would not help), or
+// the end of ctx.
+func (c *udpClient) resend(ctx context.Context, q *dns.Msg, first *udpTry, every time.Duration) (*dns.Msg, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // ends the waits still going
+	results := make(chan udpResult, udpAttempts)
+	listen := func(t *udpTry) {
+		go func() {
+			defer t.conn.Close()
+			r, err := c.wait(ctx, q, t, time.Time{})
+			results <- udpResult{r, err}
+		}()
+	}
+	listen(first)
+	for sent := 1; sent < udpAttempts; sent++ {
+		c.log.Debug("no UDP answer yet, resending", "upstream", c.ep.String(), "qname", q.Question[0].Name)
+		t, err := c.send(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		listen(t)
+		if sent+1 < udpAttempts {
+			select {
+			case res := <-results:
+				return res.r, res.err
+			case <-time.After(every):
+			}
+		}
+	}
+	res := <-results
+	return res.r, res.err
+}
+
+// udpTry is one copy of a query: its socket and message ID.
+type udpTry struct {
+	conn net.Conn
+	id   uint16
+}
+
+// udpResult is what waiting for one copy returns.
 type udpResult struct {
 	r   *dns.Msg
 	err error
 }
 
-func (c *udpClient) exchange(ctx context.Context, q *dns.Msg) (*dns.Msg, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel() // ends the attempts still waiting
-	results := make(chan udpResult, udpAttempts)
-	send := func() {
-		go func() {
-			r, err := c.exchangeUDP(ctx, q)
-			results <- udpResult{r, err}
-		}()
-	}
-	send()
-	var resend <-chan time.Time
-	if dl, ok := ctx.Deadline(); ok {
-		tick := time.NewTicker(time.Until(dl) / udpAttempts)
-		defer tick.Stop()
-		resend = tick.C
-	}
-	for sent := 1; ; {
-		select {
-		case res := <-results:
-			// The first result ends the exchange: an answer, a network error
-			// (refused: resending would not help), or the end of ctx.
-			if res.err != nil {
-				return nil, res.err
-			}
-			if res.r.Truncated {
-				c.log.Debug("truncated UDP answer, retrying over TCP", "upstream", c.ep.String(), "qname", q.Question[0].Name)
-				return c.tcp.exchange(ctx, q)
-			}
-			return res.r, nil
-		case <-resend:
-			if sent < udpAttempts {
-				sent++
-				c.log.Debug("no UDP answer yet, resending", "upstream", c.ep.String(), "qname", q.Question[0].Name)
-				send()
-			}
-		}
-	}
-}
-
-// aLongTimeAgo is a deadline in the past, to interrupt blocked I/O.
-var aLongTimeAgo = time.Unix(1, 0)
-
-// exchangeUDP makes one attempt, giving up when ctx ends. While it waits it
-// holds only a buffer of the size the query advertises (RFC 6891 §6.2.5); a
-// larger answer is asked again over TCP.
-func (c *udpClient) exchangeUDP(ctx context.Context, q *dns.Msg) (*dns.Msg, error) {
+// send sends q with a new ID from a new socket. The query is packed into a
+// pooled buffer, which goes back before the wait for the answer.
+func (c *udpClient) send(ctx context.Context, q *dns.Msg) (*udpTry, error) {
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "udp", loopbackFor(c.ep.addr))
 	if err != nil {
 		return nil, err
 	}
-	defer conn.Close()
-	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(aLongTimeAgo) })
-	defer stop()
-
-	id := randomID()
-	if err := c.send(conn, q, id); err != nil {
+	t := &udpTry{conn: conn, id: randomID()}
+	bp := getBuf()
+	defer putBuf(bp)
+	frame, err := packFrame(q, t.id, *bp)
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("%w: %v", errProtocol, err)
+	}
+	if _, err := conn.Write(frame[2:]); err != nil {
+		conn.Close()
 		return nil, err
 	}
+	return t, nil
+}
+
+// errNoAnswerYet ends a wait at its resend time.
+var errNoAnswerYet = errors.New("no answer yet")
+
+// aLongTimeAgo is a deadline in the past, to interrupt blocked I/O.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// wait reads the answer to t until ctx ends, or until resendAt if set
+// (errNoAnswerYet). It holds only a buffer of the size the query advertises
+// (RFC 6891 §6.2.5); a larger answer comes back as truncated, to be asked
+// again over TCP.
+func (c *udpClient) wait(ctx context.Context, q *dns.Msg, t *udpTry, resendAt time.Time) (*dns.Msg, error) {
+	until := resendAt
+	if dl, ok := ctx.Deadline(); ok && (until.IsZero() || dl.Before(until)) {
+		until = dl
+	}
+	_ = t.conn.SetReadDeadline(until) // zero: none
+	stop := context.AfterFunc(ctx, func() { _ = t.conn.SetReadDeadline(aLongTimeAgo) })
+	defer stop()
 	buf := make([]byte, udpSize(q)+1) // one byte more shows an oversized answer
 	for {
-		n, err := conn.Read(buf)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil, context.Cause(ctx)
-			}
+		n, err := t.conn.Read(buf)
+		switch {
+		case err == nil:
+		case ctx.Err() != nil:
+			return nil, context.Cause(ctx)
+		case errors.Is(err, os.ErrDeadlineExceeded) && !resendAt.IsZero() && !time.Now().Before(resendAt):
+			return nil, errNoAnswerYet
+		default:
 			return nil, err
 		}
 		if n == len(buf) {
 			c.log.Debug("UDP answer larger than advertised, retrying over TCP", "upstream", c.ep.String(), "qname", q.Question[0].Name)
 			return &dns.Msg{MsgHdr: dns.MsgHdr{Truncated: true}}, nil
 		}
-		r, err := parseReply(q, id, buf[:n])
+		r, err := parseReply(q, t.id, buf[:n])
 		if err != nil {
 			// Anti-spoofing (RFC 5452): a reply that does not match ID and
 			// question is dropped and we keep waiting for the real one.
@@ -118,19 +181,6 @@ func (c *udpClient) exchangeUDP(ctx context.Context, q *dns.Msg) (*dns.Msg, erro
 		}
 		return r, nil
 	}
-}
-
-// send packs q with id into a pooled buffer, which it returns before the
-// wait for the answer, and writes it to conn.
-func (c *udpClient) send(conn net.Conn, q *dns.Msg, id uint16) error {
-	bp := getBuf()
-	defer putBuf(bp)
-	frame, err := packFrame(q, id, *bp)
-	if err != nil {
-		return fmt.Errorf("%w: %v", errProtocol, err)
-	}
-	_, err = conn.Write(frame[2:])
-	return err
 }
 
 // udpSize is the largest UDP answer q allows: its EDNS buffer size, or 512

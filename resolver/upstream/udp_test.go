@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -183,5 +184,31 @@ func TestUDPResend(t *testing.T) {
 	if first.id == second.id {
 		// one chance in 65536 of a false alarm
 		t.Errorf("both attempts used ID %d, want a fresh random ID", first.id)
+	}
+}
+
+// TestUDPLateAnswer: an answer to the first copy that comes after the
+// resend still counts (the first socket keeps listening), so an upstream
+// slower than half the timeout is answered.
+func TestUDPLateAnswer(t *testing.T) {
+	var n atomic.Int32
+	s := startUDP(t, listenUDP(t), func(q *dns.Msg) *dns.Msg {
+		if n.Add(1) > 1 {
+			return nil // the resent copy is never answered
+		}
+		time.Sleep(700 * time.Millisecond)
+		return answerA(q)
+	})
+	opts := testOptions()
+	opts.Timeout = time.Second // resend at 500 ms
+	u := newUpstream(t, s.addr, opts)
+	q := query("late.test.", 8)
+	r, err := u.Exchange(context.Background(), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkAnswer(t, q, r)
+	if got := n.Load(); got != udpAttempts {
+		t.Errorf("the upstream got %d copies, want %d", got, udpAttempts)
 	}
 }
