@@ -355,7 +355,7 @@ func TestGroupAllDeadFailsFast(t *testing.T) {
 	asked := hole.hits.Load()
 	start := time.Now()
 	_, err := g.Exchange(context.Background(), query("dead.test.", 99))
-	if took := time.Since(start); took > 50*time.Millisecond {
+	if took := time.Since(start); took > 200*time.Millisecond {
 		t.Errorf("the query took %v, want an immediate failure", took)
 	}
 	var ge *GroupError
@@ -385,7 +385,7 @@ func TestGroupDeadRecovers(t *testing.T) {
 	time.Sleep(150 * time.Millisecond) // the rest has ended
 	start := time.Now()
 	_, _ = g.Exchange(context.Background(), query("back.test.", 2)) // claims the probe
-	if took := time.Since(start); took > 50*time.Millisecond {
+	if took := time.Since(start); took > 200*time.Millisecond {
 		t.Errorf("the probing query took %v, want it not to wait for the probe", took)
 	}
 	deadline := time.Now().Add(2 * time.Second)
