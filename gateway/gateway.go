@@ -120,11 +120,8 @@ func New(cfg *config.Config, log *slog.Logger) (_ *Gateway, err error) {
 
 func (g *Gateway) newUpstreams() (*upstream.Group, error) {
 	var ups []resolver.Upstream
-	// One exchange gets at most half the resolution's budget, so that an
-	// upstream that never answers leaves time to fail over to the next.
-	timeout := min(upstream.DefaultTimeout, g.cfg.UpstreamTimeout.Std()/2)
 	for _, raw := range g.cfg.Upstreams {
-		u, err := upstream.New(raw, upstream.Options{Timeout: timeout, Logger: g.log, Metrics: g.registry})
+		u, err := upstream.New(raw, upstream.Options{Timeout: g.cfg.UpstreamTryTimeout.Std(), Logger: g.log, Metrics: g.registry})
 		if err != nil {
 			for _, u := range ups {
 				u.Close()

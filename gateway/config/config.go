@@ -26,6 +26,10 @@ type Config struct {
 	Log             Log      `yaml:"log"`
 	DataDir         string   `yaml:"data_dir"` // certificates, ACME account, list caches
 
+	// UpstreamTryTimeout is how long one upstream may take to answer before
+	// the query fails over to the next; default min(3s, UpstreamTimeout/2).
+	UpstreamTryTimeout Duration `yaml:"upstream_try_timeout"`
+
 	ServerName     string              `yaml:"server_name"` // certificate name; profile hosts are added
 	TLS            TLS                 `yaml:"tls"`
 	TrustedProxies []string            `yaml:"trusted_proxies"` // CIDRs whose PROXY v2 / X-Forwarded-For is believed
@@ -128,6 +132,11 @@ func (c *Config) applyDefaults() {
 	if c.UpstreamTimeout == 0 {
 		c.UpstreamTimeout = Duration(5e9)
 	}
+	if c.UpstreamTryTimeout == 0 {
+		// Half the budget, so that an upstream that never answers leaves
+		// time to fail over to the next.
+		c.UpstreamTryTimeout = min(Duration(upstream.DefaultTimeout), c.UpstreamTimeout/2)
+	}
 	if c.Log.Level == "" {
 		c.Log.Level = "info"
 	}
@@ -183,6 +192,10 @@ func (c *Config) validate() Errors {
 		if err := checkUpstream(u); err != nil {
 			add(c.errAt(fmt.Sprintf("upstreams[%d]", i), "%v", err))
 		}
+	}
+	if c.UpstreamTryTimeout > c.UpstreamTimeout {
+		add(c.errAt("upstream_try_timeout", "%v is longer than upstream_timeout (%v), which bounds the whole resolution",
+			c.UpstreamTryTimeout.Std(), c.UpstreamTimeout.Std()))
 	}
 	if c.Cache.Size < 0 {
 		add(c.errAt("cache.size", "must not be negative, got %d", c.Cache.Size))

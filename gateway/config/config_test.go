@@ -33,6 +33,31 @@ cache:
 	}
 }
 
+// TestUpstreamTryTimeout: the per-try timeout defaults to half the budget,
+// at most 3 s, and an explicit value is kept.
+func TestUpstreamTryTimeout(t *testing.T) {
+	const base = "listen:\n  dns: [\"127.0.0.1:8053\"]\nupstreams: [udp://127.0.0.1:5300]\n"
+	tests := []struct {
+		yaml string
+		want time.Duration
+	}{
+		{"", 2500 * time.Millisecond},
+		{"upstream_timeout: 2s\n", time.Second},
+		{"upstream_timeout: 20s\n", 3 * time.Second},
+		{"upstream_try_timeout: 4s\n", 4 * time.Second},
+		{"upstream_timeout: 20s\nupstream_try_timeout: 8s\n", 8 * time.Second},
+	}
+	for _, tt := range tests {
+		cfg, err := Parse("c.yaml", []byte(base+tt.yaml))
+		if err != nil {
+			t.Fatalf("%q: %v", tt.yaml, err)
+		}
+		if got := cfg.UpstreamTryTimeout.Std(); got != tt.want {
+			t.Errorf("%q: try timeout %v, want %v", tt.yaml, got, tt.want)
+		}
+	}
+}
+
 func TestParseErrors(t *testing.T) {
 	const base = "listen:\n  dns: [\"127.0.0.1:8053\"]\nupstreams: [udp://127.0.0.1:5300]\n"
 	tests := []struct {
@@ -41,7 +66,7 @@ func TestParseErrors(t *testing.T) {
 		want string
 	}{
 		{"unknown top-level key", base + "caches:\n  size: 1\n",
-			"c.yaml:4: caches: unknown key (known keys: cache, data_dir, default_profile, doq, list_refresh, listen, lists, log, profiles, proxy_protocol, rate_limit, server_name, tls, trusted_proxies, upstream_timeout, upstreams, xdp)"},
+			"c.yaml:4: caches: unknown key (known keys: cache, data_dir, default_profile, doq, list_refresh, listen, lists, log, profiles, proxy_protocol, rate_limit, server_name, tls, trusted_proxies, upstream_timeout, upstream_try_timeout, upstreams, xdp)"},
 		{"unknown nested key", base + "cache:\n  sise: 10\n",
 			"c.yaml:5: cache.sise: unknown key (known keys: max_ttl, min_ttl, serve_stale, size)"},
 		{"wrong type integer", base + "cache:\n  size: lots\n",
@@ -64,6 +89,10 @@ func TestParseErrors(t *testing.T) {
 			`c.yaml:5: log.level: must be debug, info, warn or error, got "loud"`},
 		{"min above max ttl", base + "cache:\n  min_ttl: 2h\n  max_ttl: 1h\n",
 			"c.yaml:5: cache.min_ttl: is larger than cache.max_ttl"},
+		{"try timeout over the budget", base + "upstream_timeout: 2s\nupstream_try_timeout: 3s\n",
+			"c.yaml:5: upstream_try_timeout: 3s is longer than upstream_timeout (2s), which bounds the whole resolution"},
+		{"negative try timeout", base + "upstream_try_timeout: -1s\n",
+			`c.yaml:4: upstream_try_timeout: expected a duration such as 30s or 24h, got "-1s"`},
 		{"negative size", base + "cache:\n  size: -1\n",
 			"c.yaml:5: cache.size: must not be negative, got -1"},
 		{"invalid yaml", "listen: [\n", "c.yaml: not valid YAML: yaml: line 1: did not find expected node content"},

@@ -89,6 +89,14 @@ func bindable(port int) bool {
 // refusing to recurse anywhere else. It returns host:port.
 func StartUnbound(t testing.TB, localData []string, extraServerConf string) string {
 	t.Helper()
+	addr, _ := StartUnboundProcess(t, localData, extraServerConf)
+	return addr
+}
+
+// StartUnboundProcess is StartUnbound that also returns unbound's process,
+// for a test that kills it (by its PID) to take the upstream down.
+func StartUnboundProcess(t testing.TB, localData []string, extraServerConf string) (string, *os.Process) {
+	t.Helper()
 	bin := NeedBinary(t, "unbound", "unbound")
 	dir := t.TempDir()
 	port := FreePort(t)
@@ -128,7 +136,7 @@ func StartUnbound(t testing.TB, localData []string, extraServerConf string) stri
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	WaitForDNS(t, addr)
-	return addr
+	return addr, cmd.Process
 }
 
 // WaitForDNS polls addr over UDP until it answers, for up to 10 s.

@@ -1,6 +1,7 @@
 package upstream
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/binary"
@@ -134,14 +135,18 @@ func withoutKeepalive(q *dns.Msg) *dns.Msg {
 
 func isKeepalive(o dns.EDNS0) bool { return o.Option() == dns.EDNS0TCPKEEPALIVE }
 
+// roundTrip sends q on a new stream and reads the answer. While it waits it
+// holds only the packed query, not a pooled 64 KiB buffer.
 func (c *doqClient) roundTrip(ctx context.Context, conn *quic.Conn, q *dns.Msg) (*dns.Msg, error) {
 	q = withoutKeepalive(q)
 	bp := getBuf()
-	defer putBuf(bp)
 	frame, err := packFrame(q, 0, *bp)
 	if err != nil {
+		putBuf(bp)
 		return nil, fmt.Errorf("%w: %v", errProtocol, err)
 	}
+	frame = bytes.Clone(frame)
+	putBuf(bp)
 	st, err := conn.OpenStreamSync(ctx)
 	if err != nil {
 		return nil, err
@@ -157,15 +162,15 @@ func (c *doqClient) roundTrip(ctx context.Context, conn *quic.Conn, q *dns.Msg) 
 	if err := st.Close(); err != nil { // FIN: the query is complete
 		return nil, ctxErr(ctx, err)
 	}
-	buf := *bp
-	if _, err := io.ReadFull(st, buf[:2]); err != nil {
+	var hdr [2]byte
+	if _, err := io.ReadFull(st, hdr[:]); err != nil {
 		return nil, ctxErr(ctx, err)
 	}
-	n := binary.BigEndian.Uint16(buf)
-	if _, err := io.ReadFull(st, buf[:n]); err != nil {
+	buf := make([]byte, binary.BigEndian.Uint16(hdr[:]))
+	if _, err := io.ReadFull(st, buf); err != nil {
 		return nil, ctxErr(ctx, err)
 	}
-	return parseReply(q, 0, buf[:n])
+	return parseReply(q, 0, buf)
 }
 
 // ctxErr prefers the context's error when it caused err.

@@ -22,10 +22,12 @@ type GroupConfig struct {
 	// Upstreams are the members, at least one; their order breaks ties.
 	Upstreams []resolver.Upstream
 	// Backoff is how long a failed upstream rests before it is probed again;
-	// it doubles with each consecutive failure up to MaxBackoff. Zero means
-	// one second.
+	// it doubles with each failed probe up to MaxBackoff. Zero means one
+	// second.
 	Backoff time.Duration
-	// MaxBackoff caps the rest. Zero means one minute (or Backoff if longer).
+	// MaxBackoff caps the rest, and so how long a dead upstream that came
+	// back waits for its next probe. Zero means ten seconds (or Backoff if
+	// longer).
 	MaxBackoff time.Duration
 	// Logger receives health changes; nil means slog.Default().
 	Logger *slog.Logger
@@ -36,12 +38,22 @@ type GroupConfig struct {
 // ewmaWeight is the weight of a new latency sample.
 const ewmaWeight = 0.3
 
+// deadAfter is how many consecutive failures mark an upstream dead: it is
+// no longer asked, not even as a last resort, until a probe answers.
+const deadAfter = 3
+
+// errDead is the cause given for a dead upstream that was not asked.
+var errDead = errors.New("not asked: down after repeated failures, probed in the background")
+
 // Group forwards to several upstreams, tried in order of health and latency,
 // failing over on error or timeout. It implements resolver.Upstream.
 //
 // Order for each query: upstreams whose backoff has just expired (one query
 // probes each, then it rests again unless the probe succeeds), then healthy
 // ones by EWMA latency (unmeasured first), then resting ones as a last resort.
+// Dead ones (deadAfter consecutive failures) are only probed, in the
+// background; when every upstream is dead, Exchange fails at once, so that
+// the cache can serve stale answers without waiting (RFC 8767).
 // A SERVFAIL answer is valid and keeps the upstream healthy, but the next
 // upstream is asked once more; its answer is returned if it is not an error.
 type Group struct {
@@ -58,6 +70,8 @@ type member struct {
 	m       upstreamMetrics
 	ewma    time.Duration // 0 until the first answer
 	fails   int           // consecutive failures
+	kind    Kind          // of the last failure
+	rests   int           // rests in a row: the first, then one per probe
 	retryAt time.Time     // end of the current rest when fails > 0
 }
 
@@ -73,7 +87,7 @@ func NewGroup(cfg GroupConfig) (*Group, error) {
 		cfg.Backoff = time.Second
 	}
 	if cfg.MaxBackoff == 0 {
-		cfg.MaxBackoff = max(time.Minute, cfg.Backoff)
+		cfg.MaxBackoff = max(10*time.Second, cfg.Backoff)
 	}
 	if cfg.MaxBackoff < cfg.Backoff {
 		return nil, fmt.Errorf("upstream group: max backoff %v is below backoff %v", cfg.MaxBackoff, cfg.Backoff)
@@ -98,11 +112,15 @@ func NewGroup(cfg GroupConfig) (*Group, error) {
 }
 
 // Exchange forwards q to the members in order until one answers. When all
-// fail it returns a *GroupError (see ErrNoReachableAuthority and ErrNetwork).
+// fail, or all are dead, it returns a *GroupError (see
+// ErrNoReachableAuthority and ErrNetwork).
 func (g *Group) Exchange(ctx context.Context, q *dns.Msg) (*dns.Msg, error) {
 	order, probes := g.order(time.Now())
 	for _, mb := range probes {
 		go g.probe(mb, q.Copy())
+	}
+	if len(order) == 0 {
+		return nil, g.deadError()
 	}
 	var errs []*Error
 	var servfail *dns.Msg
@@ -153,10 +171,12 @@ func memberError(u resolver.Upstream, err error) *Error {
 }
 
 // order returns the members in the order to try them now, claiming the probe
-// of every member whose rest has ended. While some member is healthy, those
-// probes are returned apart, to run in the background: a client's query
-// must not wait out a dead upstream's timeout. With none healthy, they come
-// first in the order.
+// of every member whose rest has ended (its next rest is twice as long,
+// unless the probe answers). Probes are returned apart, to run in the
+// background, while some member is healthy (a client's query must not wait
+// out a dead upstream's timeout) and always for dead members; the probes of
+// members not yet dead come first in the order when none is healthy. Dead
+// members are otherwise left out: an empty order means all are dead.
 func (g *Group) order(now time.Time) (order, probes []*member) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -166,9 +186,10 @@ func (g *Group) order(now time.Time) (order, probes []*member) {
 		case mb.fails == 0:
 			healthy = append(healthy, mb)
 		case !now.Before(mb.retryAt):
-			mb.retryAt = now.Add(g.rest(mb.fails))
+			mb.rests++
+			mb.retryAt = now.Add(g.rest(mb.rests))
 			probe = append(probe, mb)
-		default:
+		case mb.fails < deadAfter:
 			resting = append(resting, mb)
 		}
 	}
@@ -177,7 +198,26 @@ func (g *Group) order(now time.Time) (order, probes []*member) {
 	if len(healthy) > 0 {
 		return slices.Concat(healthy, resting), probe
 	}
-	return slices.Concat(probe, resting), nil
+	var ahead []*member
+	for _, mb := range probe {
+		if mb.fails < deadAfter {
+			ahead = append(ahead, mb)
+		} else {
+			probes = append(probes, mb)
+		}
+	}
+	return slices.Concat(ahead, resting), probes
+}
+
+// deadError is the error for a query no member was asked: all are dead.
+func (g *Group) deadError() *GroupError {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	errs := make([]*Error, len(g.members))
+	for i, mb := range g.members {
+		errs[i] = &Error{Upstream: mb.u.String(), Kind: mb.kind, Err: errDead}
+	}
+	return &GroupError{Errs: errs}
 }
 
 // probe sends a copy of a client's query to a member whose rest has ended,
@@ -192,31 +232,43 @@ func (g *Group) probe(mb *member, q *dns.Msg) {
 	g.answered(mb, time.Since(start))
 }
 
-// rest is the backoff after fails consecutive failures.
-func (g *Group) rest(fails int) time.Duration {
+// rest is the length of the n-th rest in a row.
+func (g *Group) rest(n int) time.Duration {
 	d := g.backoff
-	for i := 1; i < fails && d < g.maxBackoff; i++ {
+	for i := 1; i < n && d < g.maxBackoff; i++ {
 		d *= 2
 	}
 	return min(d, g.maxBackoff)
 }
 
+// failed records a failure. A member that is not resting (the first
+// failure, or one that ended after the rest did) rests; failures during a
+// rest, of queries sent before it or of last-resort tries, do not lengthen
+// it, so that a burst of concurrent failures does not postpone the probe.
 func (g *Group) failed(mb *member, err *Error) {
+	now := time.Now()
 	g.mu.Lock()
 	mb.fails++
-	mb.retryAt = time.Now().Add(g.rest(mb.fails))
-	fails := mb.fails
+	mb.kind = err.Kind
+	if !now.Before(mb.retryAt) {
+		mb.rests++
+		mb.retryAt = now.Add(g.rest(mb.rests))
+	}
+	fails, probeIn := mb.fails, mb.retryAt.Sub(now)
 	g.mu.Unlock()
 	mb.m.setHealthy(false)
-	if fails == 1 {
+	switch fails {
+	case 1:
 		g.log.Warn("upstream unhealthy", "upstream", mb.u.String(), "kind", err.Kind.String(), "err", err.Err)
+	case deadAfter:
+		g.log.Warn("upstream down: not asked until a probe answers", "upstream", mb.u.String(), "failures", fails, "probe_in", probeIn.Round(time.Millisecond))
 	}
 }
 
 func (g *Group) answered(mb *member, rtt time.Duration) {
 	g.mu.Lock()
 	recovered := mb.fails > 0
-	mb.fails = 0
+	mb.fails, mb.rests, mb.retryAt = 0, 0, time.Time{}
 	if mb.ewma == 0 {
 		mb.ewma = rtt
 	} else {

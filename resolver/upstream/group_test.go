@@ -3,6 +3,7 @@ package upstream
 import (
 	"context"
 	"errors"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -326,5 +327,78 @@ func TestGroupNested(t *testing.T) {
 	_, err = outer.Exchange(context.Background(), query("nested.test.", 10))
 	if !errors.Is(err, ErrNoReachableAuthority) {
 		t.Fatalf("got %v, want ErrNoReachableAuthority", err)
+	}
+}
+
+// failTogether sends n queries to g at once and waits for them all to fail.
+func failTogether(t *testing.T, g *Group, n int) {
+	t.Helper()
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			if _, err := g.Exchange(context.Background(), query("dead.test.", uint16(i))); err == nil {
+				t.Error("a query to failing upstreams was answered")
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// TestGroupAllDeadFailsFast: once every upstream has failed deadAfter times
+// in a row, a query fails at once without asking them (the cache then
+// serves stale answers without waiting), and the error still tells
+// timeouts from network errors.
+func TestGroupAllDeadFailsFast(t *testing.T) {
+	hole := startSwitchable(t, modeSilent)
+	g := newGroup(t, GroupConfig{Backoff: time.Hour}, hole.addr, refusedAddr(t))
+	failTogether(t, g, deadAfter)
+	asked := hole.hits.Load()
+	start := time.Now()
+	_, err := g.Exchange(context.Background(), query("dead.test.", 99))
+	if took := time.Since(start); took > 200*time.Millisecond {
+		t.Errorf("the query took %v, want an immediate failure", took)
+	}
+	var ge *GroupError
+	if !errors.As(err, &ge) || len(ge.Errs) != 2 || !errors.Is(ge.Errs[0], errDead) {
+		t.Fatalf("got %v, want a *GroupError naming both upstreams as dead", err)
+	}
+	if ge.Errs[0].Kind != KindTimeout || ge.Errs[1].Kind != KindNetwork || !errors.Is(err, ErrNetwork) {
+		t.Errorf("kinds %v, %v: want each upstream's last failure (timeout, network)", ge.Errs[0].Kind, ge.Errs[1].Kind)
+	}
+	if n := hole.hits.Load(); n != asked {
+		t.Errorf("the dead upstream was asked %d more times", n-asked)
+	}
+}
+
+// TestGroupDeadRecovers: a dead upstream is probed in the background when
+// its rest ends, and answers again once the probe succeeds. A burst of
+// concurrent failures counts as one rest, so the probe is not postponed.
+func TestGroupDeadRecovers(t *testing.T) {
+	s := startSwitchable(t, modeSilent)
+	g := newGroup(t, GroupConfig{Backoff: 100 * time.Millisecond}, s.addr)
+	failTogether(t, g, 10)
+	s.mode.Store(modeOK)
+	var ge *GroupError
+	if _, err := g.Exchange(context.Background(), query("back.test.", 1)); !errors.As(err, &ge) || !errors.Is(ge.Errs[0], errDead) {
+		t.Fatalf("got %v during the rest, want the dead upstream not asked", err)
+	}
+	time.Sleep(150 * time.Millisecond) // the rest has ended
+	start := time.Now()
+	_, _ = g.Exchange(context.Background(), query("back.test.", 2)) // claims the probe
+	if took := time.Since(start); took > 200*time.Millisecond {
+		t.Errorf("the probing query took %v, want it not to wait for the probe", took)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		q := query("back.test.", 3)
+		r, err := g.Exchange(context.Background(), q)
+		if err == nil {
+			checkAnswer(t, q, r)
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still failing after the probe: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

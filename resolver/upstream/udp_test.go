@@ -4,14 +4,17 @@ import (
 	"context"
 	"errors"
 	"net"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
 )
 
-// TestUDPTruncatedRetriesTCP: a TC=1 UDP answer is retried over TCP on the
-// same address, and a truncated answer is never returned.
+// TestUDPTruncatedRetriesTCP: a TC=1 UDP answer, or one larger than the
+// query allows (here 512 bytes, no EDNS), is retried over TCP on the same
+// address, and a truncated answer is never returned.
 func TestUDPTruncatedRetriesTCP(t *testing.T) {
 	truncated := func(q *dns.Msg) *dns.Msg {
 		r := new(dns.Msg)
@@ -19,21 +22,34 @@ func TestUDPTruncatedRetriesTCP(t *testing.T) {
 		r.Truncated = true
 		return r
 	}
-	t.Run("tcp answers", func(t *testing.T) {
-		pc, ln := listenPair(t)
-		udp := startUDP(t, pc, truncated)
-		tcp := startStream(t, ln, answerA)
-		u := newUpstream(t, "udp://"+udp.addr, testOptions())
-		q := query("big.test.", 99)
-		r, err := u.Exchange(context.Background(), q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		checkAnswer(t, q, r)
-		if udp.hits.Load() != 1 || tcp.hits.Load() != 1 {
-			t.Errorf("udp hits %d, tcp hits %d; want 1 each", udp.hits.Load(), tcp.hits.Load())
-		}
-	})
+	oversized := func(q *dns.Msg) *dns.Msg {
+		r := answerA(q)
+		r.Extra = append(r.Extra, &dns.TXT{
+			Hdr: dns.RR_Header{Name: q.Question[0].Name, Rrtype: dns.TypeTXT, Class: dns.ClassINET, Ttl: 60},
+			Txt: []string{strings.Repeat("x", 255), strings.Repeat("y", 255)},
+		})
+		return r
+	}
+	for _, tt := range []struct {
+		name string
+		udp  answerFunc
+	}{{"truncated", truncated}, {"oversized", oversized}} {
+		t.Run(tt.name+", tcp answers", func(t *testing.T) {
+			pc, ln := listenPair(t)
+			udp := startUDP(t, pc, tt.udp)
+			tcp := startStream(t, ln, answerA)
+			u := newUpstream(t, "udp://"+udp.addr, testOptions())
+			q := query("big.test.", 99)
+			r, err := u.Exchange(context.Background(), q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkAnswer(t, q, r)
+			if udp.hits.Load() != 1 || tcp.hits.Load() != 1 {
+				t.Errorf("udp hits %d, tcp hits %d; want 1 each", udp.hits.Load(), tcp.hits.Load())
+			}
+		})
+	}
 	t.Run("no tcp", func(t *testing.T) {
 		udp := startUDP(t, listenUDP(t), truncated)
 		u := newUpstream(t, "udp://"+udp.addr, testOptions())
@@ -168,5 +184,31 @@ func TestUDPResend(t *testing.T) {
 	if first.id == second.id {
 		// one chance in 65536 of a false alarm
 		t.Errorf("both attempts used ID %d, want a fresh random ID", first.id)
+	}
+}
+
+// TestUDPLateAnswer: an answer to the first copy that comes after the
+// resend still counts (the first socket keeps listening), so an upstream
+// slower than half the timeout is answered.
+func TestUDPLateAnswer(t *testing.T) {
+	var n atomic.Int32
+	s := startUDP(t, listenUDP(t), func(q *dns.Msg) *dns.Msg {
+		if n.Add(1) > 1 {
+			return nil // the resent copy is never answered
+		}
+		time.Sleep(700 * time.Millisecond)
+		return answerA(q)
+	})
+	opts := testOptions()
+	opts.Timeout = time.Second // resend at 500 ms
+	u := newUpstream(t, s.addr, opts)
+	q := query("late.test.", 8)
+	r, err := u.Exchange(context.Background(), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkAnswer(t, q, r)
+	if got := n.Load(); got != udpAttempts {
+		t.Errorf("the upstream got %d copies, want %d", got, udpAttempts)
 	}
 }
