@@ -36,9 +36,9 @@
 // ACME state (account, certificates, locks) lives in certmagic's FileStorage
 // under DataDir/certmagic. Mounting that directory on a shared volume (NFS, a
 // Kubernetes ReadWriteMany volume) lets several nodes share certificates:
-// certmagic's storage locks ensure only one node orders a given certificate, the
-// others load it from storage, and challenge tokens written to storage let any
-// node answer a validation that another node started.
+// certmagic's storage locks ensure only one node orders (or renews) a given
+// certificate, the others load it from storage, and challenge tokens written
+// to storage let any node answer a validation that another node started.
 //
 // # TLS details
 //
