@@ -61,6 +61,9 @@ tls:
 	if _, ok := pebbletest.IssuedBy(e.doh, "other.dns.test", roots); !ok {
 		t.Error("DoH does not serve the wildcard certificate for other.dns.test")
 	}
+	if noSNI, _ := pebbletest.IssuedBy(e.dot, "", nil); noSNI == nil || noSNI.SerialNumber.Cmp(leaf.SerialNumber) != 0 {
+		t.Errorf("a handshake without SNI got %v, want the wildcard certificate", noSNI)
+	}
 
 	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", e.dot,
 		&tls.Config{ServerName: "anything.dns.test", RootCAs: roots, NextProtos: []string{"dot"}})
