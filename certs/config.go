@@ -227,8 +227,9 @@ func (a ACMEConfig) Validate() (ACMEConfig, error) {
 }
 
 // CheckWildcard rejects a wildcard name ("*.dns.example") unless the
-// certificates come from ACME with the dns-01 challenge, the only one that
-// can prove a wildcard (RFC 8555 §7.1.3); other names pass.
+// certificates come from ACME with the dns-01 challenge alone, the only one
+// CAs (Let's Encrypt, the CA/B Forum rules) accept for a wildcard; other
+// names pass.
 func CheckWildcard(name string, mode Mode, challenges []string) error {
 	if !strings.HasPrefix(name, "*.") || (mode == ModeACME && slices.Equal(challenges, []string{ChallengeDNS})) {
 		return nil
