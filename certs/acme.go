@@ -11,6 +11,7 @@ import (
 
 	"github.com/caddyserver/certmagic"
 	"github.com/mholt/acmez/v3"
+	"go.uber.org/zap"
 )
 
 // acmeSource manages certificates through certmagic and falls back to the
@@ -63,8 +64,23 @@ func newACME(cfg Config, fallback *localCA, r *reporter) (*acmeSource, error) {
 		AltTLSALPNPort:          cfg.ACME.TLSALPNPort,
 		Logger:                  zl,
 	})
+	if cfg.ACME.uses(ChallengeDNS) {
+		a.issuer.DNS01Solver = dns01Solver(cfg.ACME.DNS, zl)
+	}
 	a.magic.Issuers = []certmagic.Issuer{a.issuer}
 	return a, nil
+}
+
+// dns01Solver solves DNS-01 through the rfc2136 provider. The zone is found,
+// and the record's propagation checked, by asking the same server (never the
+// system's resolvers); it is the primary, so the record is there once the
+// update succeeds.
+func dns01Solver(d DNSConfig, log *zap.Logger) *certmagic.DNS01Solver {
+	return &certmagic.DNS01Solver{DNSManager: certmagic.DNSManager{
+		DNSProvider: newRFC2136(d),
+		Resolvers:   []string{d.Server},
+		Logger:      log,
+	}}
 }
 
 // start loads certificates from storage or orders them in the background.

@@ -29,6 +29,7 @@ const (
 const (
 	ChallengeTLSALPN = "tls-alpn-01"
 	ChallengeHTTP    = "http-01"
+	ChallengeDNS     = "dns-01" // through tls.acme.dns; the only one that can prove a wildcard name
 )
 
 // Config configures a Manager. Field comments name the YAML keys used in
@@ -60,13 +61,15 @@ type ACMEConfig struct {
 	Email       string   // tls.acme.email: account contact, optional
 	CA          string   // tls.acme.ca: directory URL; "" → Let's Encrypt production
 	CARoot      string   // tls.acme.ca_root: PEM file of extra roots to trust the CA's API
-	Challenges  []string // tls.acme.challenges: tls-alpn-01, http-01; empty → both
+	Challenges  []string // tls.acme.challenges: tls-alpn-01, http-01, or dns-01 alone; empty → the first two
 	HTTPPort    int      // tls.acme.http_port: HTTP-01 port; 0 → 80
 	TLSALPNPort int      // tls.acme.tls_alpn_port: TLS-ALPN-01 (DoH TCP) port; 0 → 443
 
 	// RenewalWindowRatio is the share of a certificate's lifetime, at its
 	// end, in which it is renewed; 0 → certmagic's default (1/3).
 	RenewalWindowRatio float64
+
+	DNS DNSConfig // tls.acme.dns: the DNS-01 provider
 }
 
 // letsEncrypt is the default ACME directory.
@@ -82,9 +85,16 @@ func (cfg Config) validate() (Config, error) {
 		cfg.Mode = ModeSelfSigned
 	}
 	if cfg.ServerName != "" {
-		name, err := normalizeHostname(cfg.ServerName)
+		if err := CheckWildcard(cfg.ServerName, cfg.Mode, cfg.ACME.Challenges); err != nil {
+			return cfg, fmt.Errorf("server_name: %w", err)
+		}
+		base, wildcard := strings.CutPrefix(cfg.ServerName, "*.")
+		name, err := normalizeHostname(base)
 		if err != nil {
 			return cfg, fmt.Errorf("server_name: %w", err)
+		}
+		if wildcard {
+			name = "*." + name
 		}
 		cfg.ServerName = name
 	}
@@ -185,9 +195,20 @@ func (a ACMEConfig) Validate() (ACMEConfig, error) {
 		a.Challenges = []string{ChallengeTLSALPN, ChallengeHTTP}
 	}
 	for _, c := range a.Challenges {
-		if c != ChallengeTLSALPN && c != ChallengeHTTP {
-			return a, keyErrorf("tls.acme.challenges", "%q is not one of %s, %s", c, ChallengeTLSALPN, ChallengeHTTP)
+		if c != ChallengeTLSALPN && c != ChallengeHTTP && c != ChallengeDNS {
+			return a, keyErrorf("tls.acme.challenges", "%q is not one of %s, %s, %s", c, ChallengeTLSALPN, ChallengeHTTP, ChallengeDNS)
 		}
+	}
+	switch {
+	case a.uses(ChallengeDNS) && len(a.Challenges) > 1:
+		// certmagic solves DNS-01 alone once it has a DNS provider.
+		return a, keyErrorf("tls.acme.challenges", "%s cannot be combined with other challenges", ChallengeDNS)
+	case a.uses(ChallengeDNS):
+		if a.DNS, err = a.DNS.validate(); err != nil {
+			return a, err
+		}
+	case a.DNS.set():
+		return a, keyErrorf("tls.acme.dns", "set, but tls.acme.challenges lacks %s", ChallengeDNS)
 	}
 	for _, p := range []struct {
 		key  string
@@ -203,6 +224,17 @@ func (a ACMEConfig) Validate() (ACMEConfig, error) {
 		return a, keyErrorf("tls.acme.renewal_window_ratio", "%v is not in [0, 1)", a.RenewalWindowRatio)
 	}
 	return a, nil
+}
+
+// CheckWildcard rejects a wildcard name ("*.dns.example") unless the
+// certificates come from ACME with the dns-01 challenge alone, the only one
+// CAs (Let's Encrypt, the CA/B Forum rules) accept for a wildcard; other
+// names pass.
+func CheckWildcard(name string, mode Mode, challenges []string) error {
+	if !strings.HasPrefix(name, "*.") || (mode == ModeACME && slices.Equal(challenges, []string{ChallengeDNS})) {
+		return nil
+	}
+	return fmt.Errorf("wildcard %q needs tls.mode acme with tls.acme.challenges: [%s]", name, ChallengeDNS)
 }
 
 // uses reports whether challenge c is enabled.

@@ -4,7 +4,10 @@
 // # Modes
 //
 //   - acme: certmagic obtains and renews certificates for server_name and every
-//     profile host from any ACME CA. Until the first certificate exists, the
+//     profile host from any ACME CA, proving control by TLS-ALPN-01 or HTTP-01
+//     on the gateway's own listeners, or by DNS-01 alone: TXT records added
+//     and removed by TSIG-signed RFC 2136 updates (rfc2136.go), the only way
+//     to a wildcard server_name. Until the first certificate exists, the
 //     listeners serve the self-signed fallback described below.
 //   - files: a full-chain certificate file and its key, re-read when either file
 //     changes (mtime/size polled every CheckInterval) and on Reload (SIGHUP).
@@ -36,9 +39,9 @@
 // ACME state (account, certificates, locks) lives in certmagic's FileStorage
 // under DataDir/certmagic. Mounting that directory on a shared volume (NFS, a
 // Kubernetes ReadWriteMany volume) lets several nodes share certificates:
-// certmagic's storage locks ensure only one node orders a given certificate, the
-// others load it from storage, and challenge tokens written to storage let any
-// node answer a validation that another node started.
+// certmagic's storage locks ensure only one node orders (or renews) a given
+// certificate, the others load it from storage, and challenge tokens written
+// to storage let any node answer a validation that another node started.
 //
 // # TLS details
 //

@@ -7,6 +7,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/dnsward/dnsward/gateway/config"
 	"github.com/dnsward/dnsward/internal/dnstest"
 )
 
@@ -72,5 +73,26 @@ profiles:
 				last += i
 			}
 		})
+	}
+}
+
+// TestDDRWildcardServerName: a wildcard server_name names no host, so it is
+// never an SVCB target; a profile's own host still is.
+func TestDDRWildcardServerName(t *testing.T) {
+	c := &config.Config{
+		ServerName:     "*.dns.example",
+		Listen:         config.Listen{DoH: []string{"192.0.2.1:443"}, DoT: []string{"192.0.2.1:853"}},
+		DefaultProfile: "open",
+		Profiles: map[string]config.Profile{
+			"open":  {Paths: []string{"/dns-query"}},
+			"child": {Hosts: []string{"child.dns.example"}},
+		},
+	}
+	eps := ddrEndpoints(c)
+	if len(eps["open"]) != 0 {
+		t.Errorf("default profile endpoints %+v, want none: the wildcard is no target", eps["open"])
+	}
+	if len(eps["child"]) != 2 || eps["child"][0].Target != "child.dns.example" || eps["child"][1].Target != "child.dns.example" {
+		t.Errorf("child endpoints %+v, want DoH and DoT at child.dns.example", eps["child"])
 	}
 }

@@ -3,6 +3,7 @@ package gateway
 import (
 	"fmt"
 	"net/netip"
+	"strings"
 
 	"github.com/dnsward/dnsward/certs"
 	"github.com/dnsward/dnsward/doh"
@@ -104,22 +105,27 @@ func (g *Gateway) newFrontends(rm *resolver.Metrics) error {
 // discovery would move it off its filter: DoH by the profile's first path
 // (or, without one, its host with the generic path), DoT and DoQ by its
 // first host as the TLS name. The default profile is also reached through
-// server_name. A profile reached only by local address gets no endpoints.
+// server_name, unless it is a wildcard (*.dns.example), which names no host
+// to connect to. A profile reached only by local address gets no endpoints.
 func ddrEndpoints(c *config.Config) map[string][]resolver.DDREndpoint {
 	out := map[string][]resolver.DDREndpoint{}
+	serverName := c.ServerName
+	if strings.HasPrefix(serverName, "*.") {
+		serverName = ""
+	}
 	for _, name := range c.ProfileNames() {
 		p := c.Profiles[name]
 		host := ""
 		if len(p.Hosts) > 0 {
 			host = p.Hosts[0]
 		} else if name == c.DefaultProfile {
-			host = c.ServerName
+			host = serverName
 		}
 		dohTarget, dohPath := host, "/dns-query"
 		if len(p.Paths) > 0 {
 			dohPath = p.Paths[0]
 			if dohTarget == "" {
-				dohTarget = c.ServerName
+				dohTarget = serverName
 			}
 		}
 		var eps []resolver.DDREndpoint

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -123,8 +124,20 @@ func TestParseErrors(t *testing.T) {
 			`c.yaml:8: tls.acme.email: "ops at example" is not a plain e-mail address`},
 		{"acme plain http CA", base + "server_name: dns.example\ntls:\n  mode: acme\n  acme:\n    ca: http://ca.example/dir\n",
 			`c.yaml:8: tls.acme.ca: "http://ca.example/dir" is not an https:// directory URL`},
-		{"acme unknown challenge", base + "server_name: dns.example\ntls:\n  mode: acme\n  acme:\n    challenges: [dns-01]\n",
-			`c.yaml:8: tls.acme.challenges: "dns-01" is not one of tls-alpn-01, http-01`},
+		{"acme unknown challenge", base + "server_name: dns.example\ntls:\n  mode: acme\n  acme:\n    challenges: [dns-02]\n",
+			`c.yaml:8: tls.acme.challenges: "dns-02" is not one of tls-alpn-01, http-01, dns-01`},
+		{"wildcard without dns-01", base + "server_name: \"*.dns.example\"\ntls: {mode: acme, acme: {challenges: [tls-alpn-01]}}\n",
+			`c.yaml:4: server_name: wildcard "*.dns.example" needs tls.mode acme with tls.acme.challenges: [dns-01]`},
+		{"wildcard self-signed", base + "server_name: \"*.dns.example\"\n",
+			`c.yaml:4: server_name: wildcard "*.dns.example" needs tls.mode acme`},
+		{"dns-01 without tls.acme.dns", base + "server_name: dns.example\ntls:\n  mode: acme\n  acme:\n    challenges: [dns-01]\n",
+			"c.yaml: tls.acme.dns.provider: required with dns-01 (rfc2136)"},
+		{"dns-01 secret file missing", base + "server_name: \"*.dns.example\"\ntls:\n  mode: acme\n  acme:\n    challenges: [dns-01]\n" +
+			"    dns: {provider: rfc2136, server: \"192.0.2.53:53\", tsig_key: acme-key, tsig_secret_file: /nonexistent/tsig}\n",
+			"c.yaml:9: tls.acme.dns.tsig_secret_file: open /nonexistent/tsig"},
+		{"dns-01 secret not base64", base + "server_name: dns.example\ntls:\n  mode: acme\n  acme:\n    challenges: [dns-01]\n    dns:\n" +
+			"      provider: rfc2136\n      server: \"192.0.2.53:53\"\n      tsig_key: acme-key\n      tsig_secret: \"s3cr#t\"\n",
+			"c.yaml:13: tls.acme.dns.tsig_secret: not a base64 TSIG secret"},
 		{"acme CA root missing", base + "server_name: dns.example\ntls:\n  mode: acme\n  acme:\n    ca_root: missing.pem\n",
 			"c.yaml:8: tls.acme.ca_root: open missing.pem"},
 		{"acme bad port", base + "server_name: dns.example\ntls:\n  mode: acme\n  acme:\n    http_port: 70000\n",
@@ -156,6 +169,35 @@ func TestParseErrors(t *testing.T) {
 				t.Fatalf("error\n  %s\nwant it to contain\n  %s", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestACMEDNS01Contract parses issue 16's dns-01 example: a wildcard
+// server_name with an RFC 2136 provider whose TSIG secret comes from a file
+// (relative to the configuration file) or inline.
+func TestACMEDNS01Contract(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "tsig"), []byte("c2VjcmV0\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, secret := range []string{"tsig_secret_file: tsig", "tsig_secret: c2VjcmV0"} {
+		cfg, err := Parse(filepath.Join(dir, "c.yaml"), []byte(`listen: {dot: ["127.0.0.1:8853"]}
+upstreams: [udp://127.0.0.1:5300]
+server_name: "*.dns.example"
+tls:
+  mode: acme
+  acme:
+    challenges: [dns-01]
+    dns: {provider: rfc2136, server: "192.0.2.53:53", tsig_key: acme-key, `+secret+`,
+          tsig_algorithm: hmac-sha256}
+`))
+		if err != nil {
+			t.Fatalf("%s: %v", secret, err)
+		}
+		a, err := cfg.ACMEConfig().Validate()
+		if err != nil || a.DNS.Server != "192.0.2.53:53" || a.DNS.TSIGKey != "acme-key." || a.DNS.TSIGSecret != "c2VjcmV0" {
+			t.Errorf("%s: %+v, %v", secret, a.DNS, err)
+		}
 	}
 }
 

@@ -37,6 +37,18 @@ type ACME struct {
 	// RenewalWindowRatio is the share of a certificate's lifetime, at its
 	// end, in which it is renewed (default 1/3).
 	RenewalWindowRatio float64 `yaml:"renewal_window_ratio"`
+	DNS                ACMEDNS `yaml:"dns"` // the dns-01 provider
+}
+
+// ACMEDNS configures the dns-01 provider: RFC 2136 dynamic updates signed
+// with TSIG.
+type ACMEDNS struct {
+	Provider       string `yaml:"provider"`         // rfc2136
+	Server         string `yaml:"server"`           // host:port of the primary that accepts updates
+	TSIGKey        string `yaml:"tsig_key"`         // the key's name
+	TSIGSecret     string `yaml:"tsig_secret"`      // base64; never logged
+	TSIGSecretFile string `yaml:"tsig_secret_file"` // a file holding the base64 secret alone
+	TSIGAlgorithm  string `yaml:"tsig_algorithm"`   // default hmac-sha256
 }
 
 // Profile is one filtering profile and how clients reach it.
@@ -98,8 +110,10 @@ func (c *Config) validateSections() Errors {
 			}
 		}
 	}
-	if c.ServerName != "" && !validHostname(c.ServerName) {
+	if c.ServerName != "" && !validHostname(strings.TrimPrefix(c.ServerName, "*.")) {
 		add(c.errAt("server_name", "%q is not a valid host name", c.ServerName))
+	} else if err := certs.CheckWildcard(c.ServerName, certs.Mode(c.TLS.Mode), c.TLS.ACME.Challenges); err != nil {
+		add(c.errAt("server_name", "%v", err))
 	}
 	switch c.TLS.Mode {
 	case "", "self_signed", "acme":
@@ -326,6 +340,10 @@ func (c *Config) ACMEConfig() certs.ACMEConfig {
 	return certs.ACMEConfig{
 		Email: a.Email, CA: a.CA, CARoot: c.Path(a.CARoot), Challenges: a.Challenges,
 		HTTPPort: a.HTTPPort, TLSALPNPort: a.TLSALPNPort, RenewalWindowRatio: a.RenewalWindowRatio,
+		DNS: certs.DNSConfig{
+			Provider: a.DNS.Provider, Server: a.DNS.Server, TSIGKey: a.DNS.TSIGKey, TSIGSecret: certs.Secret(a.DNS.TSIGSecret),
+			TSIGSecretFile: c.Path(a.DNS.TSIGSecretFile), TSIGAlgorithm: a.DNS.TSIGAlgorithm,
+		},
 	}
 }
 

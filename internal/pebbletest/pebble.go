@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -35,15 +36,18 @@ type Pebble struct {
 	DirURL  string // the ACME directory URL
 	APIRoot string // PEM file of the root that verifies the ACME API's certificate
 
-	mgmt   string // management API base URL (roots)
-	client *http.Client
-	stop   func()
+	mgmt    string // management API base URL (roots)
+	client  *http.Client
+	stop    func()
+	logPath string // pebble's stdout and stderr
 }
 
 // Start runs pebble resolving identifiers through the DNS server at dnsAddr
 // and validating challenges on opts' ports. Validation starts at once
-// (PEBBLE_VA_NOSLEEP) and authorizations are never reused
-// (PEBBLE_AUTHZREUSE=0), so every order is validated by the live listeners.
+// (PEBBLE_VA_NOSLEEP), every challenge is really checked
+// (PEBBLE_VA_ALWAYS_VALID=0) and authorizations are never reused
+// (PEBBLE_AUTHZREUSE=0), so every order is validated by the live listeners
+// (or, for DNS-01, at the DNS server).
 // The retryAfter settings stay out of the configuration: with them certmagic
 // waits 5 s between polls.
 func Start(t testing.TB, dnsAddr string, opts Options) *Pebble {
@@ -78,14 +82,14 @@ func Start(t testing.TB, dnsAddr string, opts Options) *Pebble {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "-config", confPath, "-dnsserver", dnsAddr, "-strict=false")
-	cmd.Env = append(os.Environ(), "PEBBLE_VA_NOSLEEP=1", "PEBBLE_WFE_NONCEREJECT=0", "PEBBLE_AUTHZREUSE=0")
+	cmd.Env = append(os.Environ(), "PEBBLE_VA_NOSLEEP=1", "PEBBLE_VA_ALWAYS_VALID=0", "PEBBLE_WFE_NONCEREJECT=0", "PEBBLE_AUTHZREUSE=0")
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		logFile.Close()
 		t.Fatal(err)
 	}
 	p := &Pebble{
-		Addr: listen, DirURL: "https://" + listen + "/dir", APIRoot: caFile, mgmt: "https://" + mgmt,
+		Addr: listen, DirURL: "https://" + listen + "/dir", APIRoot: caFile, mgmt: "https://" + mgmt, logPath: logPath,
 		stop: sync.OnceFunc(func() {
 			cmd.Process.Kill()
 			cmd.Wait()
@@ -120,6 +124,17 @@ func Start(t testing.TB, dnsAddr string, opts Options) *Pebble {
 
 // Stop kills pebble now; later calls and the test's cleanup do nothing.
 func (p *Pebble) Stop() { p.stop() }
+
+// Orders counts the orders pebble has accepted so far (its "Added order"
+// log lines), each one a certificate issued or attempted.
+func (p *Pebble) Orders(t testing.TB) int {
+	t.Helper()
+	data, err := os.ReadFile(p.logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Count(string(data), "Added order ")
+}
 
 // Root fetches the root that signs the certificates pebble issues
 // (/roots/0 on its management port).

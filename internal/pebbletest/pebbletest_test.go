@@ -102,6 +102,9 @@ func TestStart(t *testing.T) {
 	if err := json.NewDecoder(resp.Body).Decode(&dir); err != nil || dir["newOrder"] == nil {
 		t.Fatalf("directory %v: %v", dir, err)
 	}
+	if n := p.Orders(t); n != 0 {
+		t.Errorf("%d orders counted before any was placed", n)
+	}
 	if host, _, _ := net.SplitHostPort(p.Addr); host != "127.0.0.1" {
 		t.Errorf("pebble listens on %s, want loopback", p.Addr)
 	}
