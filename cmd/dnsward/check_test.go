@@ -141,3 +141,28 @@ func TestCheckDefault(t *testing.T) {
 		t.Errorf("--print-default with --config: exit %d, want 2", code)
 	}
 }
+
+// TestCheckDNS01: check shows the dns-01 provider and never its TSIG secret.
+func TestCheckDNS01(t *testing.T) {
+	t.Chdir(t.TempDir())
+	const secret = "c2VjcmV0c2VjcmV0c2VjcmV0"
+	writeFile(t, "c.yaml", `listen: {dot: ["127.0.0.1:8853"]}
+upstreams: [udp://127.0.0.1:5300]
+server_name: "*.dns.example"
+tls:
+  mode: acme
+  acme:
+    challenges: [dns-01]
+    dns: {provider: rfc2136, server: "127.0.0.1:53", tsig_key: acme-key, tsig_secret: "`+secret+`"}
+`)
+	var out, errOut bytes.Buffer
+	if code := run([]string{"check", "--config", "c.yaml"}, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	if !strings.Contains(out.String(), "tls.acme.dns        provider rfc2136, server 127.0.0.1:53, tsig_key acme-key") {
+		t.Errorf("no dns-01 provider line:\n%s", out.String())
+	}
+	if strings.Contains(out.String()+errOut.String(), secret) {
+		t.Errorf("the TSIG secret is printed:\n%s", out.String())
+	}
+}

@@ -85,6 +85,13 @@ func tlsRows(r rows, cfg *config.Config) {
 		if a.RenewalWindowRatio != 0 {
 			r.add("tls.acme", "renewal_window_ratio %v", a.RenewalWindowRatio)
 		}
+		if d := cfg.TLS.ACME.DNS; d.Provider != "" {
+			secret := "tsig_secret (inline, not shown)"
+			if d.TSIGSecretFile != "" {
+				secret = "tsig_secret_file " + cfg.Path(d.TSIGSecretFile)
+			}
+			r.add("tls.acme.dns", "provider %s, server %s, tsig_key %s, tsig_algorithm %s, %s", d.Provider, d.Server, d.TSIGKey, orNone(d.TSIGAlgorithm), secret)
+		}
 	}
 	if cfg.TLS.CheckInterval == 0 {
 		r.add("tls.check_interval", "the mode's default")
