@@ -92,6 +92,8 @@ func checkQuery(q *dns.Msg) (rcode int, reason string) {
 		return dns.RcodeNotImplemented, "opcode"
 	case len(q.Question) != 1:
 		return dns.RcodeFormatError, "qdcount"
+	case countOPT(q) > 1:
+		return dns.RcodeFormatError, "opt_count" // RFC 6891 §6.1.1
 	case q.Question[0].Qclass != dns.ClassINET:
 		return dns.RcodeRefused, "qclass"
 	}
@@ -103,6 +105,18 @@ func checkQuery(q *dns.Msg) (rcode int, reason string) {
 		return dns.RcodeBadVers, "edns_version" // RFC 6891 §6.1.3
 	}
 	return dns.RcodeSuccess, ""
+}
+
+// countOPT counts q's OPT records: miekg/dns keeps every one it unpacks,
+// and IsEdns0 returns just the last.
+func countOPT(q *dns.Msg) int {
+	n := 0
+	for _, rr := range q.Extra {
+		if rr.Header().Rrtype == dns.TypeOPT {
+			n++
+		}
+	}
+	return n
 }
 
 // finish gives resp the client's ID, question and RD bit, and an OPT record
