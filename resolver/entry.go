@@ -119,24 +119,20 @@ func countOPT(q *dns.Msg) int {
 	return n
 }
 
-// finish gives resp the client's ID, question and RD bit, and an OPT record
-// exactly when the query had one (keeping any Extended DNS Errors).
+// finish gives resp the client's ID, question, RD and CD bits, AD only when
+// the client set AD or DO (RFC 6840 §5.8), and an OPT record exactly when the
+// query had one (keeping any Extended DNS Errors).
 func finish(q, resp *dns.Msg) {
 	resp.Id = q.Id
 	resp.Response = true
 	resp.Question = q.Question
 	resp.RecursionDesired = q.RecursionDesired
+	resp.CheckingDisabled = q.CheckingDisabled
 	resp.RecursionAvailable = true
-	var ede []dns.EDNS0
-	if opt := resp.IsEdns0(); opt != nil {
-		for _, o := range opt.Option {
-			if o.Option() == dns.EDNS0EDE {
-				ede = append(ede, o)
-			}
-		}
-		removeOPT(resp)
-	}
 	qopt := q.IsEdns0()
+	resp.AuthenticatedData = resp.AuthenticatedData && (q.AuthenticatedData || qopt != nil && qopt.Do())
+	ede := edeOptions(resp)
+	removeOPT(resp)
 	if qopt == nil {
 		return
 	}

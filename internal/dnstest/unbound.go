@@ -89,11 +89,46 @@ func bindable(port int) bool {
 // refusing to recurse anywhere else. It returns host:port.
 func StartUnbound(t testing.TB, localData []string, extraServerConf string) string {
 	t.Helper()
+	var b strings.Builder
+	b.WriteString("  module-config: \"iterator\"\n  do-not-query-localhost: yes\n  local-zone: \"example.\" static\n")
+	b.WriteString(extraServerConf + "\n")
+	for _, d := range localData {
+		fmt.Fprintf(&b, "  local-data: %q\n", d)
+	}
+	return runUnbound(t, b.String(), "")
+}
+
+// StartValidatingUnbound runs unbound as a validating resolver on 127.0.0.1
+// that resolves each zone of stubs (apex → host:port of its authoritative
+// server) there and validates the answers against anchors (DNSKEY or DS
+// records, each a trust anchor). It sends Extended DNS Errors (ede: yes)
+// and refuses every name outside stubs, so it never queries off loopback.
+// It returns host:port.
+func StartValidatingUnbound(t testing.TB, stubs map[string]string, anchors []dns.RR) string {
+	t.Helper()
+	var server, tail strings.Builder
+	server.WriteString("  module-config: \"validator iterator\"\n  do-not-query-localhost: no\n  ede: yes\n  val-log-level: 2\n")
+	server.WriteString("  local-zone: \".\" refuse\n")
+	for _, a := range anchors {
+		fmt.Fprintf(&server, "  trust-anchor: %q\n", strings.ReplaceAll(a.String(), "\t", " "))
+	}
+	for apex, addr := range stubs {
+		host, port, _ := strings.Cut(addr, ":")
+		apex = dns.Fqdn(apex)
+		fmt.Fprintf(&server, "  local-zone: %q transparent\n", apex)
+		fmt.Fprintf(&tail, "stub-zone:\n  name: %q\n  stub-addr: %s@%s\n", apex, host, port)
+	}
+	return runUnbound(t, server.String(), tail.String())
+}
+
+// runUnbound runs unbound with the common server settings, then
+// serverConf's, then the clauses of tail, and waits until it answers.
+func runUnbound(t testing.TB, serverConf, tail string) string {
+	t.Helper()
 	bin := NeedBinary(t, "unbound", "unbound")
 	dir := t.TempDir()
 	port := FreePort(t)
-	var b strings.Builder
-	fmt.Fprintf(&b, `server:
+	conf := fmt.Sprintf(`server:
   interface: 127.0.0.1@%d
   port: %d
   do-daemonize: no
@@ -105,17 +140,11 @@ func StartUnbound(t testing.TB, localData []string, extraServerConf string) stri
   logfile: ""
   verbosity: 0
   access-control: 127.0.0.0/8 allow
-  do-not-query-localhost: yes
-  module-config: "iterator"
   num-threads: 1
-  local-zone: "example." static
 %s
-`, port, port, dir, extraServerConf)
-	for _, d := range localData {
-		fmt.Fprintf(&b, "  local-data: %q\n", d)
-	}
-	b.WriteString("remote-control:\n  control-enable: no\n")
-	conf := b.String()
+%sremote-control:
+  control-enable: no
+`, port, port, dir, serverConf, tail)
 	path := filepath.Join(dir, "unbound.conf")
 	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
