@@ -625,3 +625,52 @@ profiles:
 		})
 	}
 }
+
+// TestBlockedAnswersCachedDownstream puts a caching unbound in front of the
+// gateway: a blocked NXDOMAIN and NODATA carry an SOA, so unbound keeps
+// them for the profile's blocked_ttl (RFC 2308), asking the gateway only
+// once, and hands the SOA on with the TTL left.
+func TestBlockedAnswersCachedDownstream(t *testing.T) {
+	dir := t.TempDir()
+	rpz := filepath.Join(dir, "blocked.rpz")
+	if err := os.WriteFile(rpz, []byte("nx.example CNAME .\nnodata.example CNAME *.\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dnsAddr, metricsAddr := startGateway(t, `
+listen:
+  dns: ["%DNS%"]
+  metrics: "%METRICS%"
+upstreams: [udp://127.0.0.1:9]
+data_dir: "`+dir+`"
+lists: {blocked: ["`+rpz+`"]}
+profiles:
+  default: {block: [blocked], blocked_ttl: 90s}
+`)
+	ub := dnstest.StartForwardingUnbound(t, dnsAddr)
+	blocked := func() float64 {
+		v, _ := metricValue(scrape(t, metricsAddr), `dnsward_policy_blocked_total{category="blocked",profile="default"}`)
+		return v
+	}
+	for _, tc := range []struct {
+		name  string
+		rcode int
+	}{
+		{"nx.example.", dns.RcodeNameError},
+		{"nodata.example.", dns.RcodeSuccess},
+	} {
+		before := blocked()
+		for i := range 3 {
+			resp := exchange(t, "udp", ub, tc.name, dns.TypeA)
+			if resp.Rcode != tc.rcode || len(resp.Answer) != 0 {
+				t.Fatalf("%s query %d: want %s without records, got %v", tc.name, i+1, dns.RcodeToString[tc.rcode], resp)
+			}
+			// Without an SOA unbound would keep the answer 5 s, and say nothing of it.
+			if len(resp.Ns) != 1 || resp.Ns[0].Header().Rrtype != dns.TypeSOA || resp.Ns[0].Header().Ttl > 90 || resp.Ns[0].Header().Ttl < 80 {
+				t.Fatalf("%s query %d: want the SOA with TTL 80-90 (blocked_ttl 90s), got %v", tc.name, i+1, resp.Ns)
+			}
+		}
+		if got := blocked() - before; got != 1 {
+			t.Errorf("%s: the gateway blocked %v of unbound's queries, want 1 (the others from unbound's cache)", tc.name, got)
+		}
+	}
+}

@@ -121,6 +121,16 @@ func StartValidatingUnbound(t testing.TB, stubs map[string]string, anchors []dns
 	return runUnbound(t, server.String(), tail.String())
 }
 
+// StartForwardingUnbound runs unbound on 127.0.0.1 as a caching forwarder
+// that sends every query to upstream (host:port on loopback): a cache
+// downstream of the server under test. It returns host:port.
+func StartForwardingUnbound(t testing.TB, upstream string) string {
+	t.Helper()
+	host, port, _ := strings.Cut(upstream, ":")
+	return runUnbound(t, "  module-config: \"iterator\"\n  do-not-query-localhost: no\n",
+		fmt.Sprintf("forward-zone:\n  name: \".\"\n  forward-addr: %s@%s\n", host, port))
+}
+
 // runUnbound runs unbound with the common server settings, then
 // serverConf's, then the clauses of tail, and waits until it answers.
 func runUnbound(t testing.TB, serverConf, tail string) string {
