@@ -17,7 +17,7 @@ import (
 // provider does not handle, or of a name the key may not change, change
 // nothing.
 func TestRFC2136UpdatesKnot(t *testing.T) {
-	k := dnstest.StartKnot(t, "dns.test")
+	k := dnstest.StartUpdatableKnot(t, "dns.test")
 	good := DNSConfig{Provider: ProviderRFC2136, Server: k.Addr, TSIGKey: k.Key, TSIGSecret: Secret(k.Secret)}
 	good, err := good.validate()
 	if err != nil {

@@ -25,7 +25,7 @@ import (
 // and gets its answer; the challenge record is gone from the zone
 // afterwards, and the TSIG secret is in no log line.
 func TestACMEDNS01Wildcard(t *testing.T) {
-	knot := dnstest.StartKnot(t, "dns.test")
+	knot := dnstest.StartUpdatableKnot(t, "dns.test")
 	p := pebbletest.Start(t, knot.Addr, pebbletest.Options{})
 	addr := func() string { return "127.0.0.1:" + strconv.Itoa(dnstest.FreePort(t)) }
 	e := &acmeEnv{pebble: p, dataDir: dataDir(t), logPath: filepath.Join(t.TempDir(), "gateway.log"), doh: addr(), dot: addr()}

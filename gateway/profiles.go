@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"path/filepath"
+	"time"
 
 	"github.com/dnsward/dnsward/gateway/config"
 	"github.com/dnsward/dnsward/resolver"
@@ -42,7 +43,7 @@ func (g *Gateway) newProfiles(lists *filter.Manager) (*resolver.Profiles, error)
 	var all []*resolver.Profile
 	for _, name := range g.cfg.ProfileNames() {
 		pc := g.cfg.Profiles[name]
-		p := &resolver.Profile{Name: name, Paths: pc.Paths, Hosts: pc.Hosts}
+		p := &resolver.Profile{Name: name, Paths: pc.Paths, Hosts: pc.Hosts, BlockedTTL: uint32(pc.BlockedTTL.Std() / time.Second)}
 		for _, a := range pc.Addrs {
 			p.Addrs = append(p.Addrs, netip.MustParseAddr(a)) // validated by config
 		}

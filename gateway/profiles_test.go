@@ -52,8 +52,16 @@ profiles:
   child:      {paths: ["/child"], hosts: ["child.dns.example.org"], addrs: ["127.0.0.3"],
                block: [malware, adult], safe_search: true}
   child-noads: {paths: ["/child-ads"], addrs: ["127.0.0.5"], block: [malware, ads, adult], safe_search: true,
-                allow: ["allowed.example"], deny: ["extra-blocked.example"], blocked_answer: null_ip}
+                allow: ["allowed.example"], deny: ["extra-blocked.example"], blocked_answer: null_ip, blocked_ttl: 2m}
 `
+
+// blockedTTL is each profile's blocked_ttl in profilesYAML, in seconds.
+func blockedTTL(profile string) uint32 {
+	if profile == "child-noads" {
+		return 120
+	}
+	return resolver.DefaultBlockedTTL
+}
 
 // profileAddr is the local address that selects each profile; "default"
 // is an address no profile claims.
@@ -213,12 +221,22 @@ type answerWant struct {
 	ip    string // the A/AAAA answer; "" for none
 	ede   uint16 // 0: no Extended DNS Error
 	text  string // the EDE's extra text
+	// synth: the block made the answer, so its address records and, for
+	// NXDOMAIN and NODATA, the SOA that lets caches keep it (RFC 2308) have
+	// the profile's blocked TTL; check tests that when ttl is set.
+	synth bool
+	ttl   uint32
 }
 
 func answered(ip string) answerWant { return answerWant{rcode: dns.RcodeSuccess, ip: ip} }
 
 func blockedWith(rcode int, ip string, ede uint16, text string) answerWant {
-	return answerWant{rcode: rcode, ip: ip, ede: ede, text: text}
+	return answerWant{rcode: rcode, ip: ip, ede: ede, text: text, synth: true}
+}
+
+// localData is an RPZ local-data answer: the zone's TTL, not the profile's.
+func localData(ip string) answerWant {
+	return answerWant{rcode: dns.RcodeSuccess, ip: ip, ede: resolver.EDEFiltered, text: "filtered: adult"}
 }
 
 var (
@@ -259,6 +277,9 @@ func (w answerWant) check(t *testing.T, resp *dns.Msg) {
 	if cname != w.cname || ip != w.ip {
 		t.Errorf("answer cname %q ip %q, want %q %q: %v", cname, ip, w.cname, w.ip, resp.Answer)
 	}
+	if w.ttl != 0 {
+		w.checkTTL(t, resp)
+	}
 	ede, ok := resolver.EDE(resp)
 	switch {
 	case w.ede == 0 && ok:
@@ -267,6 +288,28 @@ func (w answerWant) check(t *testing.T, resp *dns.Msg) {
 		t.Errorf("no EDE, want %d %q", w.ede, w.text)
 	case ok && (ede.InfoCode != w.ede || ede.ExtraText != w.text):
 		t.Errorf("EDE %d %q, want %d %q", ede.InfoCode, ede.ExtraText, w.ede, w.text)
+	}
+}
+
+// checkTTL checks that the records of a blocked answer have TTL w.ttl and
+// that a negative one carries an SOA for the query name whose TTL and
+// MINIMUM are w.ttl.
+func (w answerWant) checkTTL(t *testing.T, resp *dns.Msg) {
+	t.Helper()
+	for _, rr := range resp.Answer {
+		if rr.Header().Ttl != w.ttl {
+			t.Errorf("TTL %d, want %d: %v", rr.Header().Ttl, w.ttl, rr)
+		}
+	}
+	if len(resp.Answer) > 0 {
+		return
+	}
+	if len(resp.Ns) != 1 {
+		t.Fatalf("authority %v, want one SOA", resp.Ns)
+	}
+	soa, ok := resp.Ns[0].(*dns.SOA)
+	if !ok || !strings.EqualFold(soa.Hdr.Name, resp.Question[0].Name) || soa.Hdr.Ttl != w.ttl || soa.Minttl != w.ttl {
+		t.Errorf("authority %v, want an SOA for %s with TTL and MINIMUM %d", resp.Ns[0], resp.Question[0].Name, w.ttl)
 	}
 }
 
@@ -299,14 +342,14 @@ func TestProfilesEndToEnd(t *testing.T) {
 
 		{"protective", "www.example.org", dns.TypeA, false, answered("127.0.0.30")},
 		{"protective", "malware.example", dns.TypeA, false, nxMalware},
-		{"protective", "sub.malware.example", dns.TypeA, false, nxMalware},                        // a parent entry covers its subtree
-		{"protective", "MALWARE.Example", dns.TypeA, false, nxMalware},                            // case-insensitive
-		{"protective", "crlf-malware.example", dns.TypeA, false, nxMalware},                       // CRLF line, trailing dot
-		{"protective", idn, dns.TypeA, false, nxMalware},                                          // Unicode name in the list
-		{"protective", "allowed.example", dns.TypeA, false, nxMalware},                            // allowed only by child-noads
-		{"protective", "ads.example", dns.TypeA, false, answered("127.0.0.13")},                   // ads not chosen
-		{"protective", "cloaked-malware.example", dns.TypeA, false, nxMalware},                    // CNAME uncloaking
-		{"protective", "malware.example", dns.TypeA, true, answerWant{rcode: dns.RcodeNameError}}, // no OPT, no EDE
+		{"protective", "sub.malware.example", dns.TypeA, false, nxMalware},                                     // a parent entry covers its subtree
+		{"protective", "MALWARE.Example", dns.TypeA, false, nxMalware},                                         // case-insensitive
+		{"protective", "crlf-malware.example", dns.TypeA, false, nxMalware},                                    // CRLF line, trailing dot
+		{"protective", idn, dns.TypeA, false, nxMalware},                                                       // Unicode name in the list
+		{"protective", "allowed.example", dns.TypeA, false, nxMalware},                                         // allowed only by child-noads
+		{"protective", "ads.example", dns.TypeA, false, answered("127.0.0.13")},                                // ads not chosen
+		{"protective", "cloaked-malware.example", dns.TypeA, false, nxMalware},                                 // CNAME uncloaking
+		{"protective", "malware.example", dns.TypeA, true, answerWant{rcode: dns.RcodeNameError, synth: true}}, // no OPT, no EDE
 
 		{"noads", "malware.example", dns.TypeA, false, nxMalware},
 		{"noads", "ads.example", dns.TypeA, false, nxAds},
@@ -327,7 +370,7 @@ func TestProfilesEndToEnd(t *testing.T) {
 		{"child", "nodata-adult.example", dns.TypeA, false, blockedWith(dns.RcodeSuccess, "", resolver.EDEFiltered, "filtered: adult")},
 		{"child", "safe.adult.example", dns.TypeA, false, answered("127.0.0.17")}, // rpz-passthru
 		{"child", "dropped-adult.example", dns.TypeA, false, nxAdult},             // rpz-drop: the profile's answer
-		{"child", "adult-landing.example", dns.TypeA, false, blockedWith(dns.RcodeSuccess, "127.0.0.99", resolver.EDEFiltered, "filtered: adult")},
+		{"child", "adult-landing.example", dns.TypeA, false, localData("127.0.0.99")},
 		{"child", "www.google.com", dns.TypeA, false, safeGoogle},
 		{"child", "www.bing.com", dns.TypeA, false, answerWant{rcode: dns.RcodeSuccess, cname: "strict.bing.com.", ip: "127.0.0.25"}},
 		{"child", "www.example.org", dns.TypeA, false, answered("127.0.0.30")},
@@ -335,7 +378,8 @@ func TestProfilesEndToEnd(t *testing.T) {
 		{"child-noads", "malware.example", dns.TypeA, false, nullIP("blocked: malware")},
 		{"child-noads", "ads.example", dns.TypeA, false, nullIP("filtered: ads")},
 		{"child-noads", "ads.example", dns.TypeAAAA, false, blockedWith(dns.RcodeSuccess, "::", resolver.EDEFiltered, "filtered: ads")},
-		{"child-noads", "ads.example", dns.TypeA, true, answerWant{rcode: dns.RcodeSuccess, ip: "0.0.0.0"}}, // no OPT, no EDE
+		{"child-noads", "ads.example", dns.TypeA, true, answerWant{rcode: dns.RcodeSuccess, ip: "0.0.0.0", synth: true}},            // no OPT, no EDE
+		{"child-noads", "ads.example", dns.TypeMX, false, blockedWith(dns.RcodeSuccess, "", resolver.EDEFiltered, "filtered: ads")}, // null_ip has no MX: NODATA
 		{"child-noads", "dropped-adult.example", dns.TypeA, false, nullIP("filtered: adult")},
 		{"child-noads", "adult.example", dns.TypeA, false, nxAdult},                  // the RPZ's own NXDOMAIN action wins
 		{"child-noads", "allowed.example", dns.TypeA, false, answered("127.0.0.12")}, // allow wins over malware
@@ -350,7 +394,11 @@ func TestProfilesEndToEnd(t *testing.T) {
 			edns = " no-edns"
 		}
 		t.Run(fmt.Sprintf("%s/%s/%s%s", tt.profile, tt.name, dns.TypeToString[tt.qtype], edns), func(t *testing.T) {
-			tt.want.check(t, pg.query(t, tt.profile, tt.name, tt.qtype, tt.noEDNS))
+			want := tt.want
+			if want.synth {
+				want.ttl = blockedTTL(tt.profile)
+			}
+			want.check(t, pg.query(t, tt.profile, tt.name, tt.qtype, tt.noEDNS))
 		})
 	}
 
@@ -403,7 +451,7 @@ func TestProfilesKdig(t *testing.T) {
 		{"www.example.org", answered("127.0.0.30")},
 		{"malware.example", nxMalware},
 		{"adult.example", nxAdult},
-		{"adult-landing.example", blockedWith(dns.RcodeSuccess, "127.0.0.99", resolver.EDEFiltered, "filtered: adult")},
+		{"adult-landing.example", localData("127.0.0.99")},
 		{"ads.example", answered("127.0.0.13")},
 		{"www.google.com", answerWant{rcode: dns.RcodeSuccess, cname: "forcesafesearch.google.com.", ip: "127.0.0.21"}},
 	}
@@ -428,8 +476,10 @@ func TestProfilesKdig(t *testing.T) {
 			if m := kdigCNAME.FindSubmatch(out); m != nil {
 				got.cname = string(m[1])
 			}
-			if got != tt.want {
-				t.Errorf("kdig says %+v, want %+v\n%s", got, tt.want, out)
+			want := tt.want
+			want.synth = false // TTLs are TestProfilesEndToEnd's to check
+			if got != want {
+				t.Errorf("kdig says %+v, want %+v\n%s", got, want, out)
 			}
 		})
 	}
@@ -575,5 +625,54 @@ profiles:
 				}
 			}
 		})
+	}
+}
+
+// TestBlockedAnswersCachedDownstream puts a caching unbound in front of the
+// gateway: a blocked NXDOMAIN and NODATA carry an SOA, so unbound keeps
+// them for the profile's blocked_ttl (RFC 2308), asking the gateway only
+// once, and hands the SOA on with the TTL left.
+func TestBlockedAnswersCachedDownstream(t *testing.T) {
+	dir := t.TempDir()
+	rpz := filepath.Join(dir, "blocked.rpz")
+	if err := os.WriteFile(rpz, []byte("nx.example CNAME .\nnodata.example CNAME *.\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dnsAddr, metricsAddr := startGateway(t, `
+listen:
+  dns: ["%DNS%"]
+  metrics: "%METRICS%"
+upstreams: [udp://127.0.0.1:9]
+data_dir: "`+dir+`"
+lists: {blocked: ["`+rpz+`"]}
+profiles:
+  default: {block: [blocked], blocked_ttl: 90s}
+`)
+	ub := dnstest.StartForwardingUnbound(t, dnsAddr)
+	blocked := func() float64 {
+		v, _ := metricValue(scrape(t, metricsAddr), `dnsward_policy_blocked_total{category="blocked",profile="default"}`)
+		return v
+	}
+	for _, tc := range []struct {
+		name  string
+		rcode int
+	}{
+		{"nx.example.", dns.RcodeNameError},
+		{"nodata.example.", dns.RcodeSuccess},
+	} {
+		before := blocked()
+		for i := range 3 {
+			resp := exchange(t, "udp", ub, tc.name, dns.TypeA)
+			if resp.Rcode != tc.rcode || len(resp.Answer) != 0 {
+				t.Fatalf("%s query %d: want %s without records, got %v", tc.name, i+1, dns.RcodeToString[tc.rcode], resp)
+			}
+			// Without an SOA unbound would keep the answer 5 s, and say nothing of it.
+			if len(resp.Ns) != 1 || resp.Ns[0].Header().Rrtype != dns.TypeSOA || resp.Ns[0].Header().Ttl > 90 || resp.Ns[0].Header().Ttl < 80 {
+				t.Fatalf("%s query %d: want the SOA with TTL 80-90 (blocked_ttl 90s), got %v", tc.name, i+1, resp.Ns)
+			}
+		}
+		if got := blocked() - before; got != 1 {
+			t.Errorf("%s: the gateway blocked %v of unbound's queries, want 1 (the others from unbound's cache)", tc.name, got)
+		}
 	}
 }

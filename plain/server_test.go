@@ -164,6 +164,7 @@ func TestUDPBadPackets(t *testing.T) {
 		{"shorter than a header: dropped", []byte{1, 2, 3}, false, 0},
 		{"QR set: dropped", respWire, false, 0},
 		{"garbage after header: FORMERR", append([]byte{0xab, 0xcd, 0x01, 0, 0, 1, 0, 0, 0, 0, 0, 0}, 0xff, 0xff), true, dns.RcodeFormatError},
+		{"two OPT records: FORMERR (RFC 6891 §6.1.1)", twoOPTQuery, true, dns.RcodeFormatError},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -195,6 +196,15 @@ func TestUDPBadPackets(t *testing.T) {
 	if _, _, err := (&dns.Client{}).Exchange(q, s.UDPAddrs()[0].String()); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// twoOPTQuery is "www.example. A" with ID 0xabcd and two OPT records,
+// built by hand: miekg/dns would not pack it so.
+var twoOPTQuery = []byte{
+	0xab, 0xcd, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 2, // header: RD, QDCOUNT 1, ARCOUNT 2
+	3, 'w', 'w', 'w', 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 0, 0, 1, 0, 1, // www.example. A IN
+	0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 0, // OPT: root, size 1232, no flags, no options
+	0, 0, 41, 0x10, 0x00, 0, 0, 0x80, 0, 0, 0, // OPT: root, size 4096, DO
 }
 
 // TestTCPPipelinedOutOfOrder sends 100 queries on one connection without

@@ -98,6 +98,8 @@ func checkQuery(q *dns.Msg) (rcode int, reason string) {
 		return dns.RcodeNotImplemented, "opcode"
 	case len(q.Question) != 1:
 		return dns.RcodeFormatError, "qdcount"
+	case countOPT(q) > 1:
+		return dns.RcodeFormatError, "opt_count" // RFC 6891 §6.1.1
 	case q.Question[0].Qclass != dns.ClassINET:
 		return dns.RcodeRefused, "qclass"
 	}
@@ -111,24 +113,32 @@ func checkQuery(q *dns.Msg) (rcode int, reason string) {
 	return dns.RcodeSuccess, ""
 }
 
-// finish gives resp the client's ID, question and RD bit, and an OPT record
-// exactly when the query had one (keeping any Extended DNS Errors).
+// countOPT counts q's OPT records: miekg/dns keeps every one it unpacks,
+// and IsEdns0 returns just the last.
+func countOPT(q *dns.Msg) int {
+	n := 0
+	for _, rr := range q.Extra {
+		if rr.Header().Rrtype == dns.TypeOPT {
+			n++
+		}
+	}
+	return n
+}
+
+// finish gives resp the client's ID, question, RD and CD bits, AD only when
+// the client set AD or DO (RFC 6840 §5.8), and an OPT record exactly when the
+// query had one (keeping any Extended DNS Errors).
 func finish(q, resp *dns.Msg) {
 	resp.Id = q.Id
 	resp.Response = true
 	resp.Question = q.Question
 	resp.RecursionDesired = q.RecursionDesired
+	resp.CheckingDisabled = q.CheckingDisabled
 	resp.RecursionAvailable = true
-	var ede []dns.EDNS0
-	if opt := resp.IsEdns0(); opt != nil {
-		for _, o := range opt.Option {
-			if o.Option() == dns.EDNS0EDE {
-				ede = append(ede, o)
-			}
-		}
-		removeOPT(resp)
-	}
 	qopt := q.IsEdns0()
+	resp.AuthenticatedData = resp.AuthenticatedData && (q.AuthenticatedData || qopt != nil && qopt.Do())
+	ede := edeOptions(resp)
+	removeOPT(resp)
 	if qopt == nil {
 		return
 	}

@@ -10,12 +10,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Synthesized answers' TTLs: short for blocks so that unblocking takes
-// effect soon, longer for safe-search CNAMEs, which never change.
-const (
-	blockedTTL = 60
-	rewriteTTL = 300
-)
+// rewriteTTL is the TTL of safe-search CNAMEs, which never change. Blocked
+// answers take their profile's BlockedTTL.
+const rewriteTTL = 300
 
 // PolicyConfig configures the policy step.
 type PolicyConfig struct {
@@ -105,16 +102,33 @@ func (s *policyStep) block(req *Request, v Verdict) *dns.Msg {
 		rcode = dns.RcodeRefused
 	}
 	m := NewReply(req.Msg, rcode)
+	ttl := req.Profile.blockedTTL()
 	switch v.Answer.Kind {
 	case BlockNullIP:
-		m.Answer = addrRecords(q, []netip.Addr{netip.IPv4Unspecified(), netip.IPv6Unspecified()})
+		m.Answer = addrRecords(q, ttl, []netip.Addr{netip.IPv4Unspecified(), netip.IPv6Unspecified()})
 	case BlockCustomIP:
-		m.Answer = addrRecords(q, v.Answer.Addrs)
+		m.Answer = addrRecords(q, ttl, v.Answer.Addrs)
 	case BlockRecords:
 		m.Answer = localRecords(q, v.Answer.Records)
 	}
+	if rcode != dns.RcodeRefused && len(m.Answer) == 0 { // NXDOMAIN or NODATA
+		m.Ns = []dns.RR{blockedSOA(q.Name, ttl)}
+	}
 	s.flag(req, m, v)
 	return m
+}
+
+// blockedSOA is the SOA of a blocked NXDOMAIN or NODATA answer, without
+// which caches may not keep it (RFC 2308 §5). The blocked name's zone is
+// unknown, so, as AdGuard Home does, the name stands as its own zone apex;
+// the servers are under invalid. (RFC 6761), and the SOA's TTL and MINIMUM,
+// whose lower is the negative TTL, are both ttl.
+func blockedSOA(name string, ttl uint32) *dns.SOA {
+	return &dns.SOA{
+		Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: ttl},
+		Ns:  "blocked.dnsward.invalid.", Mbox: "hostmaster.dnsward.invalid.",
+		Serial: 1, Refresh: 1800, Retry: 900, Expire: 604800, Minttl: ttl,
+	}
 }
 
 // flag attaches the EDE and counts the block.
@@ -169,11 +183,11 @@ func localCNAME(a BlockedAnswer) string {
 	return ""
 }
 
-// addrRecords answers A or AAAA questions with the matching addresses;
-// other types get no records (NODATA).
-func addrRecords(q dns.Question, addrs []netip.Addr) []dns.RR {
+// addrRecords answers A or AAAA questions with the matching addresses and
+// TTL ttl; other types get no records (NODATA).
+func addrRecords(q dns.Question, ttl uint32, addrs []netip.Addr) []dns.RR {
 	var rrs []dns.RR
-	hdr := dns.RR_Header{Name: q.Name, Rrtype: q.Qtype, Class: dns.ClassINET, Ttl: blockedTTL}
+	hdr := dns.RR_Header{Name: q.Name, Rrtype: q.Qtype, Class: dns.ClassINET, Ttl: ttl}
 	for _, a := range addrs {
 		switch {
 		case q.Qtype == dns.TypeA && a.Is4():

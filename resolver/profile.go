@@ -18,8 +18,25 @@ type Profile struct {
 	Hosts  []string     // TLS SNI / HTTP Host names that select it
 	Addrs  []netip.Addr // local addresses that select it on any transport
 	Policy Policy       // nil for an unfiltered profile
+	// BlockedTTL is the TTL, in seconds, of the records of blocked answers
+	// and of the SOA that lets caches keep a blocked NXDOMAIN or NODATA
+	// (RFC 2308); 0: DefaultBlockedTTL.
+	BlockedTTL uint32
 
 	replayID atomic.Uint64 // names the profile in replay keys; see id
+}
+
+// DefaultBlockedTTL is a profile's BlockedTTL when none is set: five
+// minutes, so that an unblocked name reaches clients soon while caches
+// downstream still absorb the repeats of a blocked tracker.
+const DefaultBlockedTTL = 300
+
+// blockedTTL returns p's BlockedTTL or the default.
+func (p *Profile) blockedTTL() uint32 {
+	if p.BlockedTTL == 0 {
+		return DefaultBlockedTTL
+	}
+	return p.BlockedTTL
 }
 
 // profileIDs numbers profiles for replay keys.

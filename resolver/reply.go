@@ -43,6 +43,21 @@ func AddEDE(q, m *dns.Msg, code uint16, text string) {
 	opt.Option = append(opt.Option, &dns.EDNS0_EDE{InfoCode: code, ExtraText: text})
 }
 
+// edeOptions returns the Extended DNS Error options of m's OPT record.
+func edeOptions(m *dns.Msg) []dns.EDNS0 {
+	opt := m.IsEdns0()
+	if opt == nil {
+		return nil
+	}
+	var ede []dns.EDNS0
+	for _, o := range opt.Option {
+		if o.Option() == dns.EDNS0EDE {
+			ede = append(ede, o)
+		}
+	}
+	return ede
+}
+
 // EDE returns the first Extended DNS Error in m, if any.
 func EDE(m *dns.Msg) (*dns.EDNS0_EDE, bool) {
 	opt := m.IsEdns0()

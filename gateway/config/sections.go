@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/dnsward/dnsward/certs"
 
@@ -61,6 +62,7 @@ type Profile struct {
 	Deny          []string `yaml:"deny"`
 	SafeSearch    bool     `yaml:"safe_search"`
 	BlockedAnswer []string `yaml:"blocked_answer"` // nxdomain | null_ip | nodata | refused | IP addresses
+	BlockedTTL    Duration `yaml:"blocked_ttl"`    // TTL of blocked answers and of their SOA (negative TTL); default 5m
 }
 
 // DoQ tunes the DNS-over-QUIC front-end (RFC 9250).
@@ -232,6 +234,9 @@ func (c *Config) validateProfiles() Errors {
 		}
 		if err := checkBlockedAnswer(p.BlockedAnswer); err != nil {
 			add(c.errAt(base+".blocked_answer", "%v", err))
+		}
+		if t := p.BlockedTTL.Std(); c.lines[base+".blocked_ttl"] != 0 && (t < time.Second || t > 24*time.Hour || t%time.Second != 0) {
+			add(c.errAt(base+".blocked_ttl", "must be whole seconds from 1s to 24h, got %s", t))
 		}
 	}
 	return errs

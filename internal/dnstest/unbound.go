@@ -97,11 +97,59 @@ func StartUnbound(t testing.TB, localData []string, extraServerConf string) stri
 // for a test that kills it (by its PID) to take the upstream down.
 func StartUnboundProcess(t testing.TB, localData []string, extraServerConf string) (string, *os.Process) {
 	t.Helper()
+	var b strings.Builder
+	b.WriteString("  module-config: \"iterator\"\n  do-not-query-localhost: yes\n  local-zone: \"example.\" static\n")
+	b.WriteString(extraServerConf + "\n")
+	for _, d := range localData {
+		fmt.Fprintf(&b, "  local-data: %q\n", d)
+	}
+	return runUnbound(t, b.String(), "")
+}
+
+// StartValidatingUnbound runs unbound as a validating resolver on 127.0.0.1
+// that resolves each zone of stubs (apex → host:port of its authoritative
+// server) there and validates the answers against anchors (DNSKEY or DS
+// records, each a trust anchor). It sends Extended DNS Errors (ede: yes)
+// and refuses every name outside stubs, so it never queries off loopback.
+// It returns host:port.
+func StartValidatingUnbound(t testing.TB, stubs map[string]string, anchors []dns.RR) string {
+	t.Helper()
+	var server, tail strings.Builder
+	server.WriteString("  module-config: \"validator iterator\"\n  do-not-query-localhost: no\n  ede: yes\n  val-log-level: 2\n")
+	server.WriteString("  local-zone: \".\" refuse\n")
+	for _, a := range anchors {
+		fmt.Fprintf(&server, "  trust-anchor: %q\n", strings.ReplaceAll(a.String(), "\t", " "))
+	}
+	for apex, addr := range stubs {
+		host, port, _ := strings.Cut(addr, ":")
+		apex = dns.Fqdn(apex)
+		fmt.Fprintf(&server, "  local-zone: %q transparent\n", apex)
+		fmt.Fprintf(&tail, "stub-zone:\n  name: %q\n  stub-addr: %s@%s\n", apex, host, port)
+	}
+	addr, _ := runUnbound(t, server.String(), tail.String())
+	return addr
+}
+
+// StartForwardingUnbound runs unbound on 127.0.0.1 as a caching forwarder
+// that sends every query to upstream (host:port on loopback): a cache
+// downstream of the server under test. It returns host:port.
+func StartForwardingUnbound(t testing.TB, upstream string) string {
+	t.Helper()
+	host, port, _ := strings.Cut(upstream, ":")
+	addr, _ := runUnbound(t, "  module-config: \"iterator\"\n  do-not-query-localhost: no\n",
+		fmt.Sprintf("forward-zone:\n  name: \".\"\n  forward-addr: %s@%s\n", host, port))
+	return addr
+}
+
+// runUnbound runs unbound with the common server settings, then
+// serverConf's, then the clauses of tail, and waits until it answers; it
+// returns host:port and the process.
+func runUnbound(t testing.TB, serverConf, tail string) (string, *os.Process) {
+	t.Helper()
 	bin := NeedBinary(t, "unbound", "unbound")
 	dir := t.TempDir()
 	port := FreePort(t)
-	var b strings.Builder
-	fmt.Fprintf(&b, `server:
+	conf := fmt.Sprintf(`server:
   interface: 127.0.0.1@%d
   port: %d
   do-daemonize: no
@@ -113,17 +161,11 @@ func StartUnboundProcess(t testing.TB, localData []string, extraServerConf strin
   logfile: ""
   verbosity: 0
   access-control: 127.0.0.0/8 allow
-  do-not-query-localhost: yes
-  module-config: "iterator"
   num-threads: 1
-  local-zone: "example." static
 %s
-`, port, port, dir, extraServerConf)
-	for _, d := range localData {
-		fmt.Fprintf(&b, "  local-data: %q\n", d)
-	}
-	b.WriteString("remote-control:\n  control-enable: no\n")
-	conf := b.String()
+%sremote-control:
+  control-enable: no
+`, port, port, dir, serverConf, tail)
 	path := filepath.Join(dir, "unbound.conf")
 	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)

@@ -36,7 +36,8 @@ var errNotDNS = errors.New("not a DNS rule")
 // cannot be used are skipped, counted and logged at debug level with source
 // and line number; only a read error (or a line over 1 MiB) fails the parse.
 //
-// Parse makes no string per line: an entry's Name may point into the read
+// Parse makes no string per line for hosts and adblock lists (RPZ zones go
+// through miekg/dns's zone parser): an entry's Name may point into the read
 // buffer and is only valid during the emit call (strings.Clone keeps it).
 func Parse(r io.Reader, f Format, source string, log *slog.Logger, emit func(Entry)) (ParseStats, error) {
 	if log == nil {
@@ -48,8 +49,12 @@ func Parse(r io.Reader, f Format, source string, log *slog.Logger, emit func(Ent
 		f = detect(source, head)
 	}
 	st := ParseStats{Format: f}
-	lp := newLineParser(f)
 	count := func(e Entry) { st.Entries++; emit(e) }
+	if f == FormatRPZ {
+		err := parseRPZ(br, source, log, &st, count)
+		return st, err
+	}
+	lp := newLineParser(f)
 	sc := bufio.NewScanner(br)
 	sc.Buffer(make([]byte, 0, 64<<10), maxLineBytes)
 	n := 0
@@ -74,8 +79,6 @@ func newLineParser(f Format) lineParser {
 	switch f {
 	case FormatAdBlock:
 		return adblockParser{}
-	case FormatRPZ:
-		return &rpzParser{ttl: defaultRPZTTL}
 	}
 	return hostsParser{}
 }

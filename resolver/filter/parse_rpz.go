@@ -1,9 +1,12 @@
 package filter
 
 import (
+	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
-	"strconv"
+	"io"
+	"log/slog"
 	"strings"
 
 	"github.com/miekg/dns"
@@ -12,89 +15,78 @@ import (
 // defaultRPZTTL is the TTL of local data when the zone gives none.
 const defaultRPZTTL = 300
 
-// rpzParser reads RPZ zone files (QNAME triggers only): CNAME . is
-// NXDOMAIN, CNAME *. is NODATA, CNAME rpz-passthru. an exception, CNAME
+// RPZ zones (QNAME triggers only) are read by miekg/dns's ZoneParser: CNAME .
+// is NXDOMAIN, CNAME *. is NODATA, CNAME rpz-passthru. an exception, CNAME
 // rpz-drop. a block, any other record local data. Owners are taken relative
-// to $ORIGIN (or to the SOA owner). As in BIND and Unbound, an owner "x"
+// to $ORIGIN, or else to the SOA owner. As in BIND and Unbound, an owner "x"
 // triggers on x only and "*.x" on the names below x; both are needed to
 // cover x's whole subtree.
-type rpzParser struct {
-	origin string // lower-case, fully qualified; "" until known
-	owner  string // the last owner, for lines that start with blanks
-	ttl    uint32
-	open   strings.Builder // a record spanning lines inside ( )
-	fields []string        // reused for each line's fields
-}
-
-// parens blanks out the parentheses of multi-line records.
-var parens = strings.NewReplacer("(", " ", ")", " ")
+//
+// A ZoneParser stops at its first error, so records are fed to it one line
+// at a time by an rpzReader, which knows where each record ends: after an
+// error the rest of the record is dropped and counted as skipped, and a new
+// ZoneParser goes on with the next record, $ORIGIN, $TTL and the last owner
+// restored.
 
 var (
 	errUnclosed      = errors.New("unclosed parenthesis")
+	errNoOwner       = errors.New("no owner")
 	errTrigger       = errors.New("only QNAME triggers are supported")
 	errOutsideZone   = errors.New("owner outside the zone")
 	errUnsupportedRR = errors.New("unsupported record")
 )
 
-func (p *rpzParser) end() error {
-	if p.open.Len() > 0 {
-		return errUnclosed
+// parseRPZ parses an RPZ zone from br into st and emit, logging each record
+// it skips; only a read error (or a line over maxLineBytes) fails it.
+func parseRPZ(br *bufio.Reader, source string, log *slog.Logger, st *ParseStats, emit func(Entry)) error {
+	sc := bufio.NewScanner(br)
+	sc.Buffer(make([]byte, 0, 64<<10), maxLineBytes)
+	r := &rpzReader{sc: sc, origin: "."}
+	skip := func(err error) {
+		st.Skipped++
+		log.Debug("filter: skipped list line", "source", source, "line", r.start, "reason", err)
 	}
-	return nil
-}
-
-func (p *rpzParser) parseLine(line string, emit func(Entry)) error {
-	line = stripZoneComment(line)
-	if p.open.Len() > 0 || strings.Count(line, "(") > strings.Count(line, ")") {
-		p.open.WriteString(line)
-		p.open.WriteByte(' ')
-		joined := p.open.String()
-		if strings.Count(joined, "(") > strings.Count(joined, ")") {
+	r.skip = skip
+	for {
+		zp := dns.NewZoneParser(r, r.origin, source)
+		zp.SetDefaultTTL(defaultRPZTTL)
+		for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
+			if r.eof && r.depth > 0 {
+				break // the end of the input closed the record, not ")"
+			}
+			r.owner = rr.Header().Name
+			if err := r.record(rr, emit); err != nil {
+				skip(err)
+			}
+		}
+		if r.err != nil {
+			return fmt.Errorf("filter: %s line %d: %w", source, r.lines+1, r.err)
+		}
+		err := zp.Err()
+		if err == nil && r.depth > 0 {
+			err = errUnclosed
+		}
+		if err == nil {
 			return nil
 		}
-		p.open.Reset()
-		line = joined
+		skip(err)
+		r.resync()
 	}
-	line = parens.Replace(line)
-	fields := p.fields[:0]
-	for f := range strings.FieldsSeq(line) {
-		fields = append(fields, f)
+}
+
+// record emits the entry rr stands for, or says why it cannot.
+func (r *rpzReader) record(rr dns.RR, emit func(Entry)) error {
+	h := rr.Header()
+	if h.Name == "" { // continues a record that failed
+		return errNoOwner
 	}
-	p.fields = fields
-	if len(fields) == 0 {
-		return nil
+	owner := strings.ToLower(h.Name)
+	if h.Rrtype == dns.TypeSOA && !r.declared && r.zone == "" {
+		r.zone = owner
 	}
-	if strings.HasPrefix(fields[0], "$") {
-		return p.directive(fields)
-	}
-	if line[0] != ' ' && line[0] != '\t' {
-		if fields[0] != p.owner {
-			p.owner = strings.Clone(fields[0])
-		}
-		fields = fields[1:]
-	}
-	ttl := p.ttl
-	for len(fields) > 0 {
-		if n, err := strconv.ParseUint(fields[0], 10, 32); err == nil {
-			ttl = uint32(n)
-		} else if _, ok := dns.StringToClass[strings.ToUpper(fields[0])]; !ok {
-			break
-		}
-		fields = fields[1:]
-	}
-	if len(fields) == 0 || p.owner == "" {
-		return errUnsupportedRR
-	}
-	typ, rdata := strings.ToUpper(fields[0]), fields[1:]
-	if typ == "SOA" && p.origin == "" && strings.HasSuffix(p.owner, ".") {
-		p.origin = strings.ToLower(p.owner) // p.owner is a copy
-	}
-	rel, err := p.relative(p.owner)
-	if err != nil {
+	rel, err := r.relative(owner)
+	if err != nil || rel == "" { // "": the apex (SOA, NS)
 		return err
-	}
-	if rel == "" { // the apex: SOA, NS
-		return nil
 	}
 	if strings.Contains(rel, ".rpz-") {
 		return errTrigger
@@ -104,8 +96,8 @@ func (p *rpzParser) parseLine(line string, emit func(Entry)) error {
 		return fmt.Errorf("%q: %w", rel, err)
 	}
 	e := Entry{Name: name, Scope: wildScope(wild, ScopeExact)}
-	if typ == "CNAME" && len(rdata) == 1 {
-		switch strings.ToLower(rdata[0]) {
+	if c, ok := rr.(*dns.CNAME); ok {
+		switch strings.ToLower(c.Target) {
 		case ".":
 			e.Action = ActNXDomain
 		case "*.":
@@ -117,75 +109,235 @@ func (p *rpzParser) parseLine(line string, emit func(Entry)) error {
 		case "rpz-tcp-only.":
 			return errUnsupportedRR
 		}
-		if e.Action != ActBlock || strings.EqualFold(rdata[0], "rpz-drop.") {
+		if e.Action != ActBlock || strings.EqualFold(c.Target, "rpz-drop.") {
 			emit(e)
 			return nil
 		}
-		rdata = []string{p.absolute(rdata[0])}
 	}
-	owner := name + "."
+	h.Name, h.Class = name+".", dns.ClassINET
 	if wild {
-		owner = "*." + owner
-	}
-	rr, err := dns.NewRR(fmt.Sprintf("%s %d IN %s %s", owner, ttl, typ, strings.Join(rdata, " ")))
-	if err != nil || rr == nil {
-		return fmt.Errorf("%s record: %w", typ, errUnsupportedRR)
+		h.Name = "*." + h.Name
 	}
 	e.Action, e.RR = ActLocalData, rr
 	emit(e)
 	return nil
 }
 
-func (p *rpzParser) directive(f []string) error {
-	switch strings.ToUpper(f[0]) {
-	case "$ORIGIN":
-		if len(f) == 2 {
-			p.origin = strings.Clone(strings.ToLower(dns.Fqdn(f[1])))
-			return nil
+// rpzReader feeds an RPZ zone to a ZoneParser one line at a time and tracks
+// what a new ZoneParser needs to resume after an error: where the current
+// record ends (parentheses outside quotes and comments), the origin, the
+// last $TTL directive and the last owner.
+type rpzReader struct {
+	sc    *bufio.Scanner
+	line  []byte // unread rest of the current line
+	nl    bool   // the current line's newline is unread
+	next  []byte // text to read before the next line's (a resumed parser's state)
+	lines int    // lines read
+	start int    // the line the current record starts on
+	depth int    // parentheses open at the end of the current line
+	eof   bool   // the input has ended
+	err   error  // the scanner's error
+	skip  func(error)
+
+	origin   string // the ZoneParser's origin: $ORIGIN made absolute, or "."
+	declared bool   // origin came from $ORIGIN
+	zone     string // the first SOA owner, the zone when there is no $ORIGIN
+	ttl      string // the last $TTL directive, for a resumed parser
+	owner    string // the last record's owner, for a resumed parser
+	undo     func() // reverts the current record's directive, should it fail
+	resumed  bool   // a new ZoneParser reads the next line
+	owned    bool   // the current record names its owner
+}
+
+// ReadByte implements io.ByteReader, which the ZoneParser reads with.
+func (r *rpzReader) ReadByte() (byte, error) {
+	for {
+		switch {
+		case len(r.next) > 0:
+			c := r.next[0]
+			r.next = r.next[1:]
+			return c, nil
+		case len(r.line) > 0:
+			c := r.line[0]
+			r.line = r.line[1:]
+			return c, nil
+		case r.nl:
+			r.nl = false
+			return '\n', nil
 		}
-	case "$TTL":
-		if len(f) == 2 {
-			if n, err := strconv.ParseUint(f[1], 10, 32); err == nil {
-				p.ttl = uint32(n)
-				return nil
+		if !r.fetch() {
+			return 0, io.EOF
+		}
+		if r.resumed {
+			r.resumed = false
+			if len(r.line) > 0 && (r.line[0] == ' ' || r.line[0] == '\t') && r.owner != "" {
+				r.next = append(r.next[:0], r.owner...) // the record continues the last owner's
 			}
 		}
 	}
-	return fmt.Errorf("directive %s: %w", f[0], errUnsupportedRR)
 }
 
-// relative returns owner relative to the zone origin ("" for the apex).
-func (p *rpzParser) relative(owner string) (string, error) {
-	owner = strings.ToLower(owner)
-	if owner == "@" {
-		return "", nil
+// Read implements io.Reader.
+func (r *rpzReader) Read(p []byte) (int, error) {
+	for i := range p {
+		c, err := r.ReadByte()
+		if err != nil {
+			if i > 0 {
+				return i, nil
+			}
+			return 0, err
+		}
+		p[i] = c
 	}
-	if !strings.HasSuffix(owner, ".") {
-		return owner, nil
-	}
-	if p.origin == "" || p.origin == "." {
-		return strings.TrimSuffix(owner, "."), nil
-	}
-	if owner == p.origin {
-		return "", nil
-	}
-	rel, ok := strings.CutSuffix(owner, "."+p.origin)
-	if !ok {
-		return "", errOutsideZone
-	}
-	return rel, nil
+	return len(p), nil
 }
 
-// absolute qualifies a relative record target with the origin.
-func (p *rpzParser) absolute(name string) string {
-	if strings.HasSuffix(name, ".") || p.origin == "" {
-		return dns.Fqdn(name)
+// fetch reads the next line, noting where records start and what
+// directives they hold; false at the end of the input.
+func (r *rpzReader) fetch() bool {
+	for r.sc.Scan() {
+		r.lines++
+		line := bytes.TrimSuffix(r.sc.Bytes(), []byte("\r"))
+		starts := r.depth == 0
+		r.depth = parenDepth(line, r.depth)
+		if starts {
+			r.start = r.lines
+			r.owned = len(line) > 0 && line[0] != ' ' && line[0] != '\t'
+			r.undo = nil
+			if len(line) > 0 && line[0] == '$' { // a directive: the only case that needs its fields
+				if f := bytes.Fields(stripZoneComment(line)); !r.directive(f) {
+					r.skip(fmt.Errorf("directive %s: %w", f[0], errUnsupportedRR))
+					r.discard()
+					continue
+				}
+			}
+		}
+		r.line, r.nl = line, true
+		return true
 	}
-	return name + "." + p.origin
+	r.eof, r.err = true, r.sc.Err()
+	return false
+}
+
+// directive notes $ORIGIN and $TTL for a resumed parser and refuses the
+// others: $INCLUDE reads local files, $GENERATE makes 65,535 records of one
+// line.
+func (r *rpzReader) directive(f [][]byte) bool {
+	switch strings.ToUpper(string(f[0])) {
+	case "$ORIGIN":
+		if len(f) == 2 {
+			origin, declared := r.origin, r.declared
+			r.undo = func() { r.origin, r.declared = origin, declared }
+			r.origin, r.declared = absoluteName(strings.ToLower(string(f[1])), r.origin), true
+		}
+		return true
+	case "$TTL":
+		if len(f) == 2 && r.depth == 0 { // kept only in its plain form, safe to replay
+			ttl := r.ttl
+			r.undo = func() { r.ttl = ttl }
+			r.ttl = "$TTL " + string(f[1])
+		}
+		return true
+	}
+	return false
+}
+
+// discard drops the rest of the current record.
+func (r *rpzReader) discard() {
+	r.line, r.nl = nil, false
+	for r.depth > 0 && r.sc.Scan() {
+		r.lines++
+		r.depth = parenDepth(r.sc.Bytes(), r.depth)
+	}
+	r.depth = 0 // dropped, even if the input ended inside it
+}
+
+// resync drops the rest of the record a ZoneParser failed on, and any
+// directive in it, and prepares what a new one starts with: the last $TTL,
+// and the last owner should the next record continue it.
+func (r *rpzReader) resync() {
+	if r.resumed { // the state a resumed parser started with failed: drop it
+		r.ttl, r.owner, r.origin, r.declared = "", "", ".", false
+	}
+	if r.undo != nil {
+		r.undo()
+		r.undo = nil
+	}
+	if r.owned {
+		// The next record may continue this one's owner, known only while
+		// its one line is still in the scanner's buffer.
+		r.owner = ""
+		if f := bytes.Fields(r.sc.Bytes()); r.start == r.lines && len(f) > 0 {
+			r.owner = string(f[0])
+		}
+	}
+	r.discard()
+	r.next = r.next[:0]
+	if r.ttl != "" {
+		r.next = append(append(r.next, r.ttl...), '\n')
+	}
+	r.resumed = true
+}
+
+// relative returns owner (lower-case, absolute) relative to the zone: ""
+// for the apex. Without $ORIGIN, owners written relative were made absolute
+// under the root, so an owner outside the SOA's zone is taken as it is.
+func (r *rpzReader) relative(owner string) (string, error) {
+	zone := r.origin
+	if !r.declared && r.zone != "" {
+		zone = r.zone
+	}
+	if owner == zone {
+		return "", nil
+	}
+	if zone != "." {
+		if rel, ok := strings.CutSuffix(owner, "."+zone); ok {
+			return rel, nil
+		}
+		if r.declared {
+			return "", errOutsideZone
+		}
+	}
+	return strings.TrimSuffix(owner, "."), nil
+}
+
+// absoluteName qualifies name with origin, as $ORIGIN does.
+func absoluteName(name, origin string) string {
+	switch {
+	case name == "@":
+		return origin
+	case strings.HasSuffix(name, "."):
+		return name
+	case origin == ".":
+		return name + "."
+	}
+	return name + "." + origin
+}
+
+// parenDepth returns the parentheses open after line, depth being open
+// before it; those inside quotes or a comment do not count.
+func parenDepth(line []byte, depth int) int {
+	quoted := false
+	for i := 0; i < len(line); i++ {
+		switch c := line[i]; {
+		case c == '\\':
+			i++
+		case c == '"':
+			quoted = !quoted
+		case quoted:
+		case c == ';':
+			return depth
+		case c == '(':
+			depth++
+		case c == ')' && depth > 0:
+			depth--
+		}
+	}
+	return depth
 }
 
 // stripZoneComment removes a ';' comment outside double quotes.
-func stripZoneComment(line string) string {
+func stripZoneComment(line []byte) []byte {
 	quoted := false
 	for i := 0; i < len(line); i++ {
 		switch line[i] {

@@ -98,6 +98,25 @@ func TestParse(t *testing.T) {
 			input: "bad.example CNAME .\n", want: []string{"=bad.example nx"}, detect: FormatRPZ,
 		},
 		{
+			name:   "rpz parentheses inside quotes and comments",
+			format: FormatRPZ,
+			input: "$ORIGIN rpz.local.\nsmile.example TXT \"(:\"\nafter.example CNAME .\n" +
+				"frown.example TXT \"):\" ; (\n@ SOA a. b. ( 1 2 3 4 ; \")\"\n 5 )\nlater.example A 192.0.2.7\n",
+			want: []string{`=smile.example smile.example. 300 IN TXT "(:"`, "=after.example nx",
+				`=frown.example frown.example. 300 IN TXT "):"`, "=later.example later.example. 300 IN A 192.0.2.7"},
+			detect: FormatRPZ,
+		},
+		{
+			name:   "rpz goes on after bad records",
+			format: FormatRPZ,
+			input: "$TTL 1h\n$ORIGIN rpz.local.\nbad.example A not-an-ip\n  AAAA 2001:db8::2\n" +
+				"multi.example MX ( ten\n mx.example. )\n$INCLUDE /etc/passwd\n$GENERATE 1-100 x$ CNAME .\n$TTL bogus\n" +
+				"ok.example CNAME .\nttl.example A 192.0.2.9\n$ORIGIN sub\nx.example CNAME *.\n",
+			want: []string{"=bad.example bad.example. 3600 IN AAAA 2001:db8::2", "=ok.example nx",
+				"=ttl.example ttl.example. 3600 IN A 192.0.2.9", "=x.example nodata"},
+			skipped: 5, detect: FormatRPZ,
+		},
+		{
 			name: "rpz unclosed", format: FormatRPZ,
 			input: "@ SOA a. b. ( 1 2 3\n", skipped: 1, detect: FormatRPZ,
 		},
