@@ -31,7 +31,8 @@
 //
 // # Limits
 //
-// HTTP/2 runs on this package's own server (h2conn.go): one reader
+// HTTP/2 runs on dnsward's own server (doh/internal/h2; Config.HTTP2
+// "builtin", the default): one reader
 // goroutine per connection reads frames (x/net/http2's Framer, except
 // HEADERS) and decodes header blocks with this package's HPACK codec,
 // answers what replay holds itself, hands other requests to long-lived
@@ -52,6 +53,15 @@
 // ReadTimeout, idle connections by IdleTimeout, and open connections per
 // client address (per /64 for IPv6; trusted proxies exempt) by
 // MaxConnsPerClient across TCP and QUIC. The limits are per node.
+//
+// Config.HTTP2 "stdlib" serves HTTP/2 with net/http's own server instead,
+// through the same Handler as HTTP/1.1 and HTTP/3, advertising
+// MAX_CONCURRENT_STREAMS = MaxStreams. It has x/net's defences (MaxStreams
+// handlers and 4×MaxStreams queued requests per connection, CONTINUATION
+// bounds, 10,000 queued control frames, WriteTimeout per stream) but not
+// the builtin engine's early-reset ratio, and dnsward_doh_http2_errors_total
+// counts none of its errors; it also answers on a goroutine per request
+// without the reader's replay and batched writes, so it spends more CPU.
 //
 // The cleartext listener speaks HTTP/1.1 only (no h2c).
 package doh

@@ -1,4 +1,4 @@
-package doh
+package h2
 
 import (
 	"bufio"
@@ -33,7 +33,7 @@ const (
 // writes until out is empty, so others only append: what piles up during
 // one write leaves as one TLS record and one syscall.
 type h2Conn struct {
-	srv    *h2Server
+	srv    *Server
 	nc     net.Conn
 	br     *bufio.Reader
 	fr     *http2.Framer
@@ -41,7 +41,6 @@ type h2Conn struct {
 	ctx    context.Context
 	tls    *tls.ConnectionState
 	remote string
-	facts  connFacts
 
 	mu         sync.Mutex
 	wcond      sync.Cond // a write ended
@@ -81,7 +80,7 @@ type h2Conn struct {
 	opened, resets int // streams opened and reset early by the client, decaying
 }
 
-func newH2Conn(s *h2Server, ctx context.Context, nc net.Conn, st *tls.ConnectionState) *h2Conn {
+func newH2Conn(s *Server, ctx context.Context, nc net.Conn, st *tls.ConnectionState) *h2Conn {
 	c := &h2Conn{
 		srv:        s,
 		nc:         nc,
@@ -94,10 +93,9 @@ func newH2Conn(s *h2Server, ctx context.Context, nc net.Conn, st *tls.Connection
 		peerWindow: 65535,
 		peerFrame:  16384,
 	}
-	c.facts = readFacts(ctx, c.remote)
 	c.wcond.L = &c.mu
 	c.fr = http2.NewFramer(frameSink{c}, c.br)
-	c.hb = newHeaderBlock(uint32(s.maxHeader))
+	c.hb = newHeaderBlock(uint32(s.cfg.MaxHeaderBytes))
 	c.fr.SetReuseFrames()
 	c.fr.SetMaxReadFrameSize(16384) // the default MAX_FRAME_SIZE we advertise
 	c.enc = newHPACKEncoder()
@@ -118,9 +116,9 @@ func (c *h2Conn) serve() {
 	defer c.close()
 	c.mu.Lock()
 	_ = c.fr.WriteSettings(
-		http2.Setting{ID: http2.SettingMaxConcurrentStreams, Val: uint32(c.srv.maxStreams)},
+		http2.Setting{ID: http2.SettingMaxConcurrentStreams, Val: uint32(c.srv.cfg.MaxStreams)},
 		http2.Setting{ID: http2.SettingInitialWindowSize, Val: h2StreamWindow},
-		http2.Setting{ID: http2.SettingMaxHeaderListSize, Val: uint32(c.srv.maxHeader)},
+		http2.Setting{ID: http2.SettingMaxHeaderListSize, Val: uint32(c.srv.cfg.MaxHeaderBytes)},
 	)
 	_ = c.fr.WriteWindowUpdate(0, h2ConnWindow-65535)
 	c.recvWindow = h2ConnWindow
@@ -133,10 +131,10 @@ func (c *h2Conn) serve() {
 		c.fail(connError(http2.ErrCodeInadequateSecurity, "tls_version"))
 		return
 	}
-	_ = c.nc.SetReadDeadline(time.Now().Add(c.srv.readTimeout))
+	_ = c.nc.SetReadDeadline(time.Now().Add(c.srv.cfg.ReadTimeout))
 	var preface [len(http2.ClientPreface)]byte
 	if _, err := io.ReadFull(c.br, preface[:]); err != nil || string(preface[:]) != http2.ClientPreface {
-		c.srv.m.h2error("conn_PROTOCOL_ERROR_bad_preface")
+		c.srv.cfg.CountError("conn_PROTOCOL_ERROR_bad_preface")
 		return
 	}
 	c.readAt = time.Now()
@@ -239,7 +237,7 @@ func (c *h2Conn) waitInput() bool {
 // request-body or parked-answer deadline when that comes first.
 func (c *h2Conn) armLocked(now time.Time) {
 	if !c.idleLocked() || c.idleAt.IsZero() {
-		c.idleAt = now.Add(c.srv.idleTimeout) // idle time counts from the last stream's end only
+		c.idleAt = now.Add(c.srv.cfg.IdleTimeout) // idle time counts from the last stream's end only
 	}
 	d := c.idleAt
 	if p := c.parkedDeadline(); !p.IsZero() && p.Before(d) {
@@ -296,7 +294,7 @@ func (c *h2Conn) flushLocked() {
 	for len(c.out) > 0 && c.werr == nil {
 		out := c.out
 		c.out = c.spare[:0]
-		timeout := c.srv.writeTimeout
+		timeout := c.srv.cfg.WriteTimeout
 		if c.closed {
 			timeout = h2CloseDrain
 		}
