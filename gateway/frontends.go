@@ -66,7 +66,7 @@ func (g *Gateway) newFrontends(rm *resolver.Metrics) error {
 		cfg := doh.Config{
 			Addrs: c.Listen.DoH, PlainAddrs: c.Listen.DoHPlain,
 			Handler: g.handler, Profiles: g.profiles, TrustedProxies: trusted, ProxyProtocol: c.ProxyProtocol,
-			MaxConnsPerClient: maxConns, Logger: g.log, Metrics: g.registry,
+			MaxConnsPerClient: maxConns, HTTP2: c.DoH.HTTP2, Logger: g.log, Metrics: g.registry,
 		}
 		if g.certs != nil {
 			cfg.TLS = g.certs.TLSConfig(certs.ALPNHTTP2, certs.ALPNHTTP11)
