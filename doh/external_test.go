@@ -14,14 +14,21 @@ import (
 // run executes an external client with a deadline and returns its output.
 func run(t *testing.T, name string, args ...string) string {
 	t.Helper()
+	out, err := runErr(t, name, args...)
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+// runErr is run for a client that may fail: its output and exit error.
+func runErr(t *testing.T, name string, args ...string) (string, error) {
+	t.Helper()
 	path := dnstest.NeedBinary(t, name, map[string]string{"kdig": "knot-dnsutils", "curl": "curl"}[name])
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, path, args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-	return string(out)
+	return string(out), err
 }
 
 // TestCurlDoH has curl resolve a name through the server (verifying its

@@ -46,18 +46,24 @@ type h2Conn struct {
 	wcond      sync.Cond // a write ended
 	out, spare []byte    // frames not yet written; the buffer of the last write
 	writing    bool      // a goroutine is writing out
-	werr       error
-	readerIdle bool // the reader is blocked in a read (or gone): completions flush
-	flushTimer *time.Timer
-	timerArmed bool
-	kicked     bool      // the reader's deadline was moved to wake it
-	idleAt     time.Time // when an idle connection ends; zero: from the reader's next wait
-	readAt     time.Time // when the reader last stopped waiting, for input or for the writer (reader only)
-	closed     bool
-	goingAway  bool   // GOAWAY sent (or to send): no new streams
-	goAwayID   uint32 // the last stream ID the first GOAWAY named
-	peerAway   bool   // the client sent GOAWAY
-	sawPreface bool   // the client's SETTINGS arrived
+	// Streams answered while the client still sends its request: each is
+	// reset (NO_ERROR, RFC 9113 §8.1) in a write after its answer's, so that
+	// a client reads the answer before the reset (curl 7.88 loses the
+	// status otherwise). Their DATA is ignored until then.
+	resetAfter   []uint32 // answers in out
+	resetWriting []uint32 // answers in the write under way
+	werr         error
+	readerIdle   bool // the reader is blocked in a read (or gone): completions flush
+	flushTimer   *time.Timer
+	timerArmed   bool
+	kicked       bool      // the reader's deadline was moved to wake it
+	idleAt       time.Time // when an idle connection ends; zero: from the reader's next wait
+	readAt       time.Time // when the reader last stopped waiting, for input or for the writer (reader only)
+	closed       bool
+	goingAway    bool   // GOAWAY sent (or to send): no new streams
+	goAwayID     uint32 // the last stream ID the first GOAWAY named
+	peerAway     bool   // the client sent GOAWAY
+	sawPreface   bool   // the client's SETTINGS arrived
 
 	enc     *hpackEncoder
 	hblock  []byte // the response header block being encoded
@@ -294,6 +300,7 @@ func (c *h2Conn) flushLocked() {
 	for len(c.out) > 0 && c.werr == nil {
 		out := c.out
 		c.out = c.spare[:0]
+		c.resetWriting, c.resetAfter = c.resetAfter, c.resetWriting[:0]
 		timeout := c.srv.cfg.WriteTimeout
 		if c.closed {
 			timeout = h2CloseDrain
@@ -308,6 +315,12 @@ func (c *h2Conn) flushLocked() {
 				c.kickLocked() // the reader ends the connection
 			}
 		}
+		if err == nil {
+			for _, id := range c.resetWriting {
+				_ = c.fr.WriteRSTStream(id, http2.ErrCodeNo)
+			}
+		}
+		c.resetWriting = c.resetWriting[:0]
 		if cap(out) <= h2MaxOut {
 			c.spare = out[:0]
 		}

@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"time"
 
 	"golang.org/x/net/http2"
@@ -263,8 +264,11 @@ func (c *h2Conn) onData(f *http2.DataFrame) error {
 	c.returnConnWindowLocked(n)
 	s := c.streams[id]
 	if s == nil {
-		if id > c.lastID {
+		switch {
+		case id > c.lastID:
 			return connError(http2.ErrCodeProtocol, "data_on_idle")
+		case slices.Contains(c.resetAfter, id) || slices.Contains(c.resetWriting, id):
+			return nil // answered; its reset is on the way
 		}
 		return streamError(id, http2.ErrCodeStreamClosed, "data_on_closed")
 	}

@@ -233,7 +233,7 @@ func (c *h2Conn) parkedDeadline() time.Time {
 func (c *h2Conn) localDoneLocked(s *h2Stream) {
 	s.localClosed = true
 	if !s.remoteClosed {
-		_ = c.fr.WriteRSTStream(s.id, http2.ErrCodeNo)
+		c.resetAfter = append(c.resetAfter, s.id)
 	}
 	c.removeLocked(s)
 }
