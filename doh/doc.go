@@ -45,8 +45,10 @@
 // handler started never runs, and the connection is closed with GOAWAY
 // ENHANCE_YOUR_CALM once more than 4×MaxStreams requests wait for a slot or
 // the client resets more than half of the streams it opens (over a decaying
-// window of at least 128 streams); dnsward_doh_http2_errors_total counts
-// these and every protocol error. HTTP/3 bounds streams with QUIC flow
+// window of at least 128 streams), or once more than 10,000 control frames
+// it answers (PING and SETTINGS acknowledgements, RST_STREAM) wait to be
+// written, as x/net does; dnsward_doh_http2_errors_total counts these and
+// every protocol error. HTTP/3 bounds streams with QUIC flow
 // control (quic.Config.MaxIncomingStreams = MaxStreams), so a client cannot
 // open more than that. Request headers are bounded by
 // MaxHeaderBytes (431), bodies by MaxBody (413), reading a request by

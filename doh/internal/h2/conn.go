@@ -23,6 +23,14 @@ const (
 	h2MaxOut       = 1 << 20  // the reader waits for the writer beyond this
 	h2CloseDrain   = time.Second
 	h2FlushDelay   = 200 * time.Microsecond // the longest an answer waits for others to share its write
+	// h2MaxControl bounds the control frames (PING and SETTINGS
+	// acknowledgements, RST_STREAM) queued in answer to a client and not
+	// yet written, as x/net's maxQueuedControlFrames does: a client that
+	// sends them faster than it reads their answers is flooding.
+	h2MaxControl = 10000
+	// h2AsyncControl control frames in one batch make the reader hand the
+	// write to a goroutine (readerFlushLocked).
+	h2AsyncControl = 100
 )
 
 // h2Conn is one HTTP/2 connection. A single reader goroutine (the one
@@ -52,6 +60,9 @@ type h2Conn struct {
 	// status otherwise). Their DATA is ignored until then.
 	resetAfter   []uint32 // answers in out
 	resetWriting []uint32 // answers in the write under way
+	ctlOut       int      // control frames in out (h2MaxControl)
+	ctlWriting   int      // control frames in the write under way
+	asyncFlush   bool     // a goroutine started by readerFlushLocked is to write
 	werr         error
 	readerIdle   bool // the reader is blocked in a read (or gone): completions flush
 	flushTimer   *time.Timer
@@ -201,7 +212,7 @@ func (c *h2Conn) frameNeed() int {
 func (c *h2Conn) waitInput() bool {
 	c.mu.Lock()
 	c.readerIdle = true
-	c.flushLocked()
+	c.readerFlushLocked()
 	if c.doneLocked() {
 		c.mu.Unlock()
 		return false
@@ -278,7 +289,7 @@ func (c *h2Conn) doneLocked() bool {
 // on a client that does not read, stops reading more from it.
 func (c *h2Conn) backpressureLocked() {
 	if len(c.out) >= h2FlushAt {
-		c.flushLocked()
+		c.readerFlushLocked()
 	}
 	waited := false
 	for c.writing && len(c.out) >= h2MaxOut && c.werr == nil {
@@ -287,6 +298,27 @@ func (c *h2Conn) backpressureLocked() {
 	}
 	if waited { // what is read next is dated from now
 		c.readAt = time.Now()
+	}
+}
+
+// readerFlushLocked is the reader's flush. The reader writes itself,
+// except output with h2AsyncControl control frames or more, which a
+// goroutine writes while the reader goes on reading: a client that floods
+// control frames and does not read their answers then meets h2MaxControl
+// at once, instead of holding the reader in a write until WriteTimeout.
+func (c *h2Conn) readerFlushLocked() {
+	switch {
+	case c.asyncFlush:
+	case c.ctlOut < h2AsyncControl || c.writing:
+		c.flushLocked()
+	default:
+		c.asyncFlush = true
+		go func() {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			c.asyncFlush = false
+			c.flushLocked()
+		}()
 	}
 }
 
@@ -301,6 +333,7 @@ func (c *h2Conn) flushLocked() {
 		out := c.out
 		c.out = c.spare[:0]
 		c.resetWriting, c.resetAfter = c.resetAfter, c.resetWriting[:0]
+		c.ctlWriting, c.ctlOut = c.ctlOut, 0
 		timeout := c.srv.cfg.WriteTimeout
 		if c.closed {
 			timeout = h2CloseDrain
@@ -320,7 +353,7 @@ func (c *h2Conn) flushLocked() {
 				_ = c.fr.WriteRSTStream(id, http2.ErrCodeNo)
 			}
 		}
-		c.resetWriting = c.resetWriting[:0]
+		c.resetWriting, c.ctlWriting = c.resetWriting[:0], 0
 		if cap(out) <= h2MaxOut {
 			c.spare = out[:0]
 		}
@@ -358,6 +391,16 @@ func (c *h2Conn) timedFlush() {
 	if c.readerIdle && !c.closed {
 		c.flushLocked()
 	}
+}
+
+// controlLocked counts a control frame queued in answer to the client; a
+// client past h2MaxControl unwritten ones is told to calm down.
+func (c *h2Conn) controlLocked() error {
+	c.ctlOut++
+	if c.ctlOut+c.ctlWriting > h2MaxControl {
+		return connError(http2.ErrCodeEnhanceYourCalm, "control_frame_flood")
+	}
+	return nil
 }
 
 // shutdown starts a graceful close: GOAWAY now, close once open streams

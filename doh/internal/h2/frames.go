@@ -59,6 +59,9 @@ func (c *h2Conn) handleLocked(err error) error {
 		if s := c.streams[he.stream]; s != nil {
 			c.removeLocked(s)
 		}
+		if err := c.controlLocked(); err != nil {
+			return c.handleLocked(err)
+		}
 		return nil
 	}
 	c.srv.cfg.CountError("conn_" + he.code.String() + "_" + he.reason)
@@ -93,6 +96,7 @@ func (c *h2Conn) processLocked(fh http2.FrameHeader, f http2.Frame, hp headersPa
 	case *http2.PingFrame:
 		if !f.IsAck() {
 			_ = c.fr.WritePing(true, f.Data)
+			return c.controlLocked()
 		}
 	case *http2.GoAwayFrame:
 		c.peerAway = true
@@ -423,5 +427,5 @@ func (c *h2Conn) onSettings(f *http2.SettingsFrame) error {
 	if grew {
 		c.sendBlockedLocked()
 	}
-	return nil
+	return c.controlLocked()
 }
