@@ -51,7 +51,10 @@
 // every protocol error. HTTP/3 bounds streams with QUIC flow
 // control (quic.Config.MaxIncomingStreams = MaxStreams), so a client cannot
 // open more than that. Request headers are bounded by
-// MaxHeaderBytes (431), bodies by MaxBody (413), reading a request by
+// MaxHeaderBytes (431; on the builtin engine a header block is still
+// decoded up to 4×MaxHeaderBytes, so that one huge field or many fields
+// refuse only their stream, and beyond that ends the connection), bodies
+// by MaxBody (413), reading a request by
 // ReadTimeout, idle connections by IdleTimeout, and open connections per
 // client address (per /64 for IPv6; trusted proxies exempt) by
 // MaxConnsPerClient across TCP and QUIC. The limits are per node.
@@ -61,7 +64,10 @@
 // MAX_CONCURRENT_STREAMS = MaxStreams. It has x/net's defences (MaxStreams
 // handlers and 4×MaxStreams queued requests per connection, CONTINUATION
 // bounds, 10,000 queued control frames, WriteTimeout per stream) but not
-// the builtin engine's early-reset ratio, and dnsward_doh_http2_errors_total
+// the builtin engine's early-reset ratio; a header block past
+// MaxHeaderBytes by much (one field larger than the bound, or a
+// CONTINUATION after the bound) closes its connection rather than
+// answering 431; and dnsward_doh_http2_errors_total
 // counts none of its errors; it also answers on a goroutine per request
 // without the reader's replay and batched writes, so it spends more CPU.
 //

@@ -192,6 +192,7 @@ func (c *h2Conn) onHeaders(f *http2.MetaHeadersFrame) error {
 	s := c.newStreamLocked(id)
 	s.ctx.state.Begin(c.readAt)
 	if f.Truncated { // answered 431 at once, as net/http does
+		c.srv.cfg.CountError("stream_431_" + c.hb.truncation())
 		c.openLocked(s)
 		s.remoteClosed = f.StreamEnded()
 		s.rw.refuse(http.StatusRequestHeaderFieldsTooLarge, "request header fields too large")
