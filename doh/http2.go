@@ -3,6 +3,7 @@ package doh
 import (
 	"context"
 	"crypto/tls"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -84,7 +85,7 @@ func (s *Server) setupHTTP2(srv *http.Server) error {
 	}
 	e, err := s.builtinH2()
 	if err != nil {
-		return err
+		return fmt.Errorf("doh: HTTP/2 engine: %w", err)
 	}
 	srv.TLSNextProto = map[string]func(*http.Server, *tls.Conn, http.Handler){"h2": e.ServeTLS}
 	srv.RegisterOnShutdown(e.Shutdown)
