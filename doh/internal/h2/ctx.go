@@ -10,8 +10,8 @@ import (
 
 // streamCtx is a stream's request context. It holds the handler's State
 // under Config.StateKey, takes other values from the connection's context
-// (net/http's ServerContextKey and LocalAddrContextKey), and is cancelled when the client resets the stream or the connection
-// ends. AfterFunc lets context.WithTimeout and friends hook in without a
+// (net/http's ServerContextKey and LocalAddrContextKey), and is cancelled
+// when the client resets the stream or the connection ends. AfterFunc lets context.WithTimeout and friends hook in without a
 // goroutine or a registration map per request. A context that was never
 // cancelled is recycled with its stream; a cancelled one never is, so what
 // still holds it keeps seeing it cancelled.

@@ -18,8 +18,8 @@ import (
 
 // Handler serves the engine's requests.
 type Handler interface {
-	// ServeHTTP answers a request on a worker (Config.Dispatch); it must
-	// the request body has arrived whole (at most MaxBody+1 bytes) before.
+	// ServeHTTP answers a request on a worker (Config.Dispatch), once its
+	// body has arrived whole (at most MaxBody+1 bytes).
 	ServeHTTP(w http.ResponseWriter, r *http.Request)
 	// Replay may answer a whole request at once on the connection's
 	// reader, where it must not block; false hands it to ServeHTTP, with
