@@ -292,7 +292,7 @@ func (c *h2Conn) backpressureLocked() {
 		c.readerFlushLocked()
 	}
 	waited := false
-	for c.writing && len(c.out) >= h2MaxOut && c.werr == nil {
+	for (c.writing || c.asyncFlush) && len(c.out) >= h2MaxOut && c.werr == nil {
 		c.wcond.Wait()
 		waited = true
 	}
@@ -318,6 +318,7 @@ func (c *h2Conn) readerFlushLocked() {
 			defer c.mu.Unlock()
 			c.asyncFlush = false
 			c.flushLocked()
+			c.wcond.Broadcast() // for backpressureLocked, should flushLocked have left it to another writer
 		}()
 	}
 }
