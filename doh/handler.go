@@ -123,13 +123,14 @@ func (h *Handler) begin(w http.ResponseWriter, r *http.Request, st *streamState)
 // replayNow answers an RFC 8484 GET or POST (its body already read whole)
 // from replay (resolver.Replayer) on the calling goroutine: the builtin
 // HTTP/2 engine calls it on the connection's reader, before handing the
-// request to a worker, with the stream's state st. It declines whatever
-// replay does not answer, keeping the request it offered in st for serve
-// to go on with, so that the client is charged once.
-func (h *Handler) replayNow(w http.ResponseWriter, r *http.Request, st *streamState) bool {
+// request to a worker. It declines whatever replay does not answer,
+// keeping the request it offered in the stream's state for serve to go on
+// with, so that the client is charged once.
+func (h *Handler) replayNow(w http.ResponseWriter, r *http.Request) bool {
 	if h.replayer == nil || r.Method != http.MethodGet && r.Method != http.MethodPost {
 		return false
 	}
+	st := stateOf(r)
 	kind, req, herr := h.begin(w, r, st)
 	if herr != nil || kind != endpointWire || !accepts(r.Header.Get("Accept"), mediaDNSMessage) {
 		return false

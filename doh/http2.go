@@ -74,7 +74,7 @@ func (e h2Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { e.h.serve
 
 // Replay answers r from replay on the reader if it can.
 func (e h2Handler) Replay(w http.ResponseWriter, r *http.Request) bool {
-	return e.h.replayNow(w, r, stateOf(r))
+	return e.h.replayNow(w, r)
 }
 
 // setupHTTP2 serves ALPN h2 on srv with the configured engine.
