@@ -47,6 +47,11 @@ type Config struct {
 	// header on connections from TrustedProxies.
 	ProxyProtocol bool
 
+	// HTTP2 picks the HTTP/2 server of the TLS listeners: HTTP2Builtin
+	// (default) or HTTP2Stdlib, net/http's own, which lacks some of the
+	// builtin engine's defences (see the package comment).
+	HTTP2 string
+
 	// MaxStreams bounds concurrent streams per HTTP/2 and HTTP/3 connection (default 100).
 	MaxStreams uint32
 	// MaxHeaderBytes bounds request headers, URL included (default 16 KiB).
@@ -94,6 +99,13 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxHeaderBytes < 0 || c.ReadTimeout < 0 || c.IdleTimeout < 0 || c.QueryTimeout < 0 {
 		return c, errors.New("doh: negative limit or timeout")
+	}
+	switch c.HTTP2 {
+	case "":
+		c.HTTP2 = HTTP2Builtin
+	case HTTP2Builtin, HTTP2Stdlib:
+	default:
+		return c, fmt.Errorf("doh: HTTP2 %q: want %q or %q", c.HTTP2, HTTP2Builtin, HTTP2Stdlib)
 	}
 	setDefault(&c.MaxStreams, 100)
 	setDefault(&c.MaxHeaderBytes, 16<<10)

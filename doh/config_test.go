@@ -28,6 +28,8 @@ func TestConfigValidation(t *testing.T) {
 		{"bad address", Config{Handler: h, Profiles: ps, PlainAddrs: []string{"127.0.0.1"}}, "listen address"},
 		{"body too large", Config{Handler: h, Profiles: ps, MaxBody: 70000}, "MaxBody"},
 		{"negative timeout", Config{Handler: h, Profiles: ps, ReadTimeout: -1}, "negative"},
+		{"stdlib HTTP/2", Config{Handler: h, Profiles: ps, HTTP2: HTTP2Stdlib}, ""},
+		{"unknown HTTP/2 engine", Config{Handler: h, Profiles: ps, HTTP2: "nghttp2"}, `HTTP2 "nghttp2"`},
 		{"invalid prefix", Config{Handler: h, Profiles: ps, TrustedProxies: []netip.Prefix{{}}}, "TrustedProxies"},
 		{"tls and plain", Config{Handler: h, Profiles: ps, TLS: &tls.Config{}, Addrs: []string{"[::1]:0"}, PlainAddrs: []string{":0"}}, ""},
 	}

@@ -31,7 +31,8 @@
 //
 // # Limits
 //
-// HTTP/2 runs on this package's own server (h2conn.go): one reader
+// HTTP/2 runs on dnsward's own server (doh/internal/h2; Config.HTTP2
+// "builtin", the default): one reader
 // goroutine per connection reads frames (x/net/http2's Framer, except
 // HEADERS) and decodes header blocks with this package's HPACK codec,
 // answers what replay holds itself, hands other requests to long-lived
@@ -44,15 +45,32 @@
 // handler started never runs, and the connection is closed with GOAWAY
 // ENHANCE_YOUR_CALM once more than 4×MaxStreams requests wait for a slot or
 // the client resets more than half of the streams it opens (over a decaying
-// window of at least 128 streams); dnsward_doh_http2_errors_total counts
-// these and every protocol error. HTTP/3 bounds streams with QUIC flow
+// window of at least 128 streams), or once more than 10,000 control frames
+// it answers (PING and SETTINGS acknowledgements, RST_STREAM) wait to be
+// written, as x/net does; dnsward_doh_http2_errors_total counts these and
+// every protocol error. HTTP/3 bounds streams with QUIC flow
 // control (quic.Config.MaxIncomingStreams = MaxStreams), so a client cannot
 // open more than that. Request headers are bounded by
-// MaxHeaderBytes (431), bodies by MaxBody (413), reading a request by
+// MaxHeaderBytes (431; on the builtin engine a header block is still
+// decoded up to 4×MaxHeaderBytes, so that one huge field or many fields
+// refuse only their stream, and beyond that ends the connection), bodies
+// by MaxBody (413), reading a request by
 // ReadTimeout, idle connections by IdleTimeout, and open connections by
 // Conns (dnsward's one connection admission: per client prefix across every
 // transport, and in all; trusted proxies count only in the total). The
 // limits are per node.
+//
+// Config.HTTP2 "stdlib" serves HTTP/2 with net/http's own server instead,
+// through the same Handler as HTTP/1.1 and HTTP/3, advertising
+// MAX_CONCURRENT_STREAMS = MaxStreams. It has x/net's defences (MaxStreams
+// handlers and 4×MaxStreams queued requests per connection, CONTINUATION
+// bounds, 10,000 queued control frames, WriteTimeout per stream) but not
+// the builtin engine's early-reset ratio; a header block past
+// MaxHeaderBytes by much (one field larger than the bound, or a
+// CONTINUATION after the bound) closes its connection rather than
+// answering 431; and dnsward_doh_http2_errors_total
+// counts none of its errors; it also answers on a goroutine per request
+// without the reader's replay and batched writes, so it spends more CPU.
 //
 // The cleartext listener speaks HTTP/1.1 only (no h2c).
 package doh

@@ -14,8 +14,10 @@ import (
 	"github.com/dnsward/dnsward/resolver"
 )
 
-func TestProfilesOverEveryVersion(t *testing.T) {
-	env := startServer(t, func(c *Config) { c.Addrs = append(c.Addrs, "127.0.0.3:0") })
+func TestProfilesOverEveryVersion(t *testing.T) { forEachEngine(t, testProfilesOverEveryVersion) }
+
+func testProfilesOverEveryVersion(t *testing.T, engine string) {
+	env := startServer(t, func(c *Config) { c.HTTP2, c.Addrs = engine, append(c.Addrs, "127.0.0.3:0") })
 	main, local := env.srv.TLSAddrs()[0], env.srv.TLSAddrs()[1]
 	tests := []struct {
 		name      string
@@ -90,8 +92,10 @@ func TestProfilesOverEveryVersion(t *testing.T) {
 	}
 }
 
-func TestAnswerHandling(t *testing.T) {
-	env := startServer(t, nil)
+func TestAnswerHandling(t *testing.T) { forEachEngine(t, testAnswerHandling) }
+
+func testAnswerHandling(t *testing.T, engine string) {
+	env := startServer(t, onEngine(engine))
 	addr := env.srv.TLSAddrs()[0]
 	c := env.client(t, h2, addr)
 	host := hostPort("dns.test", addr)
@@ -135,8 +139,10 @@ func TestAnswerHandling(t *testing.T) {
 	}
 }
 
-func TestPadding(t *testing.T) {
-	env := startServer(t, nil)
+func TestPadding(t *testing.T) { forEachEngine(t, testPadding) }
+
+func testPadding(t *testing.T, engine string) {
+	env := startServer(t, onEngine(engine))
 	addr := env.srv.TLSAddrs()[0]
 	tests := []struct {
 		name   string

@@ -143,6 +143,18 @@ func startServer(t testing.TB, mod func(*Config)) *testEnv {
 	return &testEnv{srv: srv, fwd: fwd, pki: pki}
 }
 
+// forEachEngine runs test once per HTTP/2 engine (Config.HTTP2).
+func forEachEngine(t *testing.T, test func(t *testing.T, engine string)) {
+	for _, e := range []string{HTTP2Builtin, HTTP2Stdlib} {
+		t.Run(e, func(t *testing.T) { test(t, e) })
+	}
+}
+
+// onEngine is a startServer config change that picks the HTTP/2 engine.
+func onEngine(engine string) func(*Config) {
+	return func(c *Config) { c.HTTP2 = engine }
+}
+
 // httpVersion names the client kinds the tests use.
 type httpVersion string
 

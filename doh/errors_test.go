@@ -11,8 +11,10 @@ import (
 	"github.com/miekg/dns"
 )
 
-func TestErrorStatuses(t *testing.T) {
-	env := startServer(t, nil)
+func TestErrorStatuses(t *testing.T) { forEachEngine(t, testErrorStatuses) }
+
+func testErrorStatuses(t *testing.T, engine string) {
+	env := startServer(t, onEngine(engine))
 	addr := env.srv.TLSAddrs()[0]
 	host := hostPort("dns.test", addr)
 	good := query(t, "a.test.", dns.TypeA, 0, 0)

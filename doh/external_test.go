@@ -14,20 +14,29 @@ import (
 // run executes an external client with a deadline and returns its output.
 func run(t *testing.T, name string, args ...string) string {
 	t.Helper()
+	out, err := runErr(t, name, args...)
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+// runErr is run for a client that may fail: its output and exit error.
+func runErr(t *testing.T, name string, args ...string) (string, error) {
+	t.Helper()
 	path := dnstest.NeedBinary(t, name, map[string]string{"kdig": "knot-dnsutils", "curl": "curl"}[name])
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, path, args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-	return string(out)
+	return string(out), err
 }
 
 // TestCurlDoH has curl resolve a name through the server (verifying its
 // certificate against the test CA) and then fetch a URL on that name.
-func TestCurlDoH(t *testing.T) {
-	env := startServer(t, nil)
+func TestCurlDoH(t *testing.T) { forEachEngine(t, testCurlDoH) }
+
+func testCurlDoH(t *testing.T, engine string) {
+	env := startServer(t, onEngine(engine))
 	tlsAddr, plain := env.srv.TLSAddrs()[0], env.srv.PlainAddrs()[0]
 	for _, path := range []string{"/dns-query", "/ads"} {
 		t.Run(path, func(t *testing.T) {
@@ -48,8 +57,10 @@ func TestCurlDoH(t *testing.T) {
 
 // TestKdigDoH queries with kdig over DoH POST and GET, verifying the
 // certificate with the test CA and host name, on the generic and profile paths.
-func TestKdigDoH(t *testing.T) {
-	env := startServer(t, nil)
+func TestKdigDoH(t *testing.T) { forEachEngine(t, testKdigDoH) }
+
+func testKdigDoH(t *testing.T, engine string) {
+	env := startServer(t, onEngine(engine))
 	addr := env.srv.TLSAddrs()[0]
 	tests := []struct {
 		name, mode, get, qname, want, session string

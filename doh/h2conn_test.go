@@ -13,6 +13,9 @@ import (
 	"golang.org/x/net/http2/hpack"
 )
 
+// h2StreamWindow is the builtin engine's INITIAL_WINDOW_SIZE: one maximal DoH body.
+const h2StreamWindow = 65535
+
 // TestH2SettingsAndPing: the server's SETTINGS carry the configured limits,
 // ours are acknowledged, and a PING comes back acknowledged with its data.
 func TestH2SettingsAndPing(t *testing.T) {

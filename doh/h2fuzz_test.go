@@ -41,14 +41,17 @@ func FuzzH2Frames(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	h2 := newH2Server(srv.cfg, srv.handler, srv.m)
+	engine, err := srv.builtinH2()
+	if err != nil {
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, frames []byte) {
 		client, server := net.Pipe()
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
 			ctx := context.WithValue(context.Background(), http.LocalAddrContextKey, server.LocalAddr())
-			h2.serveConn(ctx, server, &tls.ConnectionState{Version: tls.VersionTLS13})
+			engine.ServeConn(ctx, server, &tls.ConnectionState{Version: tls.VersionTLS13})
 			_ = server.Close()
 		}()
 		go func() { _, _ = io.Copy(io.Discard, client) }()

@@ -16,9 +16,11 @@ import (
 
 // TestH2load drives the HTTP/2 engine with h2load: every request of several
 // connections with many concurrent streams each is answered 200.
-func TestH2load(t *testing.T) {
+func TestH2load(t *testing.T) { forEachEngine(t, testH2load) }
+
+func testH2load(t *testing.T, engine string) {
 	h2load := dnstest.NeedBinary(t, "h2load", "nghttp2-client")
-	env := startServer(t, func(c *Config) { c.Handler = staticAnswer })
+	env := startServer(t, func(c *Config) { c.Handler, c.HTTP2 = staticAnswer, engine })
 	url := dohURL("https", env.srv.TLSAddrs()[0].String(), "/dns-query", query(t, "a.test.", dns.TypeA, 0, 0))
 	for _, tt := range []struct{ n, c, m int }{{2000, 4, 32}, {2000, 1, 1}, {200, 2, 100}} {
 		t.Run(strconv.Itoa(tt.c)+"x"+strconv.Itoa(tt.m), func(t *testing.T) {
@@ -36,9 +38,11 @@ func TestH2load(t *testing.T) {
 // TestNghttp fetches answers with nghttp (nghttp2-client): GET and POST,
 // several streams at once on one connection, and a large answer through
 // tiny flow-control windows, each ending 200 without protocol errors.
-func TestNghttp(t *testing.T) {
+func TestNghttp(t *testing.T) { forEachEngine(t, testNghttp) }
+
+func testNghttp(t *testing.T, engine string) {
 	nghttp := dnstest.NeedBinary(t, "nghttp", "nghttp2-client")
-	env, _ := startH2Server(t, nil)
+	env, _ := startH2Server(t, onEngine(engine))
 	addr := env.srv.TLSAddrs()[0]
 	post := filepath.Join(t.TempDir(), "query")
 	if err := os.WriteFile(post, query(t, "a.test.", dns.TypeA, 0, 0), 0o600); err != nil {
@@ -80,8 +84,10 @@ func TestNghttp(t *testing.T) {
 
 // TestCurlHTTP2 resolves through the server with curl forced onto HTTP/2,
 // and fetches an answer directly, checking the protocol version curl used.
-func TestCurlHTTP2(t *testing.T) {
-	env := startServer(t, nil)
+func TestCurlHTTP2(t *testing.T) { forEachEngine(t, testCurlHTTP2) }
+
+func testCurlHTTP2(t *testing.T, engine string) {
+	env := startServer(t, onEngine(engine))
 	tlsAddr, plain := env.srv.TLSAddrs()[0], env.srv.PlainAddrs()[0]
 	port := strconv.Itoa(int(tlsAddr.Port()))
 	out := run(t, "curl", "--http2", "--silent", "--show-error", "--max-time", "15", "--cacert", env.pki.CAFile,

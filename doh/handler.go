@@ -64,35 +64,36 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.onWorker
 
 // serveHTTP is ServeHTTP on the goroutine that runs it.
 func (h *Handler) serveHTTP(w http.ResponseWriter, r *http.Request) {
-	start := receivedAt(r)
-	status, profile := h.serve(w, r)
-	h.m.request(versionOf(r), methodLabel(r.Method), status, profile, time.Since(start))
+	st := stateOf(r)
+	status, profile := h.serve(w, r, st)
+	h.m.request(versionOf(r), methodLabel(r.Method), status, profile, time.Since(st.receivedAt()))
 }
 
 // serve returns the HTTP status written and the profile name ("none" before one is chosen).
-func (h *Handler) serve(w http.ResponseWriter, r *http.Request) (int, string) {
-	kind, req, herr := h.begin(w, r)
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request, st *streamState) (int, string) {
+	kind, req, herr := h.begin(w, r, st)
 	if herr != nil {
 		return h.fail(w, herr), "none"
 	}
 	if kind == endpointJSON {
 		return h.serveJSON(w, r, req), req.Profile.Name
 	}
-	return h.serveWire(w, r, req), req.Profile.Name
+	return h.serveWire(w, r, req, st.offered()), req.Profile.Name
 }
 
-// begin routes r and builds the request the resolver will see. A request
-// the HTTP/2 engine already offered to replay (replayNow) keeps the one
-// built then, and with it the rate limiter's decision on it.
-func (h *Handler) begin(w http.ResponseWriter, r *http.Request) (endpoint, *resolver.Request, *httpError) {
-	if req := offered(r); req != nil {
+// begin routes r and builds the request the resolver will see; st is the
+// builtin HTTP/2 engine's stream state, else nil. A request the engine
+// already offered to replay (replayNow) keeps the one built then, and with
+// it the rate limiter's decision on it.
+func (h *Handler) begin(w http.ResponseWriter, r *http.Request, st *streamState) (endpoint, *resolver.Request, *httpError) {
+	if req := st.offered(); req != nil {
 		return endpointWire, req, nil // routed (and Alt-Svc set) when it was offered
 	}
 	kind, prof, ok := h.route(r.URL.Path)
 	if !ok {
 		return 0, nil, errorf(http.StatusNotFound, "no DoH endpoint at this path")
 	}
-	serverName, facts := serverName(r), factsOf(r)
+	serverName, facts := serverName(r), st.factsOf(r)
 	if prof == nil {
 		prof = h.profiles.Select(resolver.Ingress{ServerName: serverName, Local: facts.local.Addr()})
 	}
@@ -104,11 +105,10 @@ func (h *Handler) begin(w http.ResponseWriter, r *http.Request) (endpoint, *reso
 	if kind == endpointWire && r.Method == http.MethodGet && isJSONQuery(r.URL.RawQuery) {
 		kind = endpointJSON // Cloudflare-style JSON on the wire-format path
 	}
-	x, _ := r.Context().(*streamCtx)
 	var req *resolver.Request
 	var received time.Time // HTTP/1 and HTTP/3: when the chain is called
-	if x != nil {
-		req, received = &x.req, x.received // recycled with the stream, once its handler has returned
+	if st != nil {
+		req, received = &st.req, st.received // recycled with the stream, once its handler has returned
 	} else {
 		req = new(resolver.Request)
 	}
@@ -123,31 +123,32 @@ func (h *Handler) begin(w http.ResponseWriter, r *http.Request) (endpoint, *reso
 }
 
 // replayNow answers an RFC 8484 GET or POST (its body already read whole)
-// from replay (resolver.Replayer) on the calling goroutine: the HTTP/2
-// engine calls it on the connection's reader, before handing the request to
-// a worker. It declines whatever replay does not answer, returning the
-// request it offered (nil if none) for serve to go on with, so that the
-// client is charged once.
-func (h *Handler) replayNow(w http.ResponseWriter, r *http.Request) (offered *resolver.Request, ok bool) {
+// from replay (resolver.Replayer) on the calling goroutine: the builtin
+// HTTP/2 engine calls it on the connection's reader, before handing the
+// request to a worker. It declines whatever replay does not answer,
+// keeping the request it offered in the stream's state for serve to go on
+// with, so that the client is charged once.
+func (h *Handler) replayNow(w http.ResponseWriter, r *http.Request) bool {
 	if h.replayer == nil || r.Method != http.MethodGet && r.Method != http.MethodPost {
-		return nil, false
+		return false
 	}
-	start := receivedAt(r)
-	kind, req, herr := h.begin(w, r)
+	st := stateOf(r)
+	kind, req, herr := h.begin(w, r, st)
 	if herr != nil || kind != endpointWire || !accepts(r.Header.Get("Accept"), mediaDNSMessage) {
-		return nil, false
+		return false
 	}
 	qbp := queryBufs.Get().(*[]byte)
 	wire, herr := wireQuery(r, h.maxBody, *qbp)
 	defer func() { recycle(&queryBufs, qbp, wire) }()
 	if herr != nil {
-		return nil, false
+		return false
 	}
 	if !h.replay(w, req, wire) {
-		return req, false
+		st.offer = req
+		return false
 	}
-	h.m.request(versionOf(r), methodLabel(r.Method), http.StatusOK, req.Profile.Name, time.Since(start))
-	return nil, true
+	h.m.request(versionOf(r), methodLabel(r.Method), http.StatusOK, req.Profile.Name, time.Since(st.receivedAt()))
+	return true
 }
 
 // route maps a path to an endpoint and, for profile paths, their profile.
@@ -171,7 +172,8 @@ func (h *Handler) route(path string) (endpoint, *resolver.Profile, bool) {
 }
 
 // serveWire answers an RFC 8484 request.
-func (h *Handler) serveWire(w http.ResponseWriter, r *http.Request, req *resolver.Request) int {
+// offered is the request replay declined on the HTTP/2 reader, or nil.
+func (h *Handler) serveWire(w http.ResponseWriter, r *http.Request, req, offered *resolver.Request) int {
 	if r.Method != http.MethodGet && r.Method != http.MethodPost {
 		return h.fail(w, errMethod)
 	}
@@ -188,7 +190,7 @@ func (h *Handler) serveWire(w http.ResponseWriter, r *http.Request, req *resolve
 	if herr != nil {
 		return h.fail(w, herr)
 	}
-	if offered(r) == nil && h.replay(w, req, wire) { // an offered request replay declined already
+	if offered == nil && h.replay(w, req, wire) { // an offered request replay declined already
 		return http.StatusOK
 	}
 	q, herr := parseQuery(wire)
@@ -296,36 +298,10 @@ func serverName(r *http.Request) string {
 	return strings.Trim(host, "[]")
 }
 
-// offered is the resolver request the HTTP/2 reader offered to replay
-// for r (Handler.replayNow), or nil.
-func offered(r *http.Request) *resolver.Request {
-	if x, ok := r.Context().(*streamCtx); ok {
-		return x.offered
-	}
-	return nil
-}
-
-// receivedAt is when r arrived: as the HTTP/2 engine read it, else now.
-func receivedAt(r *http.Request) time.Time {
-	if x, ok := r.Context().(*streamCtx); ok && !x.received.IsZero() {
-		return x.received
-	}
-	return time.Now()
-}
-
 // connFacts are the addresses of a request's connection.
 type connFacts struct {
 	peer  netip.AddrPort // the socket peer (after a trusted PROXY v2 header)
 	local netip.AddrPort // the address the connection arrived on
-}
-
-// factsOf returns r's connection addresses: the HTTP/2 engine works them
-// out once per connection; for HTTP/1 and HTTP/3 they come from r.
-func factsOf(r *http.Request) connFacts {
-	if x, ok := r.Context().(*streamCtx); ok {
-		return *x.facts
-	}
-	return readFacts(r.Context(), r.RemoteAddr)
 }
 
 // readFacts parses a connection's peer address and looks up its local

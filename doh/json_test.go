@@ -7,8 +7,10 @@ import (
 	"testing"
 )
 
-func TestJSONAPI(t *testing.T) {
-	env := startServer(t, nil)
+func TestJSONAPI(t *testing.T) { forEachEngine(t, testJSONAPI) }
+
+func testJSONAPI(t *testing.T, engine string) {
+	env := startServer(t, onEngine(engine))
 	addr := env.srv.TLSAddrs()[0]
 	tests := []struct {
 		name      string

@@ -12,12 +12,14 @@ import (
 	"github.com/miekg/dns"
 )
 
-func TestShutdownDrains(t *testing.T) {
+func TestShutdownDrains(t *testing.T) { forEachEngine(t, testShutdownDrains) }
+
+func testShutdownDrains(t *testing.T, engine string) {
 	for _, v := range []httpVersion{h1, h2, h3} {
 		t.Run(string(v), func(t *testing.T) {
 			g := &gatedHandler{gate: make(chan struct{})}
 			defer g.open()
-			env := startServer(t, func(c *Config) { g.next, c.Handler = c.Handler, g })
+			env := startServer(t, func(c *Config) { g.next, c.Handler, c.HTTP2 = c.Handler, g, engine })
 			addr := env.srv.TLSAddrs()[0]
 			c := env.client(t, v, addr)
 			url := dohURL("https", hostPort("dns.test", addr), "/dns-query", query(t, "a.test.", dns.TypeA, 0, 0))
@@ -67,8 +69,11 @@ func TestShutdownDrains(t *testing.T) {
 	}
 }
 
-func TestRequestLimits(t *testing.T) {
+func TestRequestLimits(t *testing.T) { forEachEngine(t, testRequestLimits) }
+
+func testRequestLimits(t *testing.T, engine string) {
 	env := startServer(t, func(c *Config) {
+		c.HTTP2 = engine
 		c.MaxHeaderBytes = 4 << 10
 		c.ReadTimeout = 300 * time.Millisecond
 	})

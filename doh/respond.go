@@ -49,15 +49,16 @@ func answerMaxAge(resp *dns.Msg) maxAge {
 }
 
 // answerWriter is a ResponseWriter that takes a 200 answer's headers as
-// values (the HTTP/2 engine encodes them without header-map entries).
+// values (the builtin HTTP/2 engine encodes them without header-map
+// entries); maxAge is Cache-Control's, no-store when negative.
 type answerWriter interface {
-	writeAnswer(contentType string, age maxAge, body []byte)
+	WriteAnswer(contentType string, maxAge int64, body []byte)
 }
 
 // writeAnswer writes a 200 response with body and its caching headers.
 func writeAnswer(w http.ResponseWriter, contentType string, age maxAge, body []byte) {
 	if aw, ok := w.(answerWriter); ok {
-		aw.writeAnswer(contentType, age, body)
+		aw.WriteAnswer(contentType, int64(age), body)
 		return
 	}
 	h := w.Header()

@@ -91,9 +91,9 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	s.started = true
 	s.https, s.plain = s.httpServer("tls"), s.httpServer("plain")
-	h2 := newH2Server(s.cfg, s.handler, s.m)
-	s.https.TLSNextProto = map[string]func(*http.Server, *tls.Conn, http.Handler){"h2": h2.serveTLS}
-	s.https.RegisterOnShutdown(h2.shutdownAll)
+	if err := s.setupHTTP2(s.https); err != nil {
+		return err
+	}
 	s.https.TLSConfig = s.tcpTLS([]string{"h2", "http/1.1"})
 	s.h3 = &http3.Server{Handler: s.handler, MaxHeaderBytes: s.cfg.MaxHeaderBytes, IdleTimeout: s.cfg.IdleTimeout}
 

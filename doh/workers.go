@@ -29,8 +29,8 @@ var (
 	callPool = sync.Pool{New: func() any { return &workCall{done: make(chan any, 1)} }}
 )
 
-// job is work a worker runs; run must not panic.
-type job interface{ run() }
+// job is work a worker runs; Run must not panic.
+type job interface{ Run() }
 
 // dispatch hands j to an idle worker, or to a new one while there are fewer
 // than maxWorkers; false means neither was available and j did not run.
@@ -51,7 +51,7 @@ func dispatch(j job) bool {
 // work runs j, then every job sent to it, forever.
 func work(j job) {
 	for {
-		j.run()
+		j.Run()
 		j = <-jobs
 	}
 }
@@ -84,8 +84,8 @@ func (h *Handler) onWorker(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// run serves the call and reports a recovered panic, or nil, on done.
-func (c *workCall) run() { c.done <- c.serve() }
+// Run serves the call and reports a recovered panic, or nil, on done.
+func (c *workCall) Run() { c.done <- c.serve() }
 
 func (c *workCall) serve() (p any) {
 	defer func() { p = recover() }()

@@ -61,7 +61,7 @@ func (g *Gateway) newFrontends(rm *resolver.Metrics) error {
 		cfg := doh.Config{
 			Addrs: c.Listen.DoH, PlainAddrs: c.Listen.DoHPlain,
 			Handler: g.handler, Profiles: g.profiles, TrustedProxies: trusted, ProxyProtocol: c.ProxyProtocol,
-			Conns: g.conns, Logger: g.log, Metrics: g.registry,
+			Conns: g.conns, HTTP2: c.DoH.HTTP2, Logger: g.log, Metrics: g.registry,
 		}
 		if g.certs != nil {
 			cfg.TLS = g.certs.TLSConfig(certs.ALPNHTTP2, certs.ALPNHTTP11)

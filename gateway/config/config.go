@@ -39,6 +39,7 @@ type Config struct {
 	DefaultProfile string              `yaml:"default_profile"`
 	Profiles       map[string]Profile  `yaml:"profiles"`
 	RateLimit      *RateLimit          `yaml:"rate_limit"` // per-client limits (XDP and userspace)
+	DoH            DoH                 `yaml:"doh"`
 	DoQ            DoQ                 `yaml:"doq"`
 	XDP            *XDP                `yaml:"xdp"`
 
@@ -148,6 +149,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.ListRefresh == 0 {
 		c.ListRefresh = Duration(12 * 60 * 60 * 1e9)
+	}
+	if c.DoH.HTTP2 == "" {
+		c.DoH.HTTP2 = "builtin"
 	}
 	if c.DataDir == "" {
 		c.DataDir = defaultDataDir()

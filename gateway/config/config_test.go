@@ -67,7 +67,7 @@ func TestParseErrors(t *testing.T) {
 		want string
 	}{
 		{"unknown top-level key", base + "caches:\n  size: 1\n",
-			"c.yaml:4: caches: unknown key (known keys: cache, data_dir, default_profile, doq, list_refresh, listen, lists, log, profiles, proxy_protocol, rate_limit, server_name, tls, trusted_proxies, upstream_timeout, upstream_try_timeout, upstreams, xdp)"},
+			"c.yaml:4: caches: unknown key (known keys: cache, data_dir, default_profile, doh, doq, list_refresh, listen, lists, log, profiles, proxy_protocol, rate_limit, server_name, tls, trusted_proxies, upstream_timeout, upstream_try_timeout, upstreams, xdp)"},
 		{"unknown nested key", base + "cache:\n  sise: 10\n",
 			"c.yaml:5: cache.sise: unknown key (known keys: max_ttl, min_ttl, serve_stale, size)"},
 		{"wrong type integer", base + "cache:\n  size: lots\n",
@@ -158,6 +158,8 @@ func TestParseErrors(t *testing.T) {
 			"c.yaml:7: lists.ads[1]: list file missing.txt does not exist"},
 		{"list file is a folder", base + "lists:\n  ads: [testdata]\n",
 			"c.yaml:5: lists.ads[0]: list file testdata is a directory"},
+		{"unknown HTTP/2 engine", base + "doh:\n  http2: nghttp2\n",
+			`c.yaml:5: doh.http2: must be builtin or stdlib, got "nghttp2"`},
 		{"xdp without interfaces", base + "rate_limit: {qps: 1, burst: 1}\nxdp:\n  mode: native\n",
 			"c.yaml: xdp.interfaces: at least one interface is required"},
 		{"xdp mode unknown", base + "rate_limit: {qps: 1, burst: 1}\nxdp:\n  interfaces: [lo]\n  mode: bogus\n",

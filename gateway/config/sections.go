@@ -65,6 +65,13 @@ type Profile struct {
 	BlockedTTL    Duration `yaml:"blocked_ttl"`    // TTL of blocked answers and of their SOA (negative TTL); default 5m
 }
 
+// DoH tunes the DNS-over-HTTPS front-end.
+type DoH struct {
+	// HTTP2 picks the HTTP/2 server: builtin (dnsward's engine, the
+	// default) or stdlib (net/http's).
+	HTTP2 string `yaml:"http2"`
+}
+
 // DoQ tunes the DNS-over-QUIC front-end (RFC 9250).
 type DoQ struct {
 	// Allow0RTT accepts 0-RTT; only replay-safe queries are answered before
@@ -162,6 +169,9 @@ func (c *Config) validateSections() Errors {
 		}
 	} else if _, err := l.NormalizeConns(); err != nil {
 		errs = append(errs, c.keyedErrors(err)...)
+	}
+	if c.DoH.HTTP2 != "builtin" && c.DoH.HTTP2 != "stdlib" {
+		add(c.errAt("doh.http2", "must be builtin or stdlib, got %q", c.DoH.HTTP2))
 	}
 	if c.DoQ.RetryAbove != nil && *c.DoQ.RetryAbove < 0 {
 		add(c.errAt("doq.retry_above", "must not be negative, got %d", *c.DoQ.RetryAbove))

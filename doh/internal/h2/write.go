@@ -1,4 +1,4 @@
-package doh
+package h2
 
 import (
 	"net/http"
@@ -19,10 +19,10 @@ type h2ResponseWriter struct {
 	body   []byte
 	head   bool // a HEAD request: no body goes out
 
-	// A DNS answer's headers, set by writeAnswer instead of hdr entries.
+	// A DNS answer's headers, set by WriteAnswer instead of hdr entries.
 	answer      bool
 	contentType string
-	age         maxAge
+	maxAge      int64 // Cache-Control max-age, or no-store when negative
 }
 
 // Header returns the response header map.
@@ -50,10 +50,20 @@ func (w *h2ResponseWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// writeAnswer takes a 200 answer with its Content-Type and lifetime.
-func (w *h2ResponseWriter) writeAnswer(contentType string, age maxAge, body []byte) {
-	w.status, w.answer, w.contentType, w.age = http.StatusOK, true, contentType, age
+// WriteAnswer takes a 200 answer with its Content-Type and Cache-Control
+// max-age (no-store when negative), encoded without header-map entries.
+func (w *h2ResponseWriter) WriteAnswer(contentType string, maxAge int64, body []byte) {
+	w.status, w.answer, w.contentType, w.maxAge = http.StatusOK, true, contentType, maxAge
 	w.body = append(w.body, body...)
+}
+
+// refuse answers status with a short plain-text reason.
+func (w *h2ResponseWriter) refuse(status int, msg string) {
+	w.hdr["Content-Type"] = []string{"text/plain; charset=utf-8"}
+	w.hdr["X-Content-Type-Options"] = []string{"nosniff"}
+	w.hdr["Cache-Control"] = []string{"no-store"}
+	w.status = status
+	w.body = append(append(w.body, msg...), '\n')
 }
 
 func (w *h2ResponseWriter) reset() {
@@ -90,7 +100,7 @@ func (c *h2Conn) headerBlockLocked(w *h2ResponseWriter, now time.Time) []byte {
 	b = c.enc.status(b, w.status)
 	if w.answer {
 		b = c.enc.field(b, "content-type", w.contentType, true)
-		c.scratch = w.age.appendCacheControl(c.scratch[:0])
+		c.scratch = appendCacheControl(c.scratch[:0], w.maxAge)
 		b = c.enc.literal(b, "cache-control", c.scratch)
 	}
 	hasLength, hasDate := false, false
@@ -199,8 +209,8 @@ func (c *h2Conn) sendBlockedLocked() {
 // (and their memory) for the connection's life.
 func (c *h2Conn) expireParkedLocked(now time.Time) {
 	for _, s := range slices.Clone(c.blocked) {
-		if now.Sub(s.parkedAt) >= c.srv.writeTimeout {
-			c.srv.m.h2error("stream_CANCEL_flow_control_stalled")
+		if now.Sub(s.parkedAt) >= c.srv.cfg.WriteTimeout {
+			c.srv.cfg.CountError("stream_CANCEL_flow_control_stalled")
 			_ = c.fr.WriteRSTStream(s.id, http2.ErrCodeCancel)
 			c.removeLocked(s)
 		}
@@ -211,7 +221,7 @@ func (c *h2Conn) expireParkedLocked(now time.Time) {
 func (c *h2Conn) parkedDeadline() time.Time {
 	var d time.Time
 	for _, s := range c.blocked {
-		if e := s.parkedAt.Add(c.srv.writeTimeout); d.IsZero() || e.Before(d) {
+		if e := s.parkedAt.Add(c.srv.cfg.WriteTimeout); d.IsZero() || e.Before(d) {
 			d = e
 		}
 	}
@@ -223,9 +233,17 @@ func (c *h2Conn) parkedDeadline() time.Time {
 func (c *h2Conn) localDoneLocked(s *h2Stream) {
 	s.localClosed = true
 	if !s.remoteClosed {
-		_ = c.fr.WriteRSTStream(s.id, http2.ErrCodeNo)
+		c.resetAfter = append(c.resetAfter, s.id)
 	}
 	c.removeLocked(s)
+}
+
+// appendCacheControl appends the Cache-Control value for maxAge.
+func appendCacheControl(b []byte, maxAge int64) []byte {
+	if maxAge < 0 {
+		return append(b, "no-store"...)
+	}
+	return strconv.AppendInt(append(b, "max-age="...), maxAge, 10)
 }
 
 // lowerKey is HTTP/2's lower-case form of a header name the handler set,

@@ -1,4 +1,4 @@
-package doh
+package h2
 
 import (
 	"errors"
@@ -61,7 +61,7 @@ func (c *h2Conn) newStreamLocked(id uint32) *h2Stream {
 		s = &h2Stream{c: c, hdr: http.Header{}, rw: h2ResponseWriter{hdr: http.Header{}}, req: &http.Request{}}
 	}
 	if s.ctx == nil {
-		s.ctx = &streamCtx{parent: c.ctx, facts: &c.facts}
+		s.ctx = &streamCtx{parent: c.ctx, key: c.srv.cfg.StateKey, state: c.srv.cfg.NewState(c.ctx, c.remote)}
 		s.req = s.req.WithContext(s.ctx)
 	}
 	s.id, s.recycled = id, false
@@ -139,8 +139,8 @@ func (c *h2Conn) bodyDoneLocked(s *h2Stream) {
 func (c *h2Conn) startLocked(s *h2Stream) error {
 	c.bodyDoneLocked(s)
 	s.body.prepare(s.req)
-	if c.running >= c.srv.maxStreams {
-		if len(c.queue) >= 4*c.srv.maxStreams {
+	if c.running >= c.srv.cfg.MaxStreams {
+		if len(c.queue) >= 4*c.srv.cfg.MaxStreams {
 			return connError(http2.ErrCodeEnhanceYourCalm, "queue_full")
 		}
 		c.queue = append(c.queue, s)
@@ -154,15 +154,15 @@ func (c *h2Conn) startLocked(s *h2Stream) error {
 func (c *h2Conn) runLocked(s *h2Stream) {
 	c.running++
 	s.running = true
-	if !dispatch(s) {
-		go s.run()
+	if !c.srv.cfg.Dispatch(s) {
+		go s.Run()
 	}
 }
 
 // startQueuedLocked runs queued requests while handler slots are free;
 // those reset meanwhile are dropped unrun.
 func (c *h2Conn) startQueuedLocked() {
-	for len(c.queue) > 0 && c.running < c.srv.maxStreams {
+	for len(c.queue) > 0 && c.running < c.srv.cfg.MaxStreams {
 		s := c.queue[0]
 		c.queue[0] = nil
 		c.queue = c.queue[1:]
@@ -178,19 +178,19 @@ func (c *h2Conn) startQueuedLocked() {
 	}
 }
 
-// run serves the request on a worker and answers it.
-func (s *h2Stream) run() {
+// Run serves the request on a worker and answers it.
+func (s *h2Stream) Run() {
 	ok := false
 	defer func() {
 		if !ok {
 			p := recover()
 			if p != http.ErrAbortHandler {
-				s.c.srv.log.Error("doh: panic serving HTTP/2 request", "panic", p, "stack", string(debug.Stack()))
+				s.c.srv.cfg.Logger.Error("doh: panic serving HTTP/2 request", "panic", p, "stack", string(debug.Stack()))
 			}
 		}
 		s.c.finish(s, ok)
 	}()
-	s.c.srv.h.serveHTTP(&s.rw, s.req)
+	s.c.srv.cfg.Handler.ServeHTTP(&s.rw, s.req)
 	ok = true
 }
 

@@ -1,4 +1,4 @@
-package doh
+package h2
 
 import (
 	"bufio"
@@ -23,6 +23,14 @@ const (
 	h2MaxOut       = 1 << 20  // the reader waits for the writer beyond this
 	h2CloseDrain   = time.Second
 	h2FlushDelay   = 200 * time.Microsecond // the longest an answer waits for others to share its write
+	// h2MaxControl bounds the control frames (PING and SETTINGS
+	// acknowledgements, RST_STREAM) queued in answer to a client and not
+	// yet written, as x/net's maxQueuedControlFrames does: a client that
+	// sends them faster than it reads their answers is flooding.
+	h2MaxControl = 10000
+	// h2AsyncControl control frames in one batch make the reader hand the
+	// write to a goroutine (readerFlushLocked).
+	h2AsyncControl = 100
 )
 
 // h2Conn is one HTTP/2 connection. A single reader goroutine (the one
@@ -33,7 +41,7 @@ const (
 // writes until out is empty, so others only append: what piles up during
 // one write leaves as one TLS record and one syscall.
 type h2Conn struct {
-	srv    *h2Server
+	srv    *Server
 	nc     net.Conn
 	br     *bufio.Reader
 	fr     *http2.Framer
@@ -41,24 +49,32 @@ type h2Conn struct {
 	ctx    context.Context
 	tls    *tls.ConnectionState
 	remote string
-	facts  connFacts
 
 	mu         sync.Mutex
 	wcond      sync.Cond // a write ended
 	out, spare []byte    // frames not yet written; the buffer of the last write
 	writing    bool      // a goroutine is writing out
-	werr       error
-	readerIdle bool // the reader is blocked in a read (or gone): completions flush
-	flushTimer *time.Timer
-	timerArmed bool
-	kicked     bool      // the reader's deadline was moved to wake it
-	idleAt     time.Time // when an idle connection ends; zero: from the reader's next wait
-	readAt     time.Time // when the reader last stopped waiting, for input or for the writer (reader only)
-	closed     bool
-	goingAway  bool   // GOAWAY sent (or to send): no new streams
-	goAwayID   uint32 // the last stream ID the first GOAWAY named
-	peerAway   bool   // the client sent GOAWAY
-	sawPreface bool   // the client's SETTINGS arrived
+	// Streams answered while the client still sends its request: each is
+	// reset (NO_ERROR, RFC 9113 §8.1) in a write after its answer's, so that
+	// a client reads the answer before the reset (curl 7.88 loses the
+	// status otherwise). Their DATA is ignored until then.
+	resetAfter   []uint32 // answers in out
+	resetWriting []uint32 // answers in the write under way
+	ctlOut       int      // control frames in out (h2MaxControl)
+	ctlWriting   int      // control frames in the write under way
+	asyncFlush   bool     // a goroutine started by readerFlushLocked is to write
+	werr         error
+	readerIdle   bool // the reader is blocked in a read (or gone): completions flush
+	flushTimer   *time.Timer
+	timerArmed   bool
+	kicked       bool      // the reader's deadline was moved to wake it
+	idleAt       time.Time // when an idle connection ends; zero: from the reader's next wait
+	readAt       time.Time // when the reader last stopped waiting, for input or for the writer (reader only)
+	closed       bool
+	goingAway    bool   // GOAWAY sent (or to send): no new streams
+	goAwayID     uint32 // the last stream ID the first GOAWAY named
+	peerAway     bool   // the client sent GOAWAY
+	sawPreface   bool   // the client's SETTINGS arrived
 
 	enc     *hpackEncoder
 	hblock  []byte // the response header block being encoded
@@ -81,7 +97,7 @@ type h2Conn struct {
 	opened, resets int // streams opened and reset early by the client, decaying
 }
 
-func newH2Conn(s *h2Server, ctx context.Context, nc net.Conn, st *tls.ConnectionState) *h2Conn {
+func newH2Conn(s *Server, ctx context.Context, nc net.Conn, st *tls.ConnectionState) *h2Conn {
 	c := &h2Conn{
 		srv:        s,
 		nc:         nc,
@@ -94,10 +110,9 @@ func newH2Conn(s *h2Server, ctx context.Context, nc net.Conn, st *tls.Connection
 		peerWindow: 65535,
 		peerFrame:  16384,
 	}
-	c.facts = readFacts(ctx, c.remote)
 	c.wcond.L = &c.mu
 	c.fr = http2.NewFramer(frameSink{c}, c.br)
-	c.hb = newHeaderBlock(uint32(s.maxHeader))
+	c.hb = newHeaderBlock(uint32(s.cfg.MaxHeaderBytes))
 	c.fr.SetReuseFrames()
 	c.fr.SetMaxReadFrameSize(16384) // the default MAX_FRAME_SIZE we advertise
 	c.enc = newHPACKEncoder()
@@ -118,9 +133,9 @@ func (c *h2Conn) serve() {
 	defer c.close()
 	c.mu.Lock()
 	_ = c.fr.WriteSettings(
-		http2.Setting{ID: http2.SettingMaxConcurrentStreams, Val: uint32(c.srv.maxStreams)},
+		http2.Setting{ID: http2.SettingMaxConcurrentStreams, Val: uint32(c.srv.cfg.MaxStreams)},
 		http2.Setting{ID: http2.SettingInitialWindowSize, Val: h2StreamWindow},
-		http2.Setting{ID: http2.SettingMaxHeaderListSize, Val: uint32(c.srv.maxHeader)},
+		http2.Setting{ID: http2.SettingMaxHeaderListSize, Val: uint32(c.srv.cfg.MaxHeaderBytes)},
 	)
 	_ = c.fr.WriteWindowUpdate(0, h2ConnWindow-65535)
 	c.recvWindow = h2ConnWindow
@@ -133,10 +148,10 @@ func (c *h2Conn) serve() {
 		c.fail(connError(http2.ErrCodeInadequateSecurity, "tls_version"))
 		return
 	}
-	_ = c.nc.SetReadDeadline(time.Now().Add(c.srv.readTimeout))
+	_ = c.nc.SetReadDeadline(time.Now().Add(c.srv.cfg.ReadTimeout))
 	var preface [len(http2.ClientPreface)]byte
 	if _, err := io.ReadFull(c.br, preface[:]); err != nil || string(preface[:]) != http2.ClientPreface {
-		c.srv.m.h2error("conn_PROTOCOL_ERROR_bad_preface")
+		c.srv.cfg.CountError("conn_PROTOCOL_ERROR_bad_preface")
 		return
 	}
 	c.readAt = time.Now()
@@ -197,7 +212,7 @@ func (c *h2Conn) frameNeed() int {
 func (c *h2Conn) waitInput() bool {
 	c.mu.Lock()
 	c.readerIdle = true
-	c.flushLocked()
+	c.readerFlushLocked()
 	if c.doneLocked() {
 		c.mu.Unlock()
 		return false
@@ -239,7 +254,7 @@ func (c *h2Conn) waitInput() bool {
 // request-body or parked-answer deadline when that comes first.
 func (c *h2Conn) armLocked(now time.Time) {
 	if !c.idleLocked() || c.idleAt.IsZero() {
-		c.idleAt = now.Add(c.srv.idleTimeout) // idle time counts from the last stream's end only
+		c.idleAt = now.Add(c.srv.cfg.IdleTimeout) // idle time counts from the last stream's end only
 	}
 	d := c.idleAt
 	if p := c.parkedDeadline(); !p.IsZero() && p.Before(d) {
@@ -274,15 +289,37 @@ func (c *h2Conn) doneLocked() bool {
 // on a client that does not read, stops reading more from it.
 func (c *h2Conn) backpressureLocked() {
 	if len(c.out) >= h2FlushAt {
-		c.flushLocked()
+		c.readerFlushLocked()
 	}
 	waited := false
-	for c.writing && len(c.out) >= h2MaxOut && c.werr == nil {
+	for (c.writing || c.asyncFlush) && len(c.out) >= h2MaxOut && c.werr == nil {
 		c.wcond.Wait()
 		waited = true
 	}
 	if waited { // what is read next is dated from now
 		c.readAt = time.Now()
+	}
+}
+
+// readerFlushLocked is the reader's flush. The reader writes itself,
+// except output with h2AsyncControl control frames or more, which a
+// goroutine writes while the reader goes on reading: a client that floods
+// control frames and does not read their answers then meets h2MaxControl
+// at once, instead of holding the reader in a write until WriteTimeout.
+func (c *h2Conn) readerFlushLocked() {
+	switch {
+	case c.asyncFlush:
+	case c.ctlOut < h2AsyncControl || c.writing:
+		c.flushLocked()
+	default:
+		c.asyncFlush = true
+		go func() {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			c.asyncFlush = false
+			c.flushLocked()
+			c.wcond.Broadcast() // for backpressureLocked, should flushLocked have left it to another writer
+		}()
 	}
 }
 
@@ -296,7 +333,9 @@ func (c *h2Conn) flushLocked() {
 	for len(c.out) > 0 && c.werr == nil {
 		out := c.out
 		c.out = c.spare[:0]
-		timeout := c.srv.writeTimeout
+		c.resetWriting, c.resetAfter = c.resetAfter, c.resetWriting[:0]
+		c.ctlWriting, c.ctlOut = c.ctlOut, 0
+		timeout := c.srv.cfg.WriteTimeout
 		if c.closed {
 			timeout = h2CloseDrain
 		}
@@ -310,6 +349,12 @@ func (c *h2Conn) flushLocked() {
 				c.kickLocked() // the reader ends the connection
 			}
 		}
+		if err == nil {
+			for _, id := range c.resetWriting {
+				_ = c.fr.WriteRSTStream(id, http2.ErrCodeNo)
+			}
+		}
+		c.resetWriting, c.ctlWriting = c.resetWriting[:0], 0
 		if cap(out) <= h2MaxOut {
 			c.spare = out[:0]
 		}
@@ -347,6 +392,16 @@ func (c *h2Conn) timedFlush() {
 	if c.readerIdle && !c.closed {
 		c.flushLocked()
 	}
+}
+
+// controlLocked counts a control frame queued in answer to the client; a
+// client past h2MaxControl unwritten ones is told to calm down.
+func (c *h2Conn) controlLocked() error {
+	c.ctlOut++
+	if c.ctlOut+c.ctlWriting > h2MaxControl {
+		return connError(http2.ErrCodeEnhanceYourCalm, "control_frame_flood")
+	}
+	return nil
 }
 
 // shutdown starts a graceful close: GOAWAY now, close once open streams

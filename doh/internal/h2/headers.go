@@ -1,4 +1,4 @@
-package doh
+package h2
 
 import (
 	"strings"
@@ -16,23 +16,33 @@ import (
 // The HPACK decoder is our own (hpackDecoder), which caches the strings a
 // client repeats, such as every request's :path literal.
 // The rules are x/net's: RFC 9113 §8.2 field validity, §8.3 pseudo-header
-// placement and uniqueness, the header list size bound (a request beyond it
-// is Truncated and answered 431), and the same bounds on the work a client
-// can cause with oversized or invalid blocks (CVE-2023-45288).
+// placement and uniqueness, and the header list size bound (a request
+// beyond it is Truncated and answered 431). Unlike x/net, a block beyond
+// that bound, with many fields or one field larger than the bound, is
+// still decoded to its end (keeping the HPACK table in step) so that only
+// its stream is refused; what bounds the work a client can cause with
+// oversized blocks (CVE-2023-45288) is the block's encoded size, at most
+// hpackBlockFactor times the bound, beyond which the connection ends.
 type headerBlock struct {
 	dec        *hpackDecoder
 	max        uint32 // header list size accepted (MaxHeaderBytes)
 	remain     uint32 // of max, for this block
+	encoded    int64  // encoded bytes of this block so far
+	oneField   bool   // Truncated by a single field larger than max
 	sawRegular bool
 	invalid    bool
 	hf         http2.HeadersFrame // the HEADERS frame's header, kept past the Framer's next read
 	meta       http2.MetaHeadersFrame
 }
 
+// hpackBlockFactor times the header list bound is the most encoded bytes
+// a header block may carry.
+const hpackBlockFactor = 4
+
 func newHeaderBlock(max uint32) *headerBlock {
 	b := &headerBlock{max: max}
 	b.dec = newHPACKDecoder(4096, b.emit)
-	b.dec.SetMaxStringLength(int(max))
+	b.dec.SetMaxStringLength(hpackBlockFactor * int(max))
 	b.meta.HeadersFrame = &b.hf
 	return b
 }
@@ -41,17 +51,17 @@ func newHeaderBlock(max uint32) *headerBlock {
 func (b *headerBlock) start(fh http2.FrameHeader, priority http2.PriorityParam) {
 	b.hf.FrameHeader, b.hf.Priority = fh, priority
 	b.meta.Fields, b.meta.Truncated = b.meta.Fields[:0], false
-	b.remain, b.sawRegular, b.invalid = b.max, false, false
+	b.remain, b.encoded, b.oneField, b.sawRegular, b.invalid = b.max, 0, false, false, false
 	b.dec.SetEmitEnabled(true)
 }
 
-// add decodes one fragment of the block. Like x/net, a fragment far beyond
-// what is left of the size bound, or any fragment after an invalid field
-// (whose size is no longer tracked), ends the connection rather than being
-// decoded for nothing.
+// add decodes one fragment of the block. A block whose encoded size passes
+// hpackBlockFactor times the size bound, or any fragment after an invalid
+// field (whose size is no longer tracked), ends the connection rather than
+// being decoded for nothing.
 func (b *headerBlock) add(frag []byte) error {
-	if int64(len(frag)) > 2*int64(b.remain) {
-		return connError(http2.ErrCodeProtocol, "header_list_too_large")
+	if b.encoded += int64(len(frag)); b.encoded > hpackBlockFactor*int64(b.max) {
+		return connError(http2.ErrCodeProtocol, "header_block_too_large")
 	}
 	if b.invalid {
 		return connError(http2.ErrCodeProtocol, "invalid_header_continued")
@@ -102,7 +112,17 @@ func (b *headerBlock) emit(hf hpack.HeaderField) {
 		return
 	}
 	b.meta.Truncated, b.remain = true, 0
+	b.oneField = hf.Size() > b.max
 	b.dec.SetEmitEnabled(false)
+}
+
+// truncation is why a Truncated block was cut: one field larger than the
+// bound, or the list of fields.
+func (b *headerBlock) truncation() string {
+	if b.oneField {
+		return "field_too_large"
+	}
+	return "header_list_too_large"
 }
 
 // validFieldName reports whether name is a lower-case HTTP token (RFC 9113 §8.2.1).

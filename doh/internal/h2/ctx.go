@@ -1,4 +1,4 @@
-package doh
+package h2
 
 import (
 	"context"
@@ -6,32 +6,24 @@ import (
 	"net/http"
 	"sync"
 	"time"
-
-	"github.com/dnsward/dnsward/resolver"
 )
 
-// streamCtx is a stream's request context. It takes values from the
-// connection's context (net/http's ServerContextKey and LocalAddrContextKey)
-// and is cancelled when the client resets the stream or the connection
-// ends. AfterFunc lets context.WithTimeout and friends hook in without a
+// streamCtx is a stream's request context. It holds the handler's State
+// under Config.StateKey, takes other values from the connection's context
+// (net/http's ServerContextKey and LocalAddrContextKey), and is cancelled
+// when the client resets the stream or the connection ends. AfterFunc lets context.WithTimeout and friends hook in without a
 // goroutine or a registration map per request. A context that was never
 // cancelled is recycled with its stream; a cancelled one never is, so what
 // still holds it keeps seeing it cancelled.
 type streamCtx struct {
 	parent context.Context
-	facts  *connFacts // the connection's addresses, worked out once
+	key    any   // Config.StateKey
+	state  State // the handler's, for as long as this context serves the stream
 	mu     sync.Mutex
 	done   chan struct{} // made on first use; kept across requests until closed
 	err    error
 	funcs  []afterFunc
 	nextID uint64
-
-	// offered is the resolver request the reader offered to replay
-	// (Handler.replayNow) before the handler ran; set by the reader before
-	// the hand-off, read by the handler.
-	offered  *resolver.Request
-	req      resolver.Request // the storage of the stream's resolver request
-	received time.Time        // when the reader read the request's HEADERS
 }
 
 type afterFunc struct {
@@ -59,8 +51,14 @@ func (x *streamCtx) Err() error {
 	return x.err
 }
 
-// Value looks key up in the connection's context.
-func (x *streamCtx) Value(key any) any { return x.parent.Value(key) }
+// Value returns the stream's State for Config.StateKey, else looks key up
+// in the connection's context.
+func (x *streamCtx) Value(key any) any {
+	if key == x.key {
+		return x.state
+	}
+	return x.parent.Value(key)
+}
 
 // AfterFunc arranges for f to run in its own goroutine once the request is
 // cancelled; stop deregisters it (see context.AfterFunc).
@@ -114,7 +112,6 @@ func (x *streamCtx) reusable() bool {
 	defer x.mu.Unlock()
 	clear(x.funcs)
 	x.funcs = x.funcs[:0]
-	x.offered, x.req, x.received = nil, resolver.Request{}, time.Time{}
 	return x.err == nil
 }
 

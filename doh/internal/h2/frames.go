@@ -1,4 +1,4 @@
-package doh
+package h2
 
 import (
 	"encoding/binary"
@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"time"
 
 	"golang.org/x/net/http2"
@@ -53,14 +54,17 @@ func (c *h2Conn) handleLocked(err error) error {
 		return err
 	}
 	if he.stream != 0 {
-		c.srv.m.h2error("stream_" + he.code.String() + "_" + he.reason)
+		c.srv.cfg.CountError("stream_" + he.code.String() + "_" + he.reason)
 		_ = c.fr.WriteRSTStream(he.stream, he.code)
 		if s := c.streams[he.stream]; s != nil {
 			c.removeLocked(s)
 		}
+		if err := c.controlLocked(); err != nil {
+			return c.handleLocked(err)
+		}
 		return nil
 	}
-	c.srv.m.h2error("conn_" + he.code.String() + "_" + he.reason)
+	c.srv.cfg.CountError("conn_" + he.code.String() + "_" + he.reason)
 	c.goAwayLocked(he.code)
 	return he
 }
@@ -92,6 +96,7 @@ func (c *h2Conn) processLocked(fh http2.FrameHeader, f http2.Frame, hp headersPa
 	case *http2.PingFrame:
 		if !f.IsAck() {
 			_ = c.fr.WritePing(true, f.Data)
+			return c.controlLocked()
 		}
 	case *http2.GoAwayFrame:
 		c.peerAway = true
@@ -181,15 +186,16 @@ func (c *h2Conn) onHeaders(f *http2.MetaHeadersFrame) error {
 		return streamError(id, http2.ErrCodeProtocol, "priority_self")
 	case c.goingAway:
 		return streamError(id, http2.ErrCodeRefusedStream, "going_away")
-	case len(c.streams) >= c.srv.maxStreams:
+	case len(c.streams) >= c.srv.cfg.MaxStreams:
 		return streamError(id, http2.ErrCodeRefusedStream, "over_max_streams")
 	}
 	s := c.newStreamLocked(id)
-	s.ctx.received = c.readAt
+	s.ctx.state.Begin(c.readAt)
 	if f.Truncated { // answered 431 at once, as net/http does
+		c.srv.cfg.CountError("stream_431_" + c.hb.truncation())
 		c.openLocked(s)
 		s.remoteClosed = f.StreamEnded()
-		writeError(&s.rw, errorf(http.StatusRequestHeaderFieldsTooLarge, "request header fields too large"))
+		s.rw.refuse(http.StatusRequestHeaderFieldsTooLarge, "request header fields too large")
 		c.writeAnswerLocked(s, c.readAt)
 		return nil
 	}
@@ -206,32 +212,30 @@ func (c *h2Conn) onHeaders(f *http2.MetaHeadersFrame) error {
 		return c.startLocked(s)
 	}
 	s.awaitingBody = true
-	s.bodyDeadline = c.readAt.Add(c.srv.readTimeout)
+	s.bodyDeadline = c.readAt.Add(c.srv.cfg.ReadTimeout)
 	c.bodyWaiting++
-	if s.declLen > int64(c.srv.maxBody) {
+	if s.declLen > int64(c.srv.cfg.MaxBody) {
 		return c.startLocked(s) // refused at once (413) without reading
 	}
 	return nil
 }
 
 // replayLocked answers s here, on the reader, when replay holds its answer
-// (Handler.replayNow): a repeated cache hit needs no worker. s's request is
-// whole: a GET, or a POST whose body has arrived. Otherwise the request the
-// handler offered to replay rides along to the worker, and the body is
-// read again from its start.
+// (Handler.Replay): a repeated cache hit needs no worker. s's request is
+// whole: a GET, or a POST whose body has arrived. Otherwise it goes to a
+// worker (with what the handler kept in its State), and the body is read
+// again from its start.
 func (c *h2Conn) replayLocked(s *h2Stream) (done bool) {
 	defer func() {
 		if p := recover(); p != nil {
-			c.srv.log.Error("doh: panic replaying HTTP/2 request", "panic", p, "stack", string(debug.Stack()))
+			c.srv.cfg.Logger.Error("doh: panic replaying HTTP/2 request", "panic", p, "stack", string(debug.Stack()))
 			_ = c.fr.WriteRSTStream(s.id, http2.ErrCodeInternal)
 			c.removeLocked(s)
 			done = true
 		}
 	}()
 	s.body.prepare(s.req)
-	offered, ok := c.srv.h.replayNow(&s.rw, s.req)
-	if !ok {
-		s.ctx.offered = offered
+	if !c.srv.cfg.Handler.Replay(&s.rw, s.req) {
 		s.body.rewind()
 		return false
 	}
@@ -253,7 +257,7 @@ func (c *h2Conn) openLocked(s *h2Stream) {
 	}
 }
 
-func (c *h2Conn) resetWindow() int { return max(128, 4*c.srv.maxStreams) }
+func (c *h2Conn) resetWindow() int { return max(128, 4*c.srv.cfg.MaxStreams) }
 
 // onData takes request body bytes, within both receive windows.
 func (c *h2Conn) onData(f *http2.DataFrame) error {
@@ -265,8 +269,11 @@ func (c *h2Conn) onData(f *http2.DataFrame) error {
 	c.returnConnWindowLocked(n)
 	s := c.streams[id]
 	if s == nil {
-		if id > c.lastID {
+		switch {
+		case id > c.lastID:
 			return connError(http2.ErrCodeProtocol, "data_on_idle")
+		case slices.Contains(c.resetAfter, id) || slices.Contains(c.resetWriting, id):
+			return nil // answered; its reset is on the way
 		}
 		return streamError(id, http2.ErrCodeStreamClosed, "data_on_closed")
 	}
@@ -280,7 +287,7 @@ func (c *h2Conn) onData(f *http2.DataFrame) error {
 	data := f.Data()
 	s.bodyLen += int64(len(data))
 	if s.awaitingBody {
-		room := c.srv.maxBody + 1 - len(s.body.b) // one byte more tells an oversized body apart
+		room := c.srv.cfg.MaxBody + 1 - len(s.body.b) // one byte more tells an oversized body apart
 		s.body.b = append(s.body.b, data[:min(len(data), room)]...)
 	}
 	if f.StreamEnded() {
@@ -290,7 +297,7 @@ func (c *h2Conn) onData(f *http2.DataFrame) error {
 		s.recvWindow += n
 		_ = c.fr.WriteWindowUpdate(id, uint32(n))
 	}
-	if s.awaitingBody && len(s.body.b) > c.srv.maxBody {
+	if s.awaitingBody && len(s.body.b) > c.srv.cfg.MaxBody {
 		return c.startLocked(s) // the handler answers 413
 	}
 	return nil
@@ -421,5 +428,5 @@ func (c *h2Conn) onSettings(f *http2.SettingsFrame) error {
 	if grew {
 		c.sendBlockedLocked()
 	}
-	return nil
+	return c.controlLocked()
 }

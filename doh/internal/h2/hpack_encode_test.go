@@ -1,4 +1,4 @@
-package doh
+package h2
 
 import (
 	"bytes"
