@@ -98,7 +98,7 @@ func (s *Server) answerTCP(c net.Conn, wmu *sync.Mutex, wire []byte, base resolv
 	if ok {
 		framing.SetLength(frame) // replayed answers are small
 	} else {
-		_, resp := s.resolve(wire, req)
+		_, resp := s.resolve(s.ctx, wire, req)
 		if resp == nil {
 			return
 		}
