@@ -20,8 +20,8 @@ const defaultUDPBuffer = 8 << 20
 // get what the caps allow. socketBuffers reads back the result.
 func setUDPBuffers(fd, size int) error {
 	return errors.Join(
-		setBuffer(fd, unix.SO_RCVBUFFORCE, unix.SO_RCVBUF, size),
-		setBuffer(fd, unix.SO_SNDBUFFORCE, unix.SO_SNDBUF, size))
+		setBuffer(fd, rcvBufForce, unix.SO_RCVBUF, size),
+		setBuffer(fd, sndBufForce, unix.SO_SNDBUF, size))
 }
 
 func setBuffer(fd, force, capped, size int) error {

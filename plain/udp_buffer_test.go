@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -130,7 +129,7 @@ func forceReceiveBuffer(t *testing.T, c *net.UDPConn, size int) {
 	}
 	var serr error
 	if err := rc.Control(func(fd uintptr) {
-		serr = unix.SetsockoptInt(int(fd), syscall.SOL_SOCKET, unix.SO_RCVBUFFORCE, size)
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, rcvBufForce, size)
 	}); err != nil || serr != nil {
 		t.Fatal(err, serr)
 	}
