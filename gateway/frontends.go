@@ -47,7 +47,8 @@ func (g *Gateway) newFrontends(rm *resolver.Metrics) error {
 		g.plain, err = plain.New(plain.Config{
 			Addrs: c.Listen.DNS, Handler: g.handler, Profiles: g.profiles, Metrics: rm, Logger: g.log,
 			Registry: g.registry, UDPBuffer: c.Listen.UDPBuffer, UDPMaxPending: c.Listen.UDPMaxPending,
-			Limiter: g.limiter, LimitUDP: g.limiter != nil && g.xdp == nil,
+			UDPReaders: c.Listen.UDPReaders,
+			Limiter:    g.limiter, LimitUDP: g.limiter != nil && g.xdp == nil,
 		})
 		if err != nil {
 			return err

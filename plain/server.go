@@ -33,6 +33,11 @@ type Config struct {
 	Registry prometheus.Registerer
 
 	UDPSockets int // SO_REUSEPORT sockets per address; 0: one per CPU
+	// UDPReaders is the number of goroutines reading each UDP socket; 0: 1.
+	// The kernel hashes each client address and port to one socket, so a
+	// flood from one source lands on one socket: more readers take it off
+	// on more cores, refusing it faster when the limiter runs in userspace.
+	UDPReaders int
 	// UDPBuffer is each UDP socket's receive and send buffer in bytes,
 	// forced past the kernel's caps where the process may (CAP_NET_ADMIN);
 	// 0: 8 MiB.
@@ -91,8 +96,11 @@ func New(cfg Config) (*Server, error) {
 	if cfg.UDPSockets <= 0 {
 		cfg.UDPSockets = runtime.NumCPU()
 	}
-	if cfg.UDPBuffer < 0 || cfg.UDPMaxPending < 0 {
-		return nil, errors.New("plain: UDP buffer and pending bound must not be negative")
+	if cfg.UDPBuffer < 0 || cfg.UDPMaxPending < 0 || cfg.UDPReaders < 0 {
+		return nil, errors.New("plain: UDP buffer, readers and pending bound must not be negative")
+	}
+	if cfg.UDPReaders == 0 {
+		cfg.UDPReaders = 1
 	}
 	if cfg.UDPBuffer == 0 {
 		cfg.UDPBuffer = defaultUDPBuffer
@@ -145,12 +153,15 @@ func (s *Server) Start() error {
 	for _, c := range s.udp {
 		local := c.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Unmap()
 		sock := &udpSocket{c: c, jobs: make(chan *udpJob)}
+		sock.readers.Store(int32(s.cfg.UDPReaders))
 		for range s.cfg.UDPMaxInflight {
 			s.wg.Add(1)
 			go s.workUDP(sock)
 		}
-		s.wg.Add(1)
-		go s.readUDP(sock, local)
+		for range s.cfg.UDPReaders {
+			s.wg.Add(1)
+			go s.readUDP(sock, local)
+		}
 	}
 	for _, l := range s.tcp {
 		s.wg.Add(1)

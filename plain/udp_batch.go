@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"sync/atomic"
 
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
@@ -29,10 +30,12 @@ func newBatchConn(c *net.UDPConn, local netip.Addr) batchConn {
 	return ipv6.NewPacketConn(c)
 }
 
-// udpSocket is one UDP socket and the hand-off to its workers.
+// udpSocket is one UDP socket and the hand-off from its readers to its
+// workers.
 type udpSocket struct {
-	c    *net.UDPConn
-	jobs chan *udpJob // unbuffered: a hand-off succeeds only to an idle worker
+	c       *net.UDPConn
+	jobs    chan *udpJob // unbuffered: a hand-off succeeds only to an idle worker
+	readers atomic.Int32 // still reading; the last to stop closes jobs
 }
 
 // readUDP reads queries from c in batches of up to udpBatch per system
@@ -41,12 +44,16 @@ type udpSocket struct {
 // sendmmsg; the rest go to UDPMaxInflight workers. A query that misses the
 // cache leaves its worker to a new one (MissAware), so the workers are busy
 // only with work that needs no upstream; when all are, reading stops and the
-// kernel queues further queries. Shutdown's read deadline ends the loop,
-// which closes jobs; the queries already handed to workers are still
-// answered.
+// kernel queues further queries. Shutdown's read deadline ends the loop;
+// the last of a socket's readers to end closes jobs, and the queries already
+// handed to workers are still answered.
 func (s *Server) readUDP(sock *udpSocket, local netip.Addr) {
 	defer s.wg.Done()
-	defer close(sock.jobs)
+	defer func() {
+		if sock.readers.Add(-1) == 0 {
+			close(sock.jobs)
+		}
+	}()
 
 	c := sock.c
 	bc := newBatchConn(c, local)

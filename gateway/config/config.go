@@ -68,6 +68,9 @@ type Listen struct {
 	// UDPMaxPending bounds the plain-DNS UDP queries waiting on upstreams;
 	// default 4096.
 	UDPMaxPending int `yaml:"udp_max_pending"`
+	// UDPReaders is the number of goroutines reading each plain-DNS UDP
+	// socket; default 1.
+	UDPReaders int `yaml:"udp_readers"`
 }
 
 // Cache configures the answer cache.
@@ -176,6 +179,9 @@ func (c *Config) validate() Errors {
 	if c.Listen.UDPMaxPending < 0 {
 		add(c.errAt("listen.udp_max_pending", "must not be negative, got %d", c.Listen.UDPMaxPending))
 	}
+	if r := c.Listen.UDPReaders; r < 0 || r > maxUDPReaders {
+		add(c.errAt("listen.udp_readers", "must be between 0 and %d, got %d", maxUDPReaders, r))
+	}
 	if c.Listen.Metrics != "" {
 		if err := checkHostPort(c.Listen.Metrics); err != nil {
 			add(c.errAt("listen.metrics", "%v", err))
@@ -212,6 +218,10 @@ func (c *Config) validate() Errors {
 // The bounds on listen.udp_buffer: below 4 KiB a socket holds a handful of
 // queries; above 1 GiB is a typo.
 const minUDPBuffer, maxUDPBuffer = 4 << 10, 1 << 30
+
+// maxUDPReaders bounds listen.udp_readers: beyond a few, readers of one
+// socket only contend for its queue.
+const maxUDPReaders = 64
 
 // checkHostPort accepts "ip:port" with a literal IP and a port.
 func checkHostPort(s string) error {

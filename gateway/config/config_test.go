@@ -60,6 +60,8 @@ func TestParseErrors(t *testing.T) {
 			"c.yaml:3: listen.udp_buffer: must be between 4096 and 1073741824 bytes, got 100"},
 		{"negative udp pending bound", "listen:\n  dns: [\"127.0.0.1:53\"]\n  udp_max_pending: -1\nupstreams: [udp://127.0.0.1:5300]\n",
 			"c.yaml:3: listen.udp_max_pending: must not be negative, got -1"},
+		{"too many udp readers", "listen:\n  dns: [\"127.0.0.1:53\"]\n  udp_readers: 1000\nupstreams: [udp://127.0.0.1:5300]\n",
+			"c.yaml:3: listen.udp_readers: must be between 0 and 64, got 1000"},
 		{"no upstreams", "listen:\n  dns: [\"127.0.0.1:53\"]\n",
 			"c.yaml: upstreams: at least one upstream is required"},
 		{"no listeners", "upstreams: [udp://127.0.0.1:5300]\n",
