@@ -47,7 +47,9 @@ func (g *Gateway) newFrontends(rm *resolver.Metrics) error {
 	if len(c.Listen.DNS) > 0 {
 		g.plain, err = plain.New(plain.Config{
 			Addrs: c.Listen.DNS, Handler: g.handler, Profiles: g.profiles, Metrics: rm, Logger: g.log,
-			Conns: g.conns, Limiter: g.limiter, LimitUDP: g.limiter != nil && g.xdp == nil,
+			Registry: g.registry, UDPBuffer: c.Listen.UDPBuffer, UDPMaxPending: c.Listen.UDPMaxPending,
+			UDPReaders: c.Listen.UDPReaders, Conns: g.conns,
+			Limiter: g.limiter, LimitUDP: g.limiter != nil && g.xdp == nil,
 		})
 		if err != nil {
 			return err

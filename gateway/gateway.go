@@ -73,7 +73,9 @@ func New(cfg *config.Config, log *slog.Logger) (_ *Gateway, err error) {
 		return nil, err
 	}
 	rc := resolver.Config{
-		Upstream:        g.upstream,
+		// A plain-DNS UDP query that misses the cache waits on the upstreams
+		// outside the workers that answer hits (plain.MissAware).
+		Upstream:        plain.MissAware(g.upstream),
 		UpstreamTimeout: cfg.UpstreamTimeout.Std(),
 		Cache:           cacheConfig(cfg.Cache),
 		Local:           resolver.LocalConfig{DDR: ddrEndpoints(cfg)},

@@ -7,15 +7,20 @@ import (
 	"github.com/dnsward/dnsward/doq"
 	"github.com/quic-go/quic-go"
 	"io"
+	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
 
 	"github.com/dnsward/dnsward/internal/dnstest"
+	"github.com/dnsward/dnsward/internal/metricstest"
+	"github.com/dnsward/dnsward/resolver"
 )
 
 // TestCacheSize checks README's cache.size contract: the default caches, and
@@ -180,4 +185,82 @@ profiles:
 	if len(resp.Answer) != 1 || !strings.Contains(resp.Answer[0].String(), "127.0.0.77") {
 		t.Fatalf("the RPZ local data did not apply: %v", resp)
 	}
+}
+
+// TestPlainUDPSettings checks README's listen.udp_buffer and
+// listen.udp_max_pending contracts: the sockets get the buffer (the log line
+// says so), and with an upstream that answers after a second, of five
+// distinct misses two wait for it while three are answered SERVFAIL with
+// EDE 0 at once and counted.
+func TestPlainUDPSettings(t *testing.T) {
+	auth := dnstest.StartAuthority(t, nil, func(string) time.Duration { return time.Second })
+	addr := fmt.Sprintf("127.0.0.1:%d", dnstest.FreePort(t))
+	var logs lockedBuffer
+	g := runGateway(t, loadYAML(t, t.TempDir(), fmt.Sprintf(
+		"listen: {dns: [%q], udp_buffer: 65536, udp_max_pending: 2}\nupstreams: [udp://%s]\n", addr, auth.Addr)),
+		slog.New(slog.NewTextHandler(&logs, nil)))
+	if !strings.Contains(logs.String(), "asked_bytes=65536 receive_bytes=65536 send_bytes=65536") {
+		t.Errorf("no log line with the buffers asked for:\n%s", logs.String())
+	}
+	c, err := net.Dial("udp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	start := time.Now()
+	for i := range 5 {
+		q := new(dns.Msg).SetQuestion(fmt.Sprintf("miss%d.example.", i), dns.TypeA)
+		q.SetEdns0(1232, false)
+		b, _ := q.Pack()
+		c.Write(b)
+	}
+	var refused, resolved int
+	c.SetReadDeadline(time.Now().Add(3 * time.Second))
+	buf := make([]byte, 1232)
+	for refused+resolved < 5 {
+		n, err := c.Read(buf)
+		if err != nil {
+			t.Fatalf("%d refused, %d resolved: %v", refused, resolved, err)
+		}
+		r := new(dns.Msg)
+		if err := r.Unpack(buf[:n]); err != nil {
+			t.Fatal(err)
+		}
+		switch ede, ok := resolver.EDE(r); {
+		case r.Rcode == dns.RcodeServerFailure && ok && ede.InfoCode == dns.ExtendedErrorCodeOther:
+			if d := time.Since(start); d > 500*time.Millisecond {
+				t.Errorf("a refused miss was answered after %v", d)
+			}
+			refused++
+		case r.Rcode == dns.RcodeNameError:
+			resolved++
+		default:
+			t.Fatalf("unexpected answer %v", r)
+		}
+	}
+	if refused != 3 || resolved != 2 {
+		t.Errorf("%d refused, %d resolved; want 3 and 2", refused, resolved)
+	}
+	if got := metricstest.Must(t, g.registry, "dnsward_udp_misses_refused_total"); got != 3 {
+		t.Errorf("dnsward_udp_misses_refused_total %v, want 3", got)
+	}
+	metricstest.Must(t, g.registry, "dnsward_udp_receive_drops_total", "socket", "0")
+}
+
+// lockedBuffer collects log output written from several goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

@@ -32,20 +32,21 @@ type binGateway struct {
 
 const binMetrics = "127.0.0.1:9153" // inside the server namespace
 
-// startBinGateway writes a configuration with limits and, when xdpMode is
-// not "", an xdp block for the server's veth, runs the binary and waits for
-// its start-up banner.
-func startBinGateway(t testing.TB, bin string, n *netnstest.Net, l ratelimit.Limits, xdpMode string) *binGateway {
+// startBinGateway writes a configuration with limits, udpReaders readers
+// per UDP socket (0: the default) and, when xdpMode is not "", an xdp block
+// for the server's veth, runs the binary and waits for its start-up banner.
+func startBinGateway(t testing.TB, bin string, n *netnstest.Net, l ratelimit.Limits, xdpMode string, udpReaders int) *binGateway {
 	t.Helper()
 	dir := t.TempDir()
 	yaml := fmt.Sprintf(`listen:
   dns: ["%s:53"]
   metrics: "%s"
+  udp_readers: %d
 upstreams: ["udp://127.0.0.1:5353"] # never used: every test name is under localhost.
 data_dir: %s
 log: {level: warn}
 rate_limit: {qps: %d, burst: %d, slip: %d}
-`, netnstest.ServerAddr, binMetrics, dir, l.QPS, l.Burst, l.Slip)
+`, netnstest.ServerAddr, binMetrics, udpReaders, dir, l.QPS, l.Burst, l.Slip)
 	if xdpMode != "" {
 		yaml += fmt.Sprintf("xdp: {interfaces: [%s], mode: %s}\n", n.ServerIf, xdpMode)
 	}
@@ -279,7 +280,7 @@ func TestGatewayFloodEndToEnd(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			n := netnstest.New(t)
-			g := startBinGateway(t, bin, n, limits, mode)
+			g := startBinGateway(t, bin, n, limits, mode, 0)
 			f := flood{pps: 5000, dur: 2 * time.Second, max: 15000, legit: 100, legitTries: 3}
 			r := f.run(t, n)
 			rep := g.report(t)
@@ -375,8 +376,9 @@ func checkUserspaceReport(t *testing.T, rep *LimitsReport, r *floodResult) {
 }
 
 // BenchmarkGatewayFlood floods the dnsward binary as fast as one Go sender
-// goes, limited by XDP (native, generic) or in userspace, at 1000 qps and
-// burst 2000, while a legitimate client asks 200 queries with one try each.
+// goes, limited by XDP (native, generic) or in userspace (with one reader
+// per UDP socket, and with two), at 1000 qps and burst 2000, while a
+// legitimate client asks 200 queries with one try each.
 // It reports the flood's rate, the rate the limiter dropped, and the share
 // of legitimate queries answered. Run with -benchtime=1x: each run floods
 // for 2 s.
@@ -384,14 +386,13 @@ func BenchmarkGatewayFlood(b *testing.B) {
 	netnstest.NeedRoot(b)
 	bin := dnstest.BuildDnsward(b)
 	limits := ratelimit.Limits{QPS: 1000, Burst: 2000}
-	for _, mode := range []string{"native", "generic", ""} {
-		name := mode
-		if name == "" {
-			name = "userspace"
-		}
-		b.Run(name, func(b *testing.B) {
+	for _, tc := range []struct {
+		name, mode string
+		readers    int
+	}{{"native", "native", 0}, {"generic", "generic", 0}, {"userspace", "", 0}, {"userspace-2readers", "", 2}} {
+		b.Run(tc.name, func(b *testing.B) {
 			n := netnstest.New(b)
-			g := startBinGateway(b, bin, n, limits, mode)
+			g := startBinGateway(b, bin, n, limits, tc.mode, tc.readers)
 			f := flood{dur: 2 * time.Second, max: 1_000_000, legit: 200, legitTries: 1}
 			var sent, dropped, legit, took float64
 			for range b.N {

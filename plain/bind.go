@@ -39,7 +39,7 @@ func (s *Server) bindAddr(ap netip.AddrPort) ([]*net.UDPConn, net.Listener, erro
 func (s *Server) bindUDP(ap netip.AddrPort) ([]*net.UDPConn, error) {
 	var out []*net.UDPConn
 	for i := 0; i < s.cfg.UDPSockets; i++ {
-		c, err := listenUDP(ap)
+		c, err := listenUDP(ap, s.cfg.UDPBuffer)
 		if err != nil {
 			for _, c := range out {
 				_ = c.Close()

@@ -27,7 +27,7 @@ func FuzzResolveWire(f *testing.F) {
 	client := netip.MustParseAddrPort("127.0.0.1:5353")
 	f.Fuzz(func(t *testing.T, wire []byte) {
 		req := s.request(client, netip.MustParseAddr("127.0.0.1"), transport.UDP)
-		_, resp := s.resolve(wire, &req)
+		_, resp := s.resolve(s.ctx, wire, &req)
 		if resp == nil {
 			return
 		}

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dnsward/dnsward/internal/frontend"
@@ -18,6 +19,7 @@ import (
 	"github.com/dnsward/dnsward/internal/transport"
 
 	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/dnsward/dnsward/ratelimit"
 	"github.com/dnsward/dnsward/resolver"
@@ -30,9 +32,28 @@ type Config struct {
 	Profiles *resolver.Profiles
 	Metrics  *resolver.Metrics
 	Logger   *slog.Logger
+	// Registry receives the plain listener's own metrics (UDP receive
+	// drops, refused misses); nil: not exported.
+	Registry prometheus.Registerer
 
-	UDPSockets     int           // SO_REUSEPORT sockets per address; 0: one per CPU
-	UDPMaxInflight int           // queries being resolved per UDP socket (one worker each); 0: 512
+	UDPSockets int // SO_REUSEPORT sockets per address; 0: one per CPU
+	// UDPReaders is the number of goroutines reading each UDP socket; 0: 1.
+	// The kernel hashes each client address and port to one socket, so a
+	// flood from one source lands on one socket: more readers take it off
+	// on more cores, refusing it faster when the limiter runs in userspace.
+	UDPReaders int
+	// UDPBuffer is each UDP socket's receive and send buffer in bytes,
+	// forced past the kernel's caps where the process may (CAP_NET_ADMIN);
+	// 0: 8 MiB.
+	UDPBuffer int
+	// UDPMaxInflight is the number of workers per UDP socket for queries
+	// replay does not answer; 0: 512. With the chain's upstream wrapped in
+	// MissAware, a query that goes upstream leaves its worker for a new one,
+	// so misses never hold the workers that answer cache hits.
+	UDPMaxInflight int
+	// UDPMaxPending bounds the UDP queries of all sockets waiting on the
+	// upstreams (see MissAware); 0: 4096.
+	UDPMaxPending  int
 	TCPIdleTimeout time.Duration // 0: 10s (RFC 7766 §6.2.3)
 	TCPMaxInflight int           // concurrent queries per TCP connection; 0: 100
 	// Conns admits each TCP connection (ratelimit.Conns); nil: unbounded.
@@ -50,10 +71,14 @@ type Server struct {
 	cfg      Config
 	replayer resolver.Replayer // cfg.Handler, when it replays; else nil
 	udp      []*net.UDPConn
-	tcp      []net.Listener
-	wg       sync.WaitGroup  // every goroutine the server started
-	ctx      context.Context // cancelled to abort everything
-	cancel   context.CancelFunc
+	// pending counts the UDP queries waiting on upstreams (MissAware), at
+	// most cfg.UDPMaxPending; missesRefused those refused over the bound.
+	pending       atomic.Int64
+	missesRefused prometheus.Counter
+	tcp           []net.Listener
+	wg            sync.WaitGroup  // every goroutine the server started
+	ctx           context.Context // cancelled to abort everything
+	cancel        context.CancelFunc
 	// draining is cancelled when Shutdown starts: TCP read loops stop
 	// reading while their in-flight answers are still written.
 	draining     context.Context
@@ -76,8 +101,20 @@ func New(cfg Config) (*Server, error) {
 	if cfg.UDPSockets <= 0 {
 		cfg.UDPSockets = runtime.NumCPU()
 	}
+	if cfg.UDPBuffer < 0 || cfg.UDPMaxPending < 0 || cfg.UDPReaders < 0 {
+		return nil, errors.New("plain: UDP buffer, readers and pending bound must not be negative")
+	}
+	if cfg.UDPReaders == 0 {
+		cfg.UDPReaders = 1
+	}
+	if cfg.UDPBuffer == 0 {
+		cfg.UDPBuffer = defaultUDPBuffer
+	}
 	if cfg.UDPMaxInflight <= 0 {
 		cfg.UDPMaxInflight = 512
+	}
+	if cfg.UDPMaxPending == 0 {
+		cfg.UDPMaxPending = 4096
 	}
 	if cfg.TCPIdleTimeout <= 0 {
 		cfg.TCPIdleTimeout = 10 * time.Second
@@ -88,7 +125,10 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	s := &Server{cfg: cfg}
+	s := &Server{cfg: cfg, missesRefused: prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "dnsward_udp_misses_refused_total",
+		Help: "UDP queries answered SERVFAIL at once because udp_max_pending queries were waiting on upstreams already.",
+	})}
 	s.replayer, _ = cfg.Handler.(resolver.Replayer)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.draining, s.stopDraining = context.WithCancel(context.Background())
@@ -107,19 +147,52 @@ func (s *Server) Start() error {
 		s.udp = append(s.udp, udp...)
 		s.tcp = append(s.tcp, l)
 	}
+	if err := s.register(); err != nil {
+		s.closeSockets()
+		return err
+	}
+	s.logUDPBuffers()
 	for _, c := range s.udp {
 		local := c.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Unmap()
-		jobs := make(chan udpJob) // unbuffered: a hand-off succeeds only to an idle worker
+		sock := &udpSocket{c: c, jobs: make(chan *udpJob)}
+		sock.readers.Store(int32(s.cfg.UDPReaders))
 		for range s.cfg.UDPMaxInflight {
 			s.wg.Add(1)
-			go s.workUDP(c, jobs)
+			go s.workUDP(sock)
 		}
-		s.wg.Add(1)
-		go s.readUDP(c, local, jobs)
+		for range s.cfg.UDPReaders {
+			s.wg.Add(1)
+			go s.readUDP(sock, local)
+		}
 	}
 	for _, l := range s.tcp {
 		s.wg.Add(1)
 		go s.serveTCP(l)
+	}
+	return nil
+}
+
+// register exports the listener's metrics to cfg.Registry.
+func (s *Server) register() error {
+	if s.cfg.Registry == nil {
+		return nil
+	}
+	drops := &udpDrops{}
+	for _, c := range s.udp {
+		ino, err := socketInode(c)
+		if err != nil {
+			return fmt.Errorf("plain: udp socket inode: %w", err)
+		}
+		drops.inodes = append(drops.inodes, ino)
+	}
+	pending := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "dnsward_udp_pending_misses",
+		Help: "UDP queries waiting on upstreams.",
+	}, func() float64 { return float64(s.pending.Load()) })
+	for _, c := range []prometheus.Collector{drops, pending, s.missesRefused} {
+		if err := s.cfg.Registry.Register(c); err != nil {
+			return fmt.Errorf("plain: metrics: %w", err)
+		}
 	}
 	return nil
 }
@@ -205,9 +278,10 @@ func (s *Server) sent(req *resolver.Request, wire, ans []byte) {
 	}
 }
 
-// resolve parses wire and answers it through the handler. It returns nil when
-// nothing is to be sent back; query is nil when wire did not parse.
-func (s *Server) resolve(wire []byte, req *resolver.Request) (query, resp *dns.Msg) {
+// resolve parses wire and answers it through the handler in ctx (the
+// server's, or one derived from it). It returns nil when nothing is to be
+// sent back; query is nil when wire did not parse.
+func (s *Server) resolve(ctx context.Context, wire []byte, req *resolver.Request) (query, resp *dns.Msg) {
 	t := req.Transport
 	q := new(dns.Msg)
 	if err := q.Unpack(wire); err != nil {
@@ -217,7 +291,7 @@ func (s *Server) resolve(wire []byte, req *resolver.Request) (query, resp *dns.M
 	req.Msg = q
 	// No per-query deadline: the resolver bounds upstream work itself
 	// (upstream_timeout), and a forced shutdown cancels s.ctx.
-	resp, err := s.cfg.Handler.ServeDNS(s.ctx, req)
+	resp, err := s.cfg.Handler.ServeDNS(ctx, req)
 	if err != nil {
 		if !errors.Is(err, resolver.ErrDrop) {
 			s.cfg.Logger.Debug("plain: query not answered", "transport", t, "err", err)

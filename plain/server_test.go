@@ -44,13 +44,18 @@ func startServer(t testing.TB, auth *dnstest.Authority, mod func(*Config)) *Serv
 // testConfig is a listener config on a free loopback port in front of the
 // real resolver chain, forwarding to auth.
 func testConfig(t testing.TB, auth *dnstest.Authority) Config {
+	return chainConfig(t, auth, func(u resolver.Upstream) resolver.Upstream { return u })
+}
+
+// chainConfig is testConfig with the chain forwarding to wrap(upstream).
+func chainConfig(t testing.TB, auth *dnstest.Authority, wrap func(resolver.Upstream) resolver.Upstream) Config {
 	t.Helper()
 	up, err := upstream.New("udp://"+auth.Addr, upstream.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { up.Close() })
-	h, err := resolver.New(resolver.Config{Upstream: up, Cache: &resolver.CacheConfig{Size: 1000}})
+	h, err := resolver.New(resolver.Config{Upstream: wrap(up), Cache: &resolver.CacheConfig{Size: 1000}})
 	if err != nil {
 		t.Fatal(err)
 	}

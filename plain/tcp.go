@@ -87,7 +87,7 @@ func (s *Server) answerTCP(c net.Conn, wmu *sync.Mutex, wire []byte, base resolv
 	if ok {
 		frontend.SetLength(frame) // replayed answers are small
 	} else {
-		_, resp := s.resolve(wire, req)
+		_, resp := s.resolve(s.ctx, wire, req)
 		if resp == nil {
 			return
 		}

@@ -16,14 +16,15 @@ import (
 
 // listenUDP opens a UDP socket with SO_REUSEPORT so that several sockets, each
 // read by its own set of goroutines, share one address and the kernel spreads
-// packets across them.
-func listenUDP(ap netip.AddrPort) (*net.UDPConn, error) {
+// packets across them; its buffers are sized to buffer bytes.
+func listenUDP(ap netip.AddrPort, buffer int) (*net.UDPConn, error) {
 	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
-		var serr error
+		var serr, berr error
 		err := rc.Control(func(fd uintptr) {
 			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+			berr = setUDPBuffers(int(fd), buffer)
 		})
-		return errors.Join(err, serr)
+		return errors.Join(err, serr, berr)
 	}}
 	pc, err := lc.ListenPacket(context.Background(), "udp", ap.String())
 	if err != nil {
@@ -40,8 +41,12 @@ var packetPool = sync.Pool{New: func() any { b := make([]byte, 0, 1500); return 
 
 // answerUDP resolves a query that replay could not answer through the
 // chain and sends the answer, truncated to the client's limit.
-func (s *Server) answerUDP(c *net.UDPConn, wire []byte, req *resolver.Request) {
-	q, resp := s.resolve(wire, req)
+func (s *Server) answerUDP(j *udpJob) {
+	wire, req := *j.buf, &j.req
+	q, resp := s.resolve(j, wire, req)
+	if q != nil && j.state.Load() == jobRefused {
+		resp = refusedReply(q)
+	}
 	if resp == nil {
 		return
 	}
@@ -55,7 +60,7 @@ func (s *Server) answerUDP(c *net.UDPConn, wire []byte, req *resolver.Request) {
 	}
 	*out = b[:0]
 	s.sent(req, wire, b)
-	c.WriteToUDPAddrPort(b, req.Client)
+	j.sock.c.WriteToUDPAddrPort(b, req.Client)
 }
 
 // udpLimit is the largest answer sent over UDP for q (resolver.UDPLimit).

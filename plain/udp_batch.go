@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"sync/atomic"
 
 	"github.com/dnsward/dnsward/internal/transport"
 
@@ -31,24 +32,32 @@ func newBatchConn(c *net.UDPConn, local netip.Addr) batchConn {
 	return ipv6.NewPacketConn(c)
 }
 
-// udpJob is a query replay could not answer, for a worker.
-type udpJob struct {
-	buf *[]byte // from packetPool, holding the query
-	req *resolver.Request
+// udpSocket is one UDP socket and the hand-off from its readers to its
+// workers.
+type udpSocket struct {
+	c       *net.UDPConn
+	jobs    chan *udpJob // unbuffered: a hand-off succeeds only to an idle worker
+	readers atomic.Int32 // still reading; the last to stop closes jobs
 }
 
 // readUDP reads queries from c in batches of up to udpBatch per system
 // call. The replayable ones (resolver.Replayer: cache hits repeated within a
 // second) are answered on the spot, the whole batch's answers in one
-// sendmmsg; the rest go to UDPMaxInflight workers. When every worker is busy
-// (waiting on upstreams, say) reading stops and the kernel queues, then
-// drops, further queries: the back-pressure a flood of misses deserves.
-// Shutdown's read deadline ends the loop, which closes jobs; the queries
-// already handed to workers are still answered.
-func (s *Server) readUDP(c *net.UDPConn, local netip.Addr, jobs chan<- udpJob) {
+// sendmmsg; the rest go to UDPMaxInflight workers. A query that misses the
+// cache leaves its worker to a new one (MissAware), so the workers are busy
+// only with work that needs no upstream; when all are, reading stops and the
+// kernel queues further queries. Shutdown's read deadline ends the loop;
+// the last of a socket's readers to end closes jobs, and the queries already
+// handed to workers are still answered.
+func (s *Server) readUDP(sock *udpSocket, local netip.Addr) {
 	defer s.wg.Done()
-	defer close(jobs)
+	defer func() {
+		if sock.readers.Add(-1) == 0 {
+			close(sock.jobs)
+		}
+	}()
 
+	c := sock.c
 	bc := newBatchConn(c, local)
 	in, out := make([]ipv4.Message, udpBatch), make([]ipv4.Message, udpBatch)
 	for i := range in {
@@ -94,26 +103,30 @@ func (s *Server) readUDP(c *net.UDPConn, local netip.Addr, jobs chan<- udpJob) {
 			}
 			bp := packetPool.Get().(*[]byte)
 			*bp = append((*bp)[:0], wire...)
-			full := req // the worker's own
-			j := udpJob{buf: bp, req: &full}
+			j := &udpJob{Context: s.ctx, s: s, sock: sock, buf: bp, req: req}
 			select {
-			case jobs <- j:
+			case sock.jobs <- j:
 			default: // every worker is busy: send this batch's replays before waiting for one
 				writeBatch(bc, out[:replies])
 				replies = 0
-				jobs <- j
+				sock.jobs <- j
 			}
 		}
 		writeBatch(bc, out[:replies])
 	}
 }
 
-// workUDP answers the queries readUDP hands over until it closes jobs.
-func (s *Server) workUDP(c *net.UDPConn, jobs <-chan udpJob) {
+// workUDP answers the queries readUDP hands over until it closes jobs, or
+// until the query it answers waited on the upstreams: a new worker has
+// taken its place then (udpJob.goPending).
+func (s *Server) workUDP(sock *udpSocket) {
 	defer s.wg.Done()
-	for j := range jobs {
-		s.answerUDP(c, *j.buf, j.req)
+	for j := range sock.jobs {
+		s.answerUDP(j)
 		packetPool.Put(j.buf)
+		if j.finish() {
+			return
+		}
 	}
 }
 

@@ -65,6 +65,10 @@ func (c *Chain) PolicyChanged() {
 //     cache so hits never wait behind a miss.
 //  7. forward: strips client EDNS options (ECS) and asks the upstream group,
 //     which retries truncated UDP answers over TCP and fails over.
+//     Config.Upstream may be wrapped by a transport that must know when a
+//     query leaves for the upstreams: the gateway passes the group through
+//     plain.MissAware, so that a plain-UDP miss stops holding a worker that
+//     answers cache hits (and is bounded while it waits).
 func New(cfg Config) (*Chain, error) {
 	if cfg.Upstream == nil {
 		return nil, errors.New("resolver: no upstream configured")

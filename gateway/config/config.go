@@ -67,6 +67,15 @@ type Listen struct {
 	DoHPlain []string `yaml:"doh_plain"` // cleartext DoH behind a TLS-terminating proxy
 	DoT      []string `yaml:"dot"`       // DNS over TLS
 	DoQ      []string `yaml:"doq"`       // DNS over QUIC
+	// UDPBuffer is each plain-DNS UDP socket's receive and send buffer in
+	// bytes; default 8 MiB.
+	UDPBuffer int `yaml:"udp_buffer"`
+	// UDPMaxPending bounds the plain-DNS UDP queries waiting on upstreams;
+	// default 4096.
+	UDPMaxPending int `yaml:"udp_max_pending"`
+	// UDPReaders is the number of goroutines reading each plain-DNS UDP
+	// socket; default 1.
+	UDPReaders int `yaml:"udp_readers"`
 }
 
 // Cache configures the answer cache.
@@ -184,6 +193,15 @@ func (c *Config) validate() Errors {
 			add(c.errAt(fmt.Sprintf("listen.dns[%d]", i), "%v", err))
 		}
 	}
+	if b := c.Listen.UDPBuffer; b != 0 && (b < minUDPBuffer || b > maxUDPBuffer) {
+		add(c.errAt("listen.udp_buffer", "must be between %d and %d bytes, got %d", minUDPBuffer, maxUDPBuffer, b))
+	}
+	if c.Listen.UDPMaxPending < 0 {
+		add(c.errAt("listen.udp_max_pending", "must not be negative, got %d", c.Listen.UDPMaxPending))
+	}
+	if r := c.Listen.UDPReaders; r < 0 || r > maxUDPReaders {
+		add(c.errAt("listen.udp_readers", "must be between 0 and %d, got %d", maxUDPReaders, r))
+	}
 	if c.Listen.Metrics != "" {
 		if err := checkHostPort(c.Listen.Metrics); err != nil {
 			add(c.errAt("listen.metrics", "%v", err))
@@ -223,6 +241,14 @@ func (c *Config) validate() Errors {
 	}
 	return errs
 }
+
+// The bounds on listen.udp_buffer: below 4 KiB a socket holds a handful of
+// queries; above 1 GiB is a typo.
+const minUDPBuffer, maxUDPBuffer = 4 << 10, 1 << 30
+
+// maxUDPReaders bounds listen.udp_readers: beyond a few, readers of one
+// socket only contend for its queue.
+const maxUDPReaders = 64
 
 // checkHostPort accepts "ip:port" with a literal IP and a port.
 func checkHostPort(s string) error {
