@@ -1,10 +1,14 @@
 # The one test command (README.md and .ci/run both use it).
 GO ?= go
 
-.PHONY: build test vet fuzz bench
+.PHONY: build test vet fuzz bench image
 
 build:
 	$(GO) build -o bin/dnsward ./cmd/dnsward
+
+# The container image (podman; deploy/container). IMAGE=name:tag VERSION=v1.2.3.
+image:
+	GO=$(GO) sh deploy/container/build.sh
 
 vet:
 	$(GO) vet ./...
