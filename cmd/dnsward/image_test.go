@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -77,8 +78,8 @@ upstream_timeout: 8s
 `, dnsAddr, dotPort, dohPort, metrics, unbound))
 
 	name := strings.NewReplacer("localhost/", "", ":", "-").Replace(image)
-	args := append(podmanRun, "--name", name, "-v", config+":/etc/dnsward/dnsward.yaml:ro", "-v", data+":/var/lib/dnsward",
-		image, "serve", "--config", "/etc/dnsward/dnsward.yaml")
+	args := slices.Concat(podmanRun, []string{"--name", name, "-v", config + ":/etc/dnsward/dnsward.yaml:ro", "-v", data + ":/var/lib/dnsward",
+		image, "serve", "--config", "/etc/dnsward/dnsward.yaml"})
 	ctr := exec.Command(podman, args...)
 	var out lockedBuffer
 	ctr.Stdout, ctr.Stderr = &out, &out
