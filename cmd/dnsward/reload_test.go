@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -38,9 +39,14 @@ type daemon struct {
 	err   error         // Wait's result, once done is closed
 }
 
-func startDaemon(t *testing.T, bin, config string) *daemon {
+// startDaemon runs `bin serve --config config` with env added to this
+// process's environment.
+func startDaemon(t *testing.T, bin, config string, env ...string) *daemon {
 	t.Helper()
 	d := &daemon{cmd: exec.Command(bin, "serve", "--config", config), seen: make(chan struct{}, 1), done: make(chan struct{})}
+	if len(env) > 0 {
+		d.cmd.Env = append(os.Environ(), env...)
+	}
 	stderr, err := d.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -53,10 +53,13 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	if ca := g.CAFile(); ca != "" {
 		fmt.Fprintf(stdout, "dnsward: self-signed certificates; clients trust them with the CA in %s\n", ca)
 	}
-	go reloadOnHUP(hup, g, *file, log)
+	sd := notifier{log}
+	go reloadOnHUP(hup, g, *file, log, sd)
 	log.Info("dnsward started", "version", version, "config", cfg.File)
+	sd.ready()
 	<-ctx.Done()
 	stop() // a second SIGINT/SIGTERM now kills the process at once
+	sd.stopping()
 	log.Info("dnsward stopping: draining in-flight queries", "timeout", drainTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
 	defer cancel()
@@ -68,9 +71,11 @@ func serve(args []string, stdout, stderr io.Writer) int {
 }
 
 // reloadOnHUP re-reads the configuration file and reloads lists,
-// certificates and limits on every SIGHUP, keeping the running state on error.
-func reloadOnHUP(hup <-chan os.Signal, g *gateway.Gateway, file string, log *slog.Logger) {
+// certificates and limits on every SIGHUP, keeping the running state on error;
+// systemd sees RELOADING=1 before and READY=1 after each one.
+func reloadOnHUP(hup <-chan os.Signal, g *gateway.Gateway, file string, log *slog.Logger, sd notifier) {
 	for range hup {
+		sd.reloading()
 		var next *config.Config
 		if file != "" {
 			var err error
@@ -83,6 +88,7 @@ func reloadOnHUP(hup <-chan os.Signal, g *gateway.Gateway, file string, log *slo
 		} else {
 			log.Info("dnsward: reloaded lists, certificates and limits")
 		}
+		sd.ready()
 	}
 }
 
