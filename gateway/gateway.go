@@ -123,7 +123,9 @@ func New(cfg *config.Config, log *slog.Logger) (_ *Gateway, err error) {
 func (g *Gateway) newUpstreams() (*upstream.Group, error) {
 	var ups []resolver.Upstream
 	for _, raw := range g.cfg.Upstreams {
-		u, err := upstream.New(raw, upstream.Options{Timeout: g.cfg.UpstreamTryTimeout.Std(), Logger: g.log, Metrics: g.registry})
+		u, err := upstream.New(raw, upstream.Options{
+			Timeout: g.cfg.UpstreamTryTimeout.Std(), MaxPending: g.cfg.UpstreamMaxPending, Logger: g.log, Metrics: g.registry,
+		})
 		if err != nil {
 			for _, u := range ups {
 				u.Close()

@@ -59,7 +59,7 @@ const fullSummary = `c.yaml: OK
   server_name         dns.example  certificate names: dns.example, kids.dns.example
   upstreams           udp://127.0.0.1:5300
   upstreams           tls://127.0.0.1:5301#dns.example
-  upstream_timeout    2s
+  upstream_timeout    2s; upstream_try_timeout 1s; upstream_max_pending 4096
   cache               5000 entries, TTLs 1m to 1h30m, serve_stale 12h
   lists.ads           lists/ads.txt                  file, format adblock
   lists.ads           https://lists.example/ads.txt  remote, format hosts

@@ -109,7 +109,8 @@ func resolverRows(r rows, cfg *config.Config) {
 	for _, u := range cfg.Upstreams {
 		r.add("upstreams", "%s", u)
 	}
-	r.add("upstream_timeout", "%s", duration(cfg.UpstreamTimeout))
+	r.add("upstream_timeout", "%s; upstream_try_timeout %s; upstream_max_pending %d", duration(cfg.UpstreamTimeout),
+		duration(cfg.UpstreamTryTimeout), cfg.UpstreamMaxPending)
 	c := cfg.Cache
 	if c.Size == 0 {
 		r.add("cache", "off")

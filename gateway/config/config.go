@@ -29,6 +29,10 @@ type Config struct {
 	// UpstreamTryTimeout is how long one upstream may take to answer before
 	// the query fails over to the next; default min(3s, UpstreamTimeout/2).
 	UpstreamTryTimeout Duration `yaml:"upstream_try_timeout"`
+	// UpstreamMaxPending bounds the queries waiting on one upstream at once;
+	// one more goes to the next upstream (SERVFAIL with EDE 23 when none has
+	// room); default upstream.DefaultMaxPending.
+	UpstreamMaxPending int `yaml:"upstream_max_pending"`
 
 	ServerName     string              `yaml:"server_name"` // certificate name; profile hosts are added
 	TLS            TLS                 `yaml:"tls"`
@@ -142,6 +146,9 @@ func (c *Config) applyDefaults() {
 	if c.UpstreamTimeout == 0 {
 		c.UpstreamTimeout = Duration(5e9)
 	}
+	if c.UpstreamMaxPending == 0 {
+		c.UpstreamMaxPending = upstream.DefaultMaxPending
+	}
 	if c.UpstreamTryTimeout == 0 {
 		// Half the budget, so that an upstream that never answers leaves
 		// time to fail over to the next.
@@ -214,6 +221,9 @@ func (c *Config) validate() Errors {
 		if err := checkUpstream(u); err != nil {
 			add(c.errAt(fmt.Sprintf("upstreams[%d]", i), "%v", err))
 		}
+	}
+	if c.UpstreamMaxPending < 0 {
+		add(c.errAt("upstream_max_pending", "must not be negative, got %d", c.UpstreamMaxPending))
 	}
 	if c.UpstreamTryTimeout > c.UpstreamTimeout {
 		add(c.errAt("upstream_try_timeout", "%v is longer than upstream_timeout (%v), which bounds the whole resolution",

@@ -17,9 +17,10 @@ const (
 	KindTimeout                  // no valid answer before the deadline
 	KindProtocol                 // malformed or mismatched answer, bad HTTP status
 	KindServFail                 // the upstream answered SERVFAIL (metrics only)
+	KindBusy                     // not sent: Options.MaxPending exchanges were waiting already
 )
 
-var kindNames = [...]string{KindNetwork: "network", KindTimeout: "timeout", KindProtocol: "protocol", KindServFail: "servfail"}
+var kindNames = [...]string{KindNetwork: "network", KindTimeout: "timeout", KindProtocol: "protocol", KindServFail: "servfail", KindBusy: "busy"}
 
 // String returns the kind's metrics label.
 func (k Kind) String() string {

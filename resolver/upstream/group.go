@@ -132,7 +132,9 @@ func (g *Group) Exchange(ctx context.Context, q *dns.Msg) (*dns.Msg, error) {
 				return nil, fmt.Errorf("upstream group: %w", err) // not the upstream's fault
 			}
 			ue := memberError(mb.u, err)
-			g.failed(mb, ue)
+			if ue.Kind != KindBusy { // a full queue says nothing of its health
+				g.failed(mb, ue)
+			}
 			errs = append(errs, ue)
 			if ctx.Err() != nil {
 				break

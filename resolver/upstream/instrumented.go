@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/miekg/dns"
@@ -20,12 +21,17 @@ type exchanger interface {
 // instrumented turns an exchanger into a resolver.Upstream: it applies the
 // timeout, restores the caller's ID, classifies errors and records metrics.
 type instrumented struct {
-	ep      endpoint
-	u       exchanger
-	timeout time.Duration
-	log     *slog.Logger
-	m       upstreamMetrics
+	ep         endpoint
+	u          exchanger
+	timeout    time.Duration
+	pending    atomic.Int64 // exchanges waiting on the upstream now
+	maxPending int64
+	log        *slog.Logger
+	m          upstreamMetrics
 }
+
+// errBusy is why an exchange over Options.MaxPending was not sent.
+var errBusy = errors.New("too many exchanges waiting on this upstream")
 
 // errBadQuery rejects a query the upstream must not be asked.
 var errBadQuery = errors.New("query must be a single-question QUERY-class message without QR")
@@ -38,6 +44,12 @@ func (u *instrumented) Exchange(ctx context.Context, q *dns.Msg) (*dns.Msg, erro
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("upstream %s: %w", u.ep, context.Cause(ctx))
 	}
+	if u.pending.Add(1) > u.maxPending {
+		u.pending.Add(-1)
+		u.m.fail(KindBusy)
+		return nil, &Error{Upstream: u.ep.String(), Kind: KindBusy, Err: errBusy}
+	}
+	defer u.pending.Add(-1)
 	tctx, cancel := context.WithTimeout(ctx, u.timeout)
 	defer cancel()
 	start := time.Now()

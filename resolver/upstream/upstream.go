@@ -23,6 +23,11 @@ const DefaultTimeout = 3 * time.Second
 // queries when Options.IdleTimeout is zero.
 const DefaultIdleTimeout = 10 * time.Second
 
+// DefaultMaxPending is Options.MaxPending when it is zero: room for 4096
+// exchanges in flight (a 100 ms upstream at 40,000 misses a second) before
+// one upstream refuses more and the group moves on.
+const DefaultMaxPending = 4096
+
 // Options configures one upstream built by New.
 type Options struct {
 	// Timeout bounds every exchange (dial, write and read together); the
@@ -35,6 +40,11 @@ type Options struct {
 	RootCAs *x509.CertPool
 	// InsecureSkipVerify accepts any certificate (for `dnsward query -k`).
 	InsecureSkipVerify bool
+	// MaxPending bounds the exchanges waiting on this upstream at once; one
+	// more is not sent but fails at once with KindBusy (a Group then asks
+	// the next upstream, without holding it against this one's health).
+	// Zero means DefaultMaxPending.
+	MaxPending int
 	// Logger receives debug and warning logs; nil means slog.Default().
 	Logger *slog.Logger
 	// Metrics registers the dnsward_upstream_* metrics; nil registers none.
@@ -47,6 +57,12 @@ func (o Options) validate() (Options, error) {
 	}
 	if o.IdleTimeout < 0 {
 		return o, fmt.Errorf("negative idle timeout %v", o.IdleTimeout)
+	}
+	if o.MaxPending < 0 {
+		return o, fmt.Errorf("negative max pending %d", o.MaxPending)
+	}
+	if o.MaxPending == 0 {
+		o.MaxPending = DefaultMaxPending
 	}
 	if o.Timeout == 0 {
 		o.Timeout = DefaultTimeout
@@ -113,5 +129,5 @@ func New(rawURL string, opts Options) (resolver.Upstream, error) {
 	case schemeQUIC:
 		u = newDoQ(ep, opts)
 	}
-	return &instrumented{ep: ep, u: u, timeout: opts.Timeout, log: opts.Logger, m: m.forUpstream(ep.String())}, nil
+	return &instrumented{ep: ep, u: u, timeout: opts.Timeout, maxPending: int64(opts.MaxPending), log: opts.Logger, m: m.forUpstream(ep.String())}, nil
 }
