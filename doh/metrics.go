@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dnsward/dnsward/internal/frontend"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/dnsward/dnsward/internal/promshare"
@@ -17,6 +19,7 @@ type metrics struct {
 	requests   *prometheus.CounterVec   // version, method, status, profile
 	handshakes *prometheus.CounterVec   // listener (tcp, quic), result (ok, resumed, error)
 	open       *prometheus.GaugeVec     // listener (tls, plain, quic)
+	accepted   *prometheus.CounterVec   // dnsward_connections_total{transport,profile}, shared with every transport
 	h2errors   *prometheus.CounterVec   // reason, from the HTTP/2 engine
 	duration   *prometheus.HistogramVec // version
 
@@ -72,6 +75,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if err := errors.Join(errs[:]...); err != nil {
 		return nil, fmt.Errorf("doh: registering metrics: %w", err)
 	}
+	fm, err := frontend.NewMetrics(reg)
+	if err != nil {
+		return nil, fmt.Errorf("doh: registering metrics: %w", err)
+	}
+	m.accepted = fm.Connections
 	for i, v := range versions {
 		m.durationBy[i] = m.duration.WithLabelValues(v)
 	}
@@ -100,10 +108,20 @@ func (m *metrics) handshake(listener, result string) {
 	}
 }
 
-// connDelta moves the open-connection gauge of listener by d.
+// connDelta moves the open-connection gauge of listener by d; an opened
+// connection also counts in dnsward_connections_total as transport "doh"
+// ("doh3" over QUIC) with no profile: DoH picks one per request.
 func (m *metrics) connDelta(listener string, d float64) {
-	if m != nil {
-		m.open.WithLabelValues(listener).Add(d)
+	if m == nil {
+		return
+	}
+	m.open.WithLabelValues(listener).Add(d)
+	if d > 0 {
+		transport := "doh"
+		if listener == "quic" {
+			transport = "doh3"
+		}
+		m.accepted.WithLabelValues(transport, "").Inc()
 	}
 }
 

@@ -76,6 +76,7 @@ func TestMetricsAndPrivateLogs(t *testing.T) {
 		{"dnsward_doh_requests_total", map[string]string{"version": "2", "status": "404", "profile": "none"}, 1},
 		{"dnsward_doh_tls_handshakes_total", map[string]string{"listener": "quic", "result": "ok"}, 1},
 		{"dnsward_doh_open_connections", map[string]string{"listener": "quic"}, 1},
+		{"dnsward_connections_total", map[string]string{"transport": "doh3", "profile": ""}, 1},
 	} {
 		if got := gathered(t, reg, tt.name, tt.labels); got != tt.want {
 			t.Errorf("%s%v = %v, want %v", tt.name, tt.labels, got, tt.want)
@@ -83,6 +84,9 @@ func TestMetricsAndPrivateLogs(t *testing.T) {
 	}
 	if got := gathered(t, reg, "dnsward_doh_tls_handshakes_total", map[string]string{"listener": "tcp", "result": "ok"}); got < 2 {
 		t.Errorf("tcp handshakes ok = %v, want at least 2", got)
+	}
+	if got := gathered(t, reg, "dnsward_connections_total", map[string]string{"transport": "doh"}); got < 3 { // h2, h1 and the failed handshake
+		t.Errorf("dnsward_connections_total{transport=doh} = %v, want at least 3", got)
 	}
 	if got := gathered(t, reg, "dnsward_doh_open_connections", map[string]string{"listener": "tls"}); got < 2 {
 		t.Errorf("open tls connections = %v, want at least 2", got)
