@@ -21,12 +21,17 @@ func (g *Gateway) newFilter(onSwap func()) (*filter.Manager, error) {
 			lists[cat] = append(lists[cat], filter.Source{Location: location, Format: format})
 		}
 	}
+	intel, err := threatIntel(g.cfg)
+	if err != nil {
+		return nil, err
+	}
 	m, err := filter.NewManager(filter.ManagerConfig{
 		Lists:           lists,
 		BaseDir:         g.cfg.BaseDir(),
 		DataDir:         filepath.Join(g.cfg.DataDir, "lists"),
 		RefreshInterval: g.cfg.ListRefresh.Std(),
 		OnSwap:          onSwap,
+		ThreatIntel:     intel,
 		Logger:          g.log,
 		Metrics:         g.registry,
 	})

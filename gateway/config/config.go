@@ -37,6 +37,7 @@ type Config struct {
 	RateLimit      *RateLimit          `yaml:"rate_limit"` // per-client limits (XDP and userspace)
 	DoQ            DoQ                 `yaml:"doq"`
 	XDP            *XDP                `yaml:"xdp"`
+	ThreatIntel    *ThreatIntel        `yaml:"threat_intel"` // MISP feeds and instances
 
 	// File is the path the configuration was read from ("" for the embedded default).
 	File string `yaml:"-"`
@@ -147,6 +148,7 @@ func (c *Config) applyDefaults() {
 	if c.ServerName == "" {
 		c.ServerName = "localhost"
 	}
+	c.applyThreatIntelDefaults()
 	if len(c.Profiles) == 0 {
 		c.DefaultProfile, c.Profiles = "default", map[string]Profile{"default": {}}
 	} else if c.DefaultProfile == "" && len(c.Profiles) == 1 {
@@ -191,6 +193,7 @@ func (c *Config) validate() Errors {
 		add(c.errAt("cache.min_ttl", "is larger than cache.max_ttl"))
 	}
 	errs = append(errs, c.validateSections()...)
+	errs = append(errs, c.validateThreatIntel()...)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
