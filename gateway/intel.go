@@ -10,9 +10,9 @@ import (
 	"github.com/dnsward/dnsward/resolver/filter"
 )
 
-// threatIntel turns threat_intel into the filter's MISP configuration:
+// ThreatIntel turns threat_intel into the filter's MISP configuration:
 // API keys read, each source's HTTP client trusting its ca_file.
-func threatIntel(cfg *config.Config) (filter.ThreatIntelConfig, error) {
+func ThreatIntel(cfg *config.Config) (filter.ThreatIntelConfig, error) {
 	t := cfg.ThreatIntel
 	if t == nil {
 		return filter.ThreatIntelConfig{}, nil

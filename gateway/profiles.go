@@ -3,7 +3,6 @@ package gateway
 import (
 	"fmt"
 	"net/netip"
-	"path/filepath"
 
 	"github.com/dnsward/dnsward/gateway/config"
 	"github.com/dnsward/dnsward/resolver"
@@ -21,14 +20,14 @@ func (g *Gateway) newFilter(onSwap func()) (*filter.Manager, error) {
 			lists[cat] = append(lists[cat], filter.Source{Location: location, Format: format})
 		}
 	}
-	intel, err := threatIntel(g.cfg)
+	intel, err := ThreatIntel(g.cfg)
 	if err != nil {
 		return nil, err
 	}
 	m, err := filter.NewManager(filter.ManagerConfig{
 		Lists:           lists,
 		BaseDir:         g.cfg.BaseDir(),
-		DataDir:         filepath.Join(g.cfg.DataDir, "lists"),
+		DataDir:         g.cfg.ListDataDir(),
 		RefreshInterval: g.cfg.ListRefresh.Std(),
 		OnSwap:          onSwap,
 		ThreatIntel:     intel,

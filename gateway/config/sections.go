@@ -213,7 +213,7 @@ func (c *Config) validateProfiles() Errors {
 		}
 		for i, cat := range p.Block {
 			if !slices.Contains(c.ListCategories(), cat) {
-				add(c.errAt(fmt.Sprintf("%s.block[%d]", base, i), "list category %q is not defined under lists or threat_intel.misp (defined: %s)", cat, strings.Join(c.ListCategories(), ", ")))
+				add(c.errAt(fmt.Sprintf("%s.block[%d]", base, i), "list category %q is not defined under lists%s (defined: %s)", cat, c.mispCategoryHint(), strings.Join(c.ListCategories(), ", ")))
 			}
 		}
 		if err := checkBlockedAnswer(p.BlockedAnswer); err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 )
@@ -53,6 +54,17 @@ func (c *Config) ListCategories() []string {
 		}
 	}
 	return sortedKeys(set)
+}
+
+// ListDataDir is where remote lists and MISP sets are kept.
+func (c *Config) ListDataDir() string { return filepath.Join(c.DataDir, "lists") }
+
+// mispCategoryHint names threat_intel.misp where categories may come from.
+func (c *Config) mispCategoryHint() string {
+	if c.ThreatIntel == nil {
+		return ""
+	}
+	return " or threat_intel.misp"
 }
 
 // APIKey reads a REST source's key from its file or environment variable.
