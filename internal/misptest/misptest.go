@@ -6,7 +6,9 @@
 package misptest
 
 import (
+	"crypto/sha256"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -38,6 +40,8 @@ type Server struct {
 	sightings []map[string]any
 	queries   []map[string]any
 	badAuth   int
+	override  map[string]string
+	notMod    int
 }
 
 // Start runs a server (TLS when tls is set) holding attrs.
@@ -50,9 +54,14 @@ func Start(key string, tls bool, attrs ...Attr) *Server {
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		down := s.down
+		body, overridden := s.override[r.URL.Path]
 		s.mu.Unlock()
 		if down {
 			http.Error(w, "down", http.StatusServiceUnavailable)
+			return
+		}
+		if overridden {
+			io.WriteString(w, body)
 			return
 		}
 		mux.ServeHTTP(w, r)
@@ -77,6 +86,28 @@ func (s *Server) SetDown(down bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.down = down
+}
+
+// Override serves body for path instead of what the attributes make
+// (a malformed feed, say); "" removes the override.
+func (s *Server) Override(path, body string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.override == nil {
+		s.override = map[string]string{}
+	}
+	if body == "" {
+		delete(s.override, path)
+	} else {
+		s.override[path] = body
+	}
+}
+
+// NotModified counts feed requests answered 304 Not Modified.
+func (s *Server) NotModified() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.notMod
 }
 
 // Sightings returns the bodies posted to /sightings/add so far.
@@ -234,7 +265,17 @@ func (s *Server) feed(w http.ResponseWriter, r *http.Request) {
 			m[id] = map[string]any{"Orgc": map[string]any{"name": "CERT-TEST"}, "Tag": tags(e.tags), "info": "test event",
 				"timestamp": e.ts}
 		}
-		json.NewEncoder(w).Encode(m)
+		body, _ := json.Marshal(m)
+		etag := fmt.Sprintf(`"%x"`, sha256.Sum256(body))
+		if r.Header.Get("If-None-Match") == etag {
+			s.mu.Lock()
+			s.notMod++
+			s.mu.Unlock()
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		w.Header().Set("ETag", etag)
+		w.Write(body)
 		return
 	}
 	e := events[strings.TrimSuffix(file, ".json")]

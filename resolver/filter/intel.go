@@ -65,6 +65,17 @@ type intelState struct {
 	LastFull int64 `json:"last_full,omitempty"`
 }
 
+// intelMeta is what a pull tracks besides the indicators.
+type intelMeta struct {
+	etag, lastModified string
+	since, lastFull    int64
+	events             int
+}
+
+func (st *intelState) meta() intelMeta {
+	return intelMeta{st.ETag, st.LastModified, st.Since, st.LastFull, len(st.Events)}
+}
+
 // intelSource is a MISPSource with its state. state is written by the
 // pulling goroutine under the Manager's build lock and read by builds.
 type intelSource struct {

@@ -142,6 +142,7 @@ func (m *Manager) RefreshIntel(ctx context.Context) error {
 			continue
 		}
 		m.build.Lock()
+		before := s.state.meta()
 		changed := apply(&s.state)
 		for id, in := range s.state.Indicators {
 			if s.expired(in, now) {
@@ -151,8 +152,10 @@ func (m *Manager) RefreshIntel(ctx context.Context) error {
 		}
 		m.build.Unlock()
 		m.imetrics.lastSuccess.WithLabelValues(s.Name).Set(float64(now.Unix()))
-		if err := s.save(&s.state); err != nil {
-			m.log.Warn("filter: cannot save the MISP set", "source", s.Name, "err", err)
+		if changed || s.state.meta() != before {
+			if err := s.save(&s.state); err != nil {
+				m.log.Warn("filter: cannot save the MISP set", "source", s.Name, "err", err)
+			}
 		}
 		if changed {
 			rebuild[s.Category] = true
