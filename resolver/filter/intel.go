@@ -1,6 +1,7 @@
 package filter
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -53,9 +54,10 @@ type ThreatIntelConfig struct {
 	SightingInterval time.Duration
 }
 
-// intelState is a source's last good set, kept on disk in DataDir.
+// intelState is a source's last good set, kept on disk in DataDir as JSON
+// lines: the state without its indicators, then one indicator a line.
 type intelState struct {
-	Indicators map[string]indicator `json:"indicators"` // attribute UUID → indicator
+	Indicators map[string]indicator `json:"-"` // attribute UUID → indicator
 	// Feeds: the manifest's validators and each event's timestamp.
 	ETag         string           `json:"etag,omitempty"`
 	LastModified string           `json:"last_modified,omitempty"`
@@ -121,21 +123,38 @@ func newIntelSource(s MISPSource, idx int, dataDir string) (*intelSource, error)
 
 // load reads the last good set from disk; a missing file is an empty set.
 func (s *intelSource) load() error {
-	b, err := os.ReadFile(s.path)
+	f, err := os.Open(s.path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 0, 64<<10), maxLineBytes)
 	var st intelState
-	if err := json.Unmarshal(b, &st); err != nil {
+	for line := 0; sc.Scan(); line++ {
+		var err error
+		if line == 0 {
+			err = json.Unmarshal(sc.Bytes(), &st)
+			st.Indicators = map[string]indicator{}
+		} else {
+			var in indicator
+			if err = json.Unmarshal(sc.Bytes(), &in); err == nil {
+				st.Indicators[in.Attr] = in
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("%s line %d: %w", s.path, line+1, err)
+		}
+	}
+	if err := sc.Err(); err != nil {
 		return fmt.Errorf("%s: %w", s.path, err)
 	}
-	if st.Indicators == nil {
-		st.Indicators = map[string]indicator{}
+	if st.Indicators != nil {
+		s.state = st
 	}
-	s.state = st
 	return nil
 }
 
@@ -146,11 +165,16 @@ func (s *intelSource) save(st *intelState) error {
 		return err
 	}
 	defer os.Remove(tmp.Name()) // no-op after the rename
-	enc := json.NewEncoder(tmp)
+	w := bufio.NewWriterSize(tmp, 1<<20)
+	enc := json.NewEncoder(w) // one line per value
 	err = enc.Encode(st)
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
+	for _, in := range st.Indicators {
+		if err != nil {
+			break
+		}
+		err = enc.Encode(in)
 	}
+	err = errors.Join(err, w.Flush(), tmp.Close())
 	if err != nil {
 		return err
 	}

@@ -37,16 +37,14 @@ func intelKey(seed maphash.Seed, name string, exact bool) uint64 {
 	return h.Sum64()
 }
 
-// intelBuilder collects the records of an intelIndex.
+// intelBuilder collects the records of an intelIndex; set seed with
+// maphash.MakeSeed before the first add.
 type intelBuilder struct {
 	seed maphash.Seed
 	recs []intelRec
 }
 
 func (b *intelBuilder) add(src int, in indicator) {
-	if b.recs == nil {
-		b.seed = maphash.MakeSeed()
-	}
 	r := intelRec{h: intelKey(b.seed, in.Name, in.exact()), src: uint16(src)}
 	r.attr, _ = uuidBytes(in.Attr)
 	r.event, _ = uuidBytes(in.Event)

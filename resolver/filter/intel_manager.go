@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"slices"
 	"time"
 )
@@ -173,7 +174,12 @@ func (m *Manager) RefreshIntel(ctx context.Context) error {
 // expired and those a warninglist vetoes, and returns their index. It runs
 // under the build lock.
 func (m *Manager) addIntel(c *category, cb *categoryBuilder) *intelBuilder {
-	ib := &intelBuilder{}
+	ib := &intelBuilder{seed: maphash.MakeSeed()}
+	total := 0
+	for _, s := range c.intel {
+		total += len(s.state.Indicators)
+	}
+	ib.recs = make([]intelRec, 0, total)
 	now := time.Now()
 	for _, s := range c.intel {
 		types := map[string]int{}

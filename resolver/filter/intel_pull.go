@@ -160,23 +160,23 @@ func (s *intelSource) pullREST(ctx context.Context, now time.Time, fullEvery tim
 		return nil, err
 	}
 	defer resp.Body.Close()
-	var changes []restChange
+	var changes []restChange       // incremental pulls
+	next := map[string]indicator{} // full pulls
 	since := old.Since
 	if _, err := decodeRestSearch(resp.Body, func(c restChange) {
-		changes = append(changes, c)
 		since = max(since, c.in.TS)
+		switch {
+		case !full:
+			changes = append(changes, c)
+		case !c.drop:
+			next[c.in.Attr] = c.in
+		}
 	}); err != nil {
 		return nil, &listError{"parse", fmt.Errorf("restSearch: %w", err)}
 	}
 	return func(st *intelState) bool {
 		changed := false
 		if full {
-			next := make(map[string]indicator, len(changes))
-			for _, c := range changes {
-				if !c.drop {
-					next[c.in.Attr] = c.in
-				}
-			}
 			changed = !maps.EqualFunc(st.Indicators, next, func(a, b indicator) bool { return a == b })
 			st.Indicators, st.LastFull = next, now.Unix()
 		} else {
