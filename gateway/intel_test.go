@@ -22,6 +22,7 @@ import (
 const mispYAML = `
 listen:
   dns: ["%DNS%"]
+  doh: ["%DOH%"]
   metrics: "%METRICS%"
 upstreams: ["udp://%UP%"]
 data_dir: %DATA%
@@ -77,8 +78,10 @@ func mispAttrs(now int64, badDeleted bool) []misptest.Attr {
 	}
 }
 
-// mispGateway starts a gateway pulling srv, resolving through unbound.
-func mispGateway(t *testing.T, srv *misptest.Server, upstream, dataDir string) (dnsAddr, metricsAddr string) {
+// mispGateway starts a gateway pulling srv, resolving through unbound; it
+// returns its listeners' addresses by name (DNS, DOH, METRICS) and the
+// file of the CA that signed its certificate.
+func mispGateway(t *testing.T, srv *misptest.Server, upstream, dataDir string) (addrs map[string]string, caFile string) {
 	t.Helper()
 	dir := t.TempDir()
 	caPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
@@ -92,7 +95,9 @@ func mispGateway(t *testing.T, srv *misptest.Server, upstream, dataDir string) (
 		t.Fatal(err)
 	}
 	yaml := strings.NewReplacer("%UP%", upstream, "%DATA%", dataDir, "%DIR%", dir, "%MISP%", srv.URL, "%WL%", wl).Replace(mispYAML)
-	return startGateway(t, yaml)
+	yaml, addrs = dnstest.FreeAddrs(t, yaml, "DNS", "DOH", "METRICS")
+	g := runGateway(t, loadYAML(t, dir, yaml), nil)
+	return addrs, g.CAFile()
 }
 
 // ednsQuery asks addr for name over UDP with an OPT record, so that the
@@ -123,7 +128,7 @@ func checkMISPAnswer(t *testing.T, resp *dns.Msg, edeText string) {
 }
 
 // TestMISPThroughGateway pulls a stand-in MISP over HTTPS (its own CA,
-// API key from a file) and checks through the gateway's plain DNS: what
+// API key from a file) and checks through the gateway (plain DNS, kdig over DoH): what
 // blocks, what does not, the EDE text, sightings, a deletion, and MISP
 // down — also across a restart, from the set kept in data_dir.
 func TestMISPThroughGateway(t *testing.T) {
@@ -137,7 +142,8 @@ func TestMISPThroughGateway(t *testing.T) {
 	srv := misptest.Start("s3cret-key", true, mispAttrs(now, false)...)
 	defer srv.Close()
 	dataDir := t.TempDir()
-	dnsAddr, metrics := mispGateway(t, srv, ub, dataDir)
+	addrs, caFile := mispGateway(t, srv, ub, dataDir)
+	dnsAddr, metrics := addrs["DNS"], addrs["METRICS"]
 
 	ede := "blocked: malware: cert-api event " + evPhish
 	waitFor(t, "the MISP set to load", func() bool {
@@ -160,14 +166,17 @@ func TestMISPThroughGateway(t *testing.T) {
 	for _, tt := range tests {
 		checkMISPAnswer(t, ednsQuery(t, dnsAddr, tt.name+".", dns.TypeA), tt.ede)
 	}
-	if kdig, err := exec.LookPath("kdig"); err == nil {
-		host, port, _ := strings.Cut(dnsAddr, ":")
-		out, err := exec.Command(kdig, "@"+host, "-p", port, "www.bad.example", "A", "+edns", "+time=3", "+retry=0").CombinedOutput()
-		if m := kdigEDE.FindSubmatch(out); err != nil || m == nil || string(m[1]) != "15" || string(m[2]) != ede {
-			t.Errorf("kdig: %v, EDE %q, want 15 %q\n%s", err, m, ede, out)
+	kdig := dnstest.NeedBinary(t, "kdig", "knot-dnsutils")
+	for _, tt := range []struct{ name, status, ede string }{
+		{"www.bad.example", "NXDOMAIN", ede}, {"other.host.example", "NOERROR", ""},
+	} {
+		host, port, _ := strings.Cut(addrs["DOH"], ":")
+		out, err := exec.Command(kdig, "@"+host, "-p", port, "+https=/dns-query", "+tls-ca="+caFile, "+tls-hostname=localhost",
+			"+edns", "+timeout=5", "+retry=0", tt.name, "A").CombinedOutput()
+		m := kdigEDE.FindSubmatch(out)
+		if err != nil || !strings.Contains(string(out), "status: "+tt.status) || (tt.ede == "") != (m == nil) || m != nil && string(m[2]) != tt.ede {
+			t.Errorf("kdig over DoH, %s: %v, want %s with EDE %q\n%s", tt.name, err, tt.status, tt.ede, out)
 		}
-	} else {
-		t.Fatal("kdig not installed (knot-dnsutils)")
 	}
 	body := scrape(t, metrics)
 	for _, want := range []string{
@@ -222,6 +231,6 @@ func TestMISPThroughGateway(t *testing.T) {
 	})
 	checkMISPAnswer(t, ednsQuery(t, dnsAddr, "objdomain.example.", dns.TypeA), ede)
 	restarted, _ := mispGateway(t, srv, ub, dataDir)
-	checkMISPAnswer(t, ednsQuery(t, restarted, "objdomain.example.", dns.TypeA), ede)
-	checkMISPAnswer(t, ednsQuery(t, restarted, "bad.example.", dns.TypeA), "")
+	checkMISPAnswer(t, ednsQuery(t, restarted["DNS"], "objdomain.example.", dns.TypeA), ede)
+	checkMISPAnswer(t, ednsQuery(t, restarted["DNS"], "bad.example.", dns.TypeA), "")
 }
