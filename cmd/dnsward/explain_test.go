@@ -23,7 +23,7 @@ threat_intel:
 profiles: {default: {block: [malware]}}
 `)
 	writeFile(t, "popular.json", `{"name": "Popular", "type": "hostname", "list": ["popular.example"], "matching_attributes": ["domain", "hostname"]}`)
-		// The set as the last good pull left it: its state, then one indicator a line.
+	// The set as the last good pull left it: its state, then one indicator a line.
 	writeFile(t, "data/lists/misp-cert-feed.json", `{"etag": "\"v1\""}
 {"a": "10614cdf-5507-47e7-b79f-95c3cb55a5b2", "e": "20ce8968-0bed-5526-acb4-1d2ae90c42d0", "t": "domain", "n": "bad.example", "ts": 4102444800}
 {"a": "7722641a-52d3-4ae6-9f0a-11a7c423ec16", "e": "20ce8968-0bed-5526-acb4-1d2ae90c42d0", "t": "hostname", "n": "www.popular.example", "ts": 4102444800}
