@@ -149,11 +149,30 @@ func uuidBytes(s string) (u [16]byte, ok bool) {
 	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
 		return u, false
 	}
-	h := s[0:8] + s[9:13] + s[14:18] + s[19:23] + s[24:]
-	if _, err := hex.Decode(u[:], []byte(h)); err != nil {
-		return u, false
+	for i, n := 0, 0; n < len(u); n, i = n+1, i+2 {
+		if i == 8 || i == 13 || i == 18 || i == 23 {
+			i++ // the groups have even lengths: no byte straddles a hyphen
+		}
+		hi, ok1 := unhex(s[i])
+		lo, ok2 := unhex(s[i+1])
+		if !ok1 || !ok2 {
+			return u, false
+		}
+		u[n] = hi<<4 | lo
 	}
 	return u, true
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0', true
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10, true
+	case c >= 'A' && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
 }
 
 // formatUUID is the inverse of uuidBytes.
