@@ -166,13 +166,14 @@ func (s *intelSource) save(st *intelState) error {
 	}
 	defer os.Remove(tmp.Name()) // no-op after the rename
 	w := bufio.NewWriterSize(tmp, 1<<20)
-	enc := json.NewEncoder(w) // one line per value
-	err = enc.Encode(st)
+	err = json.NewEncoder(w).Encode(st) // one line
+	var line []byte
 	for _, in := range st.Indicators {
 		if err != nil {
 			break
 		}
-		err = enc.Encode(in)
+		line = in.appendJSON(line[:0])
+		_, err = w.Write(line)
 	}
 	err = errors.Join(err, w.Flush(), tmp.Close())
 	if err != nil {
