@@ -64,6 +64,22 @@ func (m *Manager) initIntel() error {
 	return nil
 }
 
+// reloadWarninglists reads the warninglists again for the next builds; if
+// one fails to read, the lists read before stay in use.
+func (m *Manager) reloadWarninglists() error {
+	if len(m.intel) == 0 {
+		return nil
+	}
+	lists, err := loadWarninglists(m.cfg.ThreatIntel.Warninglists)
+	if err != nil {
+		return fmt.Errorf("filter: %w; the warninglists read before stay in use", err)
+	}
+	m.build.Lock()
+	m.warn = lists
+	m.build.Unlock()
+	return nil
+}
+
 // startIntel pulls every source now and every Refresh, and sends
 // sightings every SightingInterval, until ctx ends.
 func (m *Manager) startIntel(ctx context.Context) {

@@ -3,6 +3,7 @@ package filter
 import (
 	"context"
 	"fmt"
+	"os"
 	"testing"
 	"time"
 
@@ -154,5 +155,38 @@ func TestMISPSightings(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(m.imetrics.sent.WithLabelValues("cert-api")); got != 3 {
 		t.Errorf("sent %v, want 3", got)
+	}
+}
+
+// TestWarninglistReload: Reload (SIGHUP) reads the warninglists again, so
+// adding a false positive to one unblocks it without a pull.
+func TestWarninglistReload(t *testing.T) {
+	srv := misptest.Start("", false, feedAttrs(time.Now().Unix(), false)...)
+	defer srv.Close()
+	wl := t.TempDir() + "/list.json"
+	write := func(list string) {
+		if err := os.WriteFile(wl, []byte(`{"name": "local", "type": "hostname", "list": [`+list+`]}`), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(`"unrelated.example"`)
+	m, err := NewManager(ManagerConfig{DataDir: t.TempDir(), ThreatIntel: ThreatIntelConfig{
+		MISP: []MISPSource{{Name: "f", Feed: srv.URL + "/feed/", Category: "malware"}}, Warninglists: []string{wl}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.RefreshIntel(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	pol, _ := m.Policy(PolicyConfig{Block: []string{"malware"}})
+	if got := blockedNames(pol, "bad.example"); !got["bad.example"] {
+		t.Fatal("bad.example not blocked")
+	}
+	write(`"bad.example"`)
+	if err := m.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if got := blockedNames(pol, "bad.example"); got["bad.example"] {
+		t.Error("bad.example still blocked after its warninglist entry was added and the lists reloaded")
 	}
 }

@@ -163,7 +163,7 @@ func (m *Manager) Start(ctx context.Context) error {
 // Reload rebuilds every category from local files and cached remote copies
 // (call it on SIGHUP). A category whose lists fail keeps its previous sets.
 func (m *Manager) Reload() error {
-	var errs []error
+	errs := []error{m.reloadWarninglists()}
 	for _, name := range m.categoryNames() {
 		errs = append(errs, m.rebuild(m.cats[name]))
 	}
