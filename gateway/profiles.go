@@ -3,7 +3,6 @@ package gateway
 import (
 	"fmt"
 	"net/netip"
-	"path/filepath"
 	"time"
 
 	"github.com/dnsward/dnsward/gateway/config"
@@ -22,12 +21,17 @@ func (g *Gateway) newFilter(onSwap func()) (*filter.Manager, error) {
 			lists[cat] = append(lists[cat], filter.Source{Location: location, Format: format})
 		}
 	}
+	intel, err := ThreatIntel(g.cfg)
+	if err != nil {
+		return nil, err
+	}
 	m, err := filter.NewManager(filter.ManagerConfig{
 		Lists:           lists,
 		BaseDir:         g.cfg.BaseDir(),
-		DataDir:         filepath.Join(g.cfg.DataDir, "lists"),
+		DataDir:         g.cfg.ListDataDir(),
 		RefreshInterval: g.cfg.ListRefresh.Std(),
 		OnSwap:          onSwap,
+		ThreatIntel:     intel,
 		Logger:          g.log,
 		Metrics:         g.registry,
 	})

@@ -163,10 +163,14 @@ func (s *policyStep) rewrite(ctx context.Context, req *Request, target string, v
 }
 
 func edeText(v Verdict) string {
-	if v.EDE == EDEBlocked {
-		return "blocked: " + v.Category
+	what := v.Category
+	if v.Detail != "" {
+		what += ": " + v.Detail
 	}
-	return "filtered: " + v.Category
+	if v.EDE == EDEBlocked {
+		return "blocked: " + what
+	}
+	return "filtered: " + what
 }
 
 // localCNAME returns the target of a local-data CNAME, which is resolved

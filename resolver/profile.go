@@ -66,6 +66,7 @@ type Verdict struct {
 	Target   string // CNAME target for ActionRewrite (safe search)
 	Answer   BlockedAnswer
 	EDE      uint16 // Extended DNS Error code to attach (15 Blocked, 17 Filtered)
+	Detail   string // why, after the category in the EDE text ("cert-api event <uuid>"); may be ""
 }
 
 // Action is what a Verdict asks the resolver to do.

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/dnsward/dnsward/internal/testpki"
 )
 
 // fullConfig sets every section check summarizes; its relative paths are
@@ -31,11 +33,19 @@ lists:
   ads: ["lists/ads.txt#adblock", "https://user:secret@lists.example/ads.txt?token=secret#hosts"]
   adult: []
 list_refresh: 6h
+threat_intel:
+  misp:
+    - {name: cert-feed, feed: "https://misp.example/feeds/osint/", category: malware}
+    - {name: cert-api, url: "https://misp.example", api_key_file: misp.key, ca_file: certs/misp-ca.pem, category: threats,
+       tags: ["tlp:white", "tlp:green"], max_age: 90d, sightings: true}
+  warninglists: [warninglists/]
+  refresh: 10m
 default_profile: open
 profiles:
   open: {}
   kids: {paths: [/kids], hosts: [kids.dns.example], addrs: [127.0.0.3], block: [malware, adult], allow: [ok.example],
          deny: [no.example], safe_search: true, blocked_answer: ["0.0.0.0", "::"]}
+  corp: {paths: [/corp], block: [threats]}
   noads: {paths: [/noads], block: [ads]}
 rate_limit: {qps: 20, burst: 40, ipv6_prefix: 56, slip: 2, allow: [127.0.0.0/8], deny: ["192.0.2.0/24"], max_conns_per_prefix: 10}
 xdp: {interfaces: [lo]}
@@ -66,7 +76,14 @@ const fullSummary = `c.yaml: OK
   lists.adult         (none)                         the category is empty
   lists.malware       lists/malware.hosts            file, format detected
   list_refresh        6h (remote lists; local files are re-read when they change)
+  threat_intel.misp   cert-feed: feed https://misp.example/feeds/osint/
+  threat_intel.misp   cert-feed: category malware
+  threat_intel.misp   cert-api: REST API https://misp.example, key from file misp.key
+  threat_intel.misp   cert-api: category threats; ca_file certs/misp-ca.pem; tags tlp:white, tlp:green; max_age 2160h; sightings on
+  threat_intel        warninglists warninglists
+  threat_intel        refresh 10m; sightings from source dns.example, every 5m at most once per attribute
   default_profile     open
+  profiles.corp       paths /corp; block threats; blocked_answer nxdomain
   profiles.kids       paths /kids; hosts kids.dns.example; addrs 127.0.0.3; block malware, adult; allow ok.example; deny no.example; safe_search; blocked_answer 0.0.0.0, ::
   profiles.noads      paths /noads; block ads; blocked_answer nxdomain
   profiles.open       no path, host or address; filters nothing
@@ -85,18 +102,23 @@ const fullSummary = `c.yaml: OK
 // order every run, and never a remote list's credentials.
 func TestCheckSummary(t *testing.T) {
 	t.Chdir(t.TempDir())
-	for _, d := range []string{"lists", "certs"} {
+	for _, d := range []string{"lists", "certs", "warninglists"} {
 		if err := os.Mkdir(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
 	writeFile(t, "lists/malware.hosts", "0.0.0.0 bad.example\n")
+	writeFile(t, "misp.key", "the-secret-api-key\n")
+	writeFile(t, "certs/misp-ca.pem", string(testpki.NewCA("misp").RootPEM()))
 	writeFile(t, "lists/ads.txt", "||ads.example^\n")
 	writeFile(t, "c.yaml", fullConfig)
 	for range 3 { // map order must not show
 		var out, errOut bytes.Buffer
 		if code := run([]string{"check", "--config", "c.yaml"}, &out, &errOut); code != 0 {
 			t.Fatalf("exit %d: %s", code, errOut.String())
+		}
+		if strings.Contains(out.String(), "the-secret-api-key") {
+			t.Fatal("the summary shows the MISP API key")
 		}
 		if out.String() != fullSummary {
 			t.Fatalf("summary\n%s\nwant\n%s", out.String(), fullSummary)

@@ -30,6 +30,7 @@ func summary(w io.Writer, cfg *config.Config) error {
 	tlsRows(r, cfg)
 	resolverRows(r, cfg)
 	listRows(r, cfg)
+	threatIntelRows(r, cfg)
 	profileRows(r, cfg)
 	limitRows(r, cfg)
 	r.add("data_dir", "%s", cfg.DataDir)

@@ -46,6 +46,7 @@ type Config struct {
 	DoH            DoH                 `yaml:"doh"`
 	DoQ            DoQ                 `yaml:"doq"`
 	XDP            *XDP                `yaml:"xdp"`
+	ThreatIntel    *ThreatIntel        `yaml:"threat_intel"` // MISP feeds and instances
 
 	// File is the path the configuration was read from ("" for the embedded default).
 	File string `yaml:"-"`
@@ -176,6 +177,7 @@ func (c *Config) applyDefaults() {
 	if c.ServerName == "" {
 		c.ServerName = "localhost"
 	}
+	c.applyThreatIntelDefaults()
 	if len(c.Profiles) == 0 {
 		c.DefaultProfile, c.Profiles = "default", map[string]Profile{"default": {}}
 	} else if c.DefaultProfile == "" && len(c.Profiles) == 1 {
@@ -236,6 +238,7 @@ func (c *Config) validate() Errors {
 		add(c.errAt("cache.min_ttl", "is larger than cache.max_ttl"))
 	}
 	errs = append(errs, c.validateSections()...)
+	errs = append(errs, c.validateThreatIntel()...)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:

@@ -208,12 +208,24 @@ func (d *decoder) duration(n *yaml.Node, key string, v reflect.Value) {
 		d.fail(n, key, "expected a duration such as 30s or 24h, got %s", describe(n))
 		return
 	}
-	t, err := time.ParseDuration(n.Value)
+	t, err := parseDuration(n.Value)
 	if err != nil || t < 0 {
 		d.fail(n, key, "expected a duration such as 30s or 24h, got %q", n.Value)
 		return
 	}
 	v.SetInt(int64(t))
+}
+
+// parseDuration is time.ParseDuration that also takes whole days ("90d").
+func parseDuration(s string) (time.Duration, error) {
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.ParseUint(days, 10, 16)
+		if err != nil {
+			return 0, err
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	return time.ParseDuration(s)
 }
 
 func maxUint(v reflect.Value) uint64 {

@@ -238,8 +238,8 @@ func (c *Config) validateProfiles() Errors {
 			claim(key, "address", ip.Unmap().String(), name)
 		}
 		for i, cat := range p.Block {
-			if _, ok := c.Lists[cat]; !ok {
-				add(c.errAt(fmt.Sprintf("%s.block[%d]", base, i), "list category %q is not defined under lists (defined: %s)", cat, strings.Join(c.ListNames(), ", ")))
+			if !slices.Contains(c.ListCategories(), cat) {
+				add(c.errAt(fmt.Sprintf("%s.block[%d]", base, i), "list category %q is not defined under lists%s (defined: %s)", cat, c.mispCategoryHint(), strings.Join(c.ListCategories(), ", ")))
 			}
 		}
 		if err := checkBlockedAnswer(p.BlockedAnswer); err != nil {

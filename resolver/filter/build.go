@@ -33,7 +33,9 @@ func (m *Manager) rebuild(c *category) error {
 		}
 		counts[i], skipped = st.Entries, skipped+st.Skipped
 	}
+	ib := m.addIntel(c, &cb)
 	next := cb.build()
+	next.intel = ib.build(m.intel)
 	c.cur.Store(next)
 	c.built = true
 	if m.cfg.OnSwap != nil {

@@ -11,6 +11,7 @@ type compiled struct {
 	block, important, allow, nxdomain, nodata *Set
 	local                                     map[string][]dns.RR // "name" or "*.name" → records
 	entries, bytes                            int
+	intel                                     *intelIndex // which MISP attribute blocks a name; nil without MISP sources
 }
 
 // check returns the action of the entry matching name (ranked as the Action

@@ -47,9 +47,12 @@ type ManagerConfig struct {
 	// OnSwap is called after a category's new set replaced the old one, so
 	// that whatever kept verdicts (the resolver's replay) can drop them; nil:
 	// nobody is told.
-	OnSwap  func()
-	Logger  *slog.Logger
-	Metrics prometheus.Registerer // nil: metrics are not registered
+	OnSwap func()
+	// ThreatIntel adds MISP sources: each one's indicators join its
+	// category, beside the category's lists.
+	ThreatIntel ThreatIntelConfig
+	Logger      *slog.Logger
+	Metrics     prometheus.Registerer // nil: metrics are not registered
 }
 
 // Manager owns the compiled category sets: it builds them, refreshes them
@@ -66,6 +69,11 @@ type Manager struct {
 	stop   context.CancelFunc
 	done   sync.WaitGroup
 	closed atomic.Bool
+
+	intel    []*intelSource // MISP sources
+	warn     []*warninglist
+	imetrics *intelMetrics
+	pull     sync.Mutex // one MISP pull at a time
 }
 
 // category is one named category and its current compiled sets.
@@ -75,6 +83,7 @@ type category struct {
 	sources  []*source
 	cur      atomic.Pointer[compiled]
 	built    bool // a build succeeded; guarded by the Manager's build lock
+	intel    []*intelSource
 }
 
 // NewManager validates cfg; lists are loaded by Start.
@@ -128,6 +137,9 @@ func NewManager(cfg ManagerConfig) (*Manager, error) {
 	if m.metrics, err = newMetrics(cfg.Metrics); err != nil {
 		return nil, fmt.Errorf("filter: metrics: %w", err)
 	}
+	if err := m.initIntel(); err != nil {
+		return nil, err
+	}
 	for name := range m.cats {
 		m.metrics.empty.WithLabelValues(name).Set(1) // until a build has entries
 	}
@@ -144,13 +156,14 @@ func (m *Manager) Start(ctx context.Context) error {
 	err := m.Reload()
 	m.done.Add(1)
 	go m.loop(ctx)
+	m.startIntel(ctx)
 	return err
 }
 
 // Reload rebuilds every category from local files and cached remote copies
 // (call it on SIGHUP). A category whose lists fail keeps its previous sets.
 func (m *Manager) Reload() error {
-	var errs []error
+	errs := []error{m.reloadWarninglists()}
 	for _, name := range m.categoryNames() {
 		errs = append(errs, m.rebuild(m.cats[name]))
 	}

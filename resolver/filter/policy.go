@@ -77,7 +77,8 @@ func (p *policy) Check(name string, _ uint16) resolver.Verdict {
 		return p.blocked(DenyCategory, resolver.EDEFiltered, p.answer)
 	}
 	for _, c := range p.cats {
-		act, rrs, ok := c.cur.Load().check(name)
+		cur := c.cur.Load()
+		act, rrs, ok := cur.check(name)
 		if !ok || act == ActAllow {
 			continue
 		}
@@ -94,7 +95,11 @@ func (p *policy) Check(name string, _ uint16) resolver.Verdict {
 		case ActLocalData:
 			answer = resolver.BlockedAnswer{Kind: resolver.BlockRecords, Records: rrs}
 		}
-		return p.blocked(c.name, ede, answer)
+		v := p.blocked(c.name, ede, answer)
+		if act == ActBlock && cur.intel != nil {
+			v.Detail = intelDetail(cur.intel, name)
+		}
+		return v
 	}
 	if p.safeSearch {
 		if t := SafeSearchTarget(strings.ToLower(name)); t != "" {

@@ -43,3 +43,12 @@ func rss() (now, peak uint64) {
 	}
 	return field("VmRSS"), field("VmHWM")
 }
+
+// processCPU returns the CPU time the whole process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}

@@ -12,3 +12,6 @@ func resetPeakRSS() {}
 
 // rss is unavailable here: benchmarks report no process memory.
 func rss() (now, peak uint64) { return 0, 0 }
+
+// processCPU is unavailable here: benchmarks report no CPU time.
+func processCPU() time.Duration { return 0 }
