@@ -4,6 +4,10 @@
 # and is warmed so every measured query is a cache hit. dnsperf (Debian
 # package) drives both with the same query file for DURATION seconds each,
 # ROUNDS times alternating, and the medians are compared.
+# Server CPU per query (user+system ticks of each server over the queries it
+# answered) is reported beside qps, since dnsperf itself may be the limit.
+# DNSWARD_BIN=path runs that binary instead of building ./cmd/dnsward (to
+# compare two builds with the same script).
 # Usage: bench/dnsperf/run.sh [DURATION] [ROUNDS]   (needs: unbound dnsperf)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -32,19 +36,32 @@ cache: {size: 100000}
 log: {level: warn}
 YAML
 
-go build -o "$work/dnsward" ./cmd/dnsward
-unbound -d -c "$work/unbound.conf" & pids+=($!)
-"$work/dnsward" serve --config "$work/dnsward.yaml" >/dev/null & pids+=($!)
+if [[ -n ${DNSWARD_BIN:-} ]]; then cp "$DNSWARD_BIN" "$work/dnsward"; else go build -o "$work/dnsward" ./cmd/dnsward; fi
+unbound -d -c "$work/unbound.conf" & pids+=($!); ub_pid=$!
+"$work/dnsward" serve --config "$work/dnsward.yaml" >/dev/null & pids+=($!); dw_pid=$!
 sleep 1
 # Warm dnsward's cache (and check both answer).
 dnsperf -s 127.0.0.1 -p "$DW_PORT" -d "$work/queries" -n 2 -q 100 >/dev/null
 
-qps() { dnsperf -s 127.0.0.1 -p "$1" -d "$work/queries" -l "$DURATION" -c 4 -T 1 -q 500 2>/dev/null | awk '/Queries per second/ {print $4}'; }
-declare -a ub dw
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+hz=$(getconf CLK_TCK)
+# run PORT PID: one dnsperf run; prints "qps µs-per-query".
+run() {
+  local t0 t1 out
+  t0=$(ticks "$2")
+  out=$(dnsperf -s 127.0.0.1 -p "$1" -d "$work/queries" -l "$DURATION" -c 4 -T 1 -q 500 2>/dev/null)
+  t1=$(ticks "$2")
+  awk -v t=$((t1 - t0)) -v hz="$hz" '/Queries completed/ {n = $3} /Queries per second/ {q = $4}
+    END {printf "%.0f %.2f\n", q, t / hz * 1e6 / n}' <<<"$out"
+}
+declare -a ub dw ubc dwc
 for r in $(seq 1 "$ROUNDS"); do
-  ub+=("$(qps "$UB_PORT")"); dw+=("$(qps "$DW_PORT")")
-  echo "round $r: unbound ${ub[-1]} qps, dnsward ${dw[-1]} qps"
+  read -r q c < <(run "$UB_PORT" "$ub_pid"); ub+=("$q"); ubc+=("$c")
+  read -r q c < <(run "$DW_PORT" "$dw_pid"); dw+=("$q"); dwc+=("$c")
+  echo "round $r: unbound ${ub[-1]} qps ${ubc[-1]} µs/query, dnsward ${dw[-1]} qps ${dwc[-1]} µs/query"
 done
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-mu=$(median "${ub[@]}"); md=$(median "${dw[@]}")
-echo "median: unbound $mu qps, dnsward $md qps, ratio dnsward/unbound $(awk -v a="$md" -v b="$mu" 'BEGIN {printf "%.2f", a/b}')"
+mu=$(median "${ub[@]}"); md=$(median "${dw[@]}"); cu=$(median "${ubc[@]}"); cd=$(median "${dwc[@]}")
+echo "median: unbound $mu qps $cu µs/query, dnsward $md qps $cd µs/query," \
+  "ratio dnsward/unbound qps $(awk -v a="$md" -v b="$mu" 'BEGIN {printf "%.2f", a/b}')," \
+  "unbound/dnsward CPU per query $(awk -v a="$cu" -v b="$cd" 'BEGIN {printf "%.2f", a/b}')"
