@@ -20,6 +20,7 @@ import (
 	"github.com/dnsward/dnsward/dot"
 	"github.com/dnsward/dnsward/gateway/config"
 	"github.com/dnsward/dnsward/plain"
+	"github.com/dnsward/dnsward/querylog"
 	"github.com/dnsward/dnsward/ratelimit"
 	"github.com/dnsward/dnsward/resolver"
 	"github.com/dnsward/dnsward/resolver/filter"
@@ -41,6 +42,8 @@ type Gateway struct {
 	certs    *certs.Manager     // nil without encrypted front-ends
 	limiter  *ratelimit.Limiter // nil without rate_limit
 	xdp      *xdp.Filter        // nil unless attached
+	clients  clientWriter       // how every output writes a client (query_log.client)
+	qlog     *querylog.Log      // nil without query_log sinks
 
 	plain   *plain.Server
 	doh     *doh.Server
@@ -81,6 +84,12 @@ func New(cfg *config.Config, log *slog.Logger) (_ *Gateway, err error) {
 	}
 	if g.limiter != nil {
 		rc.Admission = g.limiter
+	}
+	if err = g.newQueryLog(); err != nil {
+		return nil, err
+	}
+	if g.qlog != nil {
+		rc.QueryLog = g.qlog
 	}
 	if g.handler, err = resolver.New(rc); err != nil {
 		return nil, err
@@ -195,6 +204,9 @@ func (g *Gateway) Reload(next *config.Config) error {
 	}
 	if next != nil && (next.RateLimit == nil) != (g.limiter == nil) {
 		errs = append(errs, errors.New("gateway: rate_limit added or removed: that takes effect on restart"))
+	}
+	if next != nil {
+		errs = append(errs, g.reloadQueryLog(next))
 	}
 	if next != nil && next.RateLimit != nil && g.limiter != nil {
 		err := g.limiter.Update(*next.RateLimit)

@@ -30,7 +30,7 @@ import (
 // Pseudonymizer maps addresses to the day's pseudonyms; safe for concurrent
 // use.
 type Pseudonymizer struct {
-	k   int
+	k   atomic.Int64
 	now func() time.Time
 	mu  sync.Mutex // taken only to change days
 	cur atomic.Pointer[day]
@@ -47,14 +47,16 @@ type day struct {
 // New returns a Pseudonymizer whose buckets aim at k clients or more; now is
 // its clock (nil: time.Now), injectable for tests.
 func New(k int, now func() time.Time) *Pseudonymizer {
-	if k < 1 {
-		k = 1
-	}
 	if now == nil {
 		now = time.Now
 	}
-	return &Pseudonymizer{k: k, now: now}
+	p := &Pseudonymizer{now: now}
+	p.SetK(k)
+	return p
 }
+
+// SetK changes k; N follows it from the next UTC day on.
+func (p *Pseudonymizer) SetK(k int) { p.k.Store(int64(max(k, 1))) }
 
 // ID returns a's pseudonym for today: the same all day, unrelated to
 // yesterday's.
@@ -93,7 +95,7 @@ func (p *Pseudonymizer) today() *day {
 	if prev != nil && prev.num == num-1 {
 		distinct = prev.seen.estimate()
 	}
-	d := &day{num: num, n: max(1, distinct/uint64(2*p.k))}
+	d := &day{num: num, n: max(1, distinct/uint64(2*p.k.Load()))}
 	key := make([]byte, 32)
 	rand.Read(key) // never fails (crypto/rand)
 	d.hashes.New = func() any { return hmac.New(sha256.New, key) }

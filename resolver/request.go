@@ -36,6 +36,8 @@ type Request struct {
 	cached      bool               // the answer came from the cache, or was just stored in it
 	uncacheable bool               // the cache would not store the answer: never replayed either
 	stale       bool               // the answer is a stale one (RFC 8767)
+	upstream    bool               // the answer was resolved upstream for this request (query log)
+	category    string             // the list category that blocked the answer (query log)
 	policy      prometheus.Counter // the policy counter the answer counted in, counted again on replay
 }
 

@@ -37,6 +37,7 @@ type Config struct {
 	RateLimit      *RateLimit          `yaml:"rate_limit"` // per-client limits (XDP and userspace)
 	DoQ            DoQ                 `yaml:"doq"`
 	XDP            *XDP                `yaml:"xdp"`
+	QueryLog       *QueryLog           `yaml:"query_log"` // nil: no query log (clients are still pseudonymized)
 
 	// File is the path the configuration was read from ("" for the embedded default).
 	File string `yaml:"-"`
@@ -184,6 +185,7 @@ func (c *Config) validate() Errors {
 		add(c.errAt("cache.min_ttl", "is larger than cache.max_ttl"))
 	}
 	errs = append(errs, c.validateSections()...)
+	errs = append(errs, c.validateQueryLog()...)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
