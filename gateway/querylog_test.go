@@ -209,3 +209,78 @@ query_log:
 		t.Errorf("zone transfer: record %+v, want REFUSED built locally", axfr)
 	}
 }
+
+// TestQueryLogRefusalsAndReload: the log sees admission's refusals (DoH's
+// 429 as outcome limited, TCP's REFUSED with EDE 18), writes clients the
+// configured way, and SIGHUP moves it to a new sink and client mode.
+func TestQueryLogRefusalsAndReload(t *testing.T) {
+	auth := dnstest.StartAuthority(t, []string{"www.example. 300 IN A 127.0.0.1"}, nil)
+	dir := t.TempDir()
+	dnsAddr := fmt.Sprintf("127.0.0.1:%d", dnstest.FreePort(t))
+	dohPort := fmt.Sprint(dnstest.FreePort(t))
+	first, second := filepath.Join(dir, "first.jsonl"), filepath.Join(dir, "second.jsonl")
+	yaml := func(mode, file string) string {
+		return fmt.Sprintf(`
+listen:
+  dns: ["%s"]
+  doh: ["127.0.0.1:%s"]
+upstreams: [udp://%s]
+data_dir: %s
+rate_limit: {qps: 1, burst: 2}
+query_log:
+  client: %s
+  sinks:
+    - json: %s
+`, dnsAddr, dohPort, auth.Addr, filepath.Join(dir, "data"), mode, file)
+	}
+	g := runGateway(t, loadYAML(t, dir, yaml("truncate", first)), nil)
+	roots := caPool(t, g)
+	for _, url := range []string{"https://localhost:" + dohPort + "/dns-query", "tcp://" + dnsAddr} {
+		u, err := upstream.New(url, upstream.Options{RootCAs: roots, Timeout: 5 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 5 {
+			q := new(dns.Msg)
+			q.SetQuestion("www.example.", dns.TypeA)
+			q.SetEdns0(1232, false)
+			u.Exchange(context.Background(), q) // DoH's 429s are errors
+		}
+		u.Close()
+	}
+	if err := g.Reload(loadYAML(t, dir, yaml("none", second))); err != nil {
+		t.Fatal(err)
+	}
+	u, err := upstream.New("udp://"+dnsAddr, upstream.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	q := new(dns.Msg)
+	q.SetQuestion("www.example.", dns.TypeA)
+	if _, err := u.Exchange(context.Background(), q); err != nil {
+		t.Fatal(err)
+	}
+	g.qlog.Close()
+
+	var limited, refused int
+	recs := readJSONLog(t, first)
+	for _, r := range recs {
+		if r.Client != "127.0.0.0" {
+			t.Errorf("record %+v: client %q, want the truncated 127.0.0.0", r, r.Client)
+		}
+		switch {
+		case r.Transport == "doh2" && r.Outcome == "limited" && r.Rcode == "" && r.Size == 0:
+			limited++
+		case r.Transport == "tcp" && r.Rcode == "REFUSED" && r.EDE != nil && *r.EDE == 18:
+			refused++
+		}
+	}
+	if len(recs) != 10 || limited == 0 || refused == 0 {
+		t.Fatalf("first sink: %d records, %d limited on DoH, %d refused on TCP; want 10 with both kinds: %+v", len(recs), limited, refused, recs)
+	}
+	after := readJSONLog(t, second)
+	if len(after) != 1 || after[0].Transport != "udp" || after[0].Client != "" {
+		t.Fatalf("after SIGHUP: records %+v, want one UDP query without a client", after)
+	}
+}
