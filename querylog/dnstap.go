@@ -3,6 +3,9 @@ package querylog
 import (
 	"encoding/binary"
 	"encoding/json"
+	"slices"
+
+	"github.com/miekg/dns"
 
 	dnstap "github.com/dnstap/golang-dnstap"
 	"google.golang.org/protobuf/proto"
@@ -36,7 +39,7 @@ func appendDnstap(buf []byte, r *record) []byte {
 		SocketProtocol: socketProtocols[r.transport].Enum(),
 		QueryTimeSec:   proto.Uint64(uint64(r.time.Unix())),
 		QueryTimeNsec:  proto.Uint32(uint32(r.time.Nanosecond())),
-		QueryMessage:   r.query(),
+		QueryMessage:   withoutECS(r.query()),
 	}
 	if r.client.IsValid() {
 		fam := dnstap.SocketFamily_INET6
@@ -65,3 +68,24 @@ func appendFrame(buf []byte, d *dnstap.Dnstap) []byte {
 	binary.BigEndian.PutUint32(buf[at:], uint32(len(buf)-at-4))
 	return buf
 }
+
+// withoutECS returns the packed query q without EDNS Client Subnet options,
+// which carry (part of) an address: the client's own, or one it chose.
+func withoutECS(q []byte) []byte {
+	var m dns.Msg
+	if m.Unpack(q) != nil {
+		return nil // not written: a message that does not parse may hide anything
+	}
+	opt := m.IsEdns0()
+	if opt == nil || !slices.ContainsFunc(opt.Option, isECS) {
+		return q
+	}
+	opt.Option = slices.DeleteFunc(opt.Option, isECS)
+	out, err := m.Pack()
+	if err != nil {
+		return nil
+	}
+	return out
+}
+
+func isECS(o dns.EDNS0) bool { return o.Option() == dns.EDNS0SUBNET }
