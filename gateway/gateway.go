@@ -116,9 +116,9 @@ func New(cfg *config.Config, log *slog.Logger) (_ *Gateway, err error) {
 	if cfg.Listen.Metrics != "" {
 		var limits *limitsSource
 		if g.limiter != nil {
-			limits = &limitsSource{limiter: g.limiter, xdp: g.xdp, gatherer: g.registry}
+			limits = &limitsSource{limiter: g.limiter, xdp: g.xdp, gatherer: g.registry, clients: &g.clients}
 		}
-		g.metrics = newMetricsServer(cfg.Listen.Metrics, g.registry, limits)
+		g.metrics = newMetricsServer(cfg.Listen.Metrics, g.registry, limits, log)
 	}
 	return g, nil
 }
