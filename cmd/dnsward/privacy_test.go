@@ -228,9 +228,9 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 
 // privacyClient sends queries from one source address.
 type privacyClient struct {
-	src    netip.Addr
-	roots  *x509.CertPool
-	quic   []*net.UDPConn
+	src   netip.Addr
+	roots *x509.CertPool
+	quic  []*net.UDPConn
 }
 
 func (c *privacyClient) query(name string) *dns.Msg {
