@@ -21,6 +21,7 @@ import (
 	"github.com/dnsward/dnsward/gateway/config"
 	"github.com/dnsward/dnsward/plain"
 	"github.com/dnsward/dnsward/querylog"
+	"github.com/dnsward/dnsward/querystats"
 	"github.com/dnsward/dnsward/ratelimit"
 	"github.com/dnsward/dnsward/resolver"
 	"github.com/dnsward/dnsward/resolver/filter"
@@ -44,6 +45,7 @@ type Gateway struct {
 	xdp      *xdp.Filter        // nil unless attached
 	clients  clientWriter       // how every output writes a client (query_log.client)
 	qlog     *querylog.Log      // nil without query_log sinks
+	stats    *querystats.Stats  // nil without query_log
 
 	plain   *plain.Server
 	doh     *doh.Server
@@ -88,9 +90,7 @@ func New(cfg *config.Config, log *slog.Logger) (_ *Gateway, err error) {
 	if err = g.newQueryLog(); err != nil {
 		return nil, err
 	}
-	if g.qlog != nil {
-		rc.QueryLog = g.qlog
-	}
+	rc.QueryLog = g.queryLog()
 	if g.handler, err = resolver.New(rc); err != nil {
 		return nil, err
 	}
@@ -118,7 +118,7 @@ func New(cfg *config.Config, log *slog.Logger) (_ *Gateway, err error) {
 		if g.limiter != nil {
 			limits = &limitsSource{limiter: g.limiter, xdp: g.xdp, gatherer: g.registry, clients: &g.clients}
 		}
-		g.metrics = newMetricsServer(cfg.Listen.Metrics, g.registry, limits, log)
+		g.metrics = newMetricsServer(cfg.Listen.Metrics, g.registry, limits, g.debugStats(), log)
 	}
 	return g, nil
 }

@@ -75,7 +75,8 @@ type LimitedPrefix struct {
 	Excess uint64 `json:"excess"` // queries over the limit while the prefix was tracked
 }
 
-// DefaultTop and MaxTop bound the ?top= parameter of /debug/limits.
+// DefaultTop and MaxTop bound the ?top= parameter of /debug/limits and
+// /debug/stats.
 const (
 	DefaultTop = 10
 	MaxTop     = 1000
@@ -89,16 +90,26 @@ type limitsSource struct {
 	clients  *clientWriter
 }
 
+// topParam reads the ?top= parameter of /debug/limits and /debug/stats,
+// answering 400 when it is bad.
+func topParam(w http.ResponseWriter, r *http.Request) (int, bool) {
+	v := r.URL.Query().Get("top")
+	if v == "" {
+		return DefaultTop, true
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 || n > MaxTop {
+		http.Error(w, "top: expected an integer in 0.."+strconv.Itoa(MaxTop), http.StatusBadRequest)
+		return 0, false
+	}
+	return n, true
+}
+
 // ServeHTTP answers GET /debug/limits[?top=N].
 func (s *limitsSource) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	top := DefaultTop
-	if v := r.URL.Query().Get("top"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 || n > MaxTop {
-			http.Error(w, "top: expected an integer in 0.."+strconv.Itoa(MaxTop), http.StatusBadRequest)
-			return
-		}
-		top = n
+	top, ok := topParam(w, r)
+	if !ok {
+		return
 	}
 	rep, err := s.report(top)
 	if err != nil {

@@ -27,11 +27,12 @@ type metricsServer struct {
 
 // newMetricsServer serves reg's metrics and, when limits is non-nil, the
 // rate-limit report on /debug/limits.
-func newMetricsServer(addr string, reg *prometheus.Registry, limits *limitsSource, log *slog.Logger) *metricsServer {
+func newMetricsServer(addr string, reg *prometheus.Registry, limits *limitsSource, stats http.Handler, log *slog.Logger) *metricsServer {
 	m := &metricsServer{bind: addr}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.Handle("GET /debug/limits", debugLimits(limits))
+	mux.Handle("GET /debug/stats", stats)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if !m.ready.Load() {

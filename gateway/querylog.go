@@ -1,13 +1,17 @@
 package gateway
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"sync/atomic"
 
 	"github.com/dnsward/dnsward/gateway/config"
 	"github.com/dnsward/dnsward/pseudonym"
 	"github.com/dnsward/dnsward/querylog"
+	"github.com/dnsward/dnsward/querystats"
+	"github.com/dnsward/dnsward/resolver"
 )
 
 // clientWriter holds the Masker every output writes clients with; SIGHUP
@@ -20,13 +24,18 @@ type clientWriter struct {
 // get returns the current masker.
 func (c *clientWriter) get() *querylog.Masker { return c.cur.Load() }
 
-// newQueryLog sets up the client masker and, with query_log sinks, the
-// query log the resolver chain is given.
+// newQueryLog sets up the client masker and, with query_log, the
+// statistics of `dnsward stats` and, with sinks, the query log.
 func (g *Gateway) newQueryLog() error {
 	g.clients.ids = pseudonym.New(g.cfg.PseudonymK(), nil)
 	g.setClientMode(g.cfg)
 	q := g.cfg.QueryLog
-	if q == nil || len(q.Sinks) == 0 {
+	if q == nil {
+		return nil
+	}
+	g.stats = querystats.New(g.clients.ids, nil)
+	g.closers = append(g.closers, g.stats)
+	if len(q.Sinks) == 0 {
 		return nil
 	}
 	l, err := querylog.New(g.cfg.QueryLogConfig(g.clients.get()), g.log, g.registry)
@@ -53,8 +62,8 @@ func (g *Gateway) setClientMode(cfg *config.Config) {
 // without it.
 func (g *Gateway) reloadQueryLog(next *config.Config) error {
 	on := next.QueryLog != nil && len(next.QueryLog.Sinks) > 0
-	if on != (g.qlog != nil) {
-		return errors.New("gateway: query_log sinks added or removed: that takes effect on restart")
+	if on != (g.qlog != nil) || (next.QueryLog != nil) != (g.stats != nil) {
+		return errors.New("gateway: query_log or its sinks added or removed: that takes effect on restart")
 	}
 	g.clients.ids.SetK(next.PseudonymK())
 	g.setClientMode(next)
@@ -65,4 +74,44 @@ func (g *Gateway) reloadQueryLog(next *config.Config) error {
 		return fmt.Errorf("gateway: %w", err)
 	}
 	return nil
+}
+
+// queryLog is what the resolver chain tells of every answer: the
+// statistics and the query log, either, or nil without query_log.
+func (g *Gateway) queryLog() resolver.QueryLog {
+	switch {
+	case g.stats == nil:
+		return nil
+	case g.qlog == nil:
+		return g.stats
+	}
+	return bothLogs{g.stats, g.qlog}
+}
+
+// bothLogs tells two query logs.
+type bothLogs [2]resolver.QueryLog
+
+func (b bothLogs) Log(rec resolver.LogRecord) {
+	b[0].Log(rec)
+	b[1].Log(rec)
+}
+
+// debugStats serves GET /debug/stats[?top=N]: the querystats.Report, or 404
+// without query_log.
+func (g *Gateway) debugStats() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if g.stats == nil {
+			http.Error(w, "query_log is not configured", http.StatusNotFound)
+			return
+		}
+		top, ok := topParam(w, r)
+		if !ok {
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		enc.Encode(g.stats.Report(top))
+	})
 }

@@ -44,7 +44,7 @@ func privacyClients() []netip.Addr {
 // every transport (answered, blocked, rate-limited, malformed queries, ECS
 // carrying their own address, failed TLS handshakes); then the stderr log,
 // the JSON log, the dnstap file, /metrics, /debug/limits, `dnsward xdp
-// stats` and every file under data_dir are searched for those addresses,
+// stats`, `dnsward stats` and every file under data_dir are searched for those addresses,
 // as text and as raw 4/16-byte forms. With the default client mode there
 // must be none; with raw there must be some, so the search can fail.
 func TestPrivacy(t *testing.T) {
@@ -152,12 +152,14 @@ query_log:
 		return b
 	}
 	outputs := map[string][]byte{"/metrics": get("/metrics"), "/debug/limits": get("/debug/limits")}
-	for _, args := range [][]string{{"xdp", "stats", "--metrics", "127.0.0.1:" + metricsP}, {"xdp", "stats", "--metrics", "127.0.0.1:" + metricsP, "--json"}} {
+	m := "127.0.0.1:" + metricsP
+	for _, args := range [][]string{{"xdp", "stats", "--metrics", m}, {"xdp", "stats", "--metrics", m, "--json"},
+		{"stats", "--metrics", m}, {"stats", "--metrics", m, "--json"}} {
 		var out, errOut bytes.Buffer
 		if code := run(args, &out, &errOut); code != 0 {
 			t.Fatalf("%v: exit %d: %s", args, code, errOut.String())
 		}
-		outputs[strings.Join(args[:2], " ")+strings.Join(args[4:], "")] = out.Bytes()
+		outputs["dnsward "+strings.Join(args, " ")] = out.Bytes()
 	}
 	stop() // flushes the query log
 	outputs["stderr log"] = stderr.Bytes()
