@@ -33,7 +33,7 @@ func (g *Gateway) newQueryLog() error {
 	if q == nil {
 		return nil
 	}
-	g.stats = querystats.New(g.clients.ids, nil)
+	g.stats = querystats.New(nil)
 	g.closers = append(g.closers, g.stats)
 	if len(q.Sinks) == 0 {
 		return nil

@@ -40,8 +40,16 @@ type Pseudonymizer struct {
 type day struct {
 	num    int64 // days since the Unix epoch, UTC
 	n      uint64
-	hashes sync.Pool // HMAC-SHA256 under the day's key
-	seen   sketch
+	hashes sync.Pool // *hasher: HMAC-SHA256 under the day's key
+	seen   Sketch
+}
+
+// hasher is a pooled HMAC with room for its input and output, so that ID
+// allocates nothing.
+type hasher struct {
+	mac hash.Hash
+	in  [16]byte
+	sum [sha256.Size]byte
 }
 
 // New returns a Pseudonymizer whose buckets aim at k clients or more; now is
@@ -62,22 +70,22 @@ func (p *Pseudonymizer) SetK(k int) { p.k.Store(int64(max(k, 1))) }
 // yesterday's.
 func (p *Pseudonymizer) ID(a netip.Addr) uint64 {
 	d := p.today()
-	h := d.hashes.Get().(hash.Hash)
-	h.Reset()
-	b := a.Unmap().As16()
-	h.Write(b[:])
-	var sum [sha256.Size]byte
-	h.Sum(sum[:0])
+	h := d.hashes.Get().(*hasher)
+	h.mac.Reset()
+	h.in = a.Unmap().As16()
+	h.mac.Write(h.in[:])
+	h.mac.Sum(h.sum[:0])
+	id, seen := binary.BigEndian.Uint64(h.sum[:8]), binary.BigEndian.Uint64(h.sum[8:16])
 	d.hashes.Put(h)
-	d.seen.add(binary.BigEndian.Uint64(sum[8:16]))
-	return binary.BigEndian.Uint64(sum[:8]) % d.n
+	d.seen.Add(seen)
+	return id % d.n
 }
 
 // Buckets is N, today's number of distinct ids.
 func (p *Pseudonymizer) Buckets() uint64 { return p.today().n }
 
 // Distinct estimates how many distinct clients were seen today.
-func (p *Pseudonymizer) Distinct() uint64 { return p.today().seen.estimate() }
+func (p *Pseudonymizer) Distinct() uint64 { return p.today().seen.Estimate() }
 
 // today returns the current day, starting a new one at UTC midnight.
 func (p *Pseudonymizer) today() *day {
@@ -93,12 +101,12 @@ func (p *Pseudonymizer) today() *day {
 	}
 	var distinct uint64
 	if prev != nil && prev.num == num-1 {
-		distinct = prev.seen.estimate()
+		distinct = prev.seen.Estimate()
 	}
 	d := &day{num: num, n: max(1, distinct/uint64(2*p.k.Load()))}
 	key := make([]byte, 32)
 	rand.Read(key) // never fails (crypto/rand)
-	d.hashes.New = func() any { return hmac.New(sha256.New, key) }
+	d.hashes.New = func() any { return &hasher{mac: hmac.New(sha256.New, key)} }
 	p.cur.Store(d)
 	return d
 }

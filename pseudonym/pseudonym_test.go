@@ -134,3 +134,27 @@ func TestSketchEstimate(t *testing.T) {
 		}
 	}
 }
+
+func TestSketchMerge(t *testing.T) {
+	var a, b Sketch
+	for i := range uint64(20000) {
+		h := mix(i)
+		if i < 15000 {
+			a.Add(h)
+		}
+		if i >= 5000 {
+			b.Add(h)
+		}
+	}
+	a.Merge(&b)
+	if got := a.Estimate(); got < 18600 || got > 21400 {
+		t.Fatalf("merged estimate %d, want about 20000 (the union)", got)
+	}
+}
+
+// mix is splitmix64's finalizer: distinct inputs, well-spread outputs.
+func mix(x uint64) uint64 {
+	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
+	x = (x ^ x>>27) * 0x94d049bb133111eb
+	return x ^ x>>31
+}

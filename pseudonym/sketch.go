@@ -10,16 +10,27 @@ import (
 // about 1.04/sqrt(2048) = 2.3 %.
 const sketchBits = 11
 
-// sketch is a HyperLogLog counter of distinct 64-bit hash values (Flajolet
-// et al., 2007), lock-free. It holds only small maxima, never the values.
-type sketch struct {
+// Sketch is a HyperLogLog counter of distinct 64-bit hash values (Flajolet
+// et al., 2007), lock-free; the zero Sketch is empty. It holds only small
+// maxima, never the values.
+type Sketch struct {
 	reg [1 << sketchBits]atomic.Uint32
 }
 
-// add counts the hash value h.
-func (s *sketch) add(h uint64) {
-	r := &s.reg[h>>(64-sketchBits)]
-	rank := uint32(bits.LeadingZeros64(h<<sketchBits|1<<(sketchBits-1))) + 1
+// Add counts the hash value h.
+func (s *Sketch) Add(h uint64) {
+	s.raise(&s.reg[h>>(64-sketchBits)], uint32(bits.LeadingZeros64(h<<sketchBits|1<<(sketchBits-1)))+1)
+}
+
+// Merge adds what o counted to s.
+func (s *Sketch) Merge(o *Sketch) {
+	for i := range o.reg {
+		s.raise(&s.reg[i], o.reg[i].Load())
+	}
+}
+
+// raise sets r to rank if that is more.
+func (s *Sketch) raise(r *atomic.Uint32, rank uint32) {
 	for {
 		old := r.Load()
 		if old >= rank || r.CompareAndSwap(old, rank) {
@@ -28,8 +39,8 @@ func (s *sketch) add(h uint64) {
 	}
 }
 
-// estimate returns the estimated number of distinct values added.
-func (s *sketch) estimate() uint64 {
+// Estimate returns the estimated number of distinct values added.
+func (s *Sketch) Estimate() uint64 {
 	const m = float64(1 << sketchBits)
 	var sum float64
 	var zeros int

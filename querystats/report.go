@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/dnsward/dnsward/pseudonym"
 )
 
 // Report is what /debug/stats serves and `dnsward stats` prints.
@@ -41,11 +43,12 @@ func (s *Stats) Report(n int) *Report {
 		ws = append(ws, s.prev)
 	}
 	rep := &Report{Since: ws[len(ws)-1].start, Dropped: s.dropped, Queries: []QueryCount{}, TopQueried: []NameList{}, TopBlocked: []NameList{}}
-	rep.DistinctClients = s.clients.Distinct()
+	var clients pseudonym.Sketch
 	queries := map[[2]string]uint64{}
 	queried := map[string][]*topK{}
 	blocked := map[[2]string][]*topK{}
 	for _, w := range ws {
+		clients.Merge(&w.clients)
 		for k, v := range w.queries {
 			queries[k] += v
 		}
@@ -56,6 +59,7 @@ func (s *Stats) Report(n int) *Report {
 			blocked[k] = append(blocked[k], v)
 		}
 	}
+	rep.DistinctClients = clients.Estimate()
 	for _, k := range slices.SortedFunc(maps.Keys(queries), cmpKeys) {
 		rep.Queries = append(rep.Queries, QueryCount{Transport: k[0], Profile: k[1], Queries: queries[k]})
 	}

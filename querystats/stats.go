@@ -1,5 +1,6 @@
 // Package querystats keeps the statistics `dnsward stats` shows, without
-// any client address: the most queried and most blocked names per profile
+// any client address: distinct clients in a HyperLogLog sketch of keyed
+// hashes (the key random and held only in memory), the most queried and most blocked names per profile
 // (and category), in bounded heavy-hitters sketches, and query counts per
 // transport and profile. It sees every answer as a resolver.QueryLog, and
 // like the query log it never slows a query: records go through a bounded
@@ -10,6 +11,7 @@
 package querystats
 
 import (
+	"hash/maphash"
 	"net/netip"
 	"strings"
 	"sync"
@@ -17,6 +19,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/dnsward/dnsward/pseudonym"
 	"github.com/dnsward/dnsward/resolver"
 )
 
@@ -31,7 +34,7 @@ type Stats struct {
 	queue   chan item
 	done    chan struct{}
 	stopped chan struct{}
-	clients Clients
+	seed    maphash.Seed // random, in memory only: the sketches' hash of a client
 	now     func() time.Time
 
 	mu      sync.Mutex
@@ -41,7 +44,7 @@ type Stats struct {
 }
 
 type item struct {
-	client                             netip.Addr // only counted, in clients' sketch
+	client                             netip.Addr // only counted, in the window's sketch
 	name, profile, category, transport string
 	wire                               []byte // the packed query, when name is not known yet
 }
@@ -52,27 +55,20 @@ type window struct {
 	queries map[[2]string]uint64 // transport, profile
 	queried map[string]*topK     // per profile
 	blocked map[[2]string]*topK  // per profile and category
+	clients pseudonym.Sketch     // distinct clients, as keyed hashes
 }
 
 func newWindow(start time.Time) *window {
 	return &window{start: start, queries: map[[2]string]uint64{}, queried: map[string]*topK{}, blocked: map[[2]string]*topK{}}
 }
 
-// Clients counts distinct clients without keeping them
-// (*pseudonym.Pseudonymizer: its sketch of the day's HMAC values).
-type Clients interface {
-	ID(netip.Addr) uint64
-	Distinct() uint64 // estimated distinct clients today
-}
-
-// New starts a Stats counting clients in clients; now is the clock (nil:
-// time.Now).
-func New(clients Clients, now func() time.Time) *Stats {
+// New starts a Stats; now is its clock (nil: time.Now).
+func New(now func() time.Time) *Stats {
 	if now == nil {
 		now = time.Now
 	}
 	s := &Stats{queue: make(chan item, 4096), done: make(chan struct{}), stopped: make(chan struct{}),
-		clients: clients, now: now, cur: newWindow(now())}
+		seed: maphash.MakeSeed(), now: now, cur: newWindow(now())}
 	go s.run()
 	return s
 }
@@ -109,8 +105,10 @@ func (s *Stats) run() {
 }
 
 func (s *Stats) add(it *item) {
+	var seen uint64
 	if it.client.IsValid() {
-		s.clients.ID(it.client)
+		b := it.client.Unmap().As16()
+		seen = maphash.Bytes(s.seed, b[:])
 	}
 	if it.wire != nil {
 		if name, _, err := dns.UnpackDomainName(it.wire, 12); err == nil {
@@ -122,6 +120,9 @@ func (s *Stats) add(it *item) {
 	defer s.mu.Unlock()
 	s.rotate()
 	w := s.cur
+	if seen != 0 {
+		w.clients.Add(seen)
+	}
 	w.queries[[2]string{it.transport, it.profile}]++
 	if name == "" {
 		return

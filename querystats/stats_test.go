@@ -13,15 +13,11 @@ import (
 	"github.com/dnsward/dnsward/resolver"
 )
 
-type fakeClients struct{}
-
-func (fakeClients) ID(netip.Addr) uint64 { return 0 }
-func (fakeClients) Distinct() uint64     { return 42 }
-
 func rec(name, profile, category string, t transport.Kind) resolver.LogRecord {
 	q := new(dns.Msg)
 	q.SetQuestion(name, dns.TypeA)
-	return resolver.LogRecord{Query: q, Profile: profile, Category: category, Transport: t}
+	return resolver.LogRecord{Query: q, Profile: profile, Category: category, Transport: t,
+		Client: netip.AddrFrom4([4]byte{10, 0, byte(len(name)), 1})} // a client per name length
 }
 
 // wait lets the collector drain its queue.
@@ -43,7 +39,7 @@ func TestTopNamesAndWindows(t *testing.T) {
 	var now atomic.Int64
 	start := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	now.Store(start.UnixNano())
-	s := New(fakeClients{}, func() time.Time { return time.Unix(0, now.Load()) })
+	s := New(func() time.Time { return time.Unix(0, now.Load()) })
 	defer s.Close()
 	// 3000 distinct noise names (more than a sketch holds) and three heavy ones.
 	var sent uint64
@@ -66,7 +62,7 @@ func TestTopNamesAndWindows(t *testing.T) {
 	}
 	wait(t, s, sent)
 	rep := s.Report(2)
-	if rep.Dropped != 0 || rep.DistinctClients != 42 {
+	if rep.Dropped != 0 || rep.DistinctClients != 5 { // one client per name length: 12, 15, 16, 17, 18
 		t.Fatalf("dropped %d, distinct %d", rep.Dropped, rep.DistinctClients)
 	}
 	want := []QueryCount{{"doh2", "kids", 900}, {"dot", "kids", 100}, {"udp", "kids", 3000}}

@@ -50,7 +50,7 @@ func statsCmd(args []string, stdout, stderr io.Writer) int {
 
 // printStats writes the report as aligned tables.
 func printStats(w io.Writer, rep *querystats.Report) {
-	fmt.Fprintf(w, "since %s: about %d distinct clients today (UTC); %d records dropped\n\n",
+	fmt.Fprintf(w, "since %s: about %d distinct clients; %d records dropped\n\n",
 		rep.Since.UTC().Format(time.RFC3339), rep.DistinctClients, rep.Dropped)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "TRANSPORT\tPROFILE\tQUERIES")
