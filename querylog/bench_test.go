@@ -1,6 +1,8 @@
 package querylog
 
 import (
+	"encoding/json"
+	"fmt"
 	"net/netip"
 	"testing"
 	"time"
@@ -73,5 +75,43 @@ func BenchmarkEncode(b *testing.B) {
 				buf = tt.encode(buf[:0], &r)
 			}
 		})
+	}
+}
+
+// TestEncodeMatchesMessages checks the wire readers and the JSON writer
+// against miekg/dns and encoding/json on real messages.
+func TestEncodeMatchesMessages(t *testing.T) {
+	q := new(dns.Msg)
+	q.SetQuestion("Odd\\\"name.example.", dns.TypeAAAA)
+	q.SetEdns0(1232, false)
+	a := new(dns.Msg)
+	a.SetRcode(q, dns.RcodeNameError)
+	a.Ns = []dns.RR{&dns.SOA{Hdr: dns.RR_Header{Name: "example.", Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: 60}, Ns: "ns.example.", Mbox: "h.example."}}
+	a.SetEdns0(1232, false)
+	a.IsEdns0().Option = []dns.EDNS0{&dns.EDNS0_EDE{InfoCode: 15, ExtraText: "blocked: malware"}}
+	for _, compress := range []bool{false, true} {
+		a.Compress = compress
+
+		aw, _ := a.Pack()
+		rec := resolver.LogRecord{Received: time.Unix(1700000000, 5), Latency: 1500 * time.Microsecond,
+			Client: netip.MustParseAddr("192.0.2.1"), Transport: transport.DoT, Profile: "kids", Outcome: resolver.OutcomeLocal,
+			Category: "malware", Query: q, Response: a}
+		r := record{time: rec.Received, latency: rec.Latency, transport: rec.Transport, profile: rec.Profile,
+			outcome: rec.Outcome, category: rec.Category}
+		if !pack(&r, &rec) {
+			t.Fatal("pack failed")
+		}
+		r.client = netip.MustParseAddr("100::7")
+		line := appendJSON(nil, &r)
+		var got map[string]any
+		if err := json.Unmarshal(line, &got); err != nil {
+			t.Fatalf("%s: %v", line, err)
+		}
+		want := map[string]any{"time": "2023-11-14T22:13:20.000000005Z", "client": "100::7", "profile": "kids", "transport": "dot",
+			"qname": "Odd\\\"name.example.", "qtype": "AAAA", "rcode": "NXDOMAIN", "outcome": "local", "blocked": "malware",
+			"ede": 15.0, "latency_us": 1500.0, "size": float64(len(aw))}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("compress %v: %s\n got %v\nwant %v", compress, line, got, want)
+		}
 	}
 }

@@ -2,7 +2,6 @@ package querylog
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"slices"
 
 	"github.com/miekg/dns"
@@ -33,7 +32,8 @@ var dnstapVersion = []byte("dnsward")
 // category, EDE, latency and answer size. The query address is the
 // client as the Mode writes it, or absent.
 func appendDnstap(buf []byte, r *record) []byte {
-	extra, _ := json.Marshal(describe(r, false))
+	f := describe(r, false)
+	extra := f.appendJSON(nil)
 	m := &dnstap.Message{
 		Type:           dnstap.Message_CLIENT_QUERY.Enum(),
 		SocketProtocol: socketProtocols[r.transport].Enum(),
@@ -72,6 +72,10 @@ func appendFrame(buf []byte, d *dnstap.Dnstap) []byte {
 // withoutECS returns the packed query q without EDNS Client Subnet options,
 // which carry (part of) an address: the client's own, or one it chose.
 func withoutECS(q []byte) []byte {
+	ecs := false
+	if _, ok := options(q, func(code uint16, _ []byte) { ecs = ecs || code == dns.EDNS0SUBNET }); ok && !ecs {
+		return q
+	}
 	var m dns.Msg
 	if m.Unpack(q) != nil {
 		return nil // not written: a message that does not parse may hide anything

@@ -1,12 +1,10 @@
 package querylog
 
 import (
-	"encoding/json"
+	"strconv"
 	"time"
 
 	"github.com/miekg/dns"
-
-	"github.com/dnsward/dnsward/resolver"
 )
 
 // fields are what every record says, as the JSON sink writes a line and
@@ -34,18 +32,13 @@ func describe(r *record, full bool) fields {
 		Profile: r.profile, Transport: r.transport.String(), Outcome: r.outcome.String(), Blocked: r.category,
 		LatencyUS: r.latency.Microseconds(), Size: len(r.answer()),
 	}
-	var a dns.Msg
-	if len(r.answer()) > 0 && a.Unpack(r.answer()) == nil {
-		if opt := a.IsEdns0(); opt != nil {
-			for _, o := range opt.Option {
-				if e, ok := o.(*dns.EDNS0_EDE); ok {
-					f.EDE = &e.InfoCode
-					break
-				}
-			}
+	if len(r.answer()) > 0 {
+		rcode, ede, ok := answerFacts(r.answer())
+		if ok {
+			f.EDE = &ede
 		}
-		if full {
-			f.Rcode = dns.RcodeToString[a.Rcode]
+		if full && rcode >= 0 {
+			f.Rcode = dns.RcodeToString[rcode]
 		}
 	}
 	if !full {
@@ -55,18 +48,67 @@ func describe(r *record, full bool) fields {
 	if r.client.IsValid() {
 		f.Client = r.client.String()
 	}
-	var q dns.Msg
-	if q.Unpack(r.query()) == nil && len(q.Question) == 1 {
-		f.Name, f.Type = q.Question[0].Name, dns.Type(q.Question[0].Qtype).String()
-	}
-	if r.outcome == resolver.OutcomeLimited {
-		f.Size = 0
+	if name, qtype, ok := question(r.query()); ok {
+		f.Name, f.Type = name, dns.Type(qtype).String()
 	}
 	return f
 }
 
 // appendJSON appends r as one JSON line.
 func appendJSON(buf []byte, r *record) []byte {
-	b, _ := json.Marshal(describe(r, true)) // cannot fail: strings and numbers
-	return append(append(buf, b...), '\n')
+	f := describe(r, true)
+	return append(f.appendJSON(buf), '\n')
+}
+
+// appendJSON appends f as a JSON object, fields in the order of the struct
+// (what encoding/json would write, without its reflection).
+func (f *fields) appendJSON(b []byte) []byte {
+	b = append(b, '{')
+	str := func(key, v string, omitEmpty bool) {
+		if v == "" && omitEmpty {
+			return
+		}
+		if len(b) > 1 {
+			b = append(b, ',')
+		}
+		b = appendString(append(appendString(b, key), ':'), v)
+	}
+	num := func(key string, v int64) {
+		if len(b) > 1 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(append(appendString(b, key), ':'), v, 10)
+	}
+	str("time", f.Time, true)
+	str("client", f.Client, true)
+	str("profile", f.Profile, false)
+	str("transport", f.Transport, false)
+	str("qname", f.Name, true)
+	str("qtype", f.Type, true)
+	str("rcode", f.Rcode, true)
+	str("outcome", f.Outcome, false)
+	str("blocked", f.Blocked, true)
+	if f.EDE != nil {
+		num("ede", int64(*f.EDE))
+	}
+	num("latency_us", f.LatencyUS)
+	num("size", int64(f.Size))
+	return append(b, '}')
+}
+
+// appendString appends s as a JSON string.
+func appendString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c < 0x20 || c >= 0x7f:
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
+		default:
+			b = append(b, c)
+		}
+	}
+	return append(b, '"')
 }
