@@ -102,7 +102,7 @@ func TestEncodeMatchesMessages(t *testing.T) {
 			t.Fatal("pack failed")
 		}
 		r.client = netip.MustParseAddr("100::7")
-		line := appendJSON(nil, &r)
+		line := appendJSON([]byte("{}\n"), &r)[3:] // after another line
 		var got map[string]any
 		if err := json.Unmarshal(line, &got); err != nil {
 			t.Fatalf("%s: %v", line, err)

@@ -63,18 +63,19 @@ func appendJSON(buf []byte, r *record) []byte {
 // appendJSON appends f as a JSON object, fields in the order of the struct
 // (what encoding/json would write, without its reflection).
 func (f *fields) appendJSON(b []byte) []byte {
+	start := len(b)
 	b = append(b, '{')
 	str := func(key, v string, omitEmpty bool) {
 		if v == "" && omitEmpty {
 			return
 		}
-		if len(b) > 1 {
+		if len(b) > start+1 {
 			b = append(b, ',')
 		}
 		b = appendString(append(appendString(b, key), ':'), v)
 	}
 	num := func(key string, v int64) {
-		if len(b) > 1 {
+		if len(b) > start+1 {
 			b = append(b, ',')
 		}
 		b = strconv.AppendInt(append(appendString(b, key), ':'), v, 10)
