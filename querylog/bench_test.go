@@ -15,7 +15,7 @@ import (
 )
 
 // benchRecords returns a resolved and a replayed log record of a cache hit.
-func benchRecords(b *testing.B) (resolved, replayed resolver.LogRecord) {
+func benchRecords(b testing.TB) (resolved, replayed resolver.LogRecord) {
 	q := new(dns.Msg)
 	q.SetQuestion("n1.bench.example.", dns.TypeA)
 	q.SetEdns0(1232, false)
