@@ -34,5 +34,11 @@ func check(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "  upstream              %s\n", u)
 	}
 	fmt.Fprintf(stdout, "  cache                 %d entries, serve-stale %s\n", cfg.Cache.Size, time.Duration(cfg.Cache.ServeStale))
+	fmt.Fprintf(stdout, "  clients written as    %s\n", cfg.ClientMode())
+	if cfg.QueryLog != nil {
+		for _, s := range cfg.QueryLogConfig(nil).Sinks {
+			fmt.Fprintf(stdout, "  query log             %s\n", s.Name())
+		}
+	}
 	return 0
 }
