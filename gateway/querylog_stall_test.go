@@ -129,3 +129,33 @@ func TestQueryLogFullDisk(t *testing.T) {
 		t.Fatalf("a query took %v with the disk full", slowest)
 	}
 }
+
+// TestQueryLogReconnects: a dnstap sink whose collector is not there yet
+// drops and counts records, and once golang-dnstap's reader listens, it
+// connects (with backoff) and the reader gets the queries sent after.
+func TestQueryLogReconnects(t *testing.T) {
+	bin := dnstest.NeedBinary(t, "dnstap", "go install github.com/dnstap/golang-dnstap/dnstap@v0.4.0")
+	dir := t.TempDir()
+	sock, out := filepath.Join(dir, "tap.sock"), filepath.Join(dir, "tap.fstrm")
+	g, addr := stallGateway(t, "dnstap: unix://"+sock)
+	hammer(t, addr, "www.example.", 50)
+	if dropped := metricstest.Value(t, g.registry, "dnsward_querylog_dropped_total", "sink", "dnstap:unix://"+sock); dropped != 50 {
+		t.Fatalf("%v records dropped without a collector, want all 50", dropped)
+	}
+	reader := exec.Command(bin, "-u", sock, "-w", out)
+	if err := reader.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { reader.Process.Kill(); reader.Wait() }()
+	// The sink retries at most every 10 s; keep querying until the reader has frames.
+	for deadline := time.Now().Add(15 * time.Second); ; {
+		hammer(t, addr, "www.example.", 10)
+		time.Sleep(100 * time.Millisecond)
+		if st, err := os.Stat(out); err == nil && st.Size() > 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the dnstap reader got nothing 15 s after it started listening")
+		}
+	}
+}
