@@ -2,10 +2,14 @@ package querylog
 
 import (
 	"bufio"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
+
+	dnstap "github.com/dnstap/golang-dnstap"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/dnsward/dnsward/pseudonym"
 )
@@ -93,5 +97,59 @@ func TestRotation(t *testing.T) {
 		if n := lines(t, f); n == 0 {
 			t.Errorf("%s is empty", f)
 		}
+	}
+}
+
+// TestDnstapFileRotation: every file a dnstap file sink rotates is a whole
+// Frame Streams stream (START, frames, STOP) that golang-dnstap reads.
+func TestDnstapFileRotation(t *testing.T) {
+	_, replayed := benchRecords(t)
+	file := filepath.Join(t.TempDir(), "tap.fstrm")
+	l, err := New(Config{Masker: NewMasker(None, nil),
+		Sinks: []SinkConfig{{Dnstap: "file://" + file, Queue: 64, Rotation: Rotation{MaxSize: 3000}}}}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const sent = 100
+	for range sent / 10 {
+		for range 10 {
+			l.Log(replayed)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	l.Close()
+	files, _ := filepath.Glob(file + "*")
+	if len(files) < 3 {
+		t.Fatalf("files %v: want the stream rotated at 3000 bytes", files)
+	}
+	frames := 0
+	for _, f := range files {
+		fh, err := os.Open(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := dnstap.NewReader(fh, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		buf := make([]byte, 65536)
+		for {
+			n, err := r.ReadFrame(buf)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("%s: frame %d: %v", f, frames, err)
+			}
+			var d dnstap.Dnstap
+			if err := proto.Unmarshal(buf[:n], &d); err != nil || d.Message == nil {
+				t.Fatalf("%s: frame %d: %v", f, frames, err)
+			}
+			frames++
+		}
+		fh.Close()
+	}
+	if frames != 2*sent {
+		t.Fatalf("%d frames in %d files, want %d (a query and a response for each record)", frames, len(files), 2*sent)
 	}
 }
