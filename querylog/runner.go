@@ -2,6 +2,7 @@ package querylog
 
 import (
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,8 +19,13 @@ type sink interface {
 	close()
 }
 
-// flushBatch is how many records a sink buffers at most before it flushes.
-const flushBatch = 256
+// The writer wakes every drainEvery (or when its queue is half full) and
+// writes what was queued in one go: one wake-up and one write for many
+// records, rather than one per query.
+const (
+	drainEvery = 10 * time.Millisecond
+	flushBatch = 256 // records buffered at most between two writes
+)
 
 // warnEvery bounds how often a sink warns that it drops records.
 const warnEvery = 10 * time.Second
@@ -28,15 +34,16 @@ const warnEvery = 10 * time.Second
 type runner struct {
 	name    string
 	queue   chan record
+	kick    chan struct{} // wakes the writer early
 	done    chan struct{} // closed to stop the writer
 	stopped chan struct{} // closed when the writer returned
 	dropped prometheus.Counter
+	full    atomic.Uint64 // records the query path dropped, not yet warned about
 	log     *slog.Logger
 
 	batch    int // records written since the last flush (writer goroutine only)
-	unwarned int // drops not warned about yet (writer goroutine only)
+	unwarned int // drops by the writer not warned about yet
 	warned   time.Time
-	full     chan struct{} // the query path's drops, told to the writer for the warning
 }
 
 func startRunner(cfg SinkConfig, s sink, dropped prometheus.Counter, log *slog.Logger) *runner {
@@ -45,8 +52,8 @@ func startRunner(cfg SinkConfig, s sink, dropped prometheus.Counter, log *slog.L
 		n = 4096
 	}
 	r := &runner{
-		name: cfg.Name(), queue: make(chan record, n), done: make(chan struct{}), stopped: make(chan struct{}),
-		dropped: dropped, log: log, full: make(chan struct{}, 1),
+		name: cfg.Name(), queue: make(chan record, n), kick: make(chan struct{}, 1), done: make(chan struct{}),
+		stopped: make(chan struct{}), dropped: dropped, log: log,
 	}
 	go r.run(s)
 	return r
@@ -56,46 +63,51 @@ func startRunner(cfg SinkConfig, s sink, dropped prometheus.Counter, log *slog.L
 func (r *runner) offer(rec *record) {
 	select {
 	case r.queue <- *rec:
+		if len(r.queue) < cap(r.queue)/2 {
+			return
+		}
 	default:
 		r.dropped.Inc()
-		select {
-		case r.full <- struct{}{}: // the writer warns
-		default:
-		}
+		r.full.Add(1)
+	}
+	select {
+	case r.kick <- struct{}{}:
+	default:
 	}
 }
 
 func (r *runner) run(s sink) {
 	defer close(r.stopped)
 	defer s.close()
+	tick := time.NewTicker(drainEvery)
+	defer tick.Stop()
 	for {
 		select {
-		case rec := <-r.queue:
-			r.write(s, &rec)
-		case <-r.full:
-			r.drop(0, "queue full")
+		case <-tick.C:
+		case <-r.kick:
 		case <-r.done:
-			for {
-				select {
-				case rec := <-r.queue:
-					r.write(s, &rec)
-				default:
-					r.flush(s)
-					return
-				}
-			}
+			r.drain(s)
+			return
+		}
+		r.drain(s)
+		if n := r.full.Swap(0); n > 0 {
+			r.warn(int(n), "queue full")
 		}
 	}
 }
 
-// write writes rec, and flushes once the queue is empty or a batch is full.
-func (r *runner) write(s sink, rec *record) {
-	if err := s.write(rec); err != nil {
-		r.drop(1, err.Error())
+// drain writes the records queued now, and flushes them.
+func (r *runner) drain(s sink) {
+	for n := len(r.queue); n > 0; n-- {
+		rec := <-r.queue
+		if err := s.write(&rec); err != nil {
+			r.drop(1, err.Error())
+		}
+		if r.batch++; r.batch >= flushBatch {
+			r.flush(s)
+		}
 	}
-	if r.batch++; len(r.queue) == 0 || r.batch >= flushBatch {
-		r.flush(s)
-	}
+	r.flush(s)
 }
 
 func (r *runner) flush(s sink) {
@@ -105,16 +117,21 @@ func (r *runner) flush(s sink) {
 	}
 }
 
-// drop counts n records lost by the writer and warns, at most every
-// warnEvery, of every drop since the last warning.
+// drop counts n records lost by the writer and warns.
 func (r *runner) drop(n int, why string) {
 	r.dropped.Add(float64(n))
+	r.warn(n, why)
+}
+
+// warn logs, at most every warnEvery, how many records were dropped since
+// the last warning.
+func (r *runner) warn(n int, why string) {
 	r.unwarned += n
 	if time.Since(r.warned) < warnEvery {
 		return
 	}
 	r.warned = time.Now()
-	r.log.Warn("querylog: dropping records", "sink", r.name, "reason", why, "dropped_by_writer", r.unwarned)
+	r.log.Warn("querylog: dropping records", "sink", r.name, "reason", why, "dropped", r.unwarned)
 	r.unwarned = 0
 }
 

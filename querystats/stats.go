@@ -32,6 +32,7 @@ const sketchSize = 1024
 // Stats collects the statistics; it implements resolver.QueryLog.
 type Stats struct {
 	queue   chan item
+	kick    chan struct{}
 	done    chan struct{}
 	stopped chan struct{}
 	seed    maphash.Seed // random, in memory only: the sketches' hash of a client
@@ -67,7 +68,7 @@ func New(now func() time.Time) *Stats {
 	if now == nil {
 		now = time.Now
 	}
-	s := &Stats{queue: make(chan item, 4096), done: make(chan struct{}), stopped: make(chan struct{}),
+	s := &Stats{queue: make(chan item, 4096), kick: make(chan struct{}, 1), done: make(chan struct{}), stopped: make(chan struct{}),
 		seed: maphash.MakeSeed(), now: now, cur: newWindow(now())}
 	go s.run()
 	return s
@@ -85,21 +86,38 @@ func (s *Stats) Log(rec resolver.LogRecord) {
 	}
 	select {
 	case s.queue <- it:
+		if len(s.queue) < cap(s.queue)/2 {
+			return
+		}
 	default:
 		s.mu.Lock()
 		s.dropped++
 		s.mu.Unlock()
 	}
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
 }
+
+// drainEvery is how often the collector wakes (or sooner when its queue is
+// half full) to count what was queued: one wake-up for many queries.
+const drainEvery = 10 * time.Millisecond
 
 func (s *Stats) run() {
 	defer close(s.stopped)
+	tick := time.NewTicker(drainEvery)
+	defer tick.Stop()
 	for {
 		select {
-		case it := <-s.queue:
-			s.add(&it)
+		case <-tick.C:
+		case <-s.kick:
 		case <-s.done:
 			return
+		}
+		for n := len(s.queue); n > 0; n-- {
+			it := <-s.queue
+			s.add(&it)
 		}
 	}
 }
