@@ -25,17 +25,16 @@ type clientWriter struct {
 func (c *clientWriter) get() *querylog.Masker { return c.cur.Load() }
 
 // newQueryLog sets up the client masker and, with query_log, the
-// statistics of `dnsward stats` and, with sinks, the query log.
+// statistics of `dnsward stats` (unless query_log.stats is false) and,
+// with sinks, the query log.
 func (g *Gateway) newQueryLog() error {
 	g.clients.ids = pseudonym.New(g.cfg.PseudonymK(), nil)
 	g.setClientMode(g.cfg)
-	q := g.cfg.QueryLog
-	if q == nil {
-		return nil
+	if g.cfg.StatsOn() {
+		g.stats = querystats.New(nil)
+		g.closers = append(g.closers, g.stats)
 	}
-	g.stats = querystats.New(nil)
-	g.closers = append(g.closers, g.stats)
-	if len(q.Sinks) == 0 {
+	if q := g.cfg.QueryLog; q == nil || len(q.Sinks) == 0 {
 		return nil
 	}
 	l, err := querylog.New(g.cfg.QueryLogConfig(g.clients.get()), g.log, g.registry)
@@ -62,8 +61,8 @@ func (g *Gateway) setClientMode(cfg *config.Config) {
 // without it.
 func (g *Gateway) reloadQueryLog(next *config.Config) error {
 	on := next.QueryLog != nil && len(next.QueryLog.Sinks) > 0
-	if on != (g.qlog != nil) || (next.QueryLog != nil) != (g.stats != nil) {
-		return errors.New("gateway: query_log or its sinks added or removed: that takes effect on restart")
+	if on != (g.qlog != nil) || next.StatsOn() != (g.stats != nil) {
+		return errors.New("gateway: query_log sinks or stats added or removed: that takes effect on restart")
 	}
 	g.clients.ids.SetK(next.PseudonymK())
 	g.setClientMode(next)
@@ -77,15 +76,17 @@ func (g *Gateway) reloadQueryLog(next *config.Config) error {
 }
 
 // queryLog is what the resolver chain tells of every answer: the
-// statistics and the query log, either, or nil without query_log.
+// statistics and the query log, either, or nil.
 func (g *Gateway) queryLog() resolver.QueryLog {
 	switch {
-	case g.stats == nil:
-		return nil
-	case g.qlog == nil:
+	case g.stats != nil && g.qlog != nil:
+		return bothLogs{g.stats, g.qlog}
+	case g.stats != nil:
 		return g.stats
+	case g.qlog != nil:
+		return g.qlog
 	}
-	return bothLogs{g.stats, g.qlog}
+	return nil
 }
 
 // bothLogs tells two query logs.
@@ -101,7 +102,7 @@ func (b bothLogs) Log(rec resolver.LogRecord) {
 func (g *Gateway) debugStats() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if g.stats == nil {
-			http.Error(w, "query_log is not configured", http.StatusNotFound)
+			http.Error(w, "query_log is not configured (or query_log.stats is false)", http.StatusNotFound)
 			return
 		}
 		top, ok := topParam(w, r)

@@ -16,6 +16,7 @@ type QueryLog struct {
 	K           int            `yaml:"k"`            // clients per pseudonym bucket, at least; default 8
 	OnlyBlocked bool           `yaml:"only_blocked"` // log only answers a policy changed
 	Sample      *float64       `yaml:"sample"`       // share of queries logged, in (0, 1]; default 1
+	Stats       *bool          `yaml:"stats"`        // keep the statistics of dnsward stats; default true
 	Sinks       []QueryLogSink `yaml:"sinks"`
 }
 
@@ -45,6 +46,12 @@ func (c *Config) ClientMode() querylog.Mode {
 	}
 	m, _ := querylog.ParseMode(c.QueryLog.Client) // validated
 	return m
+}
+
+// StatsOn reports whether the statistics of `dnsward stats` are kept: with
+// a query_log section, unless query_log.stats is false.
+func (c *Config) StatsOn() bool {
+	return c.QueryLog != nil && (c.QueryLog.Stats == nil || *c.QueryLog.Stats)
 }
 
 // PseudonymK is query_log.k, or its default.
