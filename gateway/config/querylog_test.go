@@ -45,8 +45,8 @@ func TestQueryLogDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.ClientMode() != querylog.Pseudonym || cfg.PseudonymK() != 8 {
-		t.Fatalf("mode %q k %d, want pseudonym and 8", cfg.ClientMode(), cfg.PseudonymK())
+	if cfg.ClientMode() != querylog.Pseudonym || cfg.PseudonymK() != 8 || !cfg.StatsOn() {
+		t.Fatalf("mode %q k %d stats %v, want pseudonym, 8 and stats on", cfg.ClientMode(), cfg.PseudonymK(), cfg.StatsOn())
 	}
 	qc := cfg.QueryLogConfig(nil)
 	s := qc.Sinks[0]
