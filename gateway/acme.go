@@ -18,6 +18,7 @@ import (
 
 	"github.com/dnsward/dnsward/certs"
 	"github.com/dnsward/dnsward/gateway/config"
+	"github.com/dnsward/dnsward/internal/frontend"
 )
 
 // defaultACMEHTTPPort is where ACME CAs send HTTP-01 validations (RFC 8555
@@ -67,7 +68,7 @@ func (g *Gateway) newACMEHTTP() (*acmeHTTP, error) {
 		WriteTimeout:      10 * time.Second,
 		IdleTimeout:       30 * time.Second,
 		MaxHeaderBytes:    8 << 10,
-		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelDebug),
+		ErrorLog:          frontend.ErrorLog(a.log, slog.LevelDebug, "acme http-01: "),
 	}
 	return a, nil
 }

@@ -20,6 +20,8 @@ import (
 	"github.com/dnsward/dnsward/dot"
 	"github.com/dnsward/dnsward/gateway/config"
 	"github.com/dnsward/dnsward/plain"
+	"github.com/dnsward/dnsward/querylog"
+	"github.com/dnsward/dnsward/querystats"
 	"github.com/dnsward/dnsward/ratelimit"
 	"github.com/dnsward/dnsward/resolver"
 	"github.com/dnsward/dnsward/resolver/filter"
@@ -43,6 +45,9 @@ type Gateway struct {
 	conns    *ratelimit.Conns   // connection admission, every transport
 	pressure *pressureLog       // the summary of refusals under attack
 	xdp      *xdp.Filter        // nil unless attached
+	clients  clientWriter       // how every output writes a client (query_log.client)
+	qlog     *querylog.Log      // nil without query_log sinks
+	stats    *querystats.Stats  // nil without query_log
 
 	plain   *plain.Server
 	doh     *doh.Server
@@ -86,6 +91,10 @@ func New(cfg *config.Config, log *slog.Logger) (_ *Gateway, err error) {
 	if g.limiter != nil {
 		rc.Admission = g.limiter
 	}
+	if err = g.newQueryLog(); err != nil {
+		return nil, err
+	}
+	rc.QueryLog = g.queryLog()
 	if g.handler, err = resolver.New(rc); err != nil {
 		return nil, err
 	}
@@ -113,9 +122,9 @@ func New(cfg *config.Config, log *slog.Logger) (_ *Gateway, err error) {
 	if cfg.Listen.Metrics != "" {
 		var limits *limitsSource
 		if g.limiter != nil {
-			limits = &limitsSource{limiter: g.limiter, xdp: g.xdp, gatherer: g.registry}
+			limits = &limitsSource{limiter: g.limiter, xdp: g.xdp, gatherer: g.registry, clients: &g.clients}
 		}
-		g.metrics = newMetricsServer(cfg.Listen.Metrics, g.registry, limits)
+		g.metrics = newMetricsServer(cfg.Listen.Metrics, g.registry, limits, g.debugStats(), log)
 	}
 	return g, nil
 }
@@ -202,6 +211,7 @@ func (g *Gateway) Reload(next *config.Config) error {
 	if next == nil {
 		return errors.Join(errs...)
 	}
+	errs = append(errs, g.reloadQueryLog(next))
 	errs = append(errs, g.conns.Update(next.ConnLimits()))
 	limits, on := next.QueryLimits()
 	if on != (g.limiter != nil) {

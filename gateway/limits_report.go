@@ -69,11 +69,14 @@ type DecisionCount struct {
 
 // LimitedPrefix is a client prefix that went over its limit.
 type LimitedPrefix struct {
-	Prefix netip.Prefix `json:"prefix"`
-	Excess uint64       `json:"excess"` // queries over the limit while the prefix was tracked
+	// Prefix is written as query_log.client says: a pseudonym by default,
+	// the /24 or /56 prefix with truncate, "" with none, the prefix with raw.
+	Prefix string `json:"prefix"`
+	Excess uint64 `json:"excess"` // queries over the limit while the prefix was tracked
 }
 
-// DefaultTop and MaxTop bound the ?top= parameter of /debug/limits.
+// DefaultTop and MaxTop bound the ?top= parameter of /debug/limits and
+// /debug/stats.
 const (
 	DefaultTop = 10
 	MaxTop     = 1000
@@ -84,18 +87,29 @@ type limitsSource struct {
 	limiter  *ratelimit.Limiter
 	xdp      *xdp.Filter // nil unless attached
 	gatherer prometheus.Gatherer
+	clients  *clientWriter
+}
+
+// topParam reads the ?top= parameter of /debug/limits and /debug/stats,
+// answering 400 when it is bad.
+func topParam(w http.ResponseWriter, r *http.Request) (int, bool) {
+	v := r.URL.Query().Get("top")
+	if v == "" {
+		return DefaultTop, true
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 || n > MaxTop {
+		http.Error(w, "top: expected an integer in 0.."+strconv.Itoa(MaxTop), http.StatusBadRequest)
+		return 0, false
+	}
+	return n, true
 }
 
 // ServeHTTP answers GET /debug/limits[?top=N].
 func (s *limitsSource) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	top := DefaultTop
-	if v := r.URL.Query().Get("top"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 || n > MaxTop {
-			http.Error(w, "top: expected an integer in 0.."+strconv.Itoa(MaxTop), http.StatusBadRequest)
-			return
-		}
-		top = n
+	top, ok := topParam(w, r)
+	if !ok {
+		return
 	}
 	rep, err := s.report(top)
 	if err != nil {
@@ -115,7 +129,7 @@ func (s *limitsSource) report(n int) (*LimitsReport, error) {
 	rep := &LimitsReport{
 		Limits: ReportLimits{QPS: l.QPS, Burst: l.Burst, Slip: l.Slip, IPv4Prefix: l.IPv4Prefix,
 			IPv6Prefix: l.IPv6Prefix, MaxConns: l.MaxConns, Allow: l.Allow, Deny: l.Deny},
-		Userspace: UserspaceReport{UDP: s.xdp == nil, TopLimited: limitedPrefixes(s.limiter.TopLimited(n)),
+		Userspace: UserspaceReport{UDP: s.xdp == nil, TopLimited: s.limitedPrefixes(s.limiter.TopLimited(n)),
 			ConnectionsRejected: map[string]uint64{}},
 	}
 	mfs, err := s.gatherer.Gather()
@@ -158,14 +172,16 @@ func (s *limitsSource) report(n int) (*LimitsReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	rep.XDP.TopLimited = limitedPrefixes(top)
+	rep.XDP.TopLimited = s.limitedPrefixes(top)
 	return rep, nil
 }
 
-func limitedPrefixes(ls []ratelimit.Limited) []LimitedPrefix {
+// limitedPrefixes writes ls with the prefixes as query_log.client says.
+func (s *limitsSource) limitedPrefixes(ls []ratelimit.Limited) []LimitedPrefix {
 	out := make([]LimitedPrefix, len(ls))
+	m := s.clients.get()
 	for i, l := range ls {
-		out[i] = LimitedPrefix{Prefix: l.Prefix, Excess: l.Excess}
+		out[i] = LimitedPrefix{Prefix: m.Prefix(l.Prefix), Excess: l.Excess}
 	}
 	return out
 }

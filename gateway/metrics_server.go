@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"sync/atomic"
@@ -11,6 +12,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/dnsward/dnsward/internal/frontend"
 )
 
 // metricsServer serves /metrics, /healthz (the process runs), /readyz (the
@@ -24,11 +27,12 @@ type metricsServer struct {
 
 // newMetricsServer serves reg's metrics and, when limits is non-nil, the
 // rate-limit report on /debug/limits.
-func newMetricsServer(addr string, reg *prometheus.Registry, limits *limitsSource) *metricsServer {
+func newMetricsServer(addr string, reg *prometheus.Registry, limits *limitsSource, stats http.Handler, log *slog.Logger) *metricsServer {
 	m := &metricsServer{bind: addr}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.Handle("GET /debug/limits", debugLimits(limits))
+	mux.Handle("GET /debug/stats", stats)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if !m.ready.Load() {
@@ -37,7 +41,8 @@ func newMetricsServer(addr string, reg *prometheus.Registry, limits *limitsSourc
 		}
 		fmt.Fprintln(w, "ready")
 	})
-	m.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute}
+	m.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute,
+		ErrorLog: frontend.ErrorLog(log, slog.LevelDebug, "metrics: ")}
 	return m
 }
 

@@ -15,6 +15,7 @@ type Config struct {
 	UpstreamTimeout time.Duration // bound on one upstream resolution; 0: 5s
 	Cache           *CacheConfig  // nil: no cache (and no replay)
 	Admission       Admitter      // rate limiter; nil: every query is admitted
+	QueryLog        QueryLog      // told of every answer; nil: no query log
 	Local           LocalConfig
 	Metrics         *Metrics              // nil: no metrics
 	Registerer      prometheus.Registerer // for the policy step's metrics; nil: none
@@ -49,21 +50,29 @@ func (c *Chain) PolicyChanged() {
 //     only answers they built normally (not failures or stale ones), and a
 //     policy change (PolicyChanged) drops what it kept, so it never answers
 //     differently from them.
-//  2. admission: charges the client's rate-limit bucket (Config.Admission),
+//  2. query log (Config.QueryLog): told by entry of each final answer, the
+//     way the client gets it: resolved, replayed, refused by admission
+//     (ErrLimited too), FORMERR or SERVFAIL. Logging there, rather than as an
+//     inner step, is the only place that sees replayed answers (which no
+//     inner step runs for) and admission's refusals; the steps below note on
+//     the Request what the log reports (cache, stale, upstream, blocked
+//     category). Plain UDP queries refused at the socket or in XDP never
+//     reach the chain and are not logged.
+//  3. admission: charges the client's rate-limit bucket (Config.Admission),
 //     once per query: replay asks it before answering, so a replayed answer
 //     costs the client what a resolved one does. Below entry so that refused
 //     queries are counted and answered like any other (REFUSED with EDE 18,
 //     or ErrLimited for DoH's 429 and DoQ's EXCESSIVE_LOAD); above everything
 //     that costs work. Plain UDP is charged at the socket (or in XDP).
-//  3. local: resolver.arpa (DDR), localhost, invalid, the Firefox canary.
+//  4. local: resolver.arpa (DDR), localhost, invalid, the Firefox canary.
 //     Before policy so that no list can block them, and never forwarded.
-//  4. policy: per-profile blocking, allow/deny and safe-search rewrites, and
+//  5. policy: per-profile blocking, allow/deny and safe-search rewrites, and
 //     CNAME uncloaking on the way back. Above the cache so the cache holds
 //     only unfiltered answers, shared by every profile.
-//  5. cache: serves hits, serve-stale and prefetch.
-//  6. coalesce: one upstream query for concurrent identical misses. Below the
+//  6. cache: serves hits, serve-stale and prefetch.
+//  7. coalesce: one upstream query for concurrent identical misses. Below the
 //     cache so hits never wait behind a miss.
-//  7. forward: strips client EDNS options (ECS) and asks the upstream group,
+//  8. forward: strips client EDNS options (ECS) and asks the upstream group,
 //     which retries truncated UDP answers over TCP and fails over.
 //     Config.Upstream may be wrapped by a transport that must know when a
 //     query leaves for the upstreams: the gateway passes the group through
@@ -99,7 +108,7 @@ func New(cfg Config) (*Chain, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &entry{metrics: cfg.Metrics, log: cfg.Logger}
+	e := &entry{metrics: cfg.Metrics, log: cfg.Logger, qlog: cfg.QueryLog}
 	if cfg.Admission != nil {
 		e.admit = &admission{next: h, admitter: cfg.Admission}
 		h = e.admit

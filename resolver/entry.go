@@ -30,6 +30,7 @@ type entry struct {
 	log     *slog.Logger
 	replay  *replay    // nil: replay off (no cache configured)
 	admit   *admission // nil: no admission step
+	qlog    QueryLog   // nil: no query log
 }
 
 func (h *entry) ServeDNS(ctx context.Context, req *Request) (*dns.Msg, error) {
@@ -49,10 +50,16 @@ func (h *entry) ServeDNS(ctx context.Context, req *Request) (*dns.Msg, error) {
 	}
 	resp, err := h.answer(ctx, req)
 	if err != nil {
+		if h.qlog != nil && errors.Is(err, ErrLimited) {
+			h.logAnswer(req, start, nil)
+		}
 		return nil, err
 	}
 	req.reuse.ticket.epoch = epoch
 	finish(q, resp)
+	if h.qlog != nil {
+		h.logAnswer(req, start, resp)
+	}
 	if h.metrics != nil {
 		h.metrics.answered(req.Transport, req.Profile.Name, resp.Rcode, time.Since(start))
 	}
@@ -177,6 +184,7 @@ func (h *entry) Replay(req *Request, q, dst []byte) ([]byte, uint32, bool) {
 	if e == nil || req.Transport == transport.UDP && len(e.ans) > UDPLimit(w.udpSize) {
 		return nil, 0, false
 	}
+	at := len(dst)
 	ans := e.answer(q, &w, dst)
 	if e.cached {
 		h.metrics.cacheHit()
@@ -185,6 +193,9 @@ func (h *entry) Replay(req *Request, q, dst []byte) ([]byte, uint32, bool) {
 		e.policy.Inc()
 	}
 	h.metrics.answered(req.Transport, req.Profile.Name, e.rcode, time.Since(start))
+	if h.qlog != nil {
+		h.qlog.Log(e.logRecord(req, start, q, ans[at:]))
+	}
 	return ans, e.maxAge, true
 }
 

@@ -135,6 +135,7 @@ func blockedSOA(name string, ttl uint32) *dns.SOA {
 func (s *policyStep) flag(req *Request, m *dns.Msg, v Verdict) {
 	AddEDE(req.Msg, m, v.EDE, edeText(v))
 	req.countPolicy(s.blocked.WithLabelValues(req.Profile.Name, v.Category))
+	req.category = v.Category
 }
 
 // rewrite answers a CNAME from the query name to target and resolves
@@ -152,6 +153,7 @@ func (s *policyStep) rewrite(ctx context.Context, req *Request, target string, v
 	}
 	// For replay: the answer is made of the target's.
 	req.reuse.cached, req.reuse.uncacheable, req.reuse.stale = subReq.reuse.cached, subReq.reuse.uncacheable, subReq.reuse.stale
+	req.upstream = subReq.upstream
 	m := NewReply(req.Msg, resp.Rcode)
 	cname := &dns.CNAME{Hdr: dns.RR_Header{Name: q.Name, Rrtype: dns.TypeCNAME, Class: dns.ClassINET, Ttl: rewriteTTL}, Target: target}
 	m.Answer = append([]dns.RR{cname}, resp.Answer...)

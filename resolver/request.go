@@ -31,7 +31,9 @@ type Request struct {
 	// (zero: when the chain is called). Durations count from there.
 	Received time.Time
 
-	reuse reuseNotes // set by the chain while it answers (reuse.go)
+	reuse    reuseNotes // set by the chain while it answers (reuse.go)
+	upstream bool       // the answer was resolved upstream for this request (query log)
+	category string     // the list category that blocked the answer (query log)
 }
 
 // start is when answering req began: Received, else now.

@@ -46,6 +46,7 @@ func (c *Coalescer) ServeDNS(ctx context.Context, req *Request) (*dns.Msg, error
 		if f.err != nil {
 			return nil, f.err
 		}
+		req.upstream = true
 		resp := f.resp.Copy()
 		resp.Id = req.Msg.Id
 		resp.Question = req.Msg.Question
@@ -59,6 +60,7 @@ func (c *Coalescer) ServeDNS(ctx context.Context, req *Request) (*dns.Msg, error
 	if f.err != nil {
 		return nil, f.err
 	}
+	req.upstream = true
 	return f.resp.Copy(), nil
 }
 

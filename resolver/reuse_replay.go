@@ -70,6 +70,7 @@ type replayEntry struct {
 	rcode   int
 	cached  bool               // the answer came from the cache: replays count as cache hits
 	policy  prometheus.Counter // the policy metric the answer counted in, if any
+	blocked string             // the list category that blocked it (query log)
 	epoch   uint64
 	expires int64 // on replay's clock
 }
@@ -133,6 +134,7 @@ func (r *replay) keep(w *wireQuery, req *Request, ans []byte) {
 	}
 	e := &replayEntry{
 		ans: append([]byte(nil), ans...), maxAge: f.maxAge, rcode: f.rcode, cached: req.reuse.cached, policy: req.reuse.policy,
+		blocked: req.category,
 		epoch: req.reuse.ticket.epoch, expires: r.now() + int64(life),
 	}
 	key := w.key[:w.keyLen]

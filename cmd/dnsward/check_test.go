@@ -95,6 +95,7 @@ const fullSummary = `c.yaml: OK
   doq                 0-RTT on; Retry never
   data_dir            data
   log                 level debug, format json, pressure summary every 10s at most
+  query_log           off; clients written as pseudonym in /debug/limits and xdp stats
 `
 
 // TestCheckSummary: check prints every setting it validated (it printed

@@ -21,6 +21,7 @@ commands:
   check --print-default              print the embedded configuration as a file to start from
   query NAME [TYPE] @URL [flags]     send one query (udp://, tcp://, tls://, https://, h3://, quic://)
   xdp stats [--metrics ADDR]         print XDP and rate-limit counters and the top limited prefixes
+  stats [--metrics ADDR]             print the last 12-24 h: top queried/blocked names, queries, distinct clients
   bench -s URL -d FILE [flags]       load-test a server over any transport (dnsward bench -h)
   version                            print the version
 `
@@ -43,6 +44,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return query(args[1:], stdout, stderr)
 	case "xdp":
 		return xdpCmd(args[1:], stdout, stderr)
+	case "stats":
+		return statsCmd(args[1:], stdout, stderr)
 	case "bench":
 		return loadgen.Main(args[1:], stdout, stderr)
 	case "version", "--version", "-v":

@@ -35,6 +35,14 @@ func summary(w io.Writer, cfg *config.Config) error {
 	limitRows(r, cfg)
 	r.add("data_dir", "%s", cfg.DataDir)
 	r.add("log", "level %s, format %s, pressure summary every %s at most", cfg.Log.Level, cfg.Log.Format, cfg.Log.PressureInterval.Std())
+	if cfg.QueryLog == nil {
+		r.add("query_log", "off; clients written as %s in /debug/limits and xdp stats", cfg.ClientMode())
+	} else {
+		r.add("query_log", "clients written as %s", cfg.ClientMode())
+		for _, sink := range cfg.QueryLogConfig(nil).Sinks {
+			r.add("query_log.sinks", "%s", sink.Name())
+		}
+	}
 	return tw.Flush()
 }
 

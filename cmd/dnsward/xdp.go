@@ -57,7 +57,12 @@ func xdpCmd(args []string, stdout, stderr io.Writer) int {
 
 // fetchLimits GETs /debug/limits from the metrics listener at addr.
 func fetchLimits(addr string, top int, timeout time.Duration) ([]byte, error) {
-	u := url.URL{Scheme: "http", Host: addr, Path: "/debug/limits", RawQuery: "top=" + strconv.Itoa(top)}
+	return fetchReport(addr, "/debug/limits", top, timeout)
+}
+
+// fetchReport GETs path?top=N from the metrics listener at addr.
+func fetchReport(addr, path string, top int, timeout time.Duration) ([]byte, error) {
+	u := url.URL{Scheme: "http", Host: addr, Path: path, RawQuery: "top=" + strconv.Itoa(top)}
 	resp, err := (&http.Client{Timeout: timeout}).Get(u.String())
 	if err != nil {
 		return nil, err

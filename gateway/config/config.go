@@ -47,6 +47,7 @@ type Config struct {
 	DoQ            DoQ                 `yaml:"doq"`
 	XDP            *XDP                `yaml:"xdp"`
 	ThreatIntel    *ThreatIntel        `yaml:"threat_intel"` // MISP feeds and instances
+	QueryLog       *QueryLog           `yaml:"query_log"` // nil: no query log (clients are still pseudonymized)
 
 	// File is the path the configuration was read from ("" for the embedded default).
 	File string `yaml:"-"`
@@ -239,6 +240,7 @@ func (c *Config) validate() Errors {
 	}
 	errs = append(errs, c.validateSections()...)
 	errs = append(errs, c.validateThreatIntel()...)
+	errs = append(errs, c.validateQueryLog()...)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:

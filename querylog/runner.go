@@ -1,0 +1,142 @@
+package querylog
+
+import (
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// sink writes records to one output. Its methods run on the sink's own
+// goroutine only.
+type sink interface {
+	// write writes r, perhaps buffered; an error means r was not written.
+	write(r *record) error
+	// flush writes what write buffered; it returns how many buffered
+	// records were lost if that failed.
+	flush() (lost int, err error)
+	close()
+}
+
+// The writer wakes every drainEvery (or when its queue is half full) and
+// writes what was queued in one go: one wake-up and one write for many
+// records, rather than one per query.
+const (
+	drainEvery = 10 * time.Millisecond
+	flushBatch = 256 // records buffered at most between two writes
+)
+
+// warnEvery bounds how often a sink warns that it drops records.
+const warnEvery = 10 * time.Second
+
+// runner is a sink's bounded queue and writer goroutine.
+type runner struct {
+	name    string
+	queue   chan record
+	kick    chan struct{} // wakes the writer early
+	done    chan struct{} // closed to stop the writer
+	stopped chan struct{} // closed when the writer returned
+	dropped prometheus.Counter
+	full    atomic.Uint64 // records the query path dropped, not yet warned about
+	log     *slog.Logger
+
+	batch    int // records written since the last flush (writer goroutine only)
+	unwarned int // drops by the writer not warned about yet
+	warned   time.Time
+}
+
+func startRunner(cfg SinkConfig, s sink, dropped prometheus.Counter, log *slog.Logger) *runner {
+	n := cfg.Queue
+	if n <= 0 {
+		n = 4096
+	}
+	r := &runner{
+		name: cfg.Name(), queue: make(chan record, n), kick: make(chan struct{}, 1), done: make(chan struct{}),
+		stopped: make(chan struct{}), dropped: dropped, log: log,
+	}
+	go r.run(s)
+	return r
+}
+
+// offer queues rec, or drops and counts it when the queue is full.
+func (r *runner) offer(rec *record) {
+	select {
+	case r.queue <- *rec:
+		if len(r.queue) < cap(r.queue)/2 {
+			return
+		}
+	default:
+		r.dropped.Inc()
+		r.full.Add(1)
+	}
+	select {
+	case r.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (r *runner) run(s sink) {
+	defer close(r.stopped)
+	defer s.close()
+	tick := time.NewTicker(drainEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-tick.C:
+		case <-r.kick:
+		case <-r.done:
+			r.drain(s)
+			return
+		}
+		r.drain(s)
+		if n := r.full.Swap(0); n > 0 {
+			r.warn(int(n), "queue full")
+		}
+	}
+}
+
+// drain writes the records queued now, and flushes them.
+func (r *runner) drain(s sink) {
+	for n := len(r.queue); n > 0; n-- {
+		rec := <-r.queue
+		if err := s.write(&rec); err != nil {
+			r.drop(1, err.Error())
+		}
+		if r.batch++; r.batch >= flushBatch {
+			r.flush(s)
+		}
+	}
+	r.flush(s)
+}
+
+func (r *runner) flush(s sink) {
+	r.batch = 0
+	if lost, err := s.flush(); err != nil {
+		r.drop(lost, err.Error())
+	}
+}
+
+// drop counts n records lost by the writer and warns.
+func (r *runner) drop(n int, why string) {
+	r.dropped.Add(float64(n))
+	r.warn(n, why)
+}
+
+// warn logs, at most every warnEvery, how many records were dropped since
+// the last warning.
+func (r *runner) warn(n int, why string) {
+	r.unwarned += n
+	if time.Since(r.warned) < warnEvery {
+		return
+	}
+	r.warned = time.Now()
+	r.log.Warn("querylog: dropping records", "sink", r.name, "reason", why, "dropped", r.unwarned)
+	r.unwarned = 0
+}
+
+// stop ends the writer once it wrote what was queued.
+func (r *runner) stop() {
+	close(r.done)
+	<-r.stopped
+}
