@@ -135,7 +135,7 @@ func (r *replay) keep(w *wireQuery, req *Request, ans []byte) {
 	e := &replayEntry{
 		ans: append([]byte(nil), ans...), maxAge: f.maxAge, rcode: f.rcode, cached: req.reuse.cached, policy: req.reuse.policy,
 		blocked: req.category,
-		epoch: req.reuse.ticket.epoch, expires: r.now() + int64(life),
+		epoch:   req.reuse.ticket.epoch, expires: r.now() + int64(life),
 	}
 	key := w.key[:w.keyLen]
 	sh := r.shard(key)

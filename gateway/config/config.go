@@ -47,7 +47,7 @@ type Config struct {
 	DoQ            DoQ                 `yaml:"doq"`
 	XDP            *XDP                `yaml:"xdp"`
 	ThreatIntel    *ThreatIntel        `yaml:"threat_intel"` // MISP feeds and instances
-	QueryLog       *QueryLog           `yaml:"query_log"` // nil: no query log (clients are still pseudonymized)
+	QueryLog       *QueryLog           `yaml:"query_log"`    // nil: no query log (clients are still pseudonymized)
 
 	// File is the path the configuration was read from ("" for the embedded default).
 	File string `yaml:"-"`
