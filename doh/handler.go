@@ -65,8 +65,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.onWorker
 // serveHTTP is ServeHTTP on the goroutine that runs it.
 func (h *Handler) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	st := stateOf(r)
+	start := st.receivedAt() // now, where no engine noted when the request arrived
 	status, profile := h.serve(w, r, st)
-	h.m.request(versionOf(r), methodLabel(r.Method), status, profile, time.Since(st.receivedAt()))
+	h.m.request(versionOf(r), methodLabel(r.Method), status, profile, time.Since(start))
 }
 
 // serve returns the HTTP status written and the profile name ("none" before one is chosen).

@@ -148,8 +148,8 @@ func (s *limitsSource) report(n int) (*LimitsReport, error) {
 			case mf.GetName() == "dnsward_ratelimit_decisions_total":
 				rep.Userspace.Decisions = append(rep.Userspace.Decisions,
 					DecisionCount{Transport: labels["transport"], Decision: labels["decision"], Queries: v})
-			case mf.GetName() == "dnsward_ratelimit_connections_rejected_total":
-				rep.Userspace.ConnectionsRejected[labels["reason"]] = v
+			case mf.GetName() == "dnsward_connections_refused_total":
+				rep.Userspace.ConnectionsRejected[labels["reason"]] += v
 			}
 		}
 	}

@@ -21,7 +21,8 @@ type pressureSource struct {
 	want   func(labels map[string]string) bool
 }
 
-// pressureSources are every refusal and protocol error dnsward counts.
+// pressureSources are every refusal, drop and protocol error dnsward
+// counts. by "" sums the family without a breakdown.
 var pressureSources = []pressureSource{
 	{"dnsward_ratelimit_decisions_total", "queries_limited", "transport", func(l map[string]string) bool {
 		return l["decision"] == "limited" || l["decision"] == "slipped" || l["decision"] == "denied"
@@ -33,6 +34,8 @@ var pressureSources = []pressureSource{
 	{"dnsward_protocol_errors_total", "protocol_errors", "transport", nil},
 	{"dnsward_doh_http2_errors_total", "http2_errors", "reason", nil},
 	{"dnsward_malformed_queries_total", "malformed_queries", "transport", nil},
+	{"dnsward_udp_misses_refused_total", "udp_misses_refused", "", nil},
+	{"dnsward_udp_receive_drops_total", "udp_kernel_drops", "socket", nil},
 }
 
 // pressureLog writes one line per interval in which clients were refused or
@@ -114,7 +117,10 @@ func (p *pressureLog) tick() {
 		if pt == nil {
 			continue
 		}
-		attrs = append(attrs, src.attr, int64(pt.total), src.attr+"_by_"+src.by, breakdown(pt.by))
+		attrs = append(attrs, src.attr, int64(pt.total))
+		if src.by != "" {
+			attrs = append(attrs, src.attr+"_by_"+src.by, breakdown(pt.by))
+		}
 	}
 	p.log.Warn("gateway: clients refused or misbehaving", attrs...)
 }

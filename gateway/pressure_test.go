@@ -1,7 +1,9 @@
 package gateway
 
 import (
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -19,9 +21,10 @@ import (
 // quiet interval logs nothing.
 func TestPressureSummary(t *testing.T) {
 	addr := fmt.Sprintf("127.0.0.1:%d", dnstest.FreePort(t))
+	metrics := fmt.Sprintf("127.0.0.1:%d", dnstest.FreePort(t))
 	var logs frontendtest.Logs
-	yaml := fmt.Sprintf("listen: {dns: [%q]}\nupstreams: [udp://127.0.0.1:9]\n"+
-		"rate_limit: {qps: 1, burst: 1, max_conns_per_prefix: 1}\nlog: {pressure_interval: 1s}\n", addr)
+	yaml := fmt.Sprintf("listen: {dns: [%q], metrics: %q}\nupstreams: [udp://127.0.0.1:9]\n"+
+		"rate_limit: {qps: 1, burst: 1, max_conns_per_prefix: 1}\nlog: {pressure_interval: 1s}\n", addr, metrics)
 	runGateway(t, loadYAML(t, t.TempDir(), yaml), logs.Logger())
 
 	c := &dns.Client{Net: "udp", Timeout: 100 * time.Millisecond}
@@ -42,6 +45,17 @@ func TestPressureSummary(t *testing.T) {
 		}
 	}
 	logs.WaitFor(t, "connections_refused=3")
+	// /debug/limits reports the same refusals.
+	resp, err := http.Get("http://" + metrics + "/debug/limits")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep LimitsReport
+	err = json.NewDecoder(resp.Body).Decode(&rep)
+	resp.Body.Close()
+	if err != nil || rep.Userspace.ConnectionsRejected["per_prefix"] != 3 {
+		t.Errorf("/debug/limits connections rejected %v (%v), want per_prefix 3", rep.Userspace.ConnectionsRejected, err)
+	}
 	out := logs.String()
 	var line string
 	for _, l := range strings.Split(out, "\n") {

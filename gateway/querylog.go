@@ -60,12 +60,14 @@ func (g *Gateway) setClientMode(cfg *config.Config) {
 // log's sinks takes a restart, since the resolver chain is built with or
 // without it.
 func (g *Gateway) reloadQueryLog(next *config.Config) error {
+	// The client mode and k apply whatever else the reload says: a switch
+	// away from raw must never wait for a restart.
+	g.clients.ids.SetK(next.PseudonymK())
+	g.setClientMode(next)
 	on := next.QueryLog != nil && len(next.QueryLog.Sinks) > 0
 	if on != (g.qlog != nil) || next.StatsOn() != (g.stats != nil) {
 		return errors.New("gateway: query_log sinks or stats added or removed: that takes effect on restart")
 	}
-	g.clients.ids.SetK(next.PseudonymK())
-	g.setClientMode(next)
 	if g.qlog == nil {
 		return nil
 	}

@@ -47,7 +47,7 @@ func (d *udpDrops) read() ([]uint64, error) {
 	for _, ino := range d.inodes {
 		byInode[ino] = 0
 	}
-	for _, f := range []string{"/proc/net/udp", "/proc/net/udp6"} {
+	for _, f := range []string{"/proc/self/net/udp", "/proc/self/net/udp6"} { // /proc/self/net: still there under systemd's ProcSubset=pid
 		if err := procDrops(f, byInode); err != nil {
 			return nil, err
 		}

@@ -2,7 +2,7 @@ package plain
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"sync/atomic"
 
 	"github.com/miekg/dns"
@@ -41,7 +41,7 @@ func (j *udpJob) Value(key any) any {
 }
 
 // errTooManyPending fails a miss refused because UDPMaxPending misses wait already.
-var errTooManyPending = errors.New("plain: too many UDP queries waiting on upstreams")
+var errTooManyPending = fmt.Errorf("plain: UDP: %w", resolver.ErrBusy)
 
 // MissAware wraps the upstream the resolver chain forwards to, so that a
 // plain-DNS UDP query that misses the cache stops holding one of its
@@ -105,6 +105,6 @@ func (j *udpJob) finish() (end bool) {
 // too many.
 func refusedReply(q *dns.Msg) *dns.Msg {
 	resp := resolver.NewReply(q, dns.RcodeServerFailure)
-	resolver.AddEDE(q, resp, dns.ExtendedErrorCodeOther, "too many queries waiting on upstreams")
+	resolver.AddEDE(q, resp, resolver.EDEOther, resolver.ErrBusy.Error())
 	return resp
 }

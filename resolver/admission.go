@@ -16,6 +16,13 @@ import (
 // (transports test it with errors.Is).
 var ErrLimited = errors.New("resolver: client over its query rate")
 
+// ErrBusy is what a front-end's own bound on queries waiting upstream (plain
+// UDP's udp_max_pending) fails a query with: the query, not the upstreams,
+// was refused. Entry answers it SERVFAIL with EDE 0 saying so, and the
+// coalescer never hands it to the queries that joined the refused one:
+// they resolve on their own, under their own transport's rules.
+var ErrBusy = errors.New("too many queries waiting on upstreams")
+
 // Admitter decides whether a client may have one more query answered (a
 // rate limiter; ratelimit.Limiter satisfies it). The resolver owns this
 // interface so that it never imports the limiter.
@@ -64,6 +71,11 @@ func (h *admission) ServeDNS(ctx context.Context, req *Request) (*dns.Msg, error
 	if h.admit(req) {
 		return h.next.ServeDNS(ctx, req)
 	}
+	return h.refuse(req)
+}
+
+// refuse is the answer to a refused request.
+func (h *admission) refuse(req *Request) (*dns.Msg, error) {
 	switch req.Transport {
 	case transport.DoH1, transport.DoH2, transport.DoH3, transport.DoQ:
 		return nil, ErrLimited

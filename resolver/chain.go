@@ -60,10 +60,12 @@ func (c *Chain) PolicyChanged() {
 //     reach the chain and are not logged.
 //  3. admission: charges the client's rate-limit bucket (Config.Admission),
 //     once per query: replay asks it before answering, so a replayed answer
-//     costs the client what a resolved one does. Below entry so that refused
-//     queries are counted and answered like any other (REFUSED with EDE 18,
-//     or ErrLimited for DoH's 429 and DoQ's EXCESSIVE_LOAD); above everything
-//     that costs work. Plain UDP is charged at the socket (or in XDP).
+//     costs the client what a resolved one does; entry asks it too, before
+//     its own checks, so a malformed or refused query (AXFR, CHAOS) costs a
+//     token as well. Below entry so that refused queries are counted and
+//     answered like any other (REFUSED with EDE 18, or ErrLimited for DoH's
+//     429 and DoQ's EXCESSIVE_LOAD); above everything that costs work. Plain
+//     UDP is charged at the socket (or in XDP).
 //  4. local: resolver.arpa (DDR), localhost, invalid, the Firefox canary.
 //     Before policy so that no list can block them, and never forwarded.
 //  5. policy: per-profile blocking, allow/deny and safe-search rewrites, and

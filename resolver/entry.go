@@ -50,8 +50,13 @@ func (h *entry) ServeDNS(ctx context.Context, req *Request) (*dns.Msg, error) {
 	}
 	resp, err := h.answer(ctx, req)
 	if err != nil {
-		if h.qlog != nil && errors.Is(err, ErrLimited) {
-			h.logAnswer(req, start, nil)
+		if errors.Is(err, ErrLimited) {
+			if h.qlog != nil {
+				h.logAnswer(req, start, nil)
+			}
+			if h.metrics != nil { // counted as the REFUSED it stands for
+				h.metrics.answered(req.Transport, req.Profile.Name, dns.RcodeRefused, time.Since(start))
+			}
 		}
 		return nil, err
 	}
@@ -75,6 +80,9 @@ func (h *entry) answer(ctx context.Context, req *Request) (resp *dns.Msg, err er
 			resp, err = NewReply(q, dns.RcodeServerFailure), nil
 		}
 	}()
+	if h.admit != nil && !h.admit.admit(req) { // before the checks: a bad query costs its client a token too
+		return h.admit.refuse(req)
+	}
 	if rcode, reason := checkQuery(q); reason != "" {
 		h.metrics.Malformed(req.Transport, reason)
 		return NewReply(q, rcode), nil
@@ -89,7 +97,9 @@ func (h *entry) answer(ctx context.Context, req *Request) (resp *dns.Msg, err er
 	}
 	h.log.Debug("resolver: no answer", "name", q.Question[0].Name, "err", err)
 	resp = NewReply(q, dns.RcodeServerFailure)
-	if errors.Is(err, context.DeadlineExceeded) {
+	if errors.Is(err, ErrBusy) {
+		AddEDE(q, resp, EDEOther, ErrBusy.Error())
+	} else if errors.Is(err, context.DeadlineExceeded) {
 		AddEDE(q, resp, EDENoReachableAuthority, "no upstream answered in time")
 	} else {
 		AddEDE(q, resp, EDENetworkError, "upstreams unreachable")

@@ -4,6 +4,7 @@ import "github.com/miekg/dns"
 
 // Extended DNS Error codes (RFC 8914) that dnsward attaches.
 const (
+	EDEOther                = dns.ExtendedErrorCodeOther                // 0
 	EDEStaleAnswer          = dns.ExtendedErrorCodeStaleAnswer          // 3
 	EDEBlocked              = dns.ExtendedErrorCodeBlocked              // 15
 	EDEFiltered             = dns.ExtendedErrorCodeFiltered             // 17

@@ -127,8 +127,13 @@ func (c *Cache) refreshStale(ctx context.Context, req *Request, e *cacheEntry) *
 	}
 	done := make(chan result, 1)
 	refresh := &Request{Msg: req.Msg.Copy(), Client: req.Client, Transport: req.Transport, ServerName: req.ServerName, Profile: req.Profile}
-	go func() { // outlives the client's wait; the upstream step bounds it
-		resp, err := c.next.ServeDNS(context.WithoutCancel(ctx), refresh)
+	go func() { // outlives the client's wait; bounded like prefetch
+		// A fresh context, not the query's: the refresh belongs to no
+		// transport (a plain-UDP query's pending-miss accounting must not
+		// see it, or refuse the query its stale answer).
+		rctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		resp, err := c.next.ServeDNS(rctx, refresh)
 		stored := false
 		if err != nil || resp.Rcode == dns.RcodeServerFailure {
 			e.failedAt.Store(max(c.now(), 1))

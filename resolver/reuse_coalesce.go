@@ -2,6 +2,7 @@ package resolver
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -42,6 +43,9 @@ func (c *Coalescer) ServeDNS(ctx context.Context, req *Request) (*dns.Msg, error
 		case <-f.done:
 		case <-ctx.Done():
 			return nil, ctx.Err()
+		}
+		if errors.Is(f.err, ErrBusy) {
+			return c.ServeDNS(ctx, req) // the leader's own refusal: try as a leader
 		}
 		if f.err != nil {
 			return nil, f.err

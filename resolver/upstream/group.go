@@ -228,7 +228,9 @@ func (g *Group) deadError() *GroupError {
 func (g *Group) probe(mb *member, q *dns.Msg) {
 	start := time.Now()
 	if _, err := mb.u.Exchange(context.Background(), q); err != nil {
-		g.failed(mb, memberError(mb.u, err))
+		if ue := memberError(mb.u, err); ue.Kind != KindBusy { // a full queue says nothing of its health
+			g.failed(mb, ue)
+		}
 		return
 	}
 	g.answered(mb, time.Since(start))
