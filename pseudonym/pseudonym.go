@@ -67,8 +67,14 @@ func New(k int, now func() time.Time) *Pseudonymizer {
 func (p *Pseudonymizer) SetK(k int) { p.k.Store(int64(max(k, 1))) }
 
 // ID returns a's pseudonym for today: the same all day, unrelated to
-// yesterday's.
-func (p *Pseudonymizer) ID(a netip.Addr) uint64 {
+// yesterday's. a counts as a client seen today (it sizes tomorrow's N).
+func (p *Pseudonymizer) ID(a netip.Addr) uint64 { return p.id(a, true) }
+
+// Name is ID for an address that is not a client of its own (a rate-limited
+// prefix's base address on /debug/limits): not counted as seen.
+func (p *Pseudonymizer) Name(a netip.Addr) uint64 { return p.id(a, false) }
+
+func (p *Pseudonymizer) id(a netip.Addr, client bool) uint64 {
 	d := p.today()
 	h := d.hashes.Get().(*hasher)
 	h.mac.Reset()
@@ -77,7 +83,9 @@ func (p *Pseudonymizer) ID(a netip.Addr) uint64 {
 	h.mac.Sum(h.sum[:0])
 	id, seen := binary.BigEndian.Uint64(h.sum[:8]), binary.BigEndian.Uint64(h.sum[8:16])
 	d.hashes.Put(h)
-	d.seen.Add(seen)
+	if client {
+		d.seen.Add(seen)
+	}
 	return id % d.n
 }
 

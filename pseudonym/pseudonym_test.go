@@ -158,3 +158,24 @@ func mix(x uint64) uint64 {
 	x = (x ^ x>>27) * 0x94d049bb133111eb
 	return x ^ x>>31
 }
+
+// TestNameNotCounted: naming an address that is not a client (a limited
+// prefix on /debug/limits) gives the ID it would have but does not count it
+// among the day's clients, which size tomorrow's buckets.
+func TestNameNotCounted(t *testing.T) {
+	c := &clock{}
+	c.set(day0.Add(time.Hour))
+	p := New(8, c.now)
+	for _, a := range clients(1000) {
+		if p.Name(a) != p.id(a, false) {
+			t.Fatal("Name differs from the ID's value")
+		}
+	}
+	if n := p.Distinct(); n != 0 {
+		t.Fatalf("%d distinct clients counted from names alone", n)
+	}
+	p.ID(clients(1)[0])
+	if n := p.Distinct(); n != 1 {
+		t.Fatalf("%d distinct clients after one ID", n)
+	}
+}

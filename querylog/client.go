@@ -66,12 +66,7 @@ func (m *Masker) Addr(a netip.Addr) (_ netip.Addr, ok bool) {
 	a = a.Unmap()
 	switch m.mode {
 	case Pseudonym:
-		b := PseudonymPrefix.Addr().As16()
-		id := m.ids.ID(a)
-		for i := range 8 {
-			b[15-i] = byte(id >> (8 * i))
-		}
-		return netip.AddrFrom16(b), true
+		return pseudonymAddr(m.ids.ID(a)), true
 	case Truncate:
 		bits := TruncateV6
 		if a.Is4() {
@@ -99,9 +94,17 @@ func (m *Masker) Prefix(p netip.Prefix) string {
 		}
 		q, _ := p.Addr().Prefix(min(bits, p.Bits()))
 		return q.String()
-	case Pseudonym:
-		a, _ := m.Addr(p.Masked().Addr())
-		return a.String()
+	case Pseudonym: // named like a client, but not counted as one seen today
+		return pseudonymAddr(m.ids.Name(p.Masked().Addr().Unmap())).String()
 	}
 	return ""
+}
+
+// pseudonymAddr writes pseudonym id as an address in PseudonymPrefix.
+func pseudonymAddr(id uint64) netip.Addr {
+	b := PseudonymPrefix.Addr().As16()
+	for i := range 8 {
+		b[15-i] = byte(id >> (8 * i))
+	}
+	return netip.AddrFrom16(b)
 }

@@ -122,6 +122,16 @@ func TestDnstapFileRotation(t *testing.T) {
 	if len(files) < 3 {
 		t.Fatalf("files %v: want the stream rotated at 3000 bytes", files)
 	}
+	frames := dnstapFrames(t, files)
+	if frames != 2*sent {
+		t.Fatalf("%d frames in %d files, want %d (a query and a response for each record)", frames, len(files), 2*sent)
+	}
+}
+
+// dnstapFrames reads every file as one dnstap stream, as a collector would,
+// and counts the frames.
+func dnstapFrames(t *testing.T, files []string) int {
+	t.Helper()
 	frames := 0
 	for _, f := range files {
 		fh, err := os.Open(f)
@@ -149,7 +159,40 @@ func TestDnstapFileRotation(t *testing.T) {
 		}
 		fh.Close()
 	}
-	if frames != 2*sent {
-		t.Fatalf("%d frames in %d files, want %d (a query and a response for each record)", frames, len(files), 2*sent)
+	return frames
+}
+
+// TestDnstapFileReload: a reload (and a restart) that reopens a dnstap file
+// leaves every record readable: the file holding the earlier stream is
+// rotated aside, so no reader stops at an old STOP frame.
+func TestDnstapFileReload(t *testing.T) {
+	_, replayed := benchRecords(t)
+	file := filepath.Join(t.TempDir(), "tap.fstrm")
+	cfg := Config{Masker: NewMasker(None, nil), Sinks: []SinkConfig{{Dnstap: "file://" + file, Queue: 64}}}
+	l, err := New(cfg, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const each = 10
+	log := func() {
+		for range each {
+			l.Log(replayed)
+		}
+		time.Sleep(30 * time.Millisecond) // past the sink's 10 ms flush
+	}
+	log()
+	if err := l.Update(cfg); err != nil { // SIGHUP
+		t.Fatal(err)
+	}
+	log()
+	l.Close()
+	if l, err = New(cfg, nil, nil); err != nil { // a restart
+		t.Fatal(err)
+	}
+	log()
+	l.Close()
+	files, _ := filepath.Glob(file + "*")
+	if frames := dnstapFrames(t, files); frames != 2*3*each {
+		t.Fatalf("%d frames readable in %v, want %d", frames, files, 2*3*each)
 	}
 }

@@ -39,6 +39,7 @@ type runner struct {
 	stopped chan struct{} // closed when the writer returned
 	dropped prometheus.Counter
 	full    atomic.Uint64 // records the query path dropped, not yet warned about
+	closed  atomic.Bool   // stopped: records still offered (a reload's stragglers) are dropped and counted
 	log     *slog.Logger
 
 	batch    int // records written since the last flush (writer goroutine only)
@@ -61,6 +62,10 @@ func startRunner(cfg SinkConfig, s sink, dropped prometheus.Counter, log *slog.L
 
 // offer queues rec, or drops and counts it when the queue is full.
 func (r *runner) offer(rec *record) {
+	if r.closed.Load() {
+		r.dropped.Inc()
+		return
+	}
 	select {
 	case r.queue <- *rec:
 		if len(r.queue) < cap(r.queue)/2 {
@@ -139,4 +144,9 @@ func (r *runner) warn(n int, why string) {
 func (r *runner) stop() {
 	close(r.done)
 	<-r.stopped
+	r.closed.Store(true)
+	for len(r.queue) > 0 { // offered after the writer's last look
+		<-r.queue
+		r.dropped.Inc()
+	}
 }

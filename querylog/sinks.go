@@ -52,10 +52,19 @@ func newFileSink(path string, rot Rotation, encode func([]byte, *record) []byte,
 	return s, nil
 }
 
-// open opens the file and, for dnstap, starts a stream in it.
+// open opens the file and, for dnstap, starts a stream in it. A dnstap
+// file that holds a stream already (an earlier run's, or the sink this one
+// replaces on reload, which finishes its stream in the renamed file) is
+// rotated aside first: readers stop at a stream's STOP frame, so each file
+// must hold exactly one stream.
 func (s *fileSink) open(now time.Time) error {
 	if err := s.rot.open(now); err != nil {
 		return err
+	}
+	if s.control != nil && s.rot.size > 0 {
+		if err := s.rot.rotate(now); err != nil {
+			return err
+		}
 	}
 	return s.start()
 }
