@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/dnsward/dnsward/internal/frontendtest"
+	"github.com/quic-go/quic-go"
 
 	"github.com/miekg/dns"
 
@@ -131,5 +132,32 @@ func TestConnsPerClient(t *testing.T) {
 	}
 	if err != nil {
 		t.Fatalf("slot not released after close: %v", err)
+	}
+}
+
+// TestConnsPerClientQUIC: over HTTP/3 the connection bound applies when the
+// first packet arrives, so a refused client gets no handshake at all, and
+// TCP and QUIC connections share the one bound.
+func TestConnsPerClientQUIC(t *testing.T) {
+	env := startServer(t, func(c *Config) { c.Conns = frontendtest.Conns(t, 2) })
+	addr := env.srv.TLSAddrs()[0]
+	tc, err := tls.Dial("tcp", addr.String(), &tls.Config{RootCAs: env.pki.Pool, ServerName: "dns.test", NextProtos: []string{"h2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tc.Close()
+	dial := func() (*quic.Conn, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		return quic.DialAddr(ctx, addr.String(), &tls.Config{RootCAs: env.pki.Pool, ServerName: "dns.test", NextProtos: []string{"h3"}}, nil)
+	}
+	qc, err := dial()
+	if err != nil {
+		t.Fatalf("second connection (QUIC) within the bound refused: %v", err)
+	}
+	defer qc.CloseWithError(0, "")
+	if c, err := dial(); err == nil {
+		c.CloseWithError(0, "")
+		t.Fatal("third connection (QUIC) of the client completed its handshake")
 	}
 }

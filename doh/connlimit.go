@@ -2,6 +2,7 @@ package doh
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/netip"
 
@@ -28,6 +29,18 @@ func (l *clientLimit) acquire(listener string, a net.Addr) (release func(), ok b
 		ip = netip.Addr{}
 	}
 	return frontend.AcquireConn(l.conns, listener, ip)
+}
+
+// quicConnContext admits a QUIC connection as soon as its first packet
+// arrives, before any cryptography is spent on it (quic.Config.ConnContext);
+// the slot is released when the connection ends, handshake failed or not.
+func (l *clientLimit) quicConnContext(ctx context.Context, info *quic.ClientInfo) (context.Context, error) {
+	release, ok := l.acquire("doh3", info.RemoteAddr)
+	if !ok {
+		return nil, errors.New("doh: connection refused by the connection limits")
+	}
+	context.AfterFunc(ctx, release)
+	return ctx, nil
 }
 
 // limitListener closes TCP connections over the per-client bound at accept.
@@ -81,15 +94,9 @@ func (l *limitQUICListener) Accept(ctx context.Context) (*quic.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		release, ok := l.lim.acquire("doh3", c.RemoteAddr())
-		if !ok {
-			_ = c.CloseWithError(quic.ApplicationErrorCode(http3.ErrCodeExcessiveLoad), "too many connections")
-			continue
-		}
-		l.m.connDelta("quic", 1)
+		l.m.connDelta("quic", 1) // admitted in quicConnContext, before the handshake
 		go func() {
 			<-c.Context().Done()
-			release()
 			l.m.connDelta("quic", -1)
 		}()
 		return c, nil

@@ -35,7 +35,7 @@ func (s *Server) listenPair(ctx context.Context, addr string) (net.Listener, *qu
 			}
 			return nil, nil, fmt.Errorf("doh: listening on udp %s: %w", addr, err)
 		}
-		tr := &quic.Transport{Conn: pc}
+		tr := &quic.Transport{Conn: pc, ConnContext: s.limit.quicConnContext}
 		ql, err := tr.Listen(s.quicTLS(), &quic.Config{
 			MaxIncomingStreams:   int64(s.cfg.MaxStreams),
 			MaxIdleTimeout:       s.cfg.IdleTimeout,
