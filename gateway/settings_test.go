@@ -4,17 +4,19 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
-	"github.com/dnsward/dnsward/doq"
-	"github.com/quic-go/quic-go"
 	"io"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/quic-go/quic-go"
+
+	"github.com/dnsward/dnsward/doq"
+	"github.com/dnsward/dnsward/internal/frontendtest"
 
 	"github.com/miekg/dns"
 
@@ -195,7 +197,7 @@ profiles:
 func TestPlainUDPSettings(t *testing.T) {
 	auth := dnstest.StartAuthority(t, nil, func(string) time.Duration { return time.Second })
 	addr := fmt.Sprintf("127.0.0.1:%d", dnstest.FreePort(t))
-	var logs lockedBuffer
+	var logs frontendtest.Logs
 	g := runGateway(t, loadYAML(t, t.TempDir(), fmt.Sprintf(
 		"listen: {dns: [%q], udp_buffer: 65536, udp_max_pending: 2}\nupstreams: [udp://%s]\n", addr, auth.Addr)),
 		slog.New(slog.NewTextHandler(&logs, nil)))
@@ -245,22 +247,4 @@ func TestPlainUDPSettings(t *testing.T) {
 		t.Errorf("dnsward_udp_misses_refused_total %v, want 3", got)
 	}
 	metricstest.Must(t, g.registry, "dnsward_udp_receive_drops_total", "socket", "0")
-}
-
-// lockedBuffer collects log output written from several goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

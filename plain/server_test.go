@@ -26,6 +26,12 @@ func startServer(t testing.TB, auth *dnstest.Authority, mod func(*Config)) *Serv
 	if mod != nil {
 		mod(&cfg)
 	}
+	return run(t, cfg)
+}
+
+// run starts a plain listener with cfg and shuts it down when the test ends.
+func run(t testing.TB, cfg Config) *Server {
+	t.Helper()
 	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)

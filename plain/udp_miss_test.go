@@ -1,7 +1,6 @@
 package plain
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"strings"
@@ -38,18 +37,7 @@ func TestUDPHitsNotHeldByMisses(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	cfg := chainConfig(t, auth, MissAware)
 	cfg.UDPSockets, cfg.UDPMaxInflight, cfg.UDPMaxPending, cfg.Registry = 1, 4, maxPending, reg
-	s, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		s.Shutdown(ctx)
-	})
+	s := run(t, cfg)
 	addr := s.UDPAddrs()[0].String()
 	client := &dns.Client{Net: "udp", Timeout: 2 * time.Second}
 	ask := func(name string) (*dns.Msg, time.Duration, error) {

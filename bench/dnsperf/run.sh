@@ -16,18 +16,9 @@ ROUNDS=${2:-3}
 UB_PORT=${UB_PORT:-25353}
 DW_PORT=${DW_PORT:-25354}
 work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
-
-{
-  printf 'server:\n  interface: 127.0.0.1@%s\n  do-daemonize: no\n  chroot: ""\n  username: ""\n' "$UB_PORT"
-  printf '  directory: "%s"\n  pidfile: ""\n  use-syslog: no\n  verbosity: 0\n' "$work"
-  printf '  num-threads: %s\n  so-reuseport: yes\n  access-control: 127.0.0.0/8 allow\n' "$(nproc)"
-  printf '  local-zone: "bench.example." static\n'
-  for i in $(seq 1 1000); do printf '  local-data: "n%d.bench.example. 3600 IN A 127.0.0.1"\n' "$i"; done
-  printf 'remote-control:\n  control-enable: no\n'
-} >"$work/unbound.conf"
+. bench/dnsperf/common.sh
+unbound_conf "$UB_PORT" "$(for i in $(seq 1 1000); do printf '  local-data: "n%d.bench.example. 3600 IN A 127.0.0.1"\n' "$i"; done)
+"
 for i in $(seq 1 1000); do echo "n$i.bench.example A"; done >"$work/queries"
 cat >"$work/dnsward.yaml" <<YAML
 listen: {dns: ["127.0.0.1:$DW_PORT"]}
@@ -36,7 +27,7 @@ cache: {size: 100000}
 log: {level: warn}
 YAML
 
-if [[ -n ${DNSWARD_BIN:-} ]]; then cp "$DNSWARD_BIN" "$work/dnsward"; else go build -o "$work/dnsward" ./cmd/dnsward; fi
+dnsward_bin
 unbound -d -c "$work/unbound.conf" & pids+=($!); ub_pid=$!
 "$work/dnsward" serve --config "$work/dnsward.yaml" >/dev/null & pids+=($!); dw_pid=$!
 sleep 1

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"net/http"
 	"os"
@@ -9,9 +8,10 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/dnsward/dnsward/internal/frontendtest"
 
 	"github.com/miekg/dns"
 
@@ -81,7 +81,7 @@ upstream_timeout: 8s
 	args := slices.Concat(podmanRun, []string{"--name", name, "-v", config + ":/etc/dnsward/dnsward.yaml:ro", "-v", data + ":/var/lib/dnsward",
 		image, "serve", "--config", "/etc/dnsward/dnsward.yaml"})
 	ctr := exec.Command(podman, args...)
-	var out lockedBuffer
+	var out frontendtest.Logs
 	ctr.Stdout, ctr.Stderr = &out, &out
 	if err := ctr.Start(); err != nil {
 		t.Fatal(err)
@@ -180,22 +180,4 @@ func waitAnswer(t *testing.T, addr string, exited <-chan error) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-}
-
-// lockedBuffer collects a process's output while the test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
