@@ -44,9 +44,6 @@ var packetPool = sync.Pool{New: func() any { b := make([]byte, 0, 1500); return 
 func (s *Server) answerUDP(j *udpJob) {
 	wire, req := *j.buf, &j.req
 	q, resp := s.resolve(j, wire, req)
-	if q != nil && j.state.Load() == jobRefused && (resp == nil || resp.Rcode == dns.RcodeServerFailure) {
-		resp = refusedReply(q)
-	}
 	if resp == nil {
 		return
 	}

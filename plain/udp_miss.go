@@ -100,11 +100,3 @@ func (j *udpJob) finish() (end bool) {
 	}
 	return false
 }
-
-// refusedReply answers q when the query was refused as one pending miss
-// too many.
-func refusedReply(q *dns.Msg) *dns.Msg {
-	resp := resolver.NewReply(q, dns.RcodeServerFailure)
-	resolver.AddEDE(q, resp, resolver.EDEOther, resolver.ErrBusy.Error())
-	return resp
-}
