@@ -120,6 +120,30 @@ func heapBytes() uint64 {
 	return s[0].Value.Uint64()
 }
 
+// peakHeap runs run and returns the largest heap (live and not yet
+// collected objects) seen while it ran, sampled every millisecond.
+func peakHeap(run func()) uint64 {
+	var peak uint64
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(time.Millisecond)
+		defer t.Stop()
+		for {
+			peak = max(peak, heapBytes())
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	run()
+	close(stop)
+	<-done
+	return peak
+}
+
 // measure builds with build from a generated list (once per process per
 // name) and measures it: the heap it keeps, then a rebuild with the first
 // copy still live, as a peak of the heap (live and not yet collected
@@ -143,24 +167,8 @@ func measure(b *testing.B, name string, build func(*testing.B, string) structure
 	steadyRSS, _ := rss()
 	resetPeakRSS()
 
-	var peak uint64
-	stop, done := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
-		t := time.NewTicker(time.Millisecond)
-		defer t.Stop()
-		for {
-			peak = max(peak, heapBytes())
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-			}
-		}
-	}()
-	s2 := build(b, path)
-	close(stop)
-	<-done
+	var s2 structure
+	peak := peakHeap(func() { s2 = build(b, path) })
 	_, peakRSS := rss()
 	runtime.KeepAlive(s2)
 	fp := &footprint{s: s, bytesPerN: float64(steady) / float64(n), buildS: took.Seconds(),

@@ -100,26 +100,12 @@ func BenchmarkMISPIngest(b *testing.B) {
 		debug.FreeOSMemory()
 		base := heapBytes()
 		resetPeakRSS()
-		var peak uint64
-		stop, done := make(chan struct{}), make(chan struct{})
-		go func() {
-			defer close(done)
-			t := time.NewTicker(time.Millisecond)
-			defer t.Stop()
-			for {
-				peak = max(peak, heapBytes())
-				select {
-				case <-stop:
-					return
-				case <-t.C:
-				}
-			}
-		}()
-		start, cpu := time.Now(), processCPU()
-		run()
-		took, cpu := time.Since(start), processCPU()-cpu
-		close(stop)
-		<-done
+		var took, cpu time.Duration
+		peak := peakHeap(func() {
+			start, cpu0 := time.Now(), processCPU()
+			run()
+			took, cpu = time.Since(start), processCPU()-cpu0
+		})
 		_, peakRSS := rss()
 		b.Logf("%s: %.2fs (CPU %.2fs), peak heap +%d MiB, peak RSS %d MiB", name, took.Seconds(), cpu.Seconds(), (peak-min(peak, base))>>20, peakRSS>>20)
 		b.ReportMetric(took.Seconds(), name+"-s")
