@@ -47,7 +47,12 @@ func (r *rotator) open(now time.Time) error {
 
 // due reports whether n more bytes written at now must go to a new file.
 func (r *rotator) due(now time.Time, n int) bool {
-	return r.size > 0 && (r.rot.MaxSize > 0 && r.size+int64(n) > r.rot.MaxSize || now.UTC().Unix()/86400 != r.day)
+	return r.size > 0 && (r.over(n) || now.UTC().Unix()/86400 != r.day)
+}
+
+// over reports whether n more bytes would take the file past MaxSize.
+func (r *rotator) over(n int) bool {
+	return r.rot.MaxSize > 0 && r.size+int64(n) > r.rot.MaxSize
 }
 
 // rotate renames the current file aside, prunes old ones and opens a new one.

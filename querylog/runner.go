@@ -11,8 +11,9 @@ import (
 // sink writes records to one output. Its methods run on the sink's own
 // goroutine only.
 type sink interface {
-	// write writes r, perhaps buffered; an error means r was not written.
-	write(r *record) error
+	// write writes r, perhaps buffered; on an error it returns how many
+	// records (r, or buffered ones it had to write out) were lost.
+	write(r *record) (lost int, err error)
 	// flush writes what write buffered; it returns how many buffered
 	// records were lost if that failed.
 	flush() (lost int, err error)
@@ -105,8 +106,8 @@ func (r *runner) run(s sink) {
 func (r *runner) drain(s sink) {
 	for n := len(r.queue); n > 0; n-- {
 		rec := <-r.queue
-		if err := s.write(&rec); err != nil {
-			r.drop(1, err.Error())
+		if lost, err := s.write(&rec); err != nil {
+			r.drop(lost, err.Error())
 		}
 		if r.batch++; r.batch >= flushBatch {
 			r.flush(s)

@@ -41,7 +41,8 @@ type fileSink struct {
 	encode  func([]byte, *record) []byte
 	control func(framestream.ControlFrame) []byte // dnstap's START and STOP frames; nil for JSON
 	buf     []byte
-	pending int // records in buf
+	pending int    // records in buf
+	spill   []byte // the record write moves to the next file
 }
 
 func newFileSink(path string, rot Rotation, encode func([]byte, *record) []byte, control func(framestream.ControlFrame) []byte) (*fileSink, error) {
@@ -81,10 +82,22 @@ func (s *fileSink) start() error {
 	return nil
 }
 
-func (s *fileSink) write(r *record) error {
+// write buffers r. A record that would take the file past max_size goes to
+// the next one: the records buffered before it are written out first, and
+// the next flush rotates. So a file passes max_size only when it holds a
+// single record larger than that.
+func (s *fileSink) write(r *record) (int, error) {
+	mark := len(s.buf)
 	s.buf = s.encode(s.buf, r)
 	s.pending++
-	return nil
+	if mark == 0 || !s.rot.over(len(s.buf)) {
+		return 0, nil
+	}
+	s.spill = append(s.spill[:0], s.buf[mark:]...)
+	s.buf, s.pending = s.buf[:mark], s.pending-1
+	lost, err := s.flush()
+	s.buf, s.pending = append(s.buf, s.spill...), 1
+	return lost, err
 }
 
 // flush writes the buffered records, first rotating the file when due; the
@@ -200,15 +213,15 @@ func (s *sockSink) fail() {
 	s.retry = time.Now().Add(s.backoff)
 }
 
-func (s *sockSink) write(r *record) error {
+func (s *sockSink) write(r *record) (int, error) {
 	if s.w == nil {
 		if err := s.connect(); err != nil {
-			return err
+			return 1, err
 		}
 	}
 	s.buf = appendDnstap(s.buf, r)
 	s.pending++
-	return nil
+	return 0, nil
 }
 
 func (s *sockSink) flush() (int, error) {

@@ -23,14 +23,17 @@ type replica struct {
 	doh, dot string
 }
 
-// TestReplicasShareOneCertificate starts three dnsward processes at once,
-// each with its own data_dir whose certmagic folder is the same shared
-// directory (a symlink standing in for a shared volume). Only the first
-// replica listens on pebble's TLS-ALPN-01 port, so an order placed by
-// another is validated through the challenge it wrote to the shared
-// storage. Pebble must see exactly one order, all three must serve its
-// certificate on DoT and DoH, and the renewal (forced by a 40 s validity
-// and renewal_window_ratio 0.75) must be one more order, served by all.
+// TestReplicasShareOneCertificate starts three dnsward processes, each
+// with its own data_dir whose certmagic folder is the same shared directory
+// (a symlink standing in for a shared volume). Only the first replica
+// listens on pebble's TLS-ALPN-01 port, so an order placed by another is
+// validated through the challenge it wrote to the shared storage. Each
+// replica's tls_alpn_port is its own DoH port, as on separate hosts: were
+// it pebble's port, a replica ordering first would bind that port for its
+// own solver before replica 0 listens there. Pebble must see exactly one
+// order, all three must serve its certificate on DoT and DoH, and the
+// renewal (forced by a 40 s validity and renewal_window_ratio 0.75) must be
+// one more order, served by all.
 func TestReplicasShareOneCertificate(t *testing.T) {
 	bin := dnstest.BuildDnsward(t)
 	stub, _ := pebbletest.StartDNS(t)
@@ -50,10 +53,11 @@ func TestReplicasShareOneCertificate(t *testing.T) {
 	var configs []string
 	var replicas []*replica
 	for i := range 3 {
-		r := &replica{doh: addr(), dot: addr()}
+		dohPort := dnstest.FreePort(t)
 		if i == 0 {
-			r.doh = "127.0.0.1:" + strconv.Itoa(alpnPort)
+			dohPort = alpnPort
 		}
+		r := &replica{doh: "127.0.0.1:" + strconv.Itoa(dohPort), dot: addr()}
 		data := filepath.Join(dir, fmt.Sprintf("node%d", i))
 		if err := os.Mkdir(data, 0o700); err != nil {
 			t.Fatal(err)
@@ -77,12 +81,17 @@ tls:
     challenges: [tls-alpn-01]
     tls_alpn_port: %d
     renewal_window_ratio: 0.75
-`, addr(), r.doh, r.dot, stub, replicaName, data, p.DirURL, p.APIRoot, alpnPort))
+`, addr(), r.doh, r.dot, stub, replicaName, data, p.DirURL, p.APIRoot, dohPort))
 		configs = append(configs, config)
 		replicas = append(replicas, r)
 	}
-	for i, r := range replicas { // at once: no replica waits for another
-		r.d = startDaemon(t, bin, configs[i])
+	// Replica 0 first: an order placed before it listens on pebble's port
+	// would fail its validation and be retried only a minute later. The
+	// others start at once, racing it for the shared storage's lock.
+	replicas[0].d = startDaemon(t, bin, configs[0])
+	replicas[0].d.waitLog(t, `msg="dnsward started"`, 1)
+	for i, r := range replicas[1:] {
+		r.d = startDaemon(t, bin, configs[i+1])
 	}
 
 	first := sameLeaf(t, replicas, roots, nil)
