@@ -1,5 +1,6 @@
 # Sourced by the dnsperf scripts: the setup they share.
 # $work is the run's scratch folder; pids collects what to stop on exit.
+. bench/common.sh
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT

@@ -34,7 +34,6 @@ sleep 1
 # Warm dnsward's cache (and check both answer).
 dnsperf -s 127.0.0.1 -p "$DW_PORT" -d "$work/queries" -n 2 -q 100 >/dev/null
 
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)
 # run PORT PID: one dnsperf run; prints "qps µs-per-query".
 run() {
@@ -51,7 +50,6 @@ for r in $(seq 1 "$ROUNDS"); do
   read -r q c < <(run "$DW_PORT" "$dw_pid"); dw+=("$q"); dwc+=("$c")
   echo "round $r: unbound ${ub[-1]} qps ${ubc[-1]} µs/query, dnsward ${dw[-1]} qps ${dwc[-1]} µs/query"
 done
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 mu=$(median "${ub[@]}"); md=$(median "${dw[@]}"); cu=$(median "${ubc[@]}"); cd=$(median "${dwc[@]}")
 echo "median: unbound $mu qps $cu µs/query, dnsward $md qps $cd µs/query," \
   "ratio dnsward/unbound qps $(awk -v a="$md" -v b="$mu" 'BEGIN {printf "%.2f", a/b}')," \

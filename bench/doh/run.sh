@@ -52,28 +52,12 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 
-# Test CA and a leaf for localhost (and 127.0.0.1) signed by it.
-ec=(-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes)
-openssl req -x509 "${ec[@]}" -days 2 -subj "/CN=dnsward bench CA" -keyout "$work/ca.key" -out "$work/ca.pem" \
-  -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
-openssl req -new "${ec[@]}" -subj /CN=localhost -keyout "$work/key.pem" -out "$work/leaf.csr" 2>/dev/null
-printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' >"$work/leaf.ext"
-openssl x509 -req -in "$work/leaf.csr" -CA "$work/ca.pem" -CAkey "$work/ca.key" -CAcreateserial -days 2 \
-  -extfile "$work/leaf.ext" -out "$work/leaf.pem" 2>/dev/null
-cat "$work/leaf.pem" "$work/ca.pem" >"$work/chain.pem"
-
-# wire NAME: an A query for NAME in DNS wire format, ID 0 (RFC 8484 §4.1), RD set.
-wire() {
-  local out='\0000\0000\0001\0000\0000\0001\0000\0000\0000\0000\0000\0000' l labels
-  IFS=. read -ra labels <<<"$1"
-  for l in "${labels[@]}"; do out+="$(printf '\\0%03o' "${#l}")$l"; done
-  printf '%b' "$out"'\0000\0000\0001\0000\0001'
-}
-b64url() { base64 -w0 | tr '+/' '-_' | tr -d '='; }
+. bench/common.sh
+bench_pki "$work"
 for i in $(seq 1 "$NAMES"); do
   printf '  local-data: "n%d.bench.example. 3600 IN A 127.0.0.1"\n' "$i" >>"$work/local-data.conf"
   echo "n$i.bench.example A" >>"$work/queries"
-  echo "/dns-query?dns=$(wire "n$i.bench.example" | b64url)" >>"$work/paths"
+  doh_path "n$i.bench.example" >>"$work/paths"
 done
 DD_KEY=$(openssl rand -hex 16)
 subst() {
@@ -128,7 +112,6 @@ done
 
 # failed: the requests of the last h2load run that failed, errored or were not 2xx.
 failed() { awk '/^requests:/ {n += $10 + $12} /^status codes:/ {n += $5 + $7 + $9} END {print n}' "$work/h2.out"; }
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)
 per_req() { awk -v t="$1" -v hz="$hz" -v q="$2" 'BEGIN {if (q > 0) printf "%.1f", t / hz * 1e6 / q; else print "-"}'; }
 # pct P FILE: the P-th percentile of a column of microseconds, printed in ms.
@@ -184,7 +167,6 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
-median() { tr ' ' '\n' <<<"$1" | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 sum() { tr ' ' '\n' <<<"$1" | awk '{s+=$1} END {print s+0}'; }
 echo
 echo "HTTP/2 GET, h2load (medians of $ROUNDS runs of ${DURATION}s; p50/p99 from further runs of ${LAT_DURATION}s logging"

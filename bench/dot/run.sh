@@ -20,6 +20,7 @@ UB_PLAIN=${UB_PLAIN:-26353} UB_DOT=${UB_DOT:-26853}
 DD_PLAIN=${DD_PLAIN:-26354} DD_DOT=${DD_DOT:-26854}
 DW_DOT=${DW_DOT:-26855} DW_DOH=${DW_DOH:-26856}
 work=$(mktemp -d)
+. bench/common.sh
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
@@ -48,7 +49,6 @@ done
 loadgen() { "$work/dnsward" bench -s "${2:-tls}://127.0.0.1:$1${3:-}" -k -d "$work/queries" -l "${DURATION}s" -c "$CONNS" -q "$INFLIGHT" -quiet; }
 lg_qps() { awk '/^qps:/ {print $2}' <<<"$1"; }
 lg_answered() { awk '/^queries:/ {print $4}' <<<"$1"; }
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)
 lg_p99() { awk '/^latency:/ {print $5}' <<<"$1"; }
 dp_qps() { dnsperf -m dot -s 127.0.0.1 -p "$1" -d "$work/queries" -l "$DURATION" -c "$CONNS" -q "$((CONNS * INFLIGHT))" 2>/dev/null |
@@ -69,7 +69,6 @@ for r in $(seq 1 "$ROUNDS"); do
   done
   echo "round $r done"
 done
-median() { tr ' ' '\n' <<<"$1" | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 printf '%-8s %14s %14s %16s %18s\n' server "loadgen qps" "p99 (loadgen)" "dnsperf -m dot" "server CPU µs/query"
 for n in "${names[@]}"; do
   printf '%-8s %14s %14s %16s %18s\n' "$n" "$(median "${lg[$n]}")" "$(median "${p99[$n]}")" "$(median "${dp[$n]}")" "$(median "${cpu[$n]}")"
