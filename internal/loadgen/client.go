@@ -60,8 +60,9 @@ func parseTarget(s string) (target, error) {
 	return t, nil
 }
 
-// dialer returns how to open one connection to t.
-func (t target) dialer(tlsConf *tls.Config, timeout time.Duration) func(context.Context) (client, error) {
+// dialer returns how to open one connection to t; single: one query per
+// write (see Options.Single).
+func (t target) dialer(tlsConf *tls.Config, timeout time.Duration, single bool) func(context.Context) (client, error) {
 	withALPN := func(alpn ...string) *tls.Config {
 		c := tlsConf.Clone()
 		c.NextProtos = alpn
@@ -74,13 +75,13 @@ func (t target) dialer(tlsConf *tls.Config, timeout time.Duration) func(context.
 	case "udp":
 		return func(ctx context.Context) (client, error) { return dialUDP(ctx, t.addr, timeout) }
 	case "tcp":
-		return func(ctx context.Context) (client, error) { return dialStream(ctx, t.addr, nil, timeout) }
+		return func(ctx context.Context) (client, error) { return dialStream(ctx, t.addr, nil, timeout, single) }
 	case "tls":
 		c := withALPN("dot")
-		return func(ctx context.Context) (client, error) { return dialStream(ctx, t.addr, c, timeout) }
+		return func(ctx context.Context) (client, error) { return dialStream(ctx, t.addr, c, timeout, single) }
 	case "quic":
 		c := withALPN("doq")
-		return func(ctx context.Context) (client, error) { return dialDoQ(ctx, t.addr, c, timeout) }
+		return func(ctx context.Context) (client, error) { return dialDoQ(ctx, t.addr, c, timeout, single) }
 	case "https":
 		c := withALPN("h2", "http/1.1")
 		return func(context.Context) (client, error) { return newDoH(t.url, c.Clone(), false, timeout), nil }

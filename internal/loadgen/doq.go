@@ -21,14 +21,15 @@ type doqClient struct {
 	conn    *quic.Conn
 	out     *doq.BatchWriter
 	timeout time.Duration
+	single  bool // each query written on its own stream by itself, not batched
 }
 
-func dialDoQ(ctx context.Context, addr string, tlsConf *tls.Config, timeout time.Duration) (client, error) {
+func dialDoQ(ctx context.Context, addr string, tlsConf *tls.Config, timeout time.Duration, single bool) (client, error) {
 	c, err := quic.DialAddr(ctx, addr, tlsConf, nil)
 	if err != nil {
 		return nil, err
 	}
-	return &doqClient{conn: c, out: doq.NewBatchWriter(), timeout: timeout}, nil
+	return &doqClient{conn: c, out: doq.NewBatchWriter(), timeout: timeout, single: single}, nil
 }
 
 func (d *doqClient) Exchange(ctx context.Context, wire []byte) ([]byte, error) {
@@ -39,10 +40,10 @@ func (d *doqClient) Exchange(ctx context.Context, wire []byte) ([]byte, error) {
 	}
 	str.SetDeadline(deadline)
 	var small [doq.MaxBatched]byte // Add copies the frame: no allocation for it
-	if 2+len(wire) <= len(small) {
+	if !d.single && 2+len(wire) <= len(small) {
 		f, _ := frontend.AppendFrame(small[:0], wire)
 		d.out.Add(str, f)
-	} else if err := d.writeLarge(str, wire); err != nil {
+	} else if err := d.writeAlone(str, wire); err != nil {
 		str.CancelRead(0)
 		return nil, err
 	}
@@ -73,8 +74,9 @@ func (d *doqClient) open(ctx context.Context, deadline time.Time) (*quic.Stream,
 	return d.conn.OpenStreamSync(ctx)
 }
 
-// writeLarge writes a query too large for the batch writer, and the FIN.
-func (d *doqClient) writeLarge(str *quic.Stream, wire []byte) error {
+// writeAlone writes a query (with Options.Single, or too large for the
+// batch writer) and the FIN by itself.
+func (d *doqClient) writeAlone(str *quic.Stream, wire []byte) error {
 	f, err := frontend.AppendFrame(make([]byte, 0, 2+len(wire)), wire)
 	if err != nil {
 		return err

@@ -3,6 +3,8 @@ package loadgen
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"encoding/binary"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -165,18 +167,24 @@ func TestTransports(t *testing.T) {
 	h2URL, h3URL := startDoH(t, pki, up.Addr)
 
 	qs, _ := ParseQueries(strings.NewReader("a.example A\nb.example A\nc.nx A\n"))
-	for _, tc := range []struct{ name, server string }{
-		{"udp", "udp://" + up.Addr},
-		{"tcp", "tcp://" + tcpAddr},
-		{"dot", "tls://" + dotSrv.Addrs()[0].String()},
-		{"doq", "quic://" + doqSrv.Addrs()[0].String()},
-		{"doh2", h2URL},
-		{"doh3", h3URL},
+	for _, tc := range []struct {
+		name, server string
+		single       bool
+	}{
+		{"udp", "udp://" + up.Addr, false},
+		{"tcp", "tcp://" + tcpAddr, false},
+		{"tcp-single", "tcp://" + tcpAddr, true},
+		{"dot", "tls://" + dotSrv.Addrs()[0].String(), false},
+		{"dot-single", "tls://" + dotSrv.Addrs()[0].String(), true},
+		{"doq", "quic://" + doqSrv.Addrs()[0].String(), false},
+		{"doq-single", "quic://" + doqSrv.Addrs()[0].String(), true},
+		{"doh2", h2URL, false},
+		{"doh3", h3URL, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res, err := Run(context.Background(), Options{
 				Server: tc.server, Queries: qs, Conns: 2, Inflight: 16, Count: 300,
-				TLS: pki.Client("dns.test"),
+				TLS: pki.Client("dns.test"), Single: tc.single,
 			})
 			if err != nil {
 				t.Fatal(err)
@@ -187,6 +195,74 @@ func TestTransports(t *testing.T) {
 				t.Fatalf("unexpected result:\n%s", b.String())
 			}
 		})
+	}
+}
+
+// TestSingleWrites: with Options.Single every TLS record carries exactly one
+// query, as a stub resolver sends them (crypto/tls returns at most one
+// record per Read); without it, queries in flight share records.
+func TestSingleWrites(t *testing.T) {
+	pki := testpki.New(t, frontendtest.Names...)
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", pki.Server)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	perRead := make(chan int, 4096) // queries per Read: room for one a query
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go echoFrames(c, perRead)
+		}
+	}()
+	qs, _ := ParseQueries(strings.NewReader("a.example A\n"))
+	for _, single := range []bool{true, false} {
+		res, err := Run(context.Background(), Options{
+			Server: "tls://" + ln.Addr().String(), Queries: qs, Inflight: 32, Count: 2000,
+			TLS: pki.Client("dns.test"), Single: single,
+		})
+		if err != nil || res.Answered != 2000 {
+			t.Fatalf("single=%v: %v, %+v", single, err, res)
+		}
+		most := 0
+		for n := 0; n < 2000; {
+			k := <-perRead
+			n, most = n+k, max(most, k)
+		}
+		if single && most != 1 || !single && most == 1 {
+			t.Errorf("single=%v: up to %d queries in one TLS record", single, most)
+		}
+	}
+}
+
+// echoFrames answers every length-prefixed query read from c with itself
+// (QR set), and sends how many whole queries each Read returned to perRead.
+func echoFrames(c net.Conn, perRead chan<- int) {
+	defer c.Close()
+	buf := make([]byte, 64<<10)
+	var pending []byte
+	for {
+		n, err := c.Read(buf)
+		if err != nil {
+			return
+		}
+		pending = append(pending, buf[:n]...)
+		k := 0
+		for len(pending) >= 2 && len(pending) >= 2+int(binary.BigEndian.Uint16(pending)) {
+			l := 2 + int(binary.BigEndian.Uint16(pending))
+			f := slices.Clone(pending[:l])
+			f[4] |= 0x80 // QR
+			if _, err := c.Write(f); err != nil {
+				return
+			}
+			pending, k = pending[l:], k+1
+		}
+		if k > 0 {
+			perRead <- k
+		}
 	}
 }
 

@@ -35,6 +35,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		cacert     = fs.String("cacert", "", "PEM file of CA certificates to verify the server with")
 		servername = fs.String("servername", "", "TLS server name (SNI), default the URL host")
 		quiet      = fs.Bool("quiet", false, "no progress lines")
+		single     = fs.Bool("single", false, "tcp, tls, quic: one query per write (TLS record, QUIC stream write), as stub resolvers send")
 	)
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -61,7 +62,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	o := Options{
-		Server: *server, Queries: queries, Conns: *conns, Inflight: *inflight,
+		Server: *server, Queries: queries, Conns: *conns, Inflight: *inflight, Single: *single,
 		Duration: *duration, Count: *count, Timeout: *timeout, TLS: tlsConf,
 	}
 	if !*quiet {

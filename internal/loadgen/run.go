@@ -25,6 +25,7 @@ type Options struct {
 	Count    int64         // stop after this many queries (0: no bound)
 	Timeout  time.Duration // per query (5s)
 	TLS      *tls.Config   // for tls, https, h3, quic; nil: system roots
+	Single   bool          // tcp, tls, quic: one query per write (TLS record, QUIC stream write), as stub resolvers send; false: queries in flight share writes
 	Progress io.Writer     // one line per second; nil: none
 }
 
@@ -72,7 +73,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if o.TLS == nil {
 		o.TLS = &tls.Config{}
 	}
-	dial := t.dialer(o.TLS, o.Timeout)
+	dial := t.dialer(o.TLS, o.Timeout, o.Single)
 	slots := make([]*slot, o.Conns)
 	for i := range slots {
 		dctx, cancel := context.WithTimeout(ctx, o.Timeout)

@@ -19,9 +19,10 @@ type streamClient struct {
 	*mux
 	conn   net.Conn
 	frames chan []byte
+	single bool // one query per write: no batching in writeLoop
 }
 
-func dialStream(ctx context.Context, addr string, tlsConf *tls.Config, timeout time.Duration) (client, error) {
+func dialStream(ctx context.Context, addr string, tlsConf *tls.Config, timeout time.Duration, single bool) (client, error) {
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
@@ -35,7 +36,7 @@ func dialStream(ctx context.Context, addr string, tlsConf *tls.Config, timeout t
 		}
 		c = tc
 	}
-	s := &streamClient{mux: newMux(timeout), conn: c, frames: make(chan []byte, 1024)}
+	s := &streamClient{mux: newMux(timeout), conn: c, frames: make(chan []byte, 1024), single: single}
 	go s.readLoop()
 	go s.writeLoop()
 	return s, nil
@@ -62,9 +63,11 @@ func (s *streamClient) writeLoop() {
 		case <-s.dead:
 			return
 		}
-		runtime.Gosched() // let other ready queries queue theirs: one write for many
+		if !s.single {
+			runtime.Gosched() // let other ready queries queue theirs: one write for many
+		}
 	drain:
-		for len(batch) < 32<<10 {
+		for !s.single && len(batch) < 32<<10 {
 			select {
 			case f := <-s.frames:
 				batch = append(batch, f...)
