@@ -3,6 +3,8 @@ package gateway
 import (
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -19,9 +21,10 @@ import (
 // towards its DoT listener (dnsdist sends the header inside TLS). Both
 // backends must pass dnsdist's health checks and answer; the client
 // address each header carries must drive rate_limit.deny (127.0.0.2 is
-// refused, 127.0.0.3 answered) and the profile chosen by address (the
+// refused, 127.0.0.3 answered), the profile chosen by address (the
 // dnsdist frontend 127.0.0.5 the client queried selects "front", which
-// denies blocked.example).
+// denies blocked.example) and the query log (raw addresses here, so that
+// the test can read them).
 func TestBehindDnsdist(t *testing.T) {
 	dnstest.NeedBinary(t, "dnsdist", "dnsdist")
 	upstream := dnstest.StartUnbound(t, []string{
@@ -29,6 +32,7 @@ func TestBehindDnsdist(t *testing.T) {
 	}, "")
 	free := func(ip string) string { return fmt.Sprintf("%s:%d", ip, dnstest.FreePort(t)) }
 	plainAddr, dotAddr := free("127.0.0.1"), free("127.0.0.1")
+	qlog := filepath.Join(t.TempDir(), "queries.jsonl")
 	yaml := fmt.Sprintf(`listen: {dns: [%q], dot: [%q]}
 upstreams: [udp://%s]
 data_dir: %s
@@ -41,7 +45,8 @@ default_profile: open
 profiles:
   open: {}
   front: {addrs: [127.0.0.5], deny: [blocked.example]}
-`, plainAddr, dotAddr, upstream, t.TempDir())
+query_log: {client: raw, sinks: [{json: %q}]}
+`, plainAddr, dotAddr, upstream, t.TempDir(), qlog)
 	g := runGateway(t, loadYAML(t, t.TempDir(), yaml), nil)
 
 	plainFront, dotFront := dnstest.FreePort(t), dnstest.FreePort(t)
@@ -116,6 +121,39 @@ addAction(DSTPortRule(%[2]d), PoolAction("dot"))
 				if n := metricstest.Value(t, g.registry, "dnsward_proxy_header_rejected_total", "transport", tr, "reason", reason); n != 0 {
 					t.Errorf("%s: %v headers rejected for %s", tr, n, reason)
 				}
+			}
+		}
+	})
+	t.Run("query log", func(t *testing.T) {
+		var www, health []string
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+			www, health = nil, nil
+			if _, err := os.Stat(qlog); err != nil {
+				continue
+			}
+			for _, r := range readJSONLog(t, qlog) {
+				switch strings.TrimSuffix(r.Name, ".") {
+				case "www.example":
+					www = append(www, r.Client)
+				case "health.example":
+					health = append(health, r.Client)
+				}
+			}
+			if len(www) >= 4 && len(health) > 0 {
+				break
+			}
+		}
+		if len(www) != 4 || len(health) == 0 {
+			t.Fatalf("query log: www.example from %v, health.example from %v; want 4 and some", www, health)
+		}
+		for _, c := range www {
+			if c != "127.0.0.3" {
+				t.Errorf("www.example logged from %s, want the client dnsdist relayed, 127.0.0.3", c)
+			}
+		}
+		for _, c := range health {
+			if c != "127.0.0.1" {
+				t.Errorf("dnsdist's health check logged from %s, want dnsdist itself", c)
 			}
 		}
 	})
