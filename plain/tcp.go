@@ -57,7 +57,6 @@ func (s *Server) serveConn(c net.Conn, release func()) {
 	r := bufio.NewReader(c)
 	if s.trusted != nil {
 		c.SetReadDeadline(time.Now().Add(s.cfg.TCPIdleTimeout))
-		proxy := base.Client
 		if err := s.unwrapTCP(&base, r); err != nil {
 			s.cfg.Logger.Debug("plain: closing TCP connection for its PROXY v2 header", "err", err)
 			if release != nil {
@@ -67,7 +66,7 @@ func (s *Server) serveConn(c net.Conn, release func()) {
 		}
 		if release == nil {
 			client := base.Client.Addr()
-			if base.Client == proxy {
+			if s.viaProxy(client) {
 				client = netip.Addr{} // the proxy's own (LOCAL): counted only in the total
 			}
 			var ok bool
