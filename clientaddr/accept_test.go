@@ -70,7 +70,7 @@ func TestListenerSurvivesAcceptErrors(t *testing.T) {
 				if !ok {
 					t.Fatal("Accept failed: the listener stopped on a transient error")
 				}
-				if c != srv {
+				if g, ok := c.(*guardConn); !ok || g.Conn != srv {
 					t.Fatalf("Accept returned %v, want the inner connection", c)
 				}
 			case <-time.After(5 * time.Second):

@@ -5,8 +5,14 @@
 // speaks them is a trusted proxy (a configured CIDR):
 //
 //   - the PROXY protocol version 2 binary header that HAProxy, nginx, Envoy and
-//     cloud load balancers prepend to a TCP stream (Listener, ReadHeader);
+//     cloud load balancers prepend to a TCP stream (Listener, ReadHeader), and
+//     dnsdist to each UDP datagram (Trusted.Datagram), each TCP stream
+//     (Trusted.Stream) and, towards DoT, the bytes inside TLS;
 //   - the X-Forwarded-For and Forwarded (RFC 7239) HTTP headers (ClientFromHeaders).
+//
+// Where PROXY v2 is expected, a trusted proxy must send a header (LOCAL for
+// its own health checks) and nobody else may: either mistake drops the
+// datagram or closes the connection, counted in Rejects.
 //
 // The text PROXY protocol version 1 is not supported.
 package clientaddr

@@ -52,6 +52,35 @@ type Header struct {
 // ErrNoSignature is returned when a stream does not start with a PROXY v2 header.
 var ErrNoSignature = errors.New("clientaddr: no PROXY v2 signature")
 
+// HasSignature reports whether b begins with the PROXY v2 signature.
+func HasSignature(b []byte) bool { return bytes.HasPrefix(b, signature) }
+
+// ParseHeader parses the PROXY v2 header at the front of a datagram (the
+// form dnsdist sends over UDP) and returns it with the payload after it.
+func ParseHeader(b []byte) (Header, []byte, error) {
+	if len(b) < fixedLen {
+		if HasSignature(b) {
+			return Header{}, nil, errors.New("clientaddr: datagram shorter than a PROXY v2 header")
+		}
+		return Header{}, nil, ErrNoSignature
+	}
+	if !HasSignature(b) {
+		return Header{}, nil, ErrNoSignature
+	}
+	n := int(binary.BigEndian.Uint16(b[14:16]))
+	if n > MaxHeaderLen {
+		return Header{}, nil, fmt.Errorf("clientaddr: header length %d exceeds %d", n, MaxHeaderLen)
+	}
+	if n > len(b)-fixedLen {
+		return Header{}, nil, fmt.Errorf("clientaddr: header length %d exceeds the datagram", n)
+	}
+	h, err := parse(b[12], b[13], b[fixedLen:fixedLen+n])
+	if err != nil {
+		return Header{}, nil, err
+	}
+	return h, b[fixedLen+n:], nil
+}
+
 // ReadHeader reads one PROXY v2 header from r, consuming exactly its bytes.
 func ReadHeader(r io.Reader) (Header, error) {
 	var fixed [fixedLen]byte

@@ -1,7 +1,10 @@
 package clientaddr
 
 import (
+	"bufio"
+	"bytes"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -12,8 +15,17 @@ import (
 // ListenerConfig configures a PROXY v2 accepting listener.
 type ListenerConfig struct {
 	// Trusted lists the proxies whose connections must start with a PROXY v2
-	// header. Connections from other peers pass through untouched.
+	// header; one without is closed. Connections from other peers pass
+	// through, unless they start with a header: they fail on their first
+	// read (ErrUntrusted), so no peer but a trusted proxy names a client.
 	Trusted Trusted
+	// Inside lets a trusted proxy send its header as the first bytes inside
+	// TLS instead (dnsdist's DoT backends): its connection that does not
+	// start with a header is handed over unread, Proxied reports false for
+	// it, and the server reads the header after the handshake (Stream).
+	Inside bool
+	// Rejects counts connections closed for their header; nil: not counted.
+	Rejects *Rejects
 	// HeaderTimeout bounds the wait for a trusted peer's header (default 5s).
 	HeaderTimeout time.Duration
 	// MaxPending bounds connections whose header is still being read
@@ -24,8 +36,9 @@ type ListenerConfig struct {
 }
 
 // Listener wraps a stream listener. Accept returns connections whose
-// RemoteAddr is the client named by a trusted proxy's PROXY v2 header, or the
-// socket peer for untrusted peers and LOCAL headers. Headers are read in the
+// RemoteAddr is the client named by a trusted proxy's PROXY v2 header, and
+// LocalAddr the address that client connected to, or the socket's
+// addresses for untrusted peers and LOCAL headers. Headers are read in the
 // background, so one slow proxy connection never blocks Accept.
 type Listener struct {
 	inner   net.Listener
@@ -107,25 +120,42 @@ func (l *Listener) acceptLoop() {
 // handshake reads the header of a trusted peer and hands the connection to Accept.
 func (l *Listener) handshake(c net.Conn) {
 	defer func() { <-l.pending }()
-	peer := addrPortOf(c.RemoteAddr())
-	if l.cfg.Trusted.Contains(peer.Addr()) {
-		_ = c.SetReadDeadline(time.Now().Add(l.cfg.HeaderTimeout))
-		h, err := ReadHeader(c)
-		if err != nil {
-			l.cfg.Logger.Debug("clientaddr: dropping connection from trusted proxy", "error", err)
-			_ = c.Close()
-			return
-		}
-		_ = c.SetReadDeadline(time.Time{})
-		if h.Command == Proxy && h.Source.IsValid() {
-			c = &conn{Conn: c, remote: net.TCPAddrFromAddrPort(h.Source)}
-		}
+	if c = l.unwrap(c); c == nil {
+		return
 	}
 	select {
 	case l.ready <- c:
 	case <-l.done:
 		_ = c.Close()
 	}
+}
+
+// unwrap returns c as Accept hands it over, or nil when c was closed for
+// its header (or its lack of one).
+func (l *Listener) unwrap(c net.Conn) net.Conn {
+	if !l.cfg.Trusted.Contains(addrPortOf(c.RemoteAddr()).Addr()) {
+		return &guardConn{Conn: c, rejects: l.cfg.Rejects}
+	}
+	_ = c.SetReadDeadline(time.Now().Add(l.cfg.HeaderTimeout))
+	br := bufio.NewReaderSize(c, fixedLen) // the smallest: reads past the header go straight to c
+	first, err := br.Peek(1)
+	if err == nil && first[0] != signature[0] && l.cfg.Inside {
+		_ = c.SetReadDeadline(time.Time{})
+		return &conn{Conn: c, r: br}
+	}
+	h, err := ReadHeader(br)
+	if err != nil {
+		l.cfg.Rejects.Add(err)
+		l.cfg.Logger.Debug("clientaddr: dropping connection from trusted proxy", "error", err)
+		_ = c.Close()
+		return nil
+	}
+	_ = c.SetReadDeadline(time.Time{})
+	pc := &conn{Conn: c, r: br, proxied: true}
+	if h.Command == Proxy && h.Source.IsValid() {
+		pc.remote, pc.local = net.TCPAddrFromAddrPort(h.Source), net.TCPAddrFromAddrPort(h.Destination)
+	}
+	return pc
 }
 
 // Accept returns the next connection whose client address is known.
@@ -151,14 +181,67 @@ func (l *Listener) Close() error {
 // Addr returns the inner listener's address.
 func (l *Listener) Addr() net.Addr { return l.inner.Addr() }
 
-// conn reports the proxied client as its remote address.
+// conn is a trusted proxy's connection: its bytes after the header, and
+// the addresses the header named.
 type conn struct {
 	net.Conn
-	remote net.Addr
+	r             io.Reader // the bytes read ahead, then Conn
+	remote, local net.Addr  // from the header; nil: Conn's
+	proxied       bool      // a header was read
 }
 
+// Read reads the bytes after the header.
+func (c *conn) Read(p []byte) (int, error) { return c.r.Read(p) }
+
 // RemoteAddr returns the client address from the PROXY header.
-func (c *conn) RemoteAddr() net.Addr { return c.remote }
+func (c *conn) RemoteAddr() net.Addr {
+	if c.remote != nil {
+		return c.remote
+	}
+	return c.Conn.RemoteAddr()
+}
+
+// LocalAddr returns the address the client connected to, from the PROXY header.
+func (c *conn) LocalAddr() net.Addr {
+	if c.local != nil {
+		return c.local
+	}
+	return c.Conn.LocalAddr()
+}
+
+// Proxied reports whether a Listener read a PROXY v2 header (PROXY or
+// LOCAL) in front of c; false for untrusted peers and for a trusted one
+// whose header is due inside TLS (ListenerConfig.Inside).
+func Proxied(c net.Conn) bool {
+	pc, ok := c.(*conn)
+	return ok && pc.proxied
+}
+
+// guardConn is an untrusted peer's connection: it fails with ErrUntrusted
+// when its first bytes are the PROXY v2 signature.
+type guardConn struct {
+	net.Conn
+	rejects *Rejects
+	seen    int // bytes of the signature matched so far; past its length: checked
+}
+
+// Read reads from the peer, checking its first bytes.
+func (g *guardConn) Read(p []byte) (int, error) {
+	n, err := g.Conn.Read(p)
+	if g.seen >= len(signature) || n == 0 {
+		return n, err
+	}
+	k := min(n, len(signature)-g.seen)
+	if !bytes.Equal(p[:k], signature[g.seen:g.seen+k]) {
+		g.seen = len(signature) + 1
+		return n, err
+	}
+	if g.seen += k; g.seen == len(signature) {
+		g.rejects.Add(ErrUntrusted)
+		return 0, ErrUntrusted
+	}
+	return n, err
+}
 
 // addrPortOf converts a net.Addr from a TCP or UDP socket to netip form.
 func addrPortOf(a net.Addr) netip.AddrPort {

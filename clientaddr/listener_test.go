@@ -2,6 +2,10 @@ package clientaddr
 
 import (
 	"errors"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/dnsward/dnsward/internal/metricstest"
 	"io"
 	"net"
 	"net/netip"
@@ -27,7 +31,8 @@ func acceptOne(t *testing.T, l net.Listener) <-chan net.Conn {
 
 func TestListener(t *testing.T) {
 	client := netip.MustParseAddrPort("192.0.2.7:1234")
-	hdr, err := Header{Proxy, client, netip.MustParseAddrPort("198.51.100.1:443")}.AppendBinary(nil)
+	dest := netip.MustParseAddrPort("198.51.100.1:443")
+	hdr, err := Header{Proxy, client, dest}.AppendBinary(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,16 +41,27 @@ func TestListener(t *testing.T) {
 		t.Fatal(err)
 	}
 	loopback := Trusted{netip.MustParsePrefix("127.0.0.0/8")}
+	other := Trusted{netip.MustParsePrefix("10.0.0.0/8")}
+	tls := []byte("\x16\x03\x01 a ClientHello")
 	tests := []struct {
-		name     string
-		trusted  Trusted
-		send     []byte
-		wantPeer string // "" → the socket address; "closed" → no connection
+		name    string
+		trusted Trusted
+		inside  bool
+		send    []byte
+		// wantPeer: "" → the socket address; "closed" → no connection;
+		// "refused" → accepted, but its first read fails (ErrUntrusted).
+		wantPeer, wantLocal string
+		proxied             bool
+		reason              string // the rejection counted, if any
 	}{
-		{"trusted proxy header", loopback, hdr, client.String()},
-		{"trusted local command", loopback, local, ""},
-		{"untrusted peer passes through", Trusted{netip.MustParsePrefix("10.0.0.0/8")}, nil, ""},
-		{"trusted peer without header dropped", loopback, []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), "closed"},
+		{"trusted proxy header", loopback, false, hdr, client.String(), dest.String(), true, ""},
+		{"trusted local command", loopback, false, local, "", "", true, ""},
+		{"untrusted peer passes through", other, false, tls, "", "", false, ""},
+		{"untrusted peer's header refused", other, false, hdr, "refused", "", false, ReasonUntrusted},
+		{"trusted peer without header dropped", loopback, false, []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), "closed", "", false, ReasonMissing},
+		{"trusted peer, garbled header dropped", loopback, false, append(append([]byte{}, hdr[:12]...), 0x99, 0, 0, 0), "closed", "", false, ReasonMalformed},
+		{"inside: header before TLS still read", loopback, true, hdr, client.String(), dest.String(), true, ""},
+		{"inside: TLS first handed over unread", loopback, true, tls, "", "", false, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -53,11 +69,27 @@ func TestListener(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			l, err := NewListener(inner, ListenerConfig{Trusted: tt.trusted, HeaderTimeout: 2 * time.Second})
+			reg := prometheus.NewRegistry()
+			rejects, err := NewRejects(reg, "dot")
+			if err != nil {
+				t.Fatal(err)
+			}
+			l, err := NewListener(inner, ListenerConfig{Trusted: tt.trusted, Inside: tt.inside, HeaderTimeout: 2 * time.Second, Rejects: rejects})
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer l.Close()
+			defer func() {
+				for _, r := range []string{ReasonUntrusted, ReasonMissing, ReasonMalformed} {
+					want := 0.0
+					if r == tt.reason {
+						want = 1
+					}
+					if got := metricstest.Value(t, reg, "dnsward_proxy_header_rejected_total", "transport", "dot", "reason", r); got != want {
+						t.Errorf("rejected{reason=%s} = %v, want %v", r, got, want)
+					}
+				}
+			}()
 			accepted := acceptOne(t, l)
 			c, err := net.Dial("tcp", l.Addr().String())
 			if err != nil {
@@ -81,17 +113,32 @@ func TestListener(t *testing.T) {
 				t.Fatal("nothing accepted")
 			}
 			defer sc.Close()
-			want := tt.wantPeer
+			if got := Proxied(sc); got != tt.proxied {
+				t.Errorf("Proxied = %v, want %v", got, tt.proxied)
+			}
+			buf := make([]byte, len(tt.send)+len("payload"))
+			if tt.wantPeer == "refused" {
+				if _, err := io.ReadAtLeast(sc, buf, len("payload")); !errors.Is(err, ErrUntrusted) {
+					t.Fatalf("reading an untrusted header: %v, want ErrUntrusted", err)
+				}
+				return
+			}
+			want, wantLocal := tt.wantPeer, tt.wantLocal
 			if want == "" {
-				want = c.LocalAddr().String()
+				want, wantLocal = c.LocalAddr().String(), c.RemoteAddr().String()
 			}
 			if got := sc.RemoteAddr().String(); got != want {
 				t.Fatalf("RemoteAddr %s, want %s", got, want)
 			}
-			buf := make([]byte, len(tt.send)+len("payload"))
-			n, _ := io.ReadAtLeast(sc, buf, len("payload"))
-			if got := string(buf[:n]); got[len(got)-len("payload"):] != "payload" {
-				t.Fatalf("stream after header: %q", got)
+			if got := sc.LocalAddr().String(); got != wantLocal {
+				t.Fatalf("LocalAddr %s, want %s", got, wantLocal)
+			}
+			want = string(tt.send) + "payload" // what follows the header, or all that was sent
+			if tt.proxied {
+				want = "payload"
+			}
+			if _, err := io.ReadFull(sc, buf[:len(want)]); err != nil || string(buf[:len(want)]) != want {
+				t.Fatalf("stream: %q (%v), want %q", buf[:len(want)], err, want)
 			}
 		})
 	}

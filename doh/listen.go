@@ -59,8 +59,14 @@ func (s *Server) listenTCP(ctx context.Context, addr string) (net.Listener, erro
 		return nil, fmt.Errorf("doh: listening on tcp %s: %w", addr, err)
 	}
 	if s.cfg.ProxyProtocol {
+		rejects, err := clientaddr.NewRejects(s.cfg.Metrics, "doh")
+		if err != nil {
+			_ = l.Close()
+			return nil, fmt.Errorf("doh: %w", err)
+		}
 		if l, err = clientaddr.NewListener(l, clientaddr.ListenerConfig{
 			Trusted:       s.handler.trusted,
+			Rejects:       rejects,
 			HeaderTimeout: s.cfg.ReadTimeout,
 			Logger:        s.cfg.Logger,
 		}); err != nil {

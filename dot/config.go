@@ -36,10 +36,13 @@ type Config struct {
 	HandshakeTimeout   time.Duration         // TLS handshake deadline (5s)
 	WriteTimeout       time.Duration         // deadline to write one answer (10s)
 
-	// ProxyProtocol makes the listeners read a PROXY v2 header on every
-	// connection from TrustedProxies and take the client address (for
-	// Conns and resolver.Request.Client) from it; HandshakeTimeout
-	// bounds the wait for the header. Other peers are served as they are.
+	// ProxyProtocol makes the listeners expect a PROXY v2 header on every
+	// connection from TrustedProxies, before the TLS handshake (an L4
+	// balancer) or as the first bytes inside TLS (dnsdist), and take the
+	// client address (for Conns and resolver.Request.Client) and the local
+	// address (for the profile) from it; HandshakeTimeout bounds the wait
+	// for it. A trusted proxy's connection without one and a header from
+	// any other peer are closed (dnsward_proxy_header_rejected_total).
 	ProxyProtocol bool
 	// TrustedProxies are the load balancers whose PROXY v2 header is
 	// believed; required with ProxyProtocol.

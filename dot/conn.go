@@ -14,6 +14,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/dnsward/dnsward/clientaddr"
 	"github.com/dnsward/dnsward/internal/frontend"
 	"github.com/dnsward/dnsward/resolver"
 )
@@ -40,13 +41,19 @@ type conn struct {
 // serve runs one accepted TCP connection to its end.
 func (s *Server) serve(nc net.Conn) {
 	defer s.life.WG.Done()
-	client := frontend.AddrPort(nc.RemoteAddr())
-	release, ok := frontend.AcquireConn(s.cfg.Conns, "dot", client.Addr())
-	if !ok { // counted by Conns
-		nc.Close()
-		return
+	client, local := frontend.AddrPort(nc.RemoteAddr()), frontend.AddrPort(nc.LocalAddr())
+	// A trusted proxy that sent no header before TLS sends it inside
+	// (dnsdist): the connection is admitted once that names the client.
+	inside := s.cfg.ProxyProtocol && !clientaddr.Proxied(nc) && s.trusted.Contains(client.Addr())
+	release := func() {}
+	if !inside {
+		var ok bool
+		if release, ok = s.acquire(client); !ok { // counted by Conns
+			nc.Close()
+			return
+		}
 	}
-	defer release()
+	defer func() { release() }()
 	tc := tls.Server(nc, s.cfg.TLS)
 	defer tc.Close()
 	if !s.life.Track(tc) {
@@ -61,8 +68,20 @@ func (s *Server) serve(nc net.Conn) {
 		s.cfg.Logger.Debug("dot: handshake", frontend.ErrAttr(err))
 		return
 	}
+	br := bufio.NewReaderSize(tc, 4096)
+	if s.cfg.ProxyProtocol {
+		if client, local, err = s.unwrapInside(tc, br, inside, client, local); err != nil {
+			return
+		}
+	}
+	if inside {
+		r, ok := s.acquire(client)
+		if !ok {
+			return
+		}
+		release = r
+	}
 	sni := tc.ConnectionState().ServerName
-	local := frontend.AddrPort(nc.LocalAddr())
 	c := &conn{
 		s:       s,
 		tc:      tc,
@@ -78,7 +97,7 @@ func (s *Server) serve(nc net.Conn) {
 	s.metrics.Connections.WithLabelValues("dot", c.profile.Name).Inc()
 	s.metrics.Active.WithLabelValues("dot").Inc()
 	defer s.metrics.Active.WithLabelValues("dot").Dec()
-	c.readLoop()
+	c.readLoop(br)
 	c.w.flush() // replayed answers still pending when the loop ended
 	if c.w.failed() {
 		cancelConn() // no answer can be sent any more: stop resolving
@@ -92,8 +111,7 @@ func (s *Server) serve(nc net.Conn) {
 // readLoop reads queries until the client closes, the idle timeout passes
 // with nothing in flight, a framing error occurs, an answer cannot be written
 // or the server shuts down.
-func (c *conn) readLoop() {
-	br := bufio.NewReaderSize(c.tc, 4096)
+func (c *conn) readLoop(br *bufio.Reader) {
 	buf := make([]byte, 0, 512)
 	var req resolver.Request // offered to replay; one variable, so that it is not allocated per query
 	for {

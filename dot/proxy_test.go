@@ -8,8 +8,10 @@ import (
 	"net/netip"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/dnsward/dnsward/internal/frontendtest"
+	"github.com/dnsward/dnsward/internal/metricstest"
 
 	"github.com/miekg/dns"
 
@@ -131,5 +133,113 @@ func TestProxyProtocolConnLimit(t *testing.T) {
 	}
 	if _, _, err := f.dialProxied(t, hdr("192.0.2.7:1001")); err == nil {
 		t.Fatal("second connection of 192.0.2.7 accepted with a bound of 1")
+	}
+}
+
+// dialInside speaks TLS to f, then sends before (before the handshake) and
+// inside (as the first bytes inside TLS, as dnsdist does) when set.
+func (f *fixture) dialInside(t *testing.T, before, inside *clientaddr.Header) *client {
+	t.Helper()
+	c, _, err := f.dialProxied(t, before)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inside != nil {
+		b, err := inside.AppendBinary(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.tc.Write(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return c
+}
+
+// TestProxyProtocolInsideTLS: a trusted proxy that sends no header before
+// the handshake must send it as the first bytes inside TLS; its client is
+// then the one the handler sees. A trusted proxy with no header at all, a
+// second header, and a header inside TLS from anyone else close the
+// connection, counted by reason.
+func TestProxyProtocolInsideTLS(t *testing.T) {
+	loopback := []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+	hdr := func(client string) *clientaddr.Header {
+		return &clientaddr.Header{Command: clientaddr.Proxy, Source: netip.MustParseAddrPort(client),
+			Destination: netip.MustParseAddrPort("198.51.100.1:853")}
+	}
+	for _, tc := range []struct {
+		name           string
+		trusted        []netip.Prefix
+		before, inside *clientaddr.Header
+		want           string // the client the handler sees; "" → closed
+		reason         string
+	}{
+		{"header inside TLS", loopback, nil, hdr("192.0.2.7:4242"), "192.0.2.7:4242", ""},
+		{"LOCAL inside TLS", loopback, nil, &clientaddr.Header{Command: clientaddr.Local}, "socket", ""},
+		{"trusted proxy without any header", loopback, nil, nil, "", clientaddr.ReasonMissing},
+		{"a second header inside TLS", loopback, hdr("192.0.2.7:4242"), hdr("192.0.2.8:4242"), "", clientaddr.ReasonUntrusted},
+		{"untrusted peer's header inside TLS", []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}, nil, hdr("192.0.2.7:4242"), "", clientaddr.ReasonUntrusted},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var rec *clientRecorder
+			f := start(t, func(c *Config) {
+				c.ProxyProtocol, c.TrustedProxies = true, tc.trusted
+				rec = &clientRecorder{next: c.Handler, seen: map[string]netip.AddrPort{}}
+				c.Handler = rec
+			})
+			c := f.dialInside(t, tc.before, tc.inside)
+			c.send(query("who.example.", dns.TypeA))
+			if tc.want == "" {
+				if !c.closed(5 * time.Second) {
+					t.Fatal("connection not closed")
+				}
+			} else {
+				if a := c.recv(); a.Rcode != dns.RcodeSuccess {
+					t.Fatalf("rcode %s", dns.RcodeToString[a.Rcode])
+				}
+				want := tc.want
+				if want == "socket" {
+					want = c.tc.LocalAddr().String()
+				}
+				if got := rec.client("who.example."); got.String() != want {
+					t.Fatalf("Request.Client = %v, want %v", got, want)
+				}
+			}
+			for _, r := range []string{clientaddr.ReasonUntrusted, clientaddr.ReasonMissing, clientaddr.ReasonMalformed} {
+				want := 0.0
+				if r == tc.reason {
+					want = 1
+				}
+				if got := metricstest.Value(t, f.Reg, "dnsward_proxy_header_rejected_total", "transport", "dot", "reason", r); got != want {
+					t.Errorf("rejected{%s} = %v, want %v", r, got, want)
+				}
+			}
+		})
+	}
+}
+
+// TestProxyProtocolInsideConnLimit: a connection whose header comes inside
+// TLS is admitted for the client it names, not for the proxy.
+func TestProxyProtocolInsideConnLimit(t *testing.T) {
+	f := start(t, func(c *Config) {
+		c.ProxyProtocol = true
+		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+		c.Conns = frontendtest.Conns(t, 1)
+	})
+	hdr := func(client string) *clientaddr.Header {
+		return &clientaddr.Header{Command: clientaddr.Proxy, Source: netip.MustParseAddrPort(client),
+			Destination: netip.MustParseAddrPort("198.51.100.1:853")}
+	}
+	for _, client := range []string{"192.0.2.7:1000", "192.0.2.8:1000"} {
+		c := f.dialInside(t, nil, hdr(client))
+		c.send(query("who.example.", dns.TypeA))
+		if a := c.recv(); a.Rcode != dns.RcodeSuccess {
+			t.Fatalf("%s: rcode %s", client, dns.RcodeToString[a.Rcode])
+		}
+	}
+	c := f.dialInside(t, nil, hdr("192.0.2.7:1001"))
+	c.send(query("who.example.", dns.TypeA))
+	if !c.closed(5 * time.Second) {
+		t.Fatal("second connection of 192.0.2.7 served with a bound of 1")
 	}
 }

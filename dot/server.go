@@ -23,6 +23,11 @@ type Server struct {
 	base   context.Context // parent of every handler context
 	cancel context.CancelFunc
 
+	// trusted holds TrustedProxies with ProxyProtocol (else nil); rejects
+	// counts the connections closed for their header.
+	trusted clientaddr.Trusted
+	rejects *clientaddr.Rejects
+
 	closing atomic.Bool
 	life    frontend.Lifecycle[*tls.Conn]
 	mu      sync.Mutex
@@ -47,6 +52,12 @@ func New(cfg Config) (*Server, error) {
 		keepalive: uint16(cfg.IdleTimeout / (100 * time.Millisecond)),
 		base:      base,
 		cancel:    cancel,
+	}
+	if cfg.ProxyProtocol {
+		s.trusted = clientaddr.Trusted(cfg.TrustedProxies)
+		if s.rejects, err = clientaddr.NewRejects(cfg.Metrics, "dot"); err != nil {
+			return nil, fmt.Errorf("dot: %w", err)
+		}
 	}
 	s.bufs.New = func() any { b := make([]byte, 0, 1024); return &b }
 	return s, nil
@@ -93,7 +104,9 @@ func (s *Server) listen(ctx context.Context, lc *net.ListenConfig, addr string) 
 		return ln, nil
 	}
 	pl, err := clientaddr.NewListener(ln, clientaddr.ListenerConfig{
-		Trusted:       clientaddr.Trusted(s.cfg.TrustedProxies),
+		Trusted:       s.trusted,
+		Inside:        true,
+		Rejects:       s.rejects,
 		HeaderTimeout: s.cfg.HandshakeTimeout,
 		Logger:        s.cfg.Logger,
 	})

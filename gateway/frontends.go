@@ -44,20 +44,21 @@ func (g *Gateway) newCerts() (*certs.Manager, error) {
 func (g *Gateway) newFrontends(rm *resolver.Metrics) error {
 	c := g.cfg
 	var err error
+	trusted := make([]netip.Prefix, len(c.TrustedProxies))
+	for i, p := range c.TrustedProxies {
+		trusted[i] = netip.MustParsePrefix(p) // validated by config
+	}
 	if len(c.Listen.DNS) > 0 {
 		g.plain, err = plain.New(plain.Config{
 			Addrs: c.Listen.DNS, Handler: g.handler, Profiles: g.profiles, Metrics: rm, Logger: g.log,
 			Registry: g.registry, UDPBuffer: c.Listen.UDPBuffer, UDPMaxPending: c.Listen.UDPMaxPending,
 			UDPReaders: c.Listen.UDPReaders, Conns: g.conns,
 			Limiter: g.limiter, LimitUDP: g.limiter != nil && g.xdp == nil,
+			ProxyProtocol: c.ProxyProtocol, TrustedProxies: trusted,
 		})
 		if err != nil {
 			return err
 		}
-	}
-	trusted := make([]netip.Prefix, len(c.TrustedProxies))
-	for i, p := range c.TrustedProxies {
-		trusted[i] = netip.MustParsePrefix(p) // validated by config
 	}
 	if len(c.Listen.DoH)+len(c.Listen.DoHPlain) > 0 {
 		cfg := doh.Config{

@@ -21,6 +21,7 @@ import (
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/dnsward/dnsward/clientaddr"
 	"github.com/dnsward/dnsward/ratelimit"
 	"github.com/dnsward/dnsward/resolver"
 )
@@ -61,9 +62,22 @@ type Config struct {
 
 	// Limiter, with LimitUDP, charges each UDP packet right after it is read
 	// (when XDP is not doing it in the kernel); TCP queries are charged by
-	// the chain's admission step. nil: no limits.
+	// the chain's admission step. nil: no limits. A datagram a trusted proxy
+	// relayed is charged here even without LimitUDP: XDP sees only the proxy.
 	Limiter  *ratelimit.Limiter
 	LimitUDP bool
+
+	// ProxyProtocol makes every datagram and TCP connection from
+	// TrustedProxies carry a PROXY v2 header (dnsdist's useProxyProtocol),
+	// whose client and destination addresses then stand for the socket's:
+	// for rate limits, connection bounds, the profile by local address and
+	// the query log. A datagram or connection from a trusted proxy without
+	// a header, or with one that does not parse, and a header from any
+	// other peer are dropped (counted in dnsward_proxy_header_rejected_total).
+	ProxyProtocol bool
+	// TrustedProxies are the proxies whose headers are believed; required
+	// with ProxyProtocol.
+	TrustedProxies []netip.Prefix
 }
 
 // Server is a running set of plain DNS listeners.
@@ -76,9 +90,13 @@ type Server struct {
 	pending       atomic.Int64
 	missesRefused prometheus.Counter
 	tcp           []net.Listener
-	wg            sync.WaitGroup  // every goroutine the server started
-	ctx           context.Context // cancelled to abort everything
-	cancel        context.CancelFunc
+	// trusted is nil without ProxyProtocol, which keeps the UDP read loop
+	// to one nil check per datagram; rejects count refused headers.
+	trusted                clientaddr.Trusted
+	rejectsUDP, rejectsTCP *clientaddr.Rejects
+	wg                     sync.WaitGroup  // every goroutine the server started
+	ctx                    context.Context // cancelled to abort everything
+	cancel                 context.CancelFunc
 	// draining is cancelled when Shutdown starts: TCP read loops stop
 	// reading while their in-flight answers are still written.
 	draining     context.Context
@@ -103,6 +121,14 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.UDPBuffer < 0 || cfg.UDPMaxPending < 0 || cfg.UDPReaders < 0 {
 		return nil, errors.New("plain: UDP buffer, readers and pending bound must not be negative")
+	}
+	if cfg.ProxyProtocol && len(cfg.TrustedProxies) == 0 {
+		return nil, errors.New("plain: ProxyProtocol needs TrustedProxies")
+	}
+	for _, p := range cfg.TrustedProxies {
+		if !p.IsValid() {
+			return nil, errors.New("plain: invalid prefix in TrustedProxies")
+		}
 	}
 	if cfg.UDPReaders == 0 {
 		cfg.UDPReaders = 1
@@ -129,6 +155,16 @@ func New(cfg Config) (*Server, error) {
 		Name: "dnsward_udp_misses_refused_total",
 		Help: "UDP queries answered SERVFAIL at once because udp_max_pending queries were waiting on upstreams already.",
 	})}
+	if cfg.ProxyProtocol {
+		s.trusted = clientaddr.Trusted(cfg.TrustedProxies)
+		var err error
+		if s.rejectsUDP, err = clientaddr.NewRejects(cfg.Registry, "udp"); err != nil {
+			return nil, fmt.Errorf("plain: %w", err)
+		}
+		if s.rejectsTCP, err = clientaddr.NewRejects(cfg.Registry, "tcp"); err != nil {
+			return nil, fmt.Errorf("plain: %w", err)
+		}
+	}
 	s.replayer, _ = cfg.Handler.(resolver.Replayer)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.draining, s.stopDraining = context.WithCancel(context.Background())

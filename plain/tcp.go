@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"sync"
 	"time"
@@ -27,29 +28,54 @@ func (s *Server) serveTCP(l net.Listener) {
 			time.Sleep(10 * time.Millisecond) // e.g. EMFILE: back off instead of spinning
 			continue
 		}
-		release, ok := frontend.AcquireConn(s.cfg.Conns, "tcp", c.RemoteAddr().(*net.TCPAddr).AddrPort().Addr())
-		if !ok { // counted by Conns
-			c.Close()
-			continue
+		peer := c.RemoteAddr().(*net.TCPAddr).AddrPort()
+		var release func() // a trusted proxy's connection is admitted once its header names the client
+		if !s.viaProxy(peer.Addr()) {
+			var ok bool
+			if release, ok = frontend.AcquireConn(s.cfg.Conns, "tcp", peer.Addr()); !ok { // counted by Conns
+				c.Close()
+				continue
+			}
 		}
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			s.serveConn(c)
-			release()
+			s.serveConn(c, release)
 		}()
 	}
 }
 
 // serveConn reads pipelined queries and answers each from its own goroutine,
-// in whatever order they complete (RFC 7766 §6.2.1.1).
-func (s *Server) serveConn(c net.Conn) {
+// in whatever order they complete (RFC 7766 §6.2.1.1). With ProxyProtocol,
+// the PROXY v2 header is read first; release is nil for a trusted proxy's
+// connection, admitted then for the client its header names.
+func (s *Server) serveConn(c net.Conn, release func()) {
 	defer c.Close()
 	stop := s.trackConn(c)
 	defer stop()
-	client := c.RemoteAddr().(*net.TCPAddr).AddrPort()
-	base := s.request(client, c.LocalAddr().(*net.TCPAddr).AddrPort().Addr().Unmap(), transport.TCP)
+	base := s.request(c.RemoteAddr().(*net.TCPAddr).AddrPort(), c.LocalAddr().(*net.TCPAddr).AddrPort().Addr().Unmap(), transport.TCP)
 	r := bufio.NewReader(c)
+	if s.trusted != nil {
+		c.SetReadDeadline(time.Now().Add(s.cfg.TCPIdleTimeout))
+		if err := s.unwrapTCP(&base, r); err != nil {
+			s.cfg.Logger.Debug("plain: closing TCP connection for its PROXY v2 header", "err", err)
+			if release != nil {
+				release()
+			}
+			return
+		}
+		if release == nil {
+			client := base.Client.Addr()
+			if s.viaProxy(client) {
+				client = netip.Addr{} // the proxy's own (LOCAL): counted only in the total
+			}
+			var ok bool
+			if release, ok = frontend.AcquireConn(s.cfg.Conns, "tcp", client); !ok {
+				return
+			}
+		}
+	}
+	defer release()
 	var wmu sync.Mutex
 	var inflight sync.WaitGroup
 	sem := make(chan struct{}, s.cfg.TCPMaxInflight)

@@ -57,7 +57,7 @@ func (s *Server) answerUDP(j *udpJob) {
 	}
 	*out = b[:0]
 	s.sent(req, wire, b)
-	j.sock.c.WriteToUDPAddrPort(b, req.Client)
+	j.sock.c.WriteToUDPAddrPort(b, j.peer)
 }
 
 // udpLimit is the largest answer sent over UDP for q (resolver.UDPLimit).

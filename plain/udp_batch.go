@@ -84,8 +84,18 @@ func (s *Server) readUDP(sock *udpSocket, local netip.Addr) {
 				continue
 			}
 			from, wire := ua.AddrPort(), m.Buffers[0][:m.N]
-			if s.cfg.LimitUDP {
-				switch s.cfg.Limiter.AllowVia(transport.UDP, from.Addr()) {
+			req = base
+			req.Client = from
+			limit := s.cfg.LimitUDP
+			if s.trusted != nil {
+				var ok bool
+				if wire, ok = s.unwrapUDP(&req, wire); !ok {
+					continue
+				}
+				limit = limit || (req.Client != from && s.cfg.Limiter != nil)
+			}
+			if limit {
+				switch s.cfg.Limiter.AllowVia(transport.UDP, req.Client.Addr()) {
 				case ratelimit.Drop:
 					continue
 				case ratelimit.Slip:
@@ -93,8 +103,6 @@ func (s *Server) readUDP(sock *udpSocket, local netip.Addr) {
 					continue
 				}
 			}
-			req = base
-			req.Client = from
 			o := &out[replies]
 			if ans, ok := s.replay(&req, wire, o.Buffers[0][:0]); ok {
 				o.Buffers[0], o.Addr = ans, m.Addr
@@ -103,7 +111,7 @@ func (s *Server) readUDP(sock *udpSocket, local netip.Addr) {
 			}
 			bp := packetPool.Get().(*[]byte)
 			*bp = append((*bp)[:0], wire...)
-			j := &udpJob{Context: s.ctx, s: s, sock: sock, buf: bp, req: req}
+			j := &udpJob{Context: s.ctx, s: s, sock: sock, buf: bp, req: req, peer: from}
 			select {
 			case sock.jobs <- j:
 			default: // every worker is busy: send this batch's replays before waiting for one

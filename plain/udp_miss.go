@@ -3,6 +3,7 @@ package plain
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"sync/atomic"
 
 	"github.com/miekg/dns"
@@ -19,7 +20,8 @@ type udpJob struct {
 	sock            *udpSocket
 	buf             *[]byte // from packetPool, holding the query
 	req             resolver.Request
-	state           atomic.Uint32 // jobHit, then jobPending or jobRefused, then jobDone
+	peer            netip.AddrPort // where the answer goes: req.Client, or the proxy that relayed the query
+	state           atomic.Uint32  // jobHit, then jobPending or jobRefused, then jobDone
 }
 
 // udpJob states.

@@ -37,7 +37,7 @@ type Config struct {
 	ServerName     string              `yaml:"server_name"` // certificate name; profile hosts are added
 	TLS            TLS                 `yaml:"tls"`
 	TrustedProxies []string            `yaml:"trusted_proxies"` // CIDRs whose PROXY v2 / X-Forwarded-For is believed
-	ProxyProtocol  bool                `yaml:"proxy_protocol"`  // DoH and DoT TCP listeners expect PROXY v2 from trusted_proxies
+	ProxyProtocol  bool                `yaml:"proxy_protocol"`  // plain DNS (UDP, TCP), DoT and DoH over TCP expect PROXY v2 from trusted_proxies
 	Lists          map[string][]string `yaml:"lists"`           // category → files or http(s) URLs
 	ListRefresh    Duration            `yaml:"list_refresh"`    // remote list refresh interval; default 12h
 	DefaultProfile string              `yaml:"default_profile"`
