@@ -118,8 +118,8 @@ func (h *Handler) begin(w http.ResponseWriter, r *http.Request, st *streamState)
 		req = new(resolver.Request)
 	}
 	*req = resolver.Request{
-		Client:     clientaddr.ClientFromHeaders(facts.peer, r.Header, h.trusted),
-		Transport:  transportOf(r),
+		Client:       clientaddr.ClientFromHeaders(facts.peer, r.Header, h.trusted),
+		Transport:    transportOf(r),
 		ServerName:   serverName,
 		Profile:      who.Profile,
 		ClientID:     who.ID,
