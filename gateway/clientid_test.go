@@ -335,7 +335,7 @@ func testClientIDs(t *testing.T, engine string) {
 	}
 
 	// dnstap: each CLIENT_RESPONSE's extra names the client ID.
-	g.qlog.Close() // flushes the sinks
+	g.qlog.Close()                                          // flushes the sinks
 	files, _ := filepath.Glob(filepath.Join(e.dir, "tap*")) // the reload rotated the file aside
 	var extras []clientIDRecord
 	for _, f := range files {
