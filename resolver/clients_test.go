@@ -5,6 +5,11 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/dnsward/dnsward/internal/transport"
 )
 
 // clientProfiles is open (default), child (by path, host and address) and
@@ -166,4 +171,42 @@ func FuzzIdentify(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestClientIDMetrics: dnsward_client_queries_total counts answers only
+// after CountClientIDs(true), replayed ones too, with one series per listed
+// ID and every unlisted ID as UnlistedClients.
+func TestClientIDMetrics(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := NewMetrics(reg)
+	h, err := New(Config{Upstream: upstreamFunc((&scripted{fn: aAnswer(300)}).ServeDNS), Cache: &CacheConfig{Size: 10}, Metrics: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &Profile{Name: "child"}
+	ask := func(id string, listed bool, qid uint16) {
+		req := Request{Transport: transport.DoT, Profile: p, ClientID: id, ClientListed: listed}
+		if _, _, ok := h.Replay(&req, packedQuery(t, qid, "a.example.", nil), nil); !ok {
+			resolvePacked(t, h, req, packedQuery(t, qid, "a.example.", nil), true)
+		}
+	}
+	ask("annas-phone", true, 1)
+	if n, _ := testutil.GatherAndCount(reg, "dnsward_client_queries_total"); n != 0 {
+		t.Fatalf("%d client series before CountClientIDs(true)", n)
+	}
+	m.CountClientIDs(true)
+	ask("annas-phone", true, 2) // replayed
+	ask("annas-phone", true, 3)
+	ask("bob", false, 4)
+	ask("eve", false, 5)
+	ask("", false, 6)
+	want := `
+# HELP dnsward_client_queries_total Answered queries by client ID (configured clients; (unlisted) for the rest), when metrics.client_ids is on.
+# TYPE dnsward_client_queries_total counter
+dnsward_client_queries_total{client_id="(unlisted)"} 2
+dnsward_client_queries_total{client_id="annas-phone"} 2
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "dnsward_client_queries_total"); err != nil {
+		t.Fatal(err)
+	}
 }
