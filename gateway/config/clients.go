@@ -51,15 +51,14 @@ func (c *Config) validateClients() Errors {
 }
 
 // ClientsConfig maps clients and unknown_clients for the resolver. The
-// server name (unless a wildcard) carries client IDs too:
-// annas-phone.<server_name> gets the profile the default name would.
+// server name carries client IDs too: annas-phone.<server_name> (or, for a
+// wildcard server name "*.dns.example", annas-phone.dns.example) gets the
+// profile the server name would.
 func (c *Config) ClientsConfig() resolver.ClientsConfig {
 	rc := resolver.ClientsConfig{Profiles: map[string]string{}, RefuseUnknown: c.UnknownClients == UnknownClientsRefuse}
 	for id, cl := range c.Clients {
 		rc.Profiles[id] = cl.Profile
 	}
-	if !strings.HasPrefix(c.ServerName, "*.") {
-		rc.Hosts = []string{c.ServerName}
-	}
+	rc.Hosts = []string{strings.TrimPrefix(c.ServerName, "*.")}
 	return rc
 }
