@@ -113,7 +113,8 @@ type Ingress struct {
 }
 
 // Profiles maps an ingress to a profile. It is built once from config and
-// shared read-only by every transport.
+// shared read-only by every transport; only its client-ID table
+// (SetClients) is swapped on reload.
 type Profiles struct {
 	def    *Profile
 	byName map[string]*Profile
