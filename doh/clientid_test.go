@@ -1,8 +1,11 @@
 package doh
 
 import (
+	"encoding/base64"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -94,4 +97,48 @@ func testClientIDPaths(t *testing.T, engine string) {
 	if resp, body := getOrPost(t, c, http.MethodGet, hostPort("dns.test", addr), "/ads/annas-phone", query(t, "a.test.", dns.TypeA, 0, 0)); resp.StatusCode != http.StatusOK {
 		t.Fatalf("listed ID under refuse: %d %q", resp.StatusCode, body)
 	}
+}
+
+// fixedErrors are the bodies of the errors routing answers: none repeats
+// anything the client sent.
+var fixedErrors = map[string]bool{
+	"no DoH endpoint at this path\n": true,
+	"unknown client ID\n":            true,
+	"missing name parameter\n":       true, // a JSON path (/resolve, /ads/resolve) given dns=
+	"invalid client ID: one DNS label of letters, digits and hyphens\n": true,
+}
+
+// FuzzClientIDRoute: whatever the path and Host, a wire-format GET is
+// answered 200, 400, 403 or 404, never a panic, and an error body is one of
+// the fixed ones, never repeating the client's path or host.
+func FuzzClientIDRoute(f *testing.F) {
+	for _, p := range []string{"/dns-query/annas-phone", "/ads/bob", "/ads/dns-query/x", "/dns-query/", "/dns-query/a/b",
+		"/ads/%3Cscript%3E", "/dns-query/" + strings.Repeat("a", 64), "/child/-x", "/resolve/x"} {
+		f.Add(p, "dns.test")
+		f.Add(p, "bob_s.ads.dns.test")
+	}
+	srv := echoServer(f)
+	if err := srv.cfg.Profiles.SetClients(resolver.ClientsConfig{Profiles: map[string]string{"annas-phone": "child"}, RefuseUnknown: true}); err != nil {
+		f.Fatal(err)
+	}
+	h := srv.Handler()
+	wire := query(f, "a.test.", dns.TypeA, 0, 0)
+	f.Fuzz(func(t *testing.T, path, host string) {
+		u, err := url.Parse("https://dns.test" + path)
+		if err != nil || u.Path == "" || u.Path[0] != '/' {
+			return
+		}
+		req := httptest.NewRequest(http.MethodGet, "https://dns.test/", nil)
+		req.URL.Path, req.URL.RawQuery, req.Host = u.Path, "dns="+base64.RawURLEncoding.EncodeToString(wire), host
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		switch rec.Code {
+		case http.StatusOK, http.StatusBadRequest, http.StatusForbidden, http.StatusNotFound:
+		default:
+			t.Fatalf("%q (Host %q): status %d", u.Path, host, rec.Code)
+		}
+		if body := rec.Body.String(); rec.Code != http.StatusOK && !fixedErrors[body] {
+			t.Fatalf("%q (Host %q): error body %q is none of the fixed ones", u.Path, host, body)
+		}
+	})
 }
