@@ -10,17 +10,30 @@
 //	GET  /dns-query?name=&type=       JSON, when there is no dns= parameter
 //
 // Every profile path answers the same requests: "/ads" and "/ads/dns-query"
-// take wire-format queries, "/ads/resolve" JSON. Any other path is 404.
+// take wire-format queries, "/ads/resolve" JSON. "/dns-query/<client-id>"
+// and "/ads/<client-id>" take both, naming the client (see Client IDs).
+// Any other path is 404.
 //
 // # Profile selection
 //
 // A request is served by the first profile that matches, in this order:
 //
-//  1. the request path, unless it is the generic /dns-query or /resolve;
-//  2. the TLS server name (SNI), or the HTTP Host header when there is no SNI
-//     (the cleartext listener behind a proxy);
-//  3. the local address the connection arrived on;
-//  4. the default profile.
+//  1. the profile of a client ID listed in the configuration;
+//  2. the request path, unless it is the generic /dns-query or /resolve;
+//  3. the TLS server name (SNI), or the HTTP Host header when there is no SNI
+//     (the cleartext listener behind a proxy), with or without a client-ID
+//     label in front of a profile host or the server name;
+//  4. the local address the connection arrived on;
+//  5. the default profile.
+//
+// # Client IDs
+//
+// The last path segment after /dns-query or a profile path, else the first
+// label of the server name, is the client's ID (resolver.Profiles.Identify,
+// the one place that decides): a malformed one is answered 400, an unlisted
+// one 403 when unknown clients are refused. Error bodies never repeat it.
+// Routing happens in Handler, which serves HTTP/1.1, both HTTP/2 engines
+// and HTTP/3 alike.
 //
 // # Client addresses
 //

@@ -90,13 +90,17 @@ func (h *Handler) begin(w http.ResponseWriter, r *http.Request, st *streamState)
 	if req := st.offered(); req != nil {
 		return endpointWire, req, nil // routed (and Alt-Svc set) when it was offered
 	}
-	kind, prof, ok := h.route(r.URL.Path)
+	kind, prof, id, ok := h.route(r.URL.Path)
 	if !ok {
 		return 0, nil, errorf(http.StatusNotFound, "no DoH endpoint at this path")
 	}
 	serverName, facts := serverName(r), st.factsOf(r)
-	if prof == nil {
-		prof = h.profiles.Select(resolver.Ingress{ServerName: serverName, Local: facts.local.Addr()})
+	who, err := h.profiles.Identify(resolver.Ingress{ServerName: serverName, Local: facts.local.Addr(), Profile: prof, ClientID: id})
+	switch {
+	case errors.Is(err, resolver.ErrUnknownClient):
+		return 0, nil, errorf(http.StatusForbidden, "unknown client ID")
+	case err != nil:
+		return 0, nil, errorf(http.StatusBadRequest, "invalid client ID: one DNS label of letters, digits and hyphens")
 	}
 	if r.TLS != nil && r.ProtoMajor < 3 {
 		if v, ok := (*h.altSvc.Load())[int(facts.local.Port())]; ok {
@@ -114,11 +118,13 @@ func (h *Handler) begin(w http.ResponseWriter, r *http.Request, st *streamState)
 		req = new(resolver.Request)
 	}
 	*req = resolver.Request{
-		Client:     clientaddr.ClientFromHeaders(facts.peer, r.Header, h.trusted),
-		Transport:  transportOf(r),
-		ServerName: serverName,
-		Profile:    prof,
-		Received:   received,
+		Client:       clientaddr.ClientFromHeaders(facts.peer, r.Header, h.trusted),
+		Transport:    transportOf(r),
+		ServerName:   serverName,
+		Profile:      who.Profile,
+		ClientID:     who.ID,
+		ClientListed: who.Listed,
+		Received:     received,
 	}
 	return kind, req, nil
 }
@@ -152,24 +158,45 @@ func (h *Handler) replayNow(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
-// route maps a path to an endpoint and, for profile paths, their profile.
-// The generic paths return a nil profile: it is chosen by host or address.
-func (h *Handler) route(path string) (endpoint, *resolver.Profile, bool) {
+// route maps a path to an endpoint, the profile a profile path selects
+// (nil for the generic paths: it is chosen by host or address) and the
+// client ID the path ends with ("" for none; not yet validated):
+// "/dns-query/<id>" and "/<profile path>/<id>".
+func (h *Handler) route(path string) (endpoint, *resolver.Profile, string, bool) {
 	switch path {
 	case "/dns-query":
-		return endpointWire, nil, true
+		return endpointWire, nil, "", true
 	case "/resolve":
-		return endpointJSON, nil, true
+		return endpointJSON, nil, "", true
 	}
 	if p, ok := h.profiles.ByPath(path); ok {
-		return endpointWire, p, true
+		return endpointWire, p, "", true
 	}
-	if prefix, ok := strings.CutSuffix(path, "/resolve"); ok && prefix != "" {
+	prefix, last := splitLast(path)
+	if last == "resolve" {
 		if p, ok := h.profiles.ByPath(prefix); ok {
-			return endpointJSON, p, true
+			return endpointJSON, p, "", true
 		}
 	}
-	return 0, nil, false
+	if last == "" || prefix == "" {
+		return 0, nil, "", false
+	}
+	if prefix == "/dns-query" {
+		return endpointWire, nil, last, true
+	}
+	if p, ok := h.profiles.ByPath(prefix); ok {
+		return endpointWire, p, last, true
+	}
+	return 0, nil, "", false
+}
+
+// splitLast splits a path before its last segment: "/ads/x" → "/ads", "x".
+func splitLast(path string) (string, string) {
+	i := strings.LastIndexByte(path, '/')
+	if i < 0 {
+		return "", path
+	}
+	return path[:i], path[i+1:]
 }
 
 // serveWire answers an RFC 8484 request.

@@ -25,7 +25,7 @@ type Config struct {
 	Addrs    []string           // UDP listen addresses, "127.0.0.1:853"
 	TLS      *tls.Config        // certificates (full chain, chosen by SNI); ALPN is set to "doq"
 	Handler  resolver.Handler   // answers every query
-	Profiles *resolver.Profiles // profile by SNI, then local address, then default
+	Profiles *resolver.Profiles // profile and client ID by SNI, then local address, then default (Identify)
 
 	MaxStreamsPerConn int64                 // concurrent query streams per connection (256)
 	Conns             frontend.ConnAdmitter // admits each connection (ratelimit.Conns); nil: unbounded
@@ -83,7 +83,7 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
-	t := c.TLS.Clone()
+	t := frontend.RefuseClients(c.TLS, c.Profiles)
 	t.NextProtos = []string{ALPN}
 	t.MinVersion = tls.VersionTLS13 // QUIC requires TLS 1.3
 	c.TLS = t

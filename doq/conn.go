@@ -23,9 +23,9 @@ type conn struct {
 	qc      *quic.Conn
 	client  netip.AddrPort
 	sni     string
-	profile *resolver.Profile
-	streams sync.WaitGroup // one per stream being served
-	out     *BatchWriter   // writes the small answers
+	who     resolver.Client // the connection's profile and client ID
+	streams sync.WaitGroup  // one per stream being served
+	out     *BatchWriter    // writes the small answers
 	// replayer answers repeated queries from packed bytes; nil when the
 	// handler does not replay.
 	replayer resolver.Replayer
@@ -39,14 +39,20 @@ func (s *Server) serveConn(qc *quic.Conn) {
 	defer s.life.Untrack(qc)
 	sni := qc.ConnectionState().TLS.ServerName
 	local := frontend.AddrPort(qc.LocalAddr())
-	c := &conn{
-		s:       s,
-		qc:      qc,
-		client:  frontend.AddrPort(qc.RemoteAddr()),
-		sni:     sni,
-		profile: s.cfg.Profiles.Select(resolver.Ingress{ServerName: sni, Local: local.Addr()}),
+	who, err := s.cfg.Profiles.Identify(resolver.Ingress{ServerName: sni, Local: local.Addr()})
+	if err != nil { // refused since the handshake passed (SIGHUP changed clients)
+		s.cfg.Logger.Debug("doq: client refused", frontend.ErrAttr(err))
+		qc.CloseWithError(ProtocolError, "")
+		return
 	}
-	s.metrics.Connections.WithLabelValues("doq", c.profile.Name).Inc()
+	c := &conn{
+		s:      s,
+		qc:     qc,
+		client: frontend.AddrPort(qc.RemoteAddr()),
+		sni:    sni,
+		who:    who,
+	}
+	s.metrics.Connections.WithLabelValues("doq", c.who.Profile.Name).Inc()
 	s.metrics.Active.WithLabelValues("doq").Inc()
 	defer s.metrics.Active.WithLabelValues("doq").Dec()
 
@@ -114,7 +120,7 @@ func (c *conn) rejectUniStreams() {
 
 // protocolError closes the connection with DOQ_PROTOCOL_ERROR.
 func (c *conn) protocolError(kind, reason string) {
-	c.s.metrics.ProtocolErrors.WithLabelValues("doq", c.profile.Name, kind).Inc()
+	c.s.metrics.ProtocolErrors.WithLabelValues("doq", c.who.Profile.Name, kind).Inc()
 	c.s.cfg.Logger.Debug("doq: protocol error", "kind", kind)
 	c.qc.CloseWithError(ProtocolError, reason)
 }
@@ -135,7 +141,8 @@ func (c *conn) serveStream(str *quic.Stream) {
 		c.readError(str, err)
 		return
 	}
-	req := &resolver.Request{Client: c.client, Transport: transport.DoQ, ServerName: c.sni, Profile: c.profile}
+	req := &resolver.Request{Client: c.client, Transport: transport.DoQ, ServerName: c.sni, Profile: c.who.Profile,
+		ClientID: c.who.ID, ClientListed: c.who.Listed}
 	if c.replay(str, req, raw) {
 		return
 	}
@@ -145,7 +152,7 @@ func (c *conn) serveStream(str *quic.Stream) {
 	}
 	q, err := frontend.Parse(raw)
 	if err != nil {
-		c.s.metrics.ProtocolErrors.WithLabelValues("doq", c.profile.Name, "malformed").Inc()
+		c.s.metrics.ProtocolErrors.WithLabelValues("doq", c.who.Profile.Name, "malformed").Inc()
 		if r := resolver.MalformedReply(raw); r != nil {
 			c.reply(str, r, bp)
 		} else { // a response: nothing is sent back
@@ -162,7 +169,7 @@ func (c *conn) serveStream(str *quic.Stream) {
 	// and per-client limits, and must not crowd out other clients.
 	if n := c.s.inflight.Add(1); n > int64(c.s.cfg.MaxInflight) {
 		c.s.inflight.Add(-1)
-		c.s.metrics.ProtocolErrors.WithLabelValues("doq", c.profile.Name, "excessive_load").Inc()
+		c.s.metrics.ProtocolErrors.WithLabelValues("doq", c.who.Profile.Name, "excessive_load").Inc()
 		cancelStream(str, ExcessiveLoad)
 		return
 	}
@@ -174,7 +181,7 @@ func (c *conn) serveStream(str *quic.Stream) {
 	req.Msg = q
 	resp, err := frontend.Resolve(c.s.base, c.s.cfg.Handler, req)
 	if errors.Is(err, resolver.ErrLimited) { // RFC 9250 §4.3: the client should slow down
-		c.s.metrics.ProtocolErrors.WithLabelValues("doq", c.profile.Name, "rate_limited").Inc()
+		c.s.metrics.ProtocolErrors.WithLabelValues("doq", c.who.Profile.Name, "rate_limited").Inc()
 		cancelStream(str, ExcessiveLoad)
 		return
 	}
@@ -221,7 +228,7 @@ func (c *conn) readError(str *quic.Stream, err error) {
 	case errors.As(err, &serr), errors.As(err, &aerr), c.qc.Context().Err() != nil:
 		// the client cancelled the stream or the connection is gone
 	case errors.Is(err, os.ErrDeadlineExceeded): // StreamTimeout passed
-		c.s.metrics.ProtocolErrors.WithLabelValues("doq", c.profile.Name, "stream_timeout").Inc()
+		c.s.metrics.ProtocolErrors.WithLabelValues("doq", c.who.Profile.Name, "stream_timeout").Inc()
 		cancelStream(str, RequestCancelled)
 	case errors.Is(err, errNonZeroID):
 		c.protocolError("message_id", "message ID must be 0")

@@ -403,8 +403,9 @@ func TestProfileByLocalAddress(t *testing.T) {
 	}{
 		{addrs[0].String(), "", "open"},
 		{addrs[1].String(), "", "child"},
-		{addrs[1].String(), "other.dns.test", "child"},
+		{addrs[1].String(), "other.test", "child"},
 		{addrs[1].String(), "ads.dns.test", "ads"},
+		{addrs[0].String(), "annas-phone.child.dns.test", "child"}, // a client ID under a profile host
 		{addrs[2].String(), "", "open"},
 	} {
 		t.Run(tc.addr+"/"+tc.sni, func(t *testing.T) {
@@ -420,6 +421,26 @@ func TestProfileByLocalAddress(t *testing.T) {
 				t.Fatalf("profile %v, want %s", a.Answer, tc.want)
 			}
 		})
+	}
+}
+
+// TestMalformedClientID: a malformed client ID in the TLS name is refused
+// during the handshake (CRYPTO_ERROR with TLS's internal_error alert), and
+// the server goes on serving.
+func TestMalformedClientID(t *testing.T) {
+	f := start(t, nil)
+	for _, sni := range []string{"annas_phone.child.dns.test", "-x.child.dns.test", "dns-query.child.dns.test"} {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, err := quic.DialAddr(ctx, f.Addr, f.clientTLS(sni), nil)
+		cancel()
+		var te *quic.TransportError
+		if !errors.As(err, &te) || te.ErrorCode != quic.TransportErrorCode(0x100+80) {
+			t.Fatalf("%s: %v, want CRYPTO_ERROR 0x150 (internal_error)", sni, err)
+		}
+	}
+	c := f.dial(t, "annas-phone.child.dns.test")
+	if a := exchange(t, c, query("whoami.test.", dns.TypeTXT)); len(a.Answer) != 1 || a.Answer[0].(*dns.TXT).Txt[0] != "child" {
+		t.Fatalf("after refusals: %v", a.Answer)
 	}
 }
 

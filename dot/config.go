@@ -28,7 +28,7 @@ type Config struct {
 	Addrs    []string           // listen addresses, "127.0.0.1:853"
 	TLS      *tls.Config        // certificates (full chain, chosen by SNI); ALPN "dot" is added
 	Handler  resolver.Handler   // answers every query
-	Profiles *resolver.Profiles // profile by SNI, then local address, then default
+	Profiles *resolver.Profiles // profile and client ID by SNI, then local address, then default (Identify)
 
 	MaxInflightPerConn int                   // queries answered concurrently per connection (128)
 	Conns              frontend.ConnAdmitter // admits each connection (ratelimit.Conns); nil: unbounded
@@ -85,7 +85,7 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
-	t := c.TLS.Clone()
+	t := frontend.RefuseClients(c.TLS, c.Profiles)
 	if !slices.Contains(t.NextProtos, ALPN) {
 		t.NextProtos = append([]string{ALPN}, t.NextProtos...)
 	}

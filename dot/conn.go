@@ -82,15 +82,21 @@ func (s *Server) serve(nc net.Conn) {
 		release = r
 	}
 	sni := tc.ConnectionState().ServerName
+	who, err := s.cfg.Profiles.Identify(resolver.Ingress{ServerName: sni, Local: local.Addr()})
+	if err != nil { // refused since the handshake passed (SIGHUP changed clients)
+		s.cfg.Logger.Debug("dot: client refused", frontend.ErrAttr(err))
+		return
+	}
 	c := &conn{
 		s:       s,
 		tc:      tc,
-		profile: s.cfg.Profiles.Select(resolver.Ingress{ServerName: sni, Local: local.Addr()}),
+		profile: who.Profile,
 		sem:     make(chan struct{}, s.cfg.MaxInflightPerConn),
 		w:       newBatchWriter(tc, s.cfg.WriteTimeout),
 	}
 	c.replayer, _ = s.cfg.Handler.(resolver.Replayer)
-	c.req = resolver.Request{Client: client, Transport: transport.DoT, ServerName: sni, Profile: c.profile}
+	c.req = resolver.Request{Client: client, Transport: transport.DoT, ServerName: sni, Profile: c.profile,
+		ClientID: who.ID, ClientListed: who.Listed}
 	ctx, cancelConn := context.WithCancel(s.base)
 	defer cancelConn()
 	c.ctx = ctx

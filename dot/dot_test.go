@@ -35,7 +35,8 @@ func TestKdigProfiles(t *testing.T) {
 		{"dns.test", "open"},
 		{"child.dns.test", "child"},
 		{"ads.dns.test", "ads"},
-		{"other.dns.test", "open"}, // unknown SNI → default
+		{"other.test", "open"},                  // unknown SNI → default
+		{"annas-phone.child.dns.test", "child"}, // a client ID under a profile host
 	} {
 		t.Run(tc.sni, func(t *testing.T) {
 			out, err := exec.Command("kdig", "+tls", "+tls-hostname="+tc.sni, "+tls-ca="+f.PKI.CAFile,
@@ -48,6 +49,13 @@ func TestKdigProfiles(t *testing.T) {
 			}
 		})
 	}
+	t.Run("malformed client ID", func(t *testing.T) {
+		out, err := exec.Command("kdig", "+tls", "+tls-hostname=annas_phone.child.dns.test", "+tls-ca="+f.PKI.CAFile,
+			"@127.0.0.1", "-p", port, "+short", "+time=5", "+retry=0", "whoami.test", "TXT").CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "handshake failed") {
+			t.Fatalf("kdig with a malformed client ID in the TLS name: %v\n%s", err, out)
+		}
+	})
 	t.Run("name not in certificate", func(t *testing.T) {
 		out, err := exec.Command("kdig", "+tls", "+tls-hostname=evil.example", "+tls-ca="+f.PKI.CAFile,
 			"@127.0.0.1", "-p", port, "+short", "+time=5", "+retry=0", "whoami.test", "TXT").CombinedOutput()
@@ -377,8 +385,8 @@ func TestProfileByLocalAddress(t *testing.T) {
 	}{
 		{addrs[0], "", "open"},
 		{addrs[1], "", "child"},
-		{addrs[1], "other.dns.test", "child"}, // unknown SNI: the address decides
-		{addrs[1], "ads.dns.test", "ads"},     // known SNI first
+		{addrs[1], "other.test", "child"}, // unknown SNI: the address decides
+		{addrs[1], "ads.dns.test", "ads"}, // known SNI first
 		{addrs[2], "", "open"},
 	} {
 		t.Run(fmt.Sprintf("%s/%s", tc.addr, tc.sni), func(t *testing.T) {

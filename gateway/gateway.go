@@ -39,6 +39,7 @@ type Gateway struct {
 	upstream resolver.Upstream
 	lists    *filter.Manager
 	profiles *resolver.Profiles
+	rmetrics *resolver.Metrics
 	handler  *resolver.Chain
 	certs    *certs.Manager     // nil without encrypted front-ends
 	limiter  *ratelimit.Limiter // nil without rate_limit's query rates
@@ -69,6 +70,7 @@ func New(cfg *config.Config, log *slog.Logger) (_ *Gateway, err error) {
 	}()
 	g.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	rm := resolver.NewMetrics(g.registry)
+	g.rmetrics = rm
 
 	if g.upstream, err = g.newUpstreams(); err != nil {
 		return nil, err
@@ -103,6 +105,9 @@ func New(cfg *config.Config, log *slog.Logger) (_ *Gateway, err error) {
 	}
 	g.closers = append(g.closers, g.lists)
 	if g.profiles, err = g.newProfiles(g.lists); err != nil {
+		return nil, err
+	}
+	if err = g.applyClients(cfg); err != nil {
 		return nil, err
 	}
 	if g.encrypted() {
@@ -198,7 +203,8 @@ func (g *Gateway) Start(ctx context.Context) error {
 }
 
 // Reload re-reads lists and certificate files and applies next's rate
-// limits (in userspace, XDP and every transport's connection bound) without
+// limits (in userspace, XDP and every transport's connection bound) and
+// client IDs (clients, unknown_clients, metrics.client_ids) without
 // dropping connections (SIGHUP). next is the re-read configuration, or nil
 // when it failed to load; other changed keys (listeners, profiles,
 // upstreams, and adding or removing rate_limit) take effect on restart,
@@ -212,6 +218,7 @@ func (g *Gateway) Reload(next *config.Config) error {
 		return errors.Join(errs...)
 	}
 	errs = append(errs, g.reloadQueryLog(next))
+	errs = append(errs, g.applyClients(next))
 	errs = append(errs, g.conns.Update(next.ConnLimits()))
 	limits, on := next.QueryLimits()
 	if on != (g.limiter != nil) {

@@ -66,6 +66,18 @@ func (g *Gateway) newProfiles(lists *filter.Manager) (*resolver.Profiles, error)
 	return resolver.NewProfiles(g.cfg.DefaultProfile, all)
 }
 
+// applyClients makes cfg's client IDs (clients, unknown_clients) the ones
+// every transport identifies clients by, and metrics.client_ids whether
+// they are counted; on error (a client of a profile added since start) the
+// previous ones stay.
+func (g *Gateway) applyClients(cfg *config.Config) error {
+	if err := g.profiles.SetClients(cfg.ClientsConfig()); err != nil {
+		return fmt.Errorf("gateway: %w", err)
+	}
+	g.rmetrics.CountClientIDs(cfg.Metrics.ClientIDs)
+	return nil
+}
+
 // blockedAnswer maps the validated blocked_answer value.
 func blockedAnswer(v []string) resolver.BlockedAnswer {
 	if len(v) == 0 {

@@ -28,7 +28,7 @@ var dnstapVersion = []byte("dnsward")
 // appendDnstap appends r as two length-prefixed Frame Streams data frames:
 // CLIENT_QUERY with the query, and CLIENT_RESPONSE with the answer (none
 // when admission refused with ErrLimited) and, in extra, the JSON object
-// of what dnstap has no field for: profile, transport, outcome, blocked
+// of what dnstap has no field for: profile, client ID, transport, outcome, blocked
 // category, EDE, latency and answer size. The query address is the
 // client as the Mode writes it, or absent.
 func appendDnstap(buf []byte, r *record) []byte {

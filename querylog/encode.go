@@ -14,6 +14,7 @@ type fields struct {
 	Time      string  `json:"time,omitempty"`
 	Client    string  `json:"client,omitempty"`
 	Profile   string  `json:"profile"`
+	ClientID  string  `json:"client_id,omitempty"`
 	Transport string  `json:"transport"`
 	Name      string  `json:"qname,omitempty"`
 	Type      string  `json:"qtype,omitempty"`
@@ -29,7 +30,7 @@ type fields struct {
 // carries in its own fields (time, client, name, type, rcode).
 func describe(r *record, full bool) fields {
 	f := fields{
-		Profile: r.profile, Transport: r.transport.String(), Outcome: r.outcome.String(), Blocked: r.category,
+		Profile: r.profile, ClientID: r.clientID, Transport: r.transport.String(), Outcome: r.outcome.String(), Blocked: r.category,
 		LatencyUS: r.latency.Microseconds(), Size: len(r.answer()),
 	}
 	if len(r.answer()) > 0 {
@@ -83,6 +84,7 @@ func (f *fields) appendJSON(b []byte) []byte {
 	str("time", f.Time, true)
 	str("client", f.Client, true)
 	str("profile", f.Profile, false)
+	str("client_id", f.ClientID, true)
 	str("transport", f.Transport, false)
 	str("qname", f.Name, true)
 	str("qtype", f.Type, true)

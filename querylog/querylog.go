@@ -78,6 +78,7 @@ type record struct {
 	client    netip.Addr // masked; invalid when the mode writes none
 	transport transport.Kind
 	profile   string
+	clientID  string // the client's own label, not an address
 	outcome   resolver.Outcome
 	category  string
 	wire      []byte // the query, then the answer
@@ -168,7 +169,7 @@ func (l *Log) Log(rec resolver.LogRecord) {
 	}
 	r := record{
 		time: rec.Received, latency: rec.Latency, transport: rec.Transport, profile: rec.Profile,
-		outcome: rec.Outcome, category: rec.Category,
+		clientID: rec.ClientID, outcome: rec.Outcome, category: rec.Category,
 	}
 	if a, ok := st.cfg.Masker.Addr(rec.Client); ok {
 		r.client = a

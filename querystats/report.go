@@ -11,12 +11,16 @@ import (
 
 // Report is what /debug/stats serves and `dnsward stats` prints.
 type Report struct {
-	Since           time.Time    `json:"since"` // start of the older window counted
-	Queries         []QueryCount `json:"queries"`
-	TopQueried      []NameList   `json:"top_queried"`
-	TopBlocked      []NameList   `json:"top_blocked"`
-	DistinctClients uint64       `json:"distinct_clients_today"` // estimated, since 00:00 UTC
-	Dropped         uint64       `json:"dropped"`                // records the collector had no room for
+	Since      time.Time    `json:"since"` // start of the older window counted
+	Queries    []QueryCount `json:"queries"`
+	TopQueried []NameList   `json:"top_queried"`
+	TopBlocked []NameList   `json:"top_blocked"`
+	// TopClients are the client IDs with the most queries, and
+	// TopBlockedClients those with the most blocked answers.
+	TopClients        []Count `json:"top_clients"`
+	TopBlockedClients []Count `json:"top_blocked_clients"`
+	DistinctClients   uint64  `json:"distinct_clients_today"` // estimated, since 00:00 UTC
+	Dropped           uint64  `json:"dropped"`                // records the collector had no room for
 }
 
 // QueryCount is the number of queries of one transport and profile.
@@ -47,7 +51,9 @@ func (s *Stats) Report(n int) *Report {
 	queries := map[[2]string]uint64{}
 	queried := map[string][]*topK{}
 	blocked := map[[2]string][]*topK{}
+	var ids, idsHit []*topK
 	for _, w := range ws {
+		ids, idsHit = append(ids, w.ids), append(idsHit, w.idsHit)
 		clients.Merge(&w.clients)
 		for k, v := range w.queries {
 			queries[k] += v
@@ -60,6 +66,7 @@ func (s *Stats) Report(n int) *Report {
 		}
 	}
 	rep.DistinctClients = clients.Estimate()
+	rep.TopClients, rep.TopBlockedClients = top(n, ids...), top(n, idsHit...)
 	for _, k := range slices.SortedFunc(maps.Keys(queries), cmpKeys) {
 		rep.Queries = append(rep.Queries, QueryCount{Transport: k[0], Profile: k[1], Queries: queries[k]})
 	}

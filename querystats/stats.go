@@ -1,8 +1,9 @@
 // Package querystats keeps the statistics `dnsward stats` shows, without
 // any client address: distinct clients in a HyperLogLog sketch of keyed
 // hashes (the key random and held only in memory), the most queried and most blocked names per profile
-// (and category), in bounded heavy-hitters sketches, and query counts per
-// transport and profile. It sees every answer as a resolver.QueryLog, and
+// (and category), in bounded heavy-hitters sketches, query counts per
+// transport and profile, and the client IDs (the users' own labels for their
+// devices, never addresses) with the most queries and the most blocked ones. It sees every answer as a resolver.QueryLog, and
 // like the query log it never slows a query: records go through a bounded
 // queue to one goroutine, and are dropped (and counted) when it is full.
 //
@@ -45,9 +46,9 @@ type Stats struct {
 }
 
 type item struct {
-	client                             netip.Addr // only counted, in the window's sketch
-	name, profile, category, transport string
-	wire                               []byte // the packed query, when name is not known yet
+	client                                       netip.Addr // only counted, in the window's sketch
+	name, profile, category, transport, clientID string
+	wire                                         []byte // the packed query, when name is not known yet
 }
 
 // window is one period's counts.
@@ -57,10 +58,13 @@ type window struct {
 	queried map[string]*topK     // per profile
 	blocked map[[2]string]*topK  // per profile and category
 	clients pseudonym.Sketch     // distinct clients, as keyed hashes
+	ids     *topK                // client IDs, by queries
+	idsHit  *topK                // client IDs, by blocked answers
 }
 
 func newWindow(start time.Time) *window {
-	return &window{start: start, queries: map[[2]string]uint64{}, queried: map[string]*topK{}, blocked: map[[2]string]*topK{}}
+	return &window{start: start, queries: map[[2]string]uint64{}, queried: map[string]*topK{}, blocked: map[[2]string]*topK{},
+		ids: newTopK(sketchSize), idsHit: newTopK(sketchSize)}
 }
 
 // New starts a Stats; now is its clock (nil: time.Now).
@@ -76,7 +80,7 @@ func New(now func() time.Time) *Stats {
 
 // Log implements resolver.QueryLog.
 func (s *Stats) Log(rec resolver.LogRecord) {
-	it := item{client: rec.Client, profile: rec.Profile, category: rec.Category, transport: rec.Transport.String()}
+	it := item{client: rec.Client, profile: rec.Profile, category: rec.Category, transport: rec.Transport.String(), clientID: rec.ClientID}
 	if rec.Query != nil {
 		if len(rec.Query.Question) == 1 {
 			it.name = rec.Query.Question[0].Name
@@ -142,6 +146,12 @@ func (s *Stats) add(it *item) {
 		w.clients.Add(seen)
 	}
 	w.queries[[2]string{it.transport, it.profile}]++
+	if it.clientID != "" {
+		w.ids.add(it.clientID)
+		if it.category != "" {
+			w.idsHit.add(it.clientID)
+		}
+	}
 	if name == "" {
 		return
 	}

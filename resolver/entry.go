@@ -55,7 +55,7 @@ func (h *entry) ServeDNS(ctx context.Context, req *Request) (*dns.Msg, error) {
 				h.logAnswer(req, start, nil)
 			}
 			if h.metrics != nil { // counted as the REFUSED it stands for
-				h.metrics.answered(req.Transport, req.Profile.Name, dns.RcodeRefused, time.Since(start))
+				h.metrics.answered(req, dns.RcodeRefused, time.Since(start))
 			}
 		}
 		return nil, err
@@ -66,7 +66,7 @@ func (h *entry) ServeDNS(ctx context.Context, req *Request) (*dns.Msg, error) {
 		h.logAnswer(req, start, resp)
 	}
 	if h.metrics != nil {
-		h.metrics.answered(req.Transport, req.Profile.Name, resp.Rcode, time.Since(start))
+		h.metrics.answered(req, resp.Rcode, time.Since(start))
 	}
 	return resp, nil
 }
@@ -202,7 +202,7 @@ func (h *entry) Replay(req *Request, q, dst []byte) ([]byte, uint32, bool) {
 	if e.policy != nil {
 		e.policy.Inc()
 	}
-	h.metrics.answered(req.Transport, req.Profile.Name, e.rcode, time.Since(start))
+	h.metrics.answered(req, e.rcode, time.Since(start))
 	if h.qlog != nil {
 		h.qlog.Log(e.logRecord(req, start, q, ans[at:]))
 	}

@@ -2,6 +2,7 @@ package resolver
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dnsward/dnsward/internal/transport"
@@ -23,6 +24,8 @@ type Metrics struct {
 	cacheEvict  prometheus.Counter
 	prefetches  prometheus.Counter
 	coalesced   prometheus.Counter
+	clients     *prometheus.CounterVec // client_id; counted only after CountClientIDs(true)
+	clientIDs   atomic.Bool
 
 	// Children resolved once, so that counting an answer does not hash
 	// label values on every query.
@@ -59,21 +62,46 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		cacheEvict:  prometheus.NewCounter(prometheus.CounterOpts{Name: "dnsward_cache_evictions_total", Help: "Entries evicted to respect the size bound."}),
 		prefetches:  prometheus.NewCounter(prometheus.CounterOpts{Name: "dnsward_cache_prefetches_total", Help: "Background refreshes of popular entries."}),
 		coalesced:   prometheus.NewCounter(prometheus.CounterOpts{Name: "dnsward_coalesced_queries_total", Help: "Queries that waited for an identical in-flight upstream query."}),
+		clients: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dnsward_client_queries_total",
+			Help: "Answered queries by client ID (configured clients; " + UnlistedClients + " for the rest), when metrics.client_ids is on.",
+		}, []string{"client_id"}),
 	}
 	for t := transport.UDP; int(t) < len(m.durationBy); t++ {
 		m.durationBy[t] = m.duration.WithLabelValues(t.String())
 	}
 	if reg != nil {
 		reg.MustRegister(m.queries, m.inflight, m.duration, m.malformed, m.cacheHits, m.cacheMisses,
-			m.cacheStale, m.cacheEvict, m.prefetches, m.coalesced)
+			m.cacheStale, m.cacheEvict, m.prefetches, m.coalesced, m.clients)
 	}
 	return m
 }
 
-// answered counts one answer and its duration.
-func (m *Metrics) answered(t transport.Kind, profile string, rcode int, d time.Duration) {
+// UnlistedClients is the client_id label of the queries of every client ID
+// not configured under clients: those IDs are chosen by whoever connects,
+// so they get no series of their own. It is no valid client ID.
+const UnlistedClients = "(unlisted)"
+
+// CountClientIDs turns counting answers per client ID on or off
+// (metrics.client_ids; one series per configured client).
+func (m *Metrics) CountClientIDs(on bool) {
+	if m != nil {
+		m.clientIDs.Store(on)
+	}
+}
+
+// answered counts one answer to req and its duration.
+func (m *Metrics) answered(req *Request, rcode int, d time.Duration) {
 	if m == nil {
 		return
+	}
+	t, profile := req.Transport, req.Profile.Name
+	if req.ClientID != "" && m.clientIDs.Load() {
+		label := UnlistedClients
+		if req.ClientListed {
+			label = req.ClientID
+		}
+		m.clients.WithLabelValues(label).Inc()
 	}
 	if t >= transport.UDP && int(t) < len(m.durationBy) {
 		m.durationBy[t].Observe(d.Seconds())

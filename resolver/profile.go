@@ -104,16 +104,25 @@ type BlockedAnswer struct {
 type Ingress struct {
 	ServerName string     // TLS SNI or HTTP Host, "" if none
 	Local      netip.Addr // the local address the query arrived on
+	// Profile is the profile the transport chose itself (a DoH profile
+	// path); nil: by server name, then local address (Identify only).
+	Profile *Profile
+	// ClientID is a client ID the transport read itself (the DoH path),
+	// not yet validated; "": the server name's, if any (Identify only).
+	ClientID string
 }
 
 // Profiles maps an ingress to a profile. It is built once from config and
-// shared read-only by every transport.
+// shared read-only by every transport; only its client-ID table
+// (SetClients) is swapped on reload.
 type Profiles struct {
 	def    *Profile
 	byName map[string]*Profile
 	byPath map[string]*Profile
 	byHost map[string]*Profile
 	byAddr map[netip.Addr]*Profile
+
+	clients atomic.Pointer[clientTable] // nil until SetClients: every ID accepted
 }
 
 // NewProfiles indexes profiles; defaultName must be one of them. Colliding

@@ -27,6 +27,7 @@ type LogRecord struct {
 	Client    netip.Addr // a log must pseudonymize or drop it, never keep it
 	Transport transport.Kind
 	Profile   string
+	ClientID  string // the client's own label (Request.ClientID), "" if none
 	Outcome   Outcome
 	Category  string // the list category that blocked the answer, "" if none
 	Policy    bool   // the policy step changed the answer (a block or a rewrite)
@@ -70,7 +71,7 @@ func (r *Request) outcome() Outcome {
 func (h *entry) logAnswer(req *Request, start time.Time, resp *dns.Msg) {
 	rec := LogRecord{
 		Received: start, Latency: time.Since(start), Client: req.Client.Addr(), Transport: req.Transport,
-		Profile: req.Profile.Name, Outcome: req.outcome(), Category: req.category, Policy: req.reuse.policy != nil,
+		Profile: req.Profile.Name, ClientID: req.ClientID, Outcome: req.outcome(), Category: req.category, Policy: req.reuse.policy != nil,
 		Query: req.Msg, Response: resp,
 	}
 	if resp == nil {
@@ -88,7 +89,7 @@ func (e *replayEntry) logRecord(req *Request, start time.Time, q, ans []byte) Lo
 	}
 	return LogRecord{
 		Received: start, Latency: time.Since(start), Client: req.Client.Addr(), Transport: req.Transport,
-		Profile: req.Profile.Name, Outcome: o, Category: e.blocked, Policy: e.policy != nil,
+		Profile: req.Profile.Name, ClientID: req.ClientID, Outcome: o, Category: e.blocked, Policy: e.policy != nil,
 		QueryWire: q, ResponseWire: ans,
 	}
 }

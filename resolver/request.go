@@ -23,6 +23,11 @@ type Request struct {
 	Transport  transport.Kind
 	ServerName string   // TLS SNI or HTTP Host, "" for plain DNS
 	Profile    *Profile // chosen at ingress, never nil
+	// ClientID is the client's own label (DoH path or TLS server name;
+	// see Profiles.Identify), canonical; "" when it gave none.
+	ClientID string
+	// ClientListed says ClientID is one of the configured clients.
+	ClientListed bool
 	// Admission is the admission step's decision, made when the request was
 	// offered to Replay, so that ServeDNS does not charge the client a second
 	// time. Transports pass the same Request to both.

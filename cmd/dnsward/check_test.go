@@ -47,6 +47,11 @@ profiles:
          deny: [no.example], safe_search: true, blocked_answer: ["0.0.0.0", "::"]}
   corp: {paths: [/corp], block: [threats]}
   noads: {paths: [/noads], block: [ads]}
+clients:
+  office-pc: {profile: corp}
+  annas-phone: {profile: kids}
+unknown_clients: refuse
+metrics: {client_ids: true}
 rate_limit: {qps: 20, burst: 40, ipv6_prefix: 56, slip: 2, allow: [127.0.0.0/8], deny: ["192.0.2.0/24"], max_conns_per_prefix: 10}
 xdp: {interfaces: [lo]}
 doq: {allow_0rtt: true, retry_above: 0}
@@ -87,6 +92,10 @@ const fullSummary = `c.yaml: OK
   profiles.kids       paths /kids; hosts kids.dns.example; addrs 127.0.0.3; block malware, adult; allow ok.example; deny no.example; safe_search; blocked_answer 0.0.0.0, ::
   profiles.noads      paths /noads; block ads; blocked_answer nxdomain
   profiles.open       no path, host or address; filters nothing
+  clients             annas-phone  profile kids
+  clients             office-pc    profile corp
+  unknown_clients     refuse
+  metrics.client_ids  on
   rate_limit          20 qps, burst 40 per client /32 (IPv4) or /56 (IPv6)
   rate_limit          slip 2: 1 in 2 excess UDP queries answered TC=1, the rest dropped
   rate_limit          allow 127.0.0.0/8; deny 192.0.2.0/24

@@ -65,6 +65,14 @@ func printStats(w io.Writer, rep *querystats.Report) {
 		fmt.Fprintf(tw, "\nTOP BLOCKED (%s, %s)\tCOUNT\n", l.Profile, l.Category)
 		printNames(tw, l.Names)
 	}
+	if len(rep.TopClients) > 0 {
+		fmt.Fprintln(tw, "\nTOP CLIENT IDS\tQUERIES")
+		printNames(tw, rep.TopClients)
+	}
+	if len(rep.TopBlockedClients) > 0 {
+		fmt.Fprintln(tw, "\nTOP CLIENT IDS BLOCKED\tBLOCKED")
+		printNames(tw, rep.TopBlockedClients)
+	}
 	tw.Flush()
 }
 

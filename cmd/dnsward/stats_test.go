@@ -78,3 +78,23 @@ query_log: {}
 		t.Errorf("the table names the client:\n%s", out.String())
 	}
 }
+
+// TestStatsClientIDs: the table lists the client IDs with the most queries
+// and the most blocked answers, and nothing about them when there are none.
+func TestStatsClientIDs(t *testing.T) {
+	var out bytes.Buffer
+	printStats(&out, &querystats.Report{
+		TopClients:        []querystats.Count{{Name: "annas-phone", Count: 7}, {Name: "office-pc", Count: 2}},
+		TopBlockedClients: []querystats.Count{{Name: "annas-phone", Count: 3}},
+	})
+	for _, want := range []string{`TOP CLIENT IDS\s+QUERIES\nannas-phone\s+7\noffice-pc\s+2\n`, `TOP CLIENT IDS BLOCKED\s+BLOCKED\nannas-phone\s+3\n`} {
+		if !regexp.MustCompile(want).MatchString(out.String()) {
+			t.Errorf("table lacks %s:\n%s", want, out.String())
+		}
+	}
+	out.Reset()
+	printStats(&out, &querystats.Report{})
+	if strings.Contains(out.String(), "CLIENT IDS") {
+		t.Errorf("client-ID tables without client IDs:\n%s", out.String())
+	}
+}

@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -190,6 +192,11 @@ func profileRows(r rows, cfg *config.Config) {
 		}
 		r.add("profiles."+name, "%s", strings.Join(parts, "; "))
 	}
+	for _, id := range slices.Sorted(maps.Keys(cfg.Clients)) {
+		r.add("clients", "%s\tprofile %s", id, cfg.Clients[id].Profile)
+	}
+	r.add("unknown_clients", "%s", cfg.UnknownClients)
+	r.add("metrics.client_ids", "%s", onOff(cfg.Metrics.ClientIDs))
 }
 
 func limitRows(r rows, cfg *config.Config) {

@@ -46,8 +46,11 @@ type Config struct {
 	DoH            DoH                 `yaml:"doh"`
 	DoQ            DoQ                 `yaml:"doq"`
 	XDP            *XDP                `yaml:"xdp"`
-	ThreatIntel    *ThreatIntel        `yaml:"threat_intel"` // MISP feeds and instances
-	QueryLog       *QueryLog           `yaml:"query_log"`    // nil: no query log (clients are still pseudonymized)
+	ThreatIntel    *ThreatIntel        `yaml:"threat_intel"`    // MISP feeds and instances
+	QueryLog       *QueryLog           `yaml:"query_log"`       // nil: no query log (clients are still pseudonymized)
+	Clients        map[string]Client   `yaml:"clients"`         // client ID → the profile it gets
+	UnknownClients string              `yaml:"unknown_clients"` // accept (default) | refuse: client IDs not under clients
+	Metrics        Metrics             `yaml:"metrics"`
 
 	// File is the path the configuration was read from ("" for the embedded default).
 	File string `yaml:"-"`
@@ -179,6 +182,9 @@ func (c *Config) applyDefaults() {
 		c.ServerName = "localhost"
 	}
 	c.applyThreatIntelDefaults()
+	if c.UnknownClients == "" {
+		c.UnknownClients = UnknownClientsAccept
+	}
 	if len(c.Profiles) == 0 {
 		c.DefaultProfile, c.Profiles = "default", map[string]Profile{"default": {}}
 	} else if c.DefaultProfile == "" && len(c.Profiles) == 1 {
@@ -241,6 +247,7 @@ func (c *Config) validate() Errors {
 	errs = append(errs, c.validateSections()...)
 	errs = append(errs, c.validateThreatIntel()...)
 	errs = append(errs, c.validateQueryLog()...)
+	errs = append(errs, c.validateClients()...)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:

@@ -143,8 +143,9 @@ func Profiles(t testing.TB) *resolver.Profiles {
 var ChildAddr = netip.MustParseAddr("127.0.0.2")
 
 // Names are what the tests' leaf certificate covers (testpki.New): the
-// profiles' hosts and the loopback addresses the servers listen on.
-var Names = []string{"dns.test", "child.dns.test", "ads.dns.test", "other.dns.test", "127.0.0.1", "127.0.0.2", "::1"}
+// profiles' hosts, client-ID names under child.dns.test and the loopback
+// addresses the servers listen on.
+var Names = []string{"dns.test", "child.dns.test", "*.child.dns.test", "ads.dns.test", "other.test", "127.0.0.1", "127.0.0.2", "::1"}
 
 // Chain is the gateway's resolver chain (with a cache, so it replays:
 // resolver.Replayer) forwarding to the Upstream at addr over UDP.
