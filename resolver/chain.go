@@ -66,8 +66,13 @@ func (c *Chain) PolicyChanged() {
 //     answered like any other (REFUSED with EDE 18, or ErrLimited for DoH's
 //     429 and DoQ's EXCESSIVE_LOAD); above everything that costs work. Plain
 //     UDP is charged at the socket (or in XDP).
-//  4. local: resolver.arpa (DDR), localhost, invalid, the Firefox canary.
-//     Before policy so that no list can block them, and never forwarded.
+//  4. local: resolver.arpa (DDR), localhost, invalid, the Firefox canary,
+//     then the operator's own records (LocalConfig.Records and
+//     Profile.Local: local_records, local_zone_files), answered
+//     authoritatively. Before policy so that no list can block them (an
+//     operator's name is the operator's decision, Blocky's order), and
+//     never forwarded. A local CNAME whose target local data does not hold
+//     is followed through the steps below, so policy judges that target.
 //  5. policy: per-profile blocking, allow/deny and safe-search rewrites, and
 //     CNAME uncloaking on the way back. Above the cache so the cache holds
 //     only unfiltered answers, shared by every profile.

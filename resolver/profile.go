@@ -26,6 +26,9 @@ type Profile struct {
 	// own (the global forward zones and the profile's); nil: every name
 	// goes to Config.Upstream.
 	Forward *ForwardZones
+	// Local holds the profile's own records, answered before the global
+	// ones (LocalConfig.Records); nil: none.
+	Local *LocalRecords
 
 	replayID atomic.Uint64 // names the profile in replay keys; see id
 }
