@@ -48,6 +48,7 @@ type Config struct {
 	XDP            *XDP                `yaml:"xdp"`
 	ThreatIntel    *ThreatIntel        `yaml:"threat_intel"` // MISP feeds and instances
 	QueryLog       *QueryLog           `yaml:"query_log"`    // nil: no query log (clients are still pseudonymized)
+	Resolving      `yaml:",inline"`    // forward_zones, local_records, local_zone_files, local_ptr
 
 	// File is the path the configuration was read from ("" for the embedded default).
 	File string `yaml:"-"`
@@ -241,6 +242,7 @@ func (c *Config) validate() Errors {
 	errs = append(errs, c.validateSections()...)
 	errs = append(errs, c.validateThreatIntel()...)
 	errs = append(errs, c.validateQueryLog()...)
+	errs = append(errs, c.validateResolving()...)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
