@@ -62,7 +62,7 @@ profiles:
 		want          string // the last answer record's data; "" for none
 	}{
 		{"public", "www.corp.example.", dns.TypeA, dns.RcodeSuccess, "192.0.2.80"},
-		{"office", "www.corp.example.", dns.TypeA, dns.RcodeSuccess, "10.0.0.80"}, // failover past the dead port
+		{"office", "www.corp.example.", dns.TypeA, dns.RcodeSuccess, "10.0.0.80"},  // failover past the dead port
 		{"public", "www.corp.example.", dns.TypeA, dns.RcodeSuccess, "192.0.2.80"}, // cached apart
 		{"office", "www.corp.example.", dns.TypeA, dns.RcodeSuccess, "10.0.0.80"},
 		{"office", "db.dev.corp.example.", dns.TypeA, dns.RcodeSuccess, "10.0.0.82"},

@@ -73,6 +73,7 @@ func (l *local) chase(ctx context.Context, req *Request, resp *dns.Msg, target s
 	resp.Rcode = tr.Rcode
 	resp.Answer = append(resp.Answer, tr.Answer...)
 	resp.Ns = tr.Ns
+	resp.Extra = tr.Extra // with its OPT: the EDE of a blocked target
 	return resp, nil
 }
 
