@@ -3,6 +3,7 @@ package gateway
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/dnsward/dnsward/gateway/config"
 	"github.com/dnsward/dnsward/plain"
@@ -13,16 +14,28 @@ import (
 // each profile's table: the top level's zones, then its own (which win for
 // the same zone). Profiles without any get none.
 func (g *Gateway) newForwardZones() (map[string]*resolver.ForwardZones, error) {
+	return forwardTables(g.cfg, func(urls []string) (resolver.Upstream, error) {
+		group, err := g.newGroup(urls)
+		if err != nil {
+			return nil, err
+		}
+		g.closers = append(g.closers, group)
+		// A plain-UDP miss leaves the hit workers whichever group it waits on.
+		return plain.MissAware(group), nil
+	})
+}
+
+// forwardTables builds each profile's forward zones, with newGroup making
+// each zone's upstream group.
+func forwardTables(cfg *config.Config, newGroup func(urls []string) (resolver.Upstream, error)) (map[string]*resolver.ForwardZones, error) {
 	routes := func(profile string) ([]*resolver.Route, error) {
 		var out []*resolver.Route
-		for _, zone := range g.cfg.ForwardZoneNames(profile) {
-			group, err := g.newGroup(g.cfg.ForwardZone(profile, zone))
+		for _, zone := range cfg.ForwardZoneNames(profile) {
+			up, err := newGroup(cfg.ForwardZone(profile, zone))
 			if err != nil {
 				return nil, err
 			}
-			g.closers = append(g.closers, group)
-			// A plain-UDP miss leaves the hit workers whichever group it waits on.
-			r, err := resolver.NewRoute(zone, plain.MissAware(group))
+			r, err := resolver.NewRoute(zone, up)
 			if err != nil {
 				return nil, fmt.Errorf("gateway: %w", err)
 			}
@@ -35,13 +48,13 @@ func (g *Gateway) newForwardZones() (map[string]*resolver.ForwardZones, error) {
 		return nil, err
 	}
 	tables := map[string]*resolver.ForwardZones{}
-	for _, name := range g.cfg.ProfileNames() {
+	for _, name := range cfg.ProfileNames() {
 		own, err := routes(name)
 		if err != nil {
 			return nil, err
 		}
 		if len(global)+len(own) > 0 {
-			tables[name] = resolver.NewForwardZones(append(global, own...)...)
+			tables[name] = resolver.NewForwardZones(slices.Concat(global, own)...)
 		}
 	}
 	return tables, nil

@@ -2,6 +2,8 @@ package resolver
 
 import (
 	"context"
+	"fmt"
+	"strings"
 
 	"github.com/miekg/dns"
 )
@@ -12,7 +14,12 @@ func (l *local) match(req *Request, name string) (*LocalData, localMatch) {
 	if req.Profile != nil {
 		own = req.Profile.Local
 	}
-	for _, recs := range []*LocalRecords{own, l.records} {
+	return matchLocal(name, own, l.records)
+}
+
+// matchLocal looks name up in each scope's data in turn.
+func matchLocal(name string, scopes ...*LocalRecords) (*LocalData, localMatch) {
+	for _, recs := range scopes {
 		if d := recs.Load(); d != nil {
 			if m := d.lookup(name); m.found {
 				return d, m
@@ -20,6 +27,33 @@ func (l *local) match(req *Request, name string) (*LocalData, localMatch) {
 		}
 	}
 	return nil, localMatch{}
+}
+
+// ExplainLocal says what the local step answers for name (lower-case,
+// fully qualified) from a profile's own records and the global ones, the
+// way it looks them up; false when neither holds the name.
+func ExplainLocal(name string, profile, global *LocalRecords) (string, bool) {
+	d, m := matchLocal(name, profile, global)
+	switch {
+	case !m.found:
+		return "", false
+	case m.nx:
+		return fmt.Sprintf("NXDOMAIN: no such name in the local zone %s (SOA %s)", m.apex, d.soa(m).Hdr.Name), true
+	case m.rrs == nil:
+		return fmt.Sprintf("NODATA: an empty non-terminal of the local zone %s", m.apex), true
+	}
+	var recs []string
+	for _, rr := range m.rrs {
+		recs = append(recs, strings.ReplaceAll(rr.String(), "\t", " "))
+	}
+	what := "records"
+	if strings.HasPrefix(m.owner, "*.") {
+		what = "wildcard " + m.owner
+	}
+	if m.apex != "" {
+		what += " in the local zone " + m.apex
+	}
+	return what + ": " + strings.Join(recs, "; "), true
 }
 
 // answer builds the authoritative answer for a name local data holds: its
