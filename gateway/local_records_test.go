@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"context"
+	"crypto/x509"
 	"fmt"
 	"os"
 	"os/exec"
@@ -8,8 +10,12 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/miekg/dns"
 
 	"github.com/dnsward/dnsward/internal/dnstest"
+	"github.com/dnsward/dnsward/resolver/upstream"
 )
 
 // localZone is the zone file of TestLocalRecordsKdig.
@@ -29,6 +35,7 @@ listen:
   dns: ["127.0.0.1:%d"]
   doh: ["127.0.0.1:%d"]
   dot: ["127.0.0.1:%d"]
+  doq: ["127.0.0.1:%d"]
 upstreams: [udp://%s]
 data_dir: data
 lists: {malware: [malware.txt]}
@@ -40,7 +47,8 @@ local_records:
 local_ptr: true
 `
 
-// TestLocalRecordsKdig asks kdig over UDP, TCP, DoH and DoT for local
+// TestLocalRecordsKdig asks kdig over UDP, TCP, DoH and DoT (and the
+// project's clients over DoQ and HTTP/3) for local
 // records: answers flagged AA even for a name a list blocks (and the
 // upstream answers otherwise), NXDOMAIN and
 // NODATA with the zone's SOA in authority, a wildcard, CNAMEs chased
@@ -59,8 +67,13 @@ func TestLocalRecordsKdig(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	dnsPort, dohPort, dotPort := dnstest.FreePort(t), dnstest.FreePort(t), dnstest.FreePort(t)
-	g := runGateway(t, loadYAML(t, dir, fmt.Sprintf(localYAML, dnsPort, dohPort, dotPort, up)), nil)
+	dnsPort, dohPort, dotPort, doqPort := dnstest.FreePort(t), dnstest.FreePort(t), dnstest.FreePort(t), dnstest.FreePort(t)
+	g := runGateway(t, loadYAML(t, dir, fmt.Sprintf(localYAML, dnsPort, dohPort, dotPort, doqPort, up)), nil)
+	// Debian's kdig has no QUIC: DoQ and DoH over HTTP/3 are asked with the
+	// project's own clients (resolver/upstream).
+	for _, u := range []string{fmt.Sprintf("quic://127.0.0.1:%d#localhost", doqPort), fmt.Sprintf("h3://localhost:%d/dns-query", dohPort)} {
+		t.Run(u, func(t *testing.T) { checkLocalOverClient(t, u, caPool(t, g)) })
+	}
 	ca := g.CAFile()
 	transports := map[string][]string{
 		"udp": {"-p", fmt.Sprint(dnsPort)},
@@ -111,6 +124,37 @@ func TestLocalRecordsKdig(t *testing.T) {
 					}
 				}
 			})
+		}
+	}
+}
+
+// checkLocalOverClient asks for a local record and a name the local zone
+// lacks through one of dnsward's upstream clients.
+func checkLocalOverClient(t *testing.T, url string, roots *x509.CertPool) {
+	u, err := upstream.New(url, upstream.Options{RootCAs: roots})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	for _, tt := range []struct {
+		name  string
+		rcode int
+		want  string
+	}{
+		{"nas.home.example.", dns.RcodeSuccess, "nas.home.example.\t600\tIN\tA\t192.0.2.5"},
+		{"missing.home.example.", dns.RcodeNameError, "home.example.\t120\tIN\tSOA\tns.home.example. admin.home.example. 7 3600 600 86400 120"},
+	} {
+		q := new(dns.Msg)
+		q.SetQuestion(tt.name, dns.TypeA)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		resp, err := u.Exchange(ctx, q)
+		cancel()
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		got := append(resp.Answer, resp.Ns...)
+		if resp.Rcode != tt.rcode || !resp.Authoritative || len(got) != 1 || got[0].String() != tt.want {
+			t.Errorf("%s: %v, want %s with AA and %s", tt.name, resp, dns.RcodeToString[tt.rcode], tt.want)
 		}
 	}
 }
