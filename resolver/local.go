@@ -122,14 +122,9 @@ func localhostAnswer(q *dns.Msg) *dns.Msg {
 // negative answers NXDOMAIN or NODATA with an SOA for zone, so that clients
 // cache it per RFC 2308.
 func negative(q *dns.Msg, rcode int, zone string) *dns.Msg {
-	return negativeSOA(q, rcode, synthSOA(zone))
-}
-
-// negativeSOA answers NXDOMAIN or NODATA with soa in authority.
-func negativeSOA(q *dns.Msg, rcode int, soa *dns.SOA) *dns.Msg {
 	m := NewReply(q, rcode)
 	m.Authoritative = true
-	m.Ns = []dns.RR{soa}
+	m.Ns = []dns.RR{synthSOA(zone)}
 	return m
 }
 
