@@ -37,6 +37,8 @@ type Gateway struct {
 	closers  []io.Closer // closed in reverse order by Shutdown
 
 	upstream resolver.Upstream
+	forward  map[string]*resolver.ForwardZones // by profile; see newForwardZones
+	local    map[string]*resolver.LocalRecords // "" and each profile's; see newLocalRecords
 	lists    *filter.Manager
 	profiles *resolver.Profiles
 	rmetrics *resolver.Metrics
@@ -76,6 +78,12 @@ func New(cfg *config.Config, log *slog.Logger) (_ *Gateway, err error) {
 		return nil, err
 	}
 	g.closers = append(g.closers, g.upstream)
+	if g.forward, err = g.newForwardZones(); err != nil {
+		return nil, err
+	}
+	if err = g.newLocalRecords(); err != nil {
+		return nil, err
+	}
 	if err = g.newLimits(); err != nil {
 		return nil, err
 	}
@@ -85,7 +93,7 @@ func New(cfg *config.Config, log *slog.Logger) (_ *Gateway, err error) {
 		Upstream:        plain.MissAware(g.upstream),
 		UpstreamTimeout: cfg.UpstreamTimeout.Std(),
 		Cache:           cacheConfig(cfg.Cache),
-		Local:           resolver.LocalConfig{DDR: ddrEndpoints(cfg)},
+		Local:           resolver.LocalConfig{DDR: ddrEndpoints(cfg), Records: g.local[""]},
 		Metrics:         rm,
 		Registerer:      g.registry,
 		Logger:          log,
@@ -134,9 +142,13 @@ func New(cfg *config.Config, log *slog.Logger) (_ *Gateway, err error) {
 	return g, nil
 }
 
-func (g *Gateway) newUpstreams() (*upstream.Group, error) {
+func (g *Gateway) newUpstreams() (*upstream.Group, error) { return g.newGroup(g.cfg.Upstreams) }
+
+// newGroup builds an upstream group of urls: the default one or a forward
+// zone's, with the same timeouts, bounds, failover and health.
+func (g *Gateway) newGroup(urls []string) (*upstream.Group, error) {
 	var ups []resolver.Upstream
-	for _, raw := range g.cfg.Upstreams {
+	for _, raw := range urls {
 		u, err := upstream.New(raw, upstream.Options{
 			Timeout: g.cfg.UpstreamTryTimeout.Std(), MaxPending: g.cfg.UpstreamMaxPending, Logger: g.log, Metrics: g.registry,
 		})
@@ -204,11 +216,13 @@ func (g *Gateway) Start(ctx context.Context) error {
 
 // Reload re-reads lists and certificate files and applies next's rate
 // limits (in userspace, XDP and every transport's connection bound) and
-// client IDs (clients, unknown_clients, metrics.client_ids) without
+// client IDs (clients, unknown_clients, metrics.client_ids) and local
+// records (local_records, local_zone_files, local_ptr) without
 // dropping connections (SIGHUP). next is the re-read configuration, or nil
 // when it failed to load; other changed keys (listeners, profiles,
-// upstreams, and adding or removing rate_limit) take effect on restart,
-// the last said in the error. Each part keeps its last good state on error.
+// upstreams, forward_zones, and adding or removing rate_limit) take effect
+// on restart, the last said in the error. Each part keeps its last good
+// state on error.
 func (g *Gateway) Reload(next *config.Config) error {
 	errs := []error{g.lists.Reload()}
 	if g.certs != nil {
@@ -216,6 +230,11 @@ func (g *Gateway) Reload(next *config.Config) error {
 	}
 	if next == nil {
 		return errors.Join(errs...)
+	}
+	if err := g.loadLocalRecords(next); err != nil {
+		errs = append(errs, err)
+	} else {
+		g.handler.PolicyChanged() // replay must not repeat the old records
 	}
 	errs = append(errs, g.reloadQueryLog(next))
 	errs = append(errs, g.applyClients(next))

@@ -47,7 +47,10 @@ func (g *Gateway) newProfiles(lists *filter.Manager) (*resolver.Profiles, error)
 	var all []*resolver.Profile
 	for _, name := range g.cfg.ProfileNames() {
 		pc := g.cfg.Profiles[name]
-		p := &resolver.Profile{Name: name, Paths: pc.Paths, Hosts: pc.Hosts, BlockedTTL: uint32(pc.BlockedTTL.Std() / time.Second)}
+		p := &resolver.Profile{
+			Name: name, Paths: pc.Paths, Hosts: pc.Hosts, BlockedTTL: uint32(pc.BlockedTTL.Std() / time.Second),
+			Forward: g.forward[name], Local: g.local[name],
+		}
 		for _, a := range pc.Addrs {
 			p.Addrs = append(p.Addrs, netip.MustParseAddr(a)) // validated by config
 		}

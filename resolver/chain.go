@@ -66,16 +66,27 @@ func (c *Chain) PolicyChanged() {
 //     answered like any other (REFUSED with EDE 18, or ErrLimited for DoH's
 //     429 and DoQ's EXCESSIVE_LOAD); above everything that costs work. Plain
 //     UDP is charged at the socket (or in XDP).
-//  4. local: resolver.arpa (DDR), localhost, invalid, the Firefox canary.
-//     Before policy so that no list can block them, and never forwarded.
+//  4. local: resolver.arpa (DDR), localhost, invalid, the Firefox canary,
+//     then the operator's own records (LocalConfig.Records and
+//     Profile.Local: local_records, local_zone_files), answered
+//     authoritatively. Before policy so that no list can block them (an
+//     operator's name is the operator's decision, Blocky's order), and
+//     never forwarded. A local CNAME whose target local data does not hold
+//     is followed through the steps below, so policy judges that target.
 //  5. policy: per-profile blocking, allow/deny and safe-search rewrites, and
 //     CNAME uncloaking on the way back. Above the cache so the cache holds
 //     only unfiltered answers, shared by every profile.
-//  6. cache: serves hits, serve-stale and prefetch.
+//  6. cache: serves hits, serve-stale and prefetch. Keyed by the query's
+//     forward zone (Profile.Forward) as well, so that a profile's split-DNS
+//     answers never reach profiles that resolve the name elsewhere.
 //  7. coalesce: one upstream query for concurrent identical misses. Below the
 //     cache so hits never wait behind a miss.
-//  8. forward: strips client EDNS options (ECS) and asks the upstream group,
-//     which retries truncated UDP answers over TCP and fails over.
+//  8. forward: strips client EDNS options (ECS) and asks the upstream group:
+//     the forward zone's (longest match, chosen per query name so that a
+//     rewrite's target takes its own) or Config.Upstream. Each group
+//     retries truncated UDP answers over TCP and fails over. Forwarding
+//     zones here, rather than in an earlier step, gives their names the
+//     same policy, cache and coalescing as any other.
 //     Config.Upstream may be wrapped by a transport that must know when a
 //     query leaves for the upstreams: the gateway passes the group through
 //     plain.MissAware, so that a plain-UDP miss stops holding a worker that

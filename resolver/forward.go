@@ -7,13 +7,17 @@ import (
 )
 
 // forward is the innermost step: it sends a privacy-normalised copy of the
-// query to the upstream group.
+// query to the upstream group: its forward zone's, else the default one.
 type forward struct {
 	up Upstream
 }
 
 func (f *forward) ServeDNS(ctx context.Context, req *Request) (*dns.Msg, error) {
-	resp, err := f.up.Exchange(ctx, upstreamQuery(req.Msg))
+	up := f.up
+	if r := req.route(); r != nil {
+		up = r.Upstream
+	}
+	resp, err := up.Exchange(ctx, upstreamQuery(req.Msg))
 	if err != nil {
 		return nil, err
 	}

@@ -28,6 +28,9 @@ type LocalConfig struct {
 	// from them. A profile with none gets NODATA: discovery must never move
 	// a client to an endpoint that would pick another profile.
 	DDR map[string][]DDREndpoint
+	// Records are the operator's records for every profile; a profile's
+	// own (Profile.Local) are asked first. nil: none.
+	Records *LocalRecords
 }
 
 // localTTL is the TTL of locally synthesised answers.
@@ -39,14 +42,17 @@ const canaryDomain = "use-application-dns.net."
 
 // local answers names that must never be forwarded: resolver.arpa (DDR, RFC
 // 9462 — forwarding it would let the upstream move clients off the filter),
-// localhost and invalid (RFC 6761), and Firefox's canary for filtered profiles.
+// localhost and invalid (RFC 6761), and Firefox's canary for filtered
+// profiles; then the operator's own records (local_data.go), the profile's
+// before the global ones.
 type local struct {
-	next Handler
-	ddr  map[string][]dns.RR // by profile name
+	next    Handler
+	ddr     map[string][]dns.RR // by profile name
+	records *LocalRecords
 }
 
 func newLocal(cfg LocalConfig, next Handler) (*local, error) {
-	l := &local{next: next, ddr: map[string][]dns.RR{}}
+	l := &local{next: next, ddr: map[string][]dns.RR{}, records: cfg.Records}
 	for profile, eps := range cfg.DDR {
 		for i, ep := range eps {
 			rr, err := ep.svcb()
@@ -71,6 +77,9 @@ func (l *local) ServeDNS(ctx context.Context, req *Request) (*dns.Msg, error) {
 		return negative(req.Msg, dns.RcodeNameError, "invalid."), nil
 	case name == canaryDomain && req.Profile.Policy != nil:
 		return negative(req.Msg, dns.RcodeNameError, canaryDomain), nil
+	}
+	if d, m := l.match(req, name); m.found {
+		return l.answer(ctx, req, d, m)
 	}
 	return l.next.ServeDNS(ctx, req)
 }
@@ -115,11 +124,16 @@ func localhostAnswer(q *dns.Msg) *dns.Msg {
 func negative(q *dns.Msg, rcode int, zone string) *dns.Msg {
 	m := NewReply(q, rcode)
 	m.Authoritative = true
-	m.Ns = []dns.RR{&dns.SOA{
+	m.Ns = []dns.RR{synthSOA(zone)}
+	return m
+}
+
+// synthSOA is the SOA of a zone dnsward answers without one of its own.
+func synthSOA(zone string) *dns.SOA {
+	return &dns.SOA{
 		Hdr: dns.RR_Header{Name: zone, Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: localTTL},
 		Ns:  "localhost.", Mbox: "nobody.invalid.", Serial: 1, Refresh: 3600, Retry: 600, Expire: 86400, Minttl: localTTL,
-	}}
-	return m
+	}
 }
 
 // inZone reports whether name equals zone or lies below it.

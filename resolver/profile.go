@@ -22,6 +22,13 @@ type Profile struct {
 	// and of the SOA that lets caches keep a blocked NXDOMAIN or NODATA
 	// (RFC 2308); 0: DefaultBlockedTTL.
 	BlockedTTL uint32
+	// Forward routes the names of some zones to upstream groups of their
+	// own (the global forward zones and the profile's); nil: every name
+	// goes to Config.Upstream.
+	Forward *ForwardZones
+	// Local holds the profile's own records, answered before the global
+	// ones (LocalConfig.Records); nil: none.
+	Local *LocalRecords
 
 	replayID atomic.Uint64 // names the profile in replay keys; see id
 }

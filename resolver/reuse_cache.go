@@ -85,7 +85,7 @@ func (c *Cache) Len() int { return c.store.len() }
 
 // ServeDNS answers from the cache, refreshing through next on a miss.
 func (c *Cache) ServeDNS(ctx context.Context, req *Request) (*dns.Msg, error) {
-	key := keyOf(req.Msg)
+	key := keyOf(req)
 	now := c.now()
 	e := c.store.get(key)
 	if e != nil {

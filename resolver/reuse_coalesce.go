@@ -34,7 +34,7 @@ func NewCoalescer(next Handler, timeout time.Duration, m *Metrics) *Coalescer {
 
 // ServeDNS answers req, joining an identical in-flight query if there is one.
 func (c *Coalescer) ServeDNS(ctx context.Context, req *Request) (*dns.Msg, error) {
-	key := keyOf(req.Msg)
+	key := keyOf(req)
 	c.mu.Lock()
 	if f, ok := c.calls[key]; ok {
 		c.mu.Unlock()

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"text/tabwriter"
 
 	"github.com/dnsward/dnsward/gateway"
 	"github.com/dnsward/dnsward/gateway/config"
@@ -15,12 +16,15 @@ func check(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	file := fs.String("config", "", "configuration file to validate (default: the embedded configuration)")
 	printDefault := fs.Bool("print-default", false, "print the embedded configuration as a file to start from")
-	explain := fs.String("explain", "", "also say which MISP indicators kept in data_dir match this name, and why they block it or not")
+	explain := fs.String("explain", "", "also say how this name would be answered and why: profile, local record, allow/deny/list entry, MISP indicators, forward zone")
+	// A --client ID flag (the client-ID work) will pick the profile the
+	// way a client's ID does; it goes beside --profile.
+	profile := fs.String("profile", "", "with --explain: the profile to explain for (default: the default profile)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if fs.NArg() > 0 || (*printDefault && *file != "") {
-		fmt.Fprintln(stderr, "usage: dnsward check [--config FILE] [--explain NAME] | dnsward check --print-default")
+	if fs.NArg() > 0 || (*printDefault && *file != "") || (*profile != "" && *explain == "") {
+		fmt.Fprintln(stderr, "usage: dnsward check [--config FILE] [--explain NAME [--profile P]] | dnsward check --print-default")
 		return 2
 	}
 	if *printDefault {
@@ -42,28 +46,39 @@ func check(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if *explain != "" {
-		return explainName(stdout, stderr, cfg, *explain)
+		return explainName(stdout, stderr, cfg, *explain, *profile)
 	}
 	return 0
 }
 
-// explainName prints what the MISP sets kept in data_dir say about name.
-func explainName(stdout, stderr io.Writer, cfg *config.Config, name string) int {
-	ti, err := gateway.ThreatIntel(cfg)
-	if err == nil && len(ti.MISP) == 0 {
-		err = fmt.Errorf("--explain: no threat_intel.misp source is configured")
+// explainName prints how cfg's gateway would answer name in profile, step
+// by step, and what the MISP sets kept in data_dir say about it.
+func explainName(stdout, stderr io.Writer, cfg *config.Config, name, profile string) int {
+	steps, err := gateway.Explain(cfg, name, profile)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
 	}
-	var lines []string
-	if err == nil {
-		lines, err = filter.ExplainIntel(ti, cfg.ListDataDir(), name)
+	ti, err := gateway.ThreatIntel(cfg)
+	var intel []string
+	if err == nil && len(ti.MISP) > 0 {
+		intel, err = filter.ExplainIntel(ti, cfg.ListDataDir(), name)
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "explain %s:\n", name)
-	for _, l := range lines {
-		fmt.Fprintf(stdout, "  %s\n", l)
+	for _, l := range intel {
+		steps = append(steps, gateway.Step{Step: "misp", What: l})
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 8, 2, ' ', 0)
+	fmt.Fprintf(tw, "explain %s:\n", name)
+	for _, s := range steps {
+		fmt.Fprintf(tw, "  %s\t%s\n", s.Step, s.What)
+	}
+	if err := tw.Flush(); err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
 	}
 	return 0
 }

@@ -33,6 +33,10 @@ lists:
   ads: ["lists/ads.txt#adblock", "https://user:secret@lists.example/ads.txt?token=secret#hosts"]
   adult: []
 list_refresh: 6h
+forward_zones: {corp.example: [udp://10.0.0.53, tcp://10.0.0.54], 10.in-addr.arpa: [udp://10.0.0.53]}
+local_records: ["nas.home.example. 300 IN A 192.0.2.5", "*.lab.example. IN A 192.0.2.6"]
+local_zone_files: [zones/home.zone]
+local_ptr: true
 threat_intel:
   misp:
     - {name: cert-feed, feed: "https://misp.example/feeds/osint/", category: malware}
@@ -45,7 +49,7 @@ profiles:
   open: {}
   kids: {paths: [/kids], hosts: [kids.dns.example], addrs: [127.0.0.3], block: [malware, adult], allow: [ok.example],
          deny: [no.example], safe_search: true, blocked_answer: ["0.0.0.0", "::"]}
-  corp: {paths: [/corp], block: [threats]}
+  corp: {paths: [/corp], block: [threats], forward_zones: {dev.corp.example: [udp://10.0.1.53]}, local_records: ["wiki.corp.example. IN A 10.0.0.9"]}
   noads: {paths: [/noads], block: [ads]}
 clients:
   office-pc: {profile: corp}
@@ -76,6 +80,9 @@ const fullSummary = `c.yaml: OK
   upstreams           tls://127.0.0.1:5301#dns.example
   upstream_timeout    2s; upstream_try_timeout 1s; upstream_max_pending 4096
   cache               5000 entries, TTLs 1m to 1h30m, serve_stale 12h
+  forward_zones       10.in-addr.arpa  udp://10.0.0.53
+  forward_zones       corp.example     udp://10.0.0.53, tcp://10.0.0.54
+  local_records       2 inline; local_zone_files zones/home.zone; local_ptr on
   lists.ads           lists/ads.txt                  file, format adblock
   lists.ads           https://lists.example/ads.txt  remote, format hosts
   lists.adult         (none)                         the category is empty
@@ -88,7 +95,7 @@ const fullSummary = `c.yaml: OK
   threat_intel        warninglists warninglists
   threat_intel        refresh 10m; sightings from source dns.example, every 5m at most once per attribute
   default_profile     open
-  profiles.corp       paths /corp; block threats; blocked_answer nxdomain
+  profiles.corp       paths /corp; block threats; blocked_answer nxdomain; forward_zones dev.corp.example to udp://10.0.1.53; local_records 1 inline; local_ptr off
   profiles.kids       paths /kids; hosts kids.dns.example; addrs 127.0.0.3; block malware, adult; allow ok.example; deny no.example; safe_search; blocked_answer 0.0.0.0, ::
   profiles.noads      paths /noads; block ads; blocked_answer nxdomain
   profiles.open       no path, host or address; filters nothing
@@ -112,7 +119,7 @@ const fullSummary = `c.yaml: OK
 // order every run, and never a remote list's credentials.
 func TestCheckSummary(t *testing.T) {
 	t.Chdir(t.TempDir())
-	for _, d := range []string{"lists", "certs", "warninglists"} {
+	for _, d := range []string{"lists", "certs", "warninglists", "zones"} {
 		if err := os.Mkdir(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -121,6 +128,7 @@ func TestCheckSummary(t *testing.T) {
 	writeFile(t, "misp.key", "the-secret-api-key\n")
 	writeFile(t, "certs/misp-ca.pem", string(testpki.NewCA("misp").RootPEM()))
 	writeFile(t, "lists/ads.txt", "||ads.example^\n")
+	writeFile(t, "zones/home.zone", "$ORIGIN home.example.\n@ IN SOA ns admin 1 2 3 4 5\nprinter IN CNAME nas\n")
 	writeFile(t, "c.yaml", fullConfig)
 	for range 3 { // map order must not show
 		var out, errOut bytes.Buffer

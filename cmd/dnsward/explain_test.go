@@ -38,7 +38,7 @@ profiles: {default: {block: [malware]}}
 		if code := run([]string{"check", "--config", "c.yaml", "--explain", tt.name}, &out, &errOut); code != 0 {
 			t.Fatalf("exit %d: %s", code, errOut.String())
 		}
-		if want := "explain " + tt.name + ":\n  " + tt.want + "\n"; !strings.HasSuffix(out.String(), want) {
+		if want := "\n  misp     " + tt.want + "\n"; !strings.HasSuffix(out.String(), want) {
 			t.Errorf("output ends\n%s\nwant\n%s", out.String(), want)
 		}
 	}

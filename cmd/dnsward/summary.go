@@ -31,6 +31,7 @@ func summary(w io.Writer, cfg *config.Config) error {
 	listenRows(r, cfg)
 	tlsRows(r, cfg)
 	resolverRows(r, cfg)
+	resolvingRows(r, cfg)
 	listRows(r, cfg)
 	threatIntelRows(r, cfg)
 	profileRows(r, cfg)
@@ -190,6 +191,7 @@ func profileRows(r rows, cfg *config.Config) {
 		if len(p.Block)+len(p.Allow)+len(p.Deny) == 0 && !p.SafeSearch {
 			parts = append(parts, "filters nothing")
 		}
+		parts = append(parts, profileResolving(cfg, name)...)
 		r.add("profiles."+name, "%s", strings.Join(parts, "; "))
 	}
 	for _, id := range slices.Sorted(maps.Keys(cfg.Clients)) {

@@ -51,6 +51,7 @@ type Config struct {
 	Clients        map[string]Client   `yaml:"clients"`         // client ID → the profile it gets
 	UnknownClients string              `yaml:"unknown_clients"` // accept (default) | refuse: client IDs not under clients
 	Metrics        Metrics             `yaml:"metrics"`
+	Resolving      `yaml:",inline"`    // forward_zones, local_records, local_zone_files, local_ptr
 
 	// File is the path the configuration was read from ("" for the embedded default).
 	File string `yaml:"-"`
@@ -248,6 +249,7 @@ func (c *Config) validate() Errors {
 	errs = append(errs, c.validateThreatIntel()...)
 	errs = append(errs, c.validateQueryLog()...)
 	errs = append(errs, c.validateClients()...)
+	errs = append(errs, c.validateResolving()...)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:

@@ -107,13 +107,8 @@ func (d *decoder) structure(n *yaml.Node, key string, v reflect.Value) {
 		d.fail(n, keyOr(key), "expected a mapping of keys, got %s", describe(n))
 		return
 	}
-	fields := map[string]int{}
-	t := v.Type()
-	for i := 0; i < t.NumField(); i++ {
-		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ","); name != "" && name != "-" {
-			fields[name] = i
-		}
-	}
+	fields := map[string][]int{}
+	yamlFields(v.Type(), nil, fields)
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, val := n.Content[i], n.Content[i+1]
 		sub := join(key, k.Value)
@@ -122,7 +117,23 @@ func (d *decoder) structure(n *yaml.Node, key string, v reflect.Value) {
 			d.fail(k, sub, "unknown key (known keys: %s)", knownKeys(fields))
 			continue
 		}
-		d.decode(val, sub, v.Field(idx))
+		d.decode(val, sub, v.FieldByIndex(idx))
+	}
+}
+
+// yamlFields maps each key of struct type t to its field's index path; the
+// keys of a field tagged ",inline" (a struct shared by several sections)
+// are t's own.
+func yamlFields(t reflect.Type, at []int, fields map[string][]int) {
+	for i := 0; i < t.NumField(); i++ {
+		name, opt, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
+		idx := append(slices.Clone(at), i)
+		switch {
+		case opt == "inline":
+			yamlFields(t.Field(i).Type, idx, fields)
+		case name != "" && name != "-":
+			fields[name] = idx
+		}
 	}
 }
 
@@ -242,7 +253,7 @@ func describe(n *yaml.Node) string {
 	return strconv.Quote(n.Value)
 }
 
-func knownKeys(fields map[string]int) string {
+func knownKeys(fields map[string][]int) string {
 	names := make([]string, 0, len(fields))
 	for name := range fields {
 		names = append(names, name)

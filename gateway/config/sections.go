@@ -54,15 +54,16 @@ type ACMEDNS struct {
 
 // Profile is one filtering profile and how clients reach it.
 type Profile struct {
-	Paths         []string `yaml:"paths"` // DoH paths
-	Hosts         []string `yaml:"hosts"` // TLS SNI / HTTP Host names
-	Addrs         []string `yaml:"addrs"` // local addresses, any transport
-	Block         []string `yaml:"block"` // list categories
-	Allow         []string `yaml:"allow"`
-	Deny          []string `yaml:"deny"`
-	SafeSearch    bool     `yaml:"safe_search"`
-	BlockedAnswer []string `yaml:"blocked_answer"` // nxdomain | null_ip | nodata | refused | IP addresses
-	BlockedTTL    Duration `yaml:"blocked_ttl"`    // TTL of blocked answers and of their SOA (negative TTL); default 5m
+	Paths         []string         `yaml:"paths"` // DoH paths
+	Hosts         []string         `yaml:"hosts"` // TLS SNI / HTTP Host names
+	Addrs         []string         `yaml:"addrs"` // local addresses, any transport
+	Block         []string         `yaml:"block"` // list categories
+	Allow         []string         `yaml:"allow"`
+	Deny          []string         `yaml:"deny"`
+	SafeSearch    bool             `yaml:"safe_search"`
+	BlockedAnswer []string         `yaml:"blocked_answer"` // nxdomain | null_ip | nodata | refused | IP addresses
+	BlockedTTL    Duration         `yaml:"blocked_ttl"`    // TTL of blocked answers and of their SOA (negative TTL); default 5m
+	Resolving     `yaml:",inline"` // the profile's own forward zones and local data, over the top level's
 }
 
 // DoH tunes the DNS-over-HTTPS front-end.
