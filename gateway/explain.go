@@ -20,12 +20,12 @@ import (
 type Step struct{ Step, What string }
 
 // Explain says how a gateway running cfg would answer name in a profile
-// ("": the default profile), step by step in the resolver chain's order:
+// ("": the default profile) for a client ID ("": none), step by step in the resolver chain's order:
 // the profile, local records, policy (the allow or deny entry, or the list
 // category and the list lines that match) and forwarding (the forward
 // zone and its upstreams). It reads local lists and the copies of remote
 // ones kept in data_dir, and opens no connection.
-func Explain(cfg *config.Config, name, profile string) ([]Step, error) {
+func Explain(cfg *config.Config, name, profile, client string) ([]Step, error) {
 	g := &Gateway{cfg: cfg, log: slog.New(slog.DiscardHandler), registry: prometheus.NewRegistry()}
 	fqdn := strings.ToLower(dns.Fqdn(name))
 	if _, ok := dns.IsDomainName(fqdn); !ok {
@@ -38,6 +38,20 @@ func Explain(cfg *config.Config, name, profile string) ([]Step, error) {
 		return nil, fmt.Errorf("explain: profile %q is not defined (defined: %s)", profile, strings.Join(cfg.ProfileNames(), ", "))
 	} else {
 		how = "chosen with --profile"
+	}
+	if client != "" {
+		id, err := resolver.ParseClientID(client)
+		if err != nil {
+			return nil, fmt.Errorf("explain: --client: %w", err)
+		}
+		switch c, listed := cfg.Clients[id]; {
+		case listed: // a listed ID's profile wins over the path's or name's (resolver.Profiles.Identify)
+			profile, how = c.Profile, "client ID "+id+" is listed under clients"
+		case cfg.UnknownClients == config.UnknownClientsRefuse:
+			return []Step{{"client", id + " is not under clients and unknown_clients is refuse: DoH answers 403, DoT and DoQ refuse the handshake"}}, nil
+		default:
+			how += "; client ID " + id + " is not under clients, so the path's, name's or address's profile applies"
+		}
 	}
 	var err error
 	g.forward, err = forwardTables(cfg, func(urls []string) (resolver.Upstream, error) { return urlList(urls), nil })

@@ -17,14 +17,13 @@ func check(args []string, stdout, stderr io.Writer) int {
 	file := fs.String("config", "", "configuration file to validate (default: the embedded configuration)")
 	printDefault := fs.Bool("print-default", false, "print the embedded configuration as a file to start from")
 	explain := fs.String("explain", "", "also say how this name would be answered and why: profile, local record, allow/deny/list entry, MISP indicators, forward zone")
-	// A --client ID flag (the client-ID work) will pick the profile the
-	// way a client's ID does; it goes beside --profile.
 	profile := fs.String("profile", "", "with --explain: the profile to explain for (default: the default profile)")
+	client := fs.String("client", "", "with --explain: a client ID; a listed one picks its profile, as on the wire")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if fs.NArg() > 0 || (*printDefault && *file != "") || (*profile != "" && *explain == "") {
-		fmt.Fprintln(stderr, "usage: dnsward check [--config FILE] [--explain NAME [--profile P]] | dnsward check --print-default")
+	if fs.NArg() > 0 || (*printDefault && *file != "") || ((*profile != "" || *client != "") && *explain == "") {
+		fmt.Fprintln(stderr, "usage: dnsward check [--config FILE] [--explain NAME [--profile P] [--client ID]] | dnsward check --print-default")
 		return 2
 	}
 	if *printDefault {
@@ -46,15 +45,15 @@ func check(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if *explain != "" {
-		return explainName(stdout, stderr, cfg, *explain, *profile)
+		return explainName(stdout, stderr, cfg, *explain, *profile, *client)
 	}
 	return 0
 }
 
-// explainName prints how cfg's gateway would answer name in profile, step
-// by step, and what the MISP sets kept in data_dir say about it.
-func explainName(stdout, stderr io.Writer, cfg *config.Config, name, profile string) int {
-	steps, err := gateway.Explain(cfg, name, profile)
+// explainName prints how cfg's gateway would answer name in profile for
+// client (an ID, or ""), step by step, and what the MISP sets kept in data_dir say about it.
+func explainName(stdout, stderr io.Writer, cfg *config.Config, name, profile, client string) int {
+	steps, err := gateway.Explain(cfg, name, profile, client)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1

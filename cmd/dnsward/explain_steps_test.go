@@ -22,6 +22,7 @@ forward_zones:
   10.in-addr.arpa: [udp://10.0.0.53]
 local_records: ["nas.home.example. 300 IN A 192.0.2.5"]
 local_ptr: true
+clients: {annas-phone: {profile: office}}
 default_profile: open
 profiles:
   open: {}
@@ -75,6 +76,17 @@ profiles:
 		{[]string{"printer.corp.example"}, `
   local    no local record
 `},
+		// A listed client ID picks its profile, over --profile too.
+		{[]string{"www.ads.example", "--client", "Annas-Phone", "--profile", "open"}, `
+  profile  office (client ID annas-phone is listed under clients)
+  local    no local record
+  policy   blocked by list category ads (EDE 17); ads.txt line 2: ads.example
+`},
+		{[]string{"www.ads.example", "--client", "bobs-pc"}, `
+  profile  open (the default profile; client ID bobs-pc is not under clients, so the path's, name's or address's profile applies)
+  local    no local record
+  policy   none: the profile filters nothing
+`},
 		{[]string{"5.2.0.192.in-addr.arpa"}, `
   local    records: 5.2.0.192.in-addr.arpa. 300 IN PTR nas.home.example.; answered here, above policy: no list blocks it
 `},
@@ -94,5 +106,11 @@ profiles:
 	if code := run([]string{"check", "--config", "c.yaml", "--explain", "x.example", "--profile", "nope"}, &out, &errOut); code != 1 ||
 		!strings.Contains(errOut.String(), `explain: profile "nope" is not defined (defined: office, open)`) {
 		t.Errorf("unknown profile: exit %d: %s", code, errOut.String())
+	}
+	out.Reset()
+	errOut.Reset()
+	if code := run([]string{"check", "--config", "c.yaml", "--explain", "x.example", "--client", "-bad-"}, &out, &errOut); code != 1 ||
+		!strings.Contains(errOut.String(), "explain: --client: ") {
+		t.Errorf("malformed client ID: exit %d: %s", code, errOut.String())
 	}
 }
