@@ -10,7 +10,8 @@
 //	GET  /dns-query?name=&type=       JSON, when there is no dns= parameter
 //
 // Every profile path answers the same requests: "/ads" and "/ads/dns-query"
-// take wire-format queries, "/ads/resolve" JSON. Any other path is 404.
+// take wire-format queries, "/ads/resolve" JSON. Any other path goes to
+// Config.Pages (the gateway's setup page, package onboarding), or is 404.
 //
 // # Profile selection
 //

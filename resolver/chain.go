@@ -66,8 +66,11 @@ func (c *Chain) PolicyChanged() {
 //     answered like any other (REFUSED with EDE 18, or ErrLimited for DoH's
 //     429 and DoQ's EXCESSIVE_LOAD); above everything that costs work. Plain
 //     UDP is charged at the socket (or in XDP).
-//  4. local: resolver.arpa (DDR), localhost, invalid, the Firefox canary.
-//     Before policy so that no list can block them, and never forwarded.
+//  4. local: resolver.arpa (DDR), localhost, invalid, the Firefox canary,
+//     and the setup page's check zone (LocalConfig.CheckZone: a random name
+//     under it, answered NXDOMAIN, tells the page that the visitor's DNS
+//     reaches this gateway, through which profile and transport). Before
+//     policy so that no list can block them, and never forwarded.
 //  5. policy: per-profile blocking, allow/deny and safe-search rewrites, and
 //     CNAME uncloaking on the way back. Above the cache so the cache holds
 //     only unfiltered answers, shared by every profile.

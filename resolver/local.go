@@ -28,6 +28,19 @@ type LocalConfig struct {
 	// from them. A profile with none gets NODATA: discovery must never move
 	// a client to an endpoint that would pick another profile.
 	DDR map[string][]DDREndpoint
+	// CheckZone is the zone of the setup page's "am I protected?" names
+	// ("check.dns.example."); "" for none. Every name under it is answered
+	// here with NXDOMAIN, never forwarded, and told to Check first.
+	CheckZone string
+	Check     CheckRecorder // required with CheckZone
+}
+
+// CheckRecorder is told of each query under LocalConfig.CheckZone: the
+// first label below the zone (the page's random token) and the request,
+// whose profile and transport say how the visitor's DNS reached the
+// gateway. It must not keep the client's address.
+type CheckRecorder interface {
+	Record(token string, req *Request)
 }
 
 // localTTL is the TTL of locally synthesised answers.
@@ -41,12 +54,20 @@ const canaryDomain = "use-application-dns.net."
 // 9462 — forwarding it would let the upstream move clients off the filter),
 // localhost and invalid (RFC 6761), and Firefox's canary for filtered profiles.
 type local struct {
-	next Handler
-	ddr  map[string][]dns.RR // by profile name
+	next      Handler
+	ddr       map[string][]dns.RR // by profile name
+	checkZone string              // lower-case, fully qualified; "" for none
+	check     CheckRecorder
 }
 
 func newLocal(cfg LocalConfig, next Handler) (*local, error) {
-	l := &local{next: next, ddr: map[string][]dns.RR{}}
+	l := &local{next: next, ddr: map[string][]dns.RR{}, check: cfg.Check}
+	if cfg.CheckZone != "" {
+		if cfg.Check == nil {
+			return nil, fmt.Errorf("resolver: check zone %q has no CheckRecorder", cfg.CheckZone)
+		}
+		l.checkZone = lowerName(dns.Fqdn(cfg.CheckZone))
+	}
 	for profile, eps := range cfg.DDR {
 		for i, ep := range eps {
 			rr, err := ep.svcb()
@@ -71,6 +92,8 @@ func (l *local) ServeDNS(ctx context.Context, req *Request) (*dns.Msg, error) {
 		return negative(req.Msg, dns.RcodeNameError, "invalid."), nil
 	case name == canaryDomain && req.Profile.Policy != nil:
 		return negative(req.Msg, dns.RcodeNameError, canaryDomain), nil
+	case l.checkZone != "" && inZone(name, l.checkZone):
+		return l.answerCheck(req, name), nil
 	}
 	return l.next.ServeDNS(ctx, req)
 }
@@ -88,6 +111,16 @@ func (l *local) resolverArpa(q *dns.Msg, name string, ddr []dns.RR) *dns.Msg {
 		m.Answer = append(m.Answer, dns.Copy(rr))
 	}
 	return m
+}
+
+// answerCheck records a query under the check zone and answers NXDOMAIN:
+// the name only has to be resolved, so the visitor's browser connects
+// nowhere.
+func (l *local) answerCheck(req *Request, name string) *dns.Msg {
+	if rest, ok := strings.CutSuffix(name, "."+l.checkZone); ok {
+		l.check.Record(rest[strings.LastIndexByte(rest, '.')+1:], req)
+	}
+	return negative(req.Msg, dns.RcodeNameError, l.checkZone)
 }
 
 func localhostAnswer(q *dns.Msg) *dns.Msg {

@@ -48,6 +48,7 @@ type Config struct {
 	XDP            *XDP                `yaml:"xdp"`
 	ThreatIntel    *ThreatIntel        `yaml:"threat_intel"` // MISP feeds and instances
 	QueryLog       *QueryLog           `yaml:"query_log"`    // nil: no query log (clients are still pseudonymized)
+	Onboarding     Onboarding          `yaml:"onboarding"`   // the setup page on the DoH listeners
 
 	// File is the path the configuration was read from ("" for the embedded default).
 	File string `yaml:"-"`
@@ -178,6 +179,9 @@ func (c *Config) applyDefaults() {
 	if c.ServerName == "" {
 		c.ServerName = "localhost"
 	}
+	if c.Onboarding.ServiceName == "" {
+		c.Onboarding.ServiceName = DefaultServiceName
+	}
 	c.applyThreatIntelDefaults()
 	if len(c.Profiles) == 0 {
 		c.DefaultProfile, c.Profiles = "default", map[string]Profile{"default": {}}
@@ -241,6 +245,7 @@ func (c *Config) validate() Errors {
 	errs = append(errs, c.validateSections()...)
 	errs = append(errs, c.validateThreatIntel()...)
 	errs = append(errs, c.validateQueryLog()...)
+	errs = append(errs, c.validateOnboarding()...)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
