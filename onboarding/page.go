@@ -99,7 +99,7 @@ func (s *Server) view(r *http.Request, p *Profile) (profileView, error) {
 	}
 	if v.DoHURL != "" {
 		v.Windows = fmt.Sprintf("netsh dns add encryption server=%s dohtemplate=%s autoupgrade=yes udpfallback=no", addr, v.DoHURL)
-		qr, err := qrSVG(v.DoHURL, t.QRDoH)
+		qr, err := s.qr.get(v.DoHURL, t.QRDoH)
 		if err != nil {
 			return v, err
 		}
@@ -115,7 +115,7 @@ func (s *Server) view(r *http.Request, p *Profile) (profileView, error) {
 			}
 		}
 		v.Linux = fmt.Sprintf("[Resolve]\nDNS=%s#%s\nDNSOverTLS=yes\n", server, v.DoTHost)
-		qr, err := qrSVG(v.DoTHost, t.QRHost)
+		qr, err := s.qr.get(v.DoTHost, t.QRHost)
 		if err != nil {
 			return v, err
 		}

@@ -25,6 +25,7 @@ type Server struct {
 	cfg    Config
 	byName map[string]*Profile
 	csp    string
+	qr     qrCache
 }
 
 // New validates cfg and builds the handler.

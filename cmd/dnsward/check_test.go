@@ -87,6 +87,8 @@ const fullSummary = `c.yaml: OK
   profiles.kids       paths /kids; hosts kids.dns.example; addrs 127.0.0.3; block malware, adult; allow ok.example; deny no.example; safe_search; blocked_answer 0.0.0.0, ::
   profiles.noads      paths /noads; block ads; blocked_answer nxdomain
   profiles.open       no path, host or address; filters nothing
+  onboarding          setup page at / and /setup/<profile> on the DoH listeners, service "dnsward"; shows corp, kids, noads, open
+  onboarding          check off; .mobileconfig unsigned; contact none; privacy_url none
   rate_limit          20 qps, burst 40 per client /32 (IPv4) or /56 (IPv6)
   rate_limit          slip 2: 1 in 2 excess UDP queries answered TC=1, the rest dropped
   rate_limit          allow 127.0.0.0/8; deny 192.0.2.0/24

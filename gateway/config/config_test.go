@@ -67,7 +67,7 @@ func TestParseErrors(t *testing.T) {
 		want string
 	}{
 		{"unknown top-level key", base + "caches:\n  size: 1\n",
-			"c.yaml:4: caches: unknown key (known keys: cache, data_dir, default_profile, doh, doq, list_refresh, listen, lists, log, profiles, proxy_protocol, query_log, rate_limit, server_name, threat_intel, tls, trusted_proxies, upstream_max_pending, upstream_timeout, upstream_try_timeout, upstreams, xdp)"},
+			"c.yaml:4: caches: unknown key (known keys: cache, data_dir, default_profile, doh, doq, list_refresh, listen, lists, log, onboarding, profiles, proxy_protocol, query_log, rate_limit, server_name, threat_intel, tls, trusted_proxies, upstream_max_pending, upstream_timeout, upstream_try_timeout, upstreams, xdp)"},
 		{"unknown nested key", base + "cache:\n  sise: 10\n",
 			"c.yaml:5: cache.sise: unknown key (known keys: max_ttl, min_ttl, serve_stale, size)"},
 		{"wrong type integer", base + "cache:\n  size: lots\n",
