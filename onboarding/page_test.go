@@ -143,7 +143,9 @@ func TestPageHTML(t *testing.T) {
 				t.Fatalf("status %d, Content-Type %q", resp.StatusCode, resp.Header.Get("Content-Type"))
 			}
 			doc := checkHTML(t, page)
-			for _, n := range find(doc, func(n *html.Node) bool { return attr(n, "src") != "" || n.DataAtom == atom.Link || n.DataAtom == atom.Script }) {
+			for _, n := range find(doc, func(n *html.Node) bool {
+				return attr(n, "src") != "" || n.DataAtom == atom.Link || n.DataAtom == atom.Script
+			}) {
 				src := attr(n, "src") + attr(n, "href")
 				if !strings.HasPrefix(src, "/setup/assets/") && !regexp.MustCompile(`^https://[a-z2-7]{26}\.check\.example\.net/`).MatchString(src) {
 					t.Errorf("<%s> loads %q: not from the gateway", n.Data, src)
