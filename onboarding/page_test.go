@@ -229,7 +229,7 @@ func TestSecurityHeaders(t *testing.T) {
 	plainSrv := httptest.NewServer(s)
 	defer plainSrv.Close()
 	paths := map[string]int{"/": 200, "/setup/child": 200, "/setup/child.mobileconfig": 200, "/setup/assets/setup.css": 200,
-		"/setup/assets/setup.js": 200, "/setup/check/" + NewToken(): 200, "/setup/check/" + NewToken() + ".json": 200,
+		"/setup/assets/setup.js": 200, "/setup/assets/icon.svg": 200, "/setup/check/" + NewToken(): 200, "/setup/check/" + NewToken() + ".json": 200,
 		"/setup/nobody": 404, "/setup/check/short": 404, "/setup/assets/x.js": 404, "/favicon.ico": 404}
 	for _, srv := range []*httptest.Server{tlsSrv, plainSrv} {
 		for path, status := range paths {

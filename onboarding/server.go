@@ -100,9 +100,9 @@ func (s *Server) notFound(w http.ResponseWriter) {
 	http.Error(w, s.cfg.Text.NotFound, http.StatusNotFound)
 }
 
-// asset serves the style sheet and the script.
+// asset serves the style sheet, the script and the icon.
 func (s *Server) asset(w http.ResponseWriter, name string) {
-	types := map[string]string{"setup.css": "text/css; charset=utf-8", "setup.js": "text/javascript; charset=utf-8"}
+	types := map[string]string{"setup.css": "text/css; charset=utf-8", "setup.js": "text/javascript; charset=utf-8", "icon.svg": "image/svg+xml"}
 	ct, ok := types[name]
 	if !ok {
 		s.notFound(w)

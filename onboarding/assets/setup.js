@@ -27,7 +27,7 @@ document.addEventListener("DOMContentLoaded", function () {
         out.textContent = res.message;
         out.className = res.using ? "using" : "not-using";
         out.dataset.using = res.using ? "yes" : "no";
-        if (res.profile) out.dataset.profile = res.profile;
+        if (res.profile) out.dataset.checkProfile = res.profile;
       });
   }
   // The name is resolved before the image fails or loads; a time limit
