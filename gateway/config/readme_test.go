@@ -88,6 +88,11 @@ func TestREADMEDefaults(t *testing.T) {
 		"log.format":        func(c *Config) string { return c.Log.Format },
 		"rate_limit":        func(c *Config) string { return offIfNil(c.RateLimit) },
 		"xdp":               func(c *Config) string { return offIfNil(c.XDP) },
+		"onboarding.enabled": func(c *Config) string {
+			return strconv.FormatBool(c.Onboarding.Enabled == nil || *c.Onboarding.Enabled)
+		},
+		"onboarding.service_name":  func(c *Config) string { return c.Onboarding.ServiceName },
+		"onboarding.sign_profiles": func(c *Config) string { return strconv.FormatBool(c.Onboarding.SignProfiles) },
 	} {
 		cell, ok := readme[key]
 		if !ok {
