@@ -107,6 +107,22 @@ func TestSetupPageEveryTransport(t *testing.T) {
 			}
 		})
 	}
+	t.Run("hidden", func(t *testing.T) {
+		dir := t.TempDir()
+		writeFile(t, dir+"/adult.txt", "adult.example\n")
+		doh := dnstest.FreePort(t)
+		g := runGateway(t, loadYAML(t, dir, setupYAML(dir, "builtin", doh, dnstest.FreePort(t), dnstest.FreePort(t), "onboarding: {hide: [child]}\n")), nil)
+		c := httpClients(t, g)["HTTP/2.0"]
+		base := fmt.Sprintf("https://localhost:%d", doh)
+		if _, page := fetch(t, c, base+"/"); strings.Contains(page, `data-profile="child"`) || !strings.Contains(page, `data-profile="open"`) {
+			t.Error("the page shows a hidden profile, or not the others")
+		}
+		for _, path := range []string{"/setup/child", "/setup/child.mobileconfig"} {
+			if resp, _ := fetch(t, c, base+path); resp.StatusCode != http.StatusNotFound {
+				t.Errorf("hidden profile: GET %s is %d, want 404", path, resp.StatusCode)
+			}
+		}
+	})
 	t.Run("off", func(t *testing.T) {
 		dir := t.TempDir()
 		writeFile(t, dir+"/adult.txt", "adult.example\n")

@@ -76,8 +76,8 @@ func (s *Server) mobileconfig(p *Profile, dohURL string) (_ []byte, ok bool, _ e
 		return nil, false, nil
 	}
 	id := identifier(settings.ServerURL+settings.ServerName, p.Name)
-	name := fmt.Sprintf("%s (%s)", s.cfg.ServiceName, p.Name)
-	desc := fmt.Sprintf("Encrypted DNS through %s, profile %s.", s.cfg.ServiceName, p.Name)
+	name := fmt.Sprintf(s.cfg.Text.MobileName, s.cfg.ServiceName, p.Name)
+	desc := fmt.Sprintf(s.cfg.Text.MobileDesc, s.cfg.ServiceName, p.Name)
 	uuidOf := func(part string) string {
 		return strings.ToUpper(uuid.NewSHA1(uuidSpace, []byte(s.cfg.ServiceName+"\x00"+id+"\x00"+part)).String())
 	}

@@ -30,6 +30,8 @@ type Text struct {
 	AppleHowTo    string
 	AppleDownload string
 	AppleSigned   string
+	MobileName    string // the .mobileconfig's PayloadDisplayName; %s: service name, profile
+	MobileDesc    string // its PayloadDescription; %s: service name, profile
 	Windows       string
 	WindowsHowTo  string
 	WindowsAddr   string
@@ -84,6 +86,8 @@ var English = Text{
 	AppleHowTo:    "Download the configuration profile, then open Settings → General → VPN & Device Management (iOS) or System Settings → Privacy & Security → Profiles (macOS) to install it.",
 	AppleDownload: "Download the profile",
 	AppleSigned:   "The profile is signed with this server's certificate.",
+	MobileName:    "%s (%s)",
+	MobileDesc:    "Encrypted DNS through %s, profile %s.",
 	Windows:       "Windows 11",
 	WindowsHowTo:  "In an administrator terminal, register the DoH template for the server address, then set that address as the DNS server of your network adapter with DNS over HTTPS: On (automatic template).",
 	WindowsAddr:   "ADDRESS stands for an address of the server name in the URL.",
