@@ -100,10 +100,12 @@ func (s *Server) notFound(w http.ResponseWriter) {
 	http.Error(w, s.cfg.Text.NotFound, http.StatusNotFound)
 }
 
+// assetTypes are the assets served, with their media types.
+var assetTypes = map[string]string{"setup.css": "text/css; charset=utf-8", "setup.js": "text/javascript; charset=utf-8", "icon.svg": "image/svg+xml"}
+
 // asset serves the style sheet, the script and the icon.
 func (s *Server) asset(w http.ResponseWriter, name string) {
-	types := map[string]string{"setup.css": "text/css; charset=utf-8", "setup.js": "text/javascript; charset=utf-8", "icon.svg": "image/svg+xml"}
-	ct, ok := types[name]
+	ct, ok := assetTypes[name]
 	if !ok {
 		s.notFound(w)
 		return
