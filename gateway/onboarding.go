@@ -38,19 +38,20 @@ func (g *Gateway) newOnboarding(checks *onboarding.Checks) (*onboarding.Server, 
 		DoTPort: firstPort(c.Listen.DoT), DNSPort: firstPort(c.Listen.DNS),
 		CheckDomain: o.CheckDomain, Checks: checks, Logger: g.log,
 	}
-	for _, l := range [][]string{c.Listen.DoH, c.Listen.DoT} {
-		for _, a := range l {
-			if ap := netip.MustParseAddrPort(a); !ap.Addr().IsUnspecified() && !slices.Contains(cfg.ServerAddrs, ap.Addr()) { // validated by config
-				cfg.ServerAddrs = append(cfg.ServerAddrs, ap.Addr())
-			}
+	claimed := map[netip.Addr]string{} // a profile's address → the profile
+	for _, name := range c.ProfileNames() {
+		for _, a := range c.Profiles[name].Addrs {
+			claimed[netip.MustParseAddr(a).Unmap()] = name // validated by config
 		}
 	}
 	for _, name := range c.ShownProfiles() {
 		pc := c.Profiles[name]
 		p := onboarding.Profile{Name: name, Blocks: pc.Block, SafeSearch: pc.SafeSearch}
-		for _, a := range pc.Addrs {
-			p.Addrs = append(p.Addrs, netip.MustParseAddr(a)) // validated by config
+		reach := func(listeners []string, byAddrOnly bool) []netip.Addr {
+			return reachingAddrs(listeners, claimed, name, byAddrOnly && name != c.DefaultProfile)
 		}
+		// listen.doh_plain is behind a proxy: its address is not the public one.
+		p.DoHAddrs, p.DoTAddrs, p.PlainAddrs = reach(c.Listen.DoH, false), reach(c.Listen.DoT, false), reach(c.Listen.DNS, true)
 		host := ""
 		if len(pc.Hosts) > 0 {
 			host = pc.Hosts[0]
@@ -77,6 +78,38 @@ func (g *Gateway) newOnboarding(checks *onboarding.Checks) (*onboarding.Server, 
 		}
 	}
 	return onboarding.New(cfg)
+}
+
+// reachingAddrs are the addresses of listeners that serve profile: a
+// listener bound to every address reaches it at the profile's own addresses
+// (0.0.0.0: the IPv4 ones; "::", dual-stack, all);
+// one bound to an address reaches it there unless that address is another
+// profile's (which would select that one), or, with byAddrOnly (plain DNS,
+// where only the address selects), unless the address is not profile's.
+func reachingAddrs(listeners []string, claimed map[netip.Addr]string, profile string, byAddrOnly bool) []netip.Addr {
+	var out []netip.Addr
+	add := func(a netip.Addr) {
+		if !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	for _, l := range listeners {
+		ip := netip.MustParseAddrPort(l).Addr().Unmap() // validated by config
+		if ip.IsUnspecified() {
+			for a, owner := range claimed {
+				if owner == profile && (a.Is4() || !ip.Is4()) {
+					add(a)
+				}
+			}
+			continue
+		}
+		if owner, ok := claimed[ip]; ok && owner != profile || !ok && byAddrOnly {
+			continue
+		}
+		add(ip)
+	}
+	slices.SortFunc(out, netip.Addr.Compare)
+	return out
 }
 
 // firstPort is the port of the first address in addrs, 0 for none.

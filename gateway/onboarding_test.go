@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"regexp"
@@ -198,5 +199,34 @@ func writeFile(t *testing.T, path, content string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestReachingAddrs: the addresses the setup page gives for a profile reach
+// a listener that selects that profile, and no other.
+func TestReachingAddrs(t *testing.T) {
+	claimed := map[netip.Addr]string{
+		netip.MustParseAddr("192.0.2.3"): "child", netip.MustParseAddr("2001:db8::3"): "child", netip.MustParseAddr("192.0.2.4"): "ads",
+	}
+	tests := []struct {
+		name       string
+		listeners  []string
+		profile    string
+		byAddrOnly bool
+		want       string
+	}{
+		{"specific, unclaimed", []string{"192.0.2.1:443"}, "child", false, "[192.0.2.1]"},
+		{"specific, claimed by another", []string{"192.0.2.4:443", "192.0.2.1:443"}, "child", false, "[192.0.2.1]"},
+		{"specific, its own", []string{"192.0.2.3:443"}, "child", false, "[192.0.2.3]"},
+		{"any IPv4", []string{"0.0.0.0:443"}, "child", false, "[192.0.2.3]"},
+		{"any, dual-stack", []string{"[::]:443"}, "child", false, "[192.0.2.3 2001:db8::3]"},
+		{"any, no addresses of its own", []string{"[::]:443"}, "open", false, "[]"},
+		{"plain DNS: only its own", []string{"192.0.2.1:53", "192.0.2.3:53"}, "child", true, "[192.0.2.3]"},
+		{"plain DNS, default profile", []string{"192.0.2.1:53", "192.0.2.3:53"}, "open", false, "[192.0.2.1]"},
+	}
+	for _, tt := range tests {
+		if got := fmt.Sprint(reachingAddrs(tt.listeners, claimed, tt.profile, tt.byAddrOnly)); got != tt.want {
+			t.Errorf("%s: %s, want %s", tt.name, got, tt.want)
+		}
 	}
 }

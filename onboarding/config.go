@@ -21,12 +21,8 @@ type Config struct {
 	Contact     string    // an e-mail address or URL; "" for none
 	PrivacyURL  string    // the privacy policy; "" for none
 	Profiles    []Profile // in the order shown; hidden profiles are left out
-	// ServerAddrs are addresses of the gateway's encrypted listeners, for
-	// set-ups that need one (Windows, systemd-resolved, .mobileconfig) when
-	// a profile has no addresses of its own.
-	ServerAddrs []netip.Addr
-	DoTPort     uint16 // the DoT listener's port; 0: no DoT
-	DNSPort     uint16 // the plain-DNS listener's port; 0: no plain DNS
+	DoTPort     uint16    // the DoT listener's port; 0: no DoT
+	DNSPort     uint16    // the plain-DNS listener's port; 0: no plain DNS
 	// CheckDomain is the zone of the "am I protected?" names ("" for no
 	// check); the resolver answers it (resolver.LocalConfig.CheckZone) and
 	// tells Checks.
@@ -50,7 +46,10 @@ type Profile struct {
 	// DoTHost is the TLS name that selects it over DoT (Android Private
 	// DNS, systemd-resolved); "" when none does.
 	DoTHost string
-	Addrs   []netip.Addr // the addresses that select it on any transport
+	// DoHAddrs and DoTAddrs are addresses where its DoH URL and its TLS
+	// name reach it (for Windows, systemd-resolved and ServerAddresses);
+	// PlainAddrs where plain DNS does. Empty when none is known.
+	DoHAddrs, DoTAddrs, PlainAddrs []netip.Addr
 }
 
 func (c Config) withDefaults() (Config, error) {

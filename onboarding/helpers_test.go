@@ -23,14 +23,16 @@ func testConfig() Config {
 		ServiceName: "Example DNS", Contact: "ops@example.org", PrivacyURL: "https://example.org/privacy",
 		Profiles: []Profile{
 			{Name: "child", Blocks: []string{"adult", "malware"}, SafeSearch: true, DoHHost: "child.dns.example", DoHPath: "/child",
-				DoTHost: "child.dns.example", Addrs: []netip.Addr{netip.MustParseAddr("192.0.2.3")}},
-			{Name: "open", DoHHost: "dns.example", DoHPath: "/dns-query", DoTHost: "dns.example"},
+				DoTHost: "child.dns.example", DoHAddrs: serverAddrs, DoTAddrs: serverAddrs[:1], PlainAddrs: []netip.Addr{netip.MustParseAddr("192.0.2.3")}},
+			{Name: "open", DoHHost: "dns.example", DoHPath: "/dns-query", DoTHost: "dns.example", DoHAddrs: serverAddrs[1:], DoTAddrs: serverAddrs[1:]},
 		},
-		ServerAddrs: []netip.Addr{netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("2001:db8::1")},
-		DoTPort:     853, DNSPort: 53,
+		DoTPort: 853, DNSPort: 53,
 		CheckDomain: "check.example.net", Checks: NewChecks(0, 0),
 	}
 }
+
+// serverAddrs are the test gateway's listener addresses.
+var serverAddrs = []netip.Addr{netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("2001:db8::1")}
 
 // startPages serves cfg's pages over TLS on loopback.
 func startPages(t testing.TB, cfg Config) (*Server, *httptest.Server) {

@@ -3,7 +3,6 @@ package onboarding
 import (
 	"crypto/x509"
 	"fmt"
-	"net/netip"
 	"slices"
 	"strings"
 
@@ -54,15 +53,15 @@ type dnsSettings struct {
 // settings is p's DNSSettings: DoH to dohURL when it has one, else DoT to
 // its TLS name; ok is false when neither reaches it.
 func (s *Server) settings(p *Profile, dohURL string) (_ dnsSettings, ok bool) {
-	settings := dnsSettings{DNSProtocol: "HTTPS", ServerURL: dohURL}
+	settings, addrs := dnsSettings{DNSProtocol: "HTTPS", ServerURL: dohURL}, p.DoHAddrs
 	switch {
 	case dohURL != "":
 	case p.DoTHost != "" && s.cfg.DoTPort == 853: // Apple connects to 853 only
-		settings = dnsSettings{DNSProtocol: "TLS", ServerName: p.DoTHost}
+		settings, addrs = dnsSettings{DNSProtocol: "TLS", ServerName: p.DoTHost}, p.DoTAddrs
 	default:
 		return settings, false
 	}
-	for _, a := range s.addrsOf(p) {
+	for _, a := range addrs {
 		settings.ServerAddresses = append(settings.ServerAddresses, a.String())
 	}
 	return settings, true
@@ -163,13 +162,4 @@ func (s *Server) sign(content []byte) ([]byte, error) {
 		return nil, fmt.Errorf("onboarding: signing: %w", err)
 	}
 	return out, nil
-}
-
-// addrsOf is where p's encrypted endpoints are reached: its own addresses,
-// else the gateway's.
-func (s *Server) addrsOf(p *Profile) []netip.Addr {
-	if len(p.Addrs) > 0 {
-		return p.Addrs
-	}
-	return s.cfg.ServerAddrs
 }

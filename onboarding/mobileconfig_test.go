@@ -179,9 +179,9 @@ func TestMobileconfigSchema(t *testing.T) {
 		profile, path string
 		settings      map[string]any
 	}{
-		{"child", "/setup/child.mobileconfig", map[string]any{"DNSProtocol": "HTTPS", "ServerURL": "https://child.dns.example" + port(srv) + "/child", "ServerAddresses": []any{"192.0.2.3"}}},
-		{"open", "/setup/open.mobileconfig", map[string]any{"DNSProtocol": "HTTPS", "ServerURL": "https://dns.example" + port(srv) + "/dns-query", "ServerAddresses": []any{"192.0.2.1", "2001:db8::1"}}},
-		{"dot only", "/setup/dot%20only.mobileconfig", map[string]any{"DNSProtocol": "TLS", "ServerName": "dot.dns.example", "ServerAddresses": []any{"192.0.2.1", "2001:db8::1"}}},
+		{"child", "/setup/child.mobileconfig", map[string]any{"DNSProtocol": "HTTPS", "ServerURL": "https://child.dns.example" + port(srv) + "/child", "ServerAddresses": []any{"192.0.2.1", "2001:db8::1"}}},
+		{"open", "/setup/open.mobileconfig", map[string]any{"DNSProtocol": "HTTPS", "ServerURL": "https://dns.example" + port(srv) + "/dns-query", "ServerAddresses": []any{"2001:db8::1"}}},
+		{"dot only", "/setup/dot%20only.mobileconfig", map[string]any{"DNSProtocol": "TLS", "ServerName": "dot.dns.example"}},
 	} {
 		t.Run(tt.profile, func(t *testing.T) {
 			resp, body := get(t, srv, tt.path)

@@ -35,12 +35,14 @@ type profileView struct {
 	Mobile     string // the .mobileconfig's URL; "" when none can be built
 	Signed     bool
 	Windows    string // the netsh command; "" without DoH
-	NeedAddr   bool   // the commands hold AddrHolder for an unknown address
-	Linux      string // resolved.conf lines; "" without DoT
-	Plain      []string
-	DNSPort    uint16
-	QRDoH      template.HTML
-	QRHost     template.HTML
+	// NeedDoHAddr and NeedDoTAddr: the Windows or the Linux lines hold
+	// AddrHolder for an address the page does not know.
+	NeedDoHAddr, NeedDoTAddr bool
+	Linux                    string // resolved.conf lines; "" without DoT
+	Plain                    []string
+	DNSPort                  uint16
+	QRDoH                    template.HTML
+	QRHost                   template.HTML
 }
 
 // checkView is the "am I protected?" part of a page.
@@ -82,7 +84,7 @@ func (s *Server) view(r *http.Request, p *Profile) (profileView, error) {
 	v := profileView{
 		Name: p.Name, Anchor: "p-" + fileName(p.Name), SetupURL: setupPrefix + url.PathEscape(p.Name),
 		Blocks: p.Blocks, SafeSearch: p.SafeSearch, DoHURL: s.dohURL(r, p), DoTHost: p.DoTHost,
-		DoTPort: s.cfg.DoTPort, AndroidOK: s.cfg.DoTPort == 853, Plain: addrStrings(p.Addrs), DNSPort: s.cfg.DNSPort,
+		DoTPort: s.cfg.DoTPort, AndroidOK: s.cfg.DoTPort == 853, Plain: addrStrings(p.PlainAddrs), DNSPort: s.cfg.DNSPort,
 		Signed: s.cfg.Sign != nil,
 	}
 	if s.cfg.DoTPort == 0 {
@@ -91,13 +93,13 @@ func (s *Server) view(r *http.Request, p *Profile) (profileView, error) {
 	if _, ok := s.settings(p, v.DoHURL); ok {
 		v.Mobile = setupPrefix + url.PathEscape(p.Name) + mobileSuffix
 	}
-	addr := t.AddrHolder
-	if as := s.addrsOf(p); len(as) > 0 {
-		addr = as[0].String()
-	} else {
-		v.NeedAddr = true
-	}
 	if v.DoHURL != "" {
+		addr := t.AddrHolder
+		if len(p.DoHAddrs) > 0 {
+			addr = p.DoHAddrs[0].String()
+		} else {
+			v.NeedDoHAddr = true
+		}
 		v.Windows = fmt.Sprintf("netsh dns add encryption server=%s dohtemplate=%s autoupgrade=yes udpfallback=no", addr, v.DoHURL)
 		qr, err := s.qr.get(v.DoHURL, t.QRDoH)
 		if err != nil {
@@ -106,12 +108,16 @@ func (s *Server) view(r *http.Request, p *Profile) (profileView, error) {
 		v.QRDoH = qr
 	}
 	if v.DoTHost != "" {
-		server := addr
-		if s.cfg.DoTPort != 853 {
-			if a, err := netip.ParseAddr(addr); err == nil {
-				server = netip.AddrPortFrom(a, s.cfg.DoTPort).String()
-			} else {
-				server = addr + ":" + strconv.Itoa(int(s.cfg.DoTPort))
+		server := t.AddrHolder
+		if len(p.DoTAddrs) > 0 {
+			server = p.DoTAddrs[0].String()
+			if s.cfg.DoTPort != 853 {
+				server = netip.AddrPortFrom(p.DoTAddrs[0], s.cfg.DoTPort).String()
+			}
+		} else {
+			v.NeedDoTAddr = true
+			if s.cfg.DoTPort != 853 {
+				server += ":" + strconv.Itoa(int(s.cfg.DoTPort))
 			}
 		}
 		v.Linux = fmt.Sprintf("[Resolve]\nDNS=%s#%s\nDNSOverTLS=yes\n", server, v.DoTHost)

@@ -2,6 +2,8 @@ package onboarding
 
 import (
 	"encoding/json"
+	"fmt"
+	"html/template"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -187,11 +189,11 @@ func checkSection(t *testing.T, s *html.Node, port string) {
 	type want struct{ blocks, doh, host, windows, linux, mobile string }
 	w := map[string]want{
 		"child": {"Blocks: adult, malware; safe search", "https://child.dns.example" + port + "/child", "child.dns.example",
-			"netsh dns add encryption server=192.0.2.3 dohtemplate=https://child.dns.example" + port + "/child autoupgrade=yes udpfallback=no",
-			"[Resolve]\nDNS=192.0.2.3#child.dns.example\nDNSOverTLS=yes\n", "/setup/child.mobileconfig"},
+			"netsh dns add encryption server=192.0.2.1 dohtemplate=https://child.dns.example" + port + "/child autoupgrade=yes udpfallback=no",
+			"[Resolve]\nDNS=192.0.2.1#child.dns.example\nDNSOverTLS=yes\n", "/setup/child.mobileconfig"},
 		"open": {"Blocks nothing", "https://dns.example" + port + "/dns-query", "dns.example",
-			"netsh dns add encryption server=192.0.2.1 dohtemplate=https://dns.example" + port + "/dns-query autoupgrade=yes udpfallback=no",
-			"[Resolve]\nDNS=192.0.2.1#dns.example\nDNSOverTLS=yes\n", "/setup/open.mobileconfig"},
+			"netsh dns add encryption server=2001:db8::1 dohtemplate=https://dns.example" + port + "/dns-query autoupgrade=yes udpfallback=no",
+			"[Resolve]\nDNS=2001:db8::1#dns.example\nDNSOverTLS=yes\n", "/setup/open.mobileconfig"},
 	}[attr(s, "data-profile")]
 	if got := one("blocks"); !strings.HasPrefix(got, w.blocks) {
 		t.Errorf("blocks %q, want %q…", got, w.blocks)
@@ -292,5 +294,30 @@ func TestCheckResult(t *testing.T) {
 	if res, page := result(); res["using"] != true || res["profile"] != "child" || res["transport"] != "doh2" ||
 		!strings.Contains(page, "You are using Example DNS, profile child, over DNS over HTTPS (HTTP/2).") {
 		t.Fatalf("after: %v\n%s", res, page)
+	}
+}
+
+// TestAddressPlaceholder: where no address reaches a profile, the Windows
+// and Linux lines hold ADDRESS and say so, rather than an address that
+// would select another profile or reach no listener.
+func TestAddressPlaceholder(t *testing.T) {
+	cfg := testConfig()
+	cfg.DoTPort = 8853
+	cfg.Profiles = []Profile{{Name: "kids", DoHHost: "kids.dns.example", DoHPath: "/dns-query", DoTHost: "kids.dns.example"}}
+	_, srv := startPages(t, cfg)
+	_, page := get(t, srv, "/setup/kids")
+	doc := checkHTML(t, page)
+	s := find(doc, byClass("profile"))[0]
+	if got := text(find(s, byClass("windows"))[0]); !strings.HasPrefix(got, "netsh dns add encryption server=ADDRESS dohtemplate=https://kids.dns.example") {
+		t.Errorf("windows %q", got)
+	}
+	if got := text(find(s, byClass("linux"))[0]); got != "[Resolve]\nDNS=ADDRESS:8853#kids.dns.example\nDNSOverTLS=yes\n" {
+		t.Errorf("linux %q", got)
+	}
+	if n := strings.Count(page, English.AddrNote); n != 2 {
+		t.Errorf("the ADDRESS note appears %d times, want 2", n)
+	}
+	if !strings.Contains(page, template.HTMLEscapeString(fmt.Sprintf(English.AndroidPort, 8853))) {
+		t.Error("no note that Android needs port 853")
 	}
 }

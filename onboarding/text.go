@@ -34,7 +34,7 @@ type Text struct {
 	MobileDesc    string // its PayloadDescription; %s: service name, profile
 	Windows       string
 	WindowsHowTo  string
-	WindowsAddr   string
+	AddrNote      string
 	Linux         string
 	LinuxHowTo    string
 	Plain         string
@@ -90,7 +90,7 @@ var English = Text{
 	MobileDesc:    "Encrypted DNS through %s, profile %s.",
 	Windows:       "Windows 11",
 	WindowsHowTo:  "In an administrator terminal, register the DoH template for the server address, then set that address as the DNS server of your network adapter with DNS over HTTPS: On (automatic template).",
-	WindowsAddr:   "ADDRESS stands for an address of the server name in the URL.",
+	AddrNote:      "Replace ADDRESS with an address of the host name above.",
 	Linux:         "Linux (systemd-resolved)",
 	LinuxHowTo:    "Put these lines in /etc/systemd/resolved.conf.d/dns.conf, then run systemctl restart systemd-resolved:",
 	Plain:         "Routers and other devices (plain DNS)",
