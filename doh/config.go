@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
 	"time"
 
@@ -39,6 +40,9 @@ type Config struct {
 	Handler resolver.Handler
 	// Profiles maps paths, hosts and local addresses to profiles; required.
 	Profiles *resolver.Profiles
+	// Pages serves every path that is not a DoH or JSON endpoint (the setup
+	// page); nil: such paths are 404. It never sees an endpoint's request.
+	Pages http.Handler
 
 	// TrustedProxies may set the client address with PROXY v2 or
 	// X-Forwarded-For/Forwarded; Conns counts their connections only in its total.

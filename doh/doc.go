@@ -12,7 +12,8 @@
 // Every profile path answers the same requests: "/ads" and "/ads/dns-query"
 // take wire-format queries, "/ads/resolve" JSON. "/dns-query/<client-id>"
 // and "/ads/<client-id>" take both, naming the client (see Client IDs).
-// Any other path is 404.
+// Any other path goes to Config.Pages (the gateway's setup page, package
+// onboarding), or is 404.
 //
 // # Profile selection
 //

@@ -27,6 +27,7 @@ type Handler struct {
 	handler      resolver.Handler
 	replayer     resolver.Replayer // handler, when it replays; else nil
 	profiles     *resolver.Profiles
+	pages        http.Handler // what is not an endpoint; nil: 404
 	trusted      clientaddr.Trusted
 	maxBody      int
 	readTimeout  time.Duration
@@ -42,6 +43,7 @@ type endpoint uint8
 const (
 	endpointWire endpoint = iota // RFC 8484
 	endpointJSON                 // /resolve
+	endpointPage                 // any other path, with Config.Pages
 )
 
 // packBufs recycles response buffers (a DNS message is at most 64 KiB).
@@ -67,14 +69,22 @@ func (h *Handler) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	st := stateOf(r)
 	start := st.receivedAt() // now, where no engine noted when the request arrived
 	status, profile := h.serve(w, r, st)
+	if status == 0 {
+		return // a page, not a DoH request: not in the DoH metrics
+	}
 	h.m.request(versionOf(r), methodLabel(r.Method), status, profile, time.Since(start))
 }
 
-// serve returns the HTTP status written and the profile name ("none" before one is chosen).
+// serve returns the HTTP status written and the profile name ("none" before
+// one is chosen); status 0 for a page (Config.Pages).
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request, st *streamState) (int, string) {
 	kind, req, herr := h.begin(w, r, st)
 	if herr != nil {
 		return h.fail(w, herr), "none"
+	}
+	if kind == endpointPage {
+		h.pages.ServeHTTP(w, r)
+		return 0, ""
 	}
 	if kind == endpointJSON {
 		return h.serveJSON(w, r, req), req.Profile.Name
@@ -92,6 +102,9 @@ func (h *Handler) begin(w http.ResponseWriter, r *http.Request, st *streamState)
 	}
 	kind, prof, id, ok := h.route(r.URL.Path)
 	if !ok {
+		if h.pages != nil {
+			return endpointPage, nil, nil
+		}
 		return 0, nil, errorf(http.StatusNotFound, "no DoH endpoint at this path")
 	}
 	serverName, facts := serverName(r), st.factsOf(r)

@@ -51,6 +51,7 @@ func New(cfg Config) (*Server, error) {
 	h := &Handler{
 		handler:      cfg.Handler,
 		profiles:     cfg.Profiles,
+		pages:        cfg.Pages,
 		trusted:      clientaddr.Trusted(cfg.TrustedProxies),
 		maxBody:      cfg.MaxBody,
 		readTimeout:  cfg.ReadTimeout,

@@ -10,6 +10,7 @@ import (
 	"github.com/dnsward/dnsward/doq"
 	"github.com/dnsward/dnsward/dot"
 	"github.com/dnsward/dnsward/gateway/config"
+	"github.com/dnsward/dnsward/onboarding"
 	"github.com/dnsward/dnsward/plain"
 	"github.com/dnsward/dnsward/resolver"
 )
@@ -41,7 +42,8 @@ func (g *Gateway) newCerts() (*certs.Manager, error) {
 }
 
 // newFrontends builds every configured transport around the one handler.
-func (g *Gateway) newFrontends(rm *resolver.Metrics) error {
+// checks is the "am I protected?" store (nil without onboarding.check_domain).
+func (g *Gateway) newFrontends(rm *resolver.Metrics, checks *onboarding.Checks) error {
 	c := g.cfg
 	var err error
 	trusted := make([]netip.Prefix, len(c.TrustedProxies))
@@ -65,6 +67,13 @@ func (g *Gateway) newFrontends(rm *resolver.Metrics) error {
 			Addrs: c.Listen.DoH, PlainAddrs: c.Listen.DoHPlain,
 			Handler: g.handler, Profiles: g.profiles, TrustedProxies: trusted, ProxyProtocol: c.ProxyProtocol,
 			Conns: g.conns, HTTP2: c.DoH.HTTP2, Logger: g.log, Metrics: g.registry,
+		}
+		if c.OnboardingOn() {
+			pages, err := g.newOnboarding(checks)
+			if err != nil {
+				return err
+			}
+			cfg.Pages = pages
 		}
 		if g.certs != nil {
 			cfg.TLS = g.certs.TLSConfig(certs.ALPNHTTP2, certs.ALPNHTTP11)

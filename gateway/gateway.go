@@ -87,13 +87,15 @@ func New(cfg *config.Config, log *slog.Logger) (_ *Gateway, err error) {
 	if err = g.newLimits(); err != nil {
 		return nil, err
 	}
+	checks, local := localConfig(cfg)
+	local.Records = g.local[""]
 	rc := resolver.Config{
 		// A plain-DNS UDP query that misses the cache waits on the upstreams
 		// outside the workers that answer hits (plain.MissAware).
 		Upstream:        plain.MissAware(g.upstream),
 		UpstreamTimeout: cfg.UpstreamTimeout.Std(),
 		Cache:           cacheConfig(cfg.Cache),
-		Local:           resolver.LocalConfig{DDR: ddrEndpoints(cfg), Records: g.local[""]},
+		Local:           local,
 		Metrics:         rm,
 		Registerer:      g.registry,
 		Logger:          log,
@@ -127,7 +129,7 @@ func New(cfg *config.Config, log *slog.Logger) (_ *Gateway, err error) {
 			return nil, err
 		}
 	}
-	if err = g.newFrontends(rm); err != nil {
+	if err = g.newFrontends(rm, checks); err != nil {
 		return nil, err
 	}
 	g.pressure = newPressureLog(g.registry, log, cfg.Log.PressureInterval.Std())

@@ -67,12 +67,15 @@ func (c *Chain) PolicyChanged() {
 //     429 and DoQ's EXCESSIVE_LOAD); above everything that costs work. Plain
 //     UDP is charged at the socket (or in XDP).
 //  4. local: resolver.arpa (DDR), localhost, invalid, the Firefox canary,
-//     then the operator's own records (LocalConfig.Records and
-//     Profile.Local: local_records, local_zone_files), answered
-//     authoritatively. Before policy so that no list can block them (an
-//     operator's name is the operator's decision, Blocky's order), and
-//     never forwarded. A local CNAME whose target local data does not hold
-//     is followed through the steps below, so policy judges that target.
+//     then the setup page's check zone (LocalConfig.CheckZone: a random
+//     name under it, answered NXDOMAIN, tells the page that the visitor's
+//     DNS reaches this gateway, through which profile and transport), then
+//     the operator's own records (LocalConfig.Records and Profile.Local:
+//     local_records, local_zone_files), answered authoritatively. Before
+//     policy so that no list can block them (an operator's name is the
+//     operator's decision, Blocky's order), and never forwarded. A local
+//     CNAME whose target local data does not hold is followed through the
+//     steps below, so policy judges that target.
 //  5. policy: per-profile blocking, allow/deny and safe-search rewrites, and
 //     CNAME uncloaking on the way back. Above the cache so the cache holds
 //     only unfiltered answers, shared by every profile.

@@ -31,6 +31,19 @@ type LocalConfig struct {
 	// Records are the operator's records for every profile; a profile's
 	// own (Profile.Local) are asked first. nil: none.
 	Records *LocalRecords
+	// CheckZone is the zone of the setup page's "am I protected?" names
+	// ("check.dns.example."); "" for none. Every name under it is answered
+	// here with NXDOMAIN, never forwarded, and told to Check first.
+	CheckZone string
+	Check     CheckRecorder // required with CheckZone
+}
+
+// CheckRecorder is told of each query under LocalConfig.CheckZone: the
+// first label below the zone (the page's random token) and the request,
+// whose profile and transport say how the visitor's DNS reached the
+// gateway. It must not keep the client's address.
+type CheckRecorder interface {
+	Record(token string, req *Request)
 }
 
 // localTTL is the TTL of locally synthesised answers.
@@ -46,13 +59,21 @@ const canaryDomain = "use-application-dns.net."
 // profiles; then the operator's own records (local_data.go), the profile's
 // before the global ones.
 type local struct {
-	next    Handler
-	ddr     map[string][]dns.RR // by profile name
-	records *LocalRecords
+	next      Handler
+	ddr       map[string][]dns.RR // by profile name
+	records   *LocalRecords
+	checkZone string // lower-case, fully qualified; "" for none
+	check     CheckRecorder
 }
 
 func newLocal(cfg LocalConfig, next Handler) (*local, error) {
-	l := &local{next: next, ddr: map[string][]dns.RR{}, records: cfg.Records}
+	l := &local{next: next, ddr: map[string][]dns.RR{}, records: cfg.Records, check: cfg.Check}
+	if cfg.CheckZone != "" {
+		if cfg.Check == nil {
+			return nil, fmt.Errorf("resolver: check zone %q has no CheckRecorder", cfg.CheckZone)
+		}
+		l.checkZone = lowerName(dns.Fqdn(cfg.CheckZone))
+	}
 	for profile, eps := range cfg.DDR {
 		for i, ep := range eps {
 			rr, err := ep.svcb()
@@ -77,6 +98,8 @@ func (l *local) ServeDNS(ctx context.Context, req *Request) (*dns.Msg, error) {
 		return negative(req.Msg, dns.RcodeNameError, "invalid."), nil
 	case name == canaryDomain && req.Profile.Policy != nil:
 		return negative(req.Msg, dns.RcodeNameError, canaryDomain), nil
+	case l.checkZone != "" && inZone(name, l.checkZone):
+		return l.answerCheck(req, name), nil
 	}
 	if d, m := l.match(req, name); m.found {
 		return l.answer(ctx, req, d, m)
@@ -97,6 +120,16 @@ func (l *local) resolverArpa(q *dns.Msg, name string, ddr []dns.RR) *dns.Msg {
 		m.Answer = append(m.Answer, dns.Copy(rr))
 	}
 	return m
+}
+
+// answerCheck records a query under the check zone and answers NXDOMAIN:
+// the name only has to be resolved, so the visitor's browser connects
+// nowhere.
+func (l *local) answerCheck(req *Request, name string) *dns.Msg {
+	if rest, ok := strings.CutSuffix(name, "."+l.checkZone); ok {
+		l.check.Record(rest[strings.LastIndexByte(rest, '.')+1:], req)
+	}
+	return negative(req.Msg, dns.RcodeNameError, l.checkZone)
 }
 
 func localhostAnswer(q *dns.Msg) *dns.Msg {

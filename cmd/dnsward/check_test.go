@@ -103,6 +103,8 @@ const fullSummary = `c.yaml: OK
   clients             office-pc    profile corp
   unknown_clients     refuse
   metrics.client_ids  on
+  onboarding          setup page at / and /setup/<profile> on the DoH listeners, service "dnsward"; shows corp, kids, noads, open
+  onboarding          check off; .mobileconfig unsigned; contact none; privacy_url none
   rate_limit          20 qps, burst 40 per client /32 (IPv4) or /56 (IPv6)
   rate_limit          slip 2: 1 in 2 excess UDP queries answered TC=1, the rest dropped
   rate_limit          allow 127.0.0.0/8; deny 192.0.2.0/24

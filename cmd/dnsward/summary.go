@@ -35,6 +35,7 @@ func summary(w io.Writer, cfg *config.Config) error {
 	listRows(r, cfg)
 	threatIntelRows(r, cfg)
 	profileRows(r, cfg)
+	onboardingRows(r, cfg)
 	limitRows(r, cfg)
 	r.add("data_dir", "%s", cfg.DataDir)
 	r.add("log", "level %s, format %s, pressure summary every %s at most", cfg.Log.Level, cfg.Log.Format, cfg.Log.PressureInterval.Std())

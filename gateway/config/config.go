@@ -52,6 +52,7 @@ type Config struct {
 	UnknownClients string              `yaml:"unknown_clients"` // accept (default) | refuse: client IDs not under clients
 	Metrics        Metrics             `yaml:"metrics"`
 	Resolving      `yaml:",inline"`    // forward_zones, local_records, local_zone_files, local_ptr
+	Onboarding     Onboarding          `yaml:"onboarding"` // the setup page on the DoH listeners
 
 	// File is the path the configuration was read from ("" for the embedded default).
 	File string `yaml:"-"`
@@ -182,6 +183,9 @@ func (c *Config) applyDefaults() {
 	if c.ServerName == "" {
 		c.ServerName = "localhost"
 	}
+	if c.Onboarding.ServiceName == "" {
+		c.Onboarding.ServiceName = DefaultServiceName
+	}
 	c.applyThreatIntelDefaults()
 	if c.UnknownClients == "" {
 		c.UnknownClients = UnknownClientsAccept
@@ -250,6 +254,7 @@ func (c *Config) validate() Errors {
 	errs = append(errs, c.validateQueryLog()...)
 	errs = append(errs, c.validateClients()...)
 	errs = append(errs, c.validateResolving()...)
+	errs = append(errs, c.validateOnboarding()...)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:

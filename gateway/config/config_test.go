@@ -67,7 +67,7 @@ func TestParseErrors(t *testing.T) {
 		want string
 	}{
 		{"unknown top-level key", base + "caches:\n  size: 1\n",
-			"c.yaml:4: caches: unknown key (known keys: cache, clients, data_dir, default_profile, doh, doq, forward_zones, list_refresh, listen, lists, local_ptr, local_records, local_zone_files, log, metrics, profiles, proxy_protocol, query_log, rate_limit, server_name, threat_intel, tls, trusted_proxies, unknown_clients, upstream_max_pending, upstream_timeout, upstream_try_timeout, upstreams, xdp)"},
+			"c.yaml:4: caches: unknown key (known keys: cache, clients, data_dir, default_profile, doh, doq, forward_zones, list_refresh, listen, lists, local_ptr, local_records, local_zone_files, log, metrics, onboarding, profiles, proxy_protocol, query_log, rate_limit, server_name, threat_intel, tls, trusted_proxies, unknown_clients, upstream_max_pending, upstream_timeout, upstream_try_timeout, upstreams, xdp)"},
 		{"unknown nested key", base + "cache:\n  sise: 10\n",
 			"c.yaml:5: cache.sise: unknown key (known keys: max_ttl, min_ttl, serve_stale, size)"},
 		{"wrong type integer", base + "cache:\n  size: lots\n",

@@ -63,6 +63,10 @@ func (d *decoder) fail(n *yaml.Node, key, format string, args ...any) {
 
 var durationType = reflect.TypeOf(Duration(0))
 
+// boolShorthand is a section that also takes a bare true or false, short
+// for its enabled key (`onboarding: false`).
+type boolShorthand interface{ setBool(bool) }
+
 func (d *decoder) decode(n *yaml.Node, key string, v reflect.Value) {
 	if n.Kind == yaml.AliasNode {
 		n = n.Alias
@@ -76,6 +80,15 @@ func (d *decoder) decode(n *yaml.Node, key string, v reflect.Value) {
 	}
 	if v.Type() == durationType {
 		d.duration(n, key, v)
+		return
+	}
+	if bs, ok := v.Addr().Interface().(boolShorthand); ok && n.Kind == yaml.ScalarNode {
+		b, err := strconv.ParseBool(n.Value)
+		if err != nil {
+			d.fail(n, key, "expected true, false or a mapping of keys, got %q", n.Value)
+		} else {
+			bs.setBool(b)
+		}
 		return
 	}
 	if tu, ok := v.Addr().Interface().(encoding.TextUnmarshaler); ok && v.Kind() != reflect.Pointer {

@@ -90,6 +90,11 @@ func TestREADMEDefaults(t *testing.T) {
 		"xdp":                func(c *Config) string { return offIfNil(c.XDP) },
 		"unknown_clients":    func(c *Config) string { return c.UnknownClients },
 		"metrics.client_ids": func(c *Config) string { return strconv.FormatBool(c.Metrics.ClientIDs) },
+		"onboarding.enabled": func(c *Config) string {
+			return strconv.FormatBool(c.Onboarding.Enabled == nil || *c.Onboarding.Enabled)
+		},
+		"onboarding.service_name":  func(c *Config) string { return c.Onboarding.ServiceName },
+		"onboarding.sign_profiles": func(c *Config) string { return strconv.FormatBool(c.Onboarding.SignProfiles) },
 	} {
 		cell, ok := readme[key]
 		if !ok {
