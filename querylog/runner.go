@@ -41,6 +41,7 @@ type runner struct {
 	dropped prometheus.Counter
 	full    atomic.Uint64 // records the query path dropped, not yet warned about
 	closed  atomic.Bool   // stopped: records still offered (a reload's stragglers) are dropped and counted
+	masker  *Masker
 	log     *slog.Logger
 
 	batch    int // records written since the last flush (writer goroutine only)
@@ -48,14 +49,14 @@ type runner struct {
 	warned   time.Time
 }
 
-func startRunner(cfg SinkConfig, s sink, dropped prometheus.Counter, log *slog.Logger) *runner {
+func startRunner(cfg SinkConfig, s sink, masker *Masker, dropped prometheus.Counter, log *slog.Logger) *runner {
 	n := cfg.Queue
 	if n <= 0 {
 		n = 4096
 	}
 	r := &runner{
 		name: cfg.Name(), queue: make(chan record, n), kick: make(chan struct{}, 1), done: make(chan struct{}),
-		stopped: make(chan struct{}), dropped: dropped, log: log,
+		stopped: make(chan struct{}), dropped: dropped, masker: masker, log: log,
 	}
 	go r.run(s)
 	return r
@@ -64,7 +65,7 @@ func startRunner(cfg SinkConfig, s sink, dropped prometheus.Counter, log *slog.L
 // offer queues rec, or drops and counts it when the queue is full.
 func (r *runner) offer(rec *record) {
 	if r.closed.Load() {
-		r.dropped.Inc()
+		r.discard(rec)
 		return
 	}
 	select {
@@ -73,7 +74,7 @@ func (r *runner) offer(rec *record) {
 			return
 		}
 	default:
-		r.dropped.Inc()
+		r.discard(rec)
 		r.full.Add(1)
 	}
 	select {
@@ -102,11 +103,21 @@ func (r *runner) run(s sink) {
 	}
 }
 
-// drain writes the records queued now, and flushes them.
+// discard counts rec as dropped.
+func (r *runner) discard(rec *record) {
+	r.dropped.Inc()
+	rec.msgs.release()
+}
+
+// drain writes the records queued now, with their clients masked, and
+// flushes them.
 func (r *runner) drain(s sink) {
 	for n := len(r.queue); n > 0; n-- {
 		rec := <-r.queue
-		if lost, err := s.write(&rec); err != nil {
+		rec.client = r.masker.Addr(rec.client, rec.time)
+		lost, err := s.write(&rec)
+		rec.msgs.release()
+		if err != nil {
 			r.drop(lost, err.Error())
 		}
 		if r.batch++; r.batch >= flushBatch {
@@ -147,7 +158,7 @@ func (r *runner) stop() {
 	<-r.stopped
 	r.closed.Store(true)
 	for len(r.queue) > 0 { // offered after the writer's last look
-		<-r.queue
-		r.dropped.Inc()
+		rec := <-r.queue
+		r.discard(&rec)
 	}
 }
