@@ -181,3 +181,22 @@ func TestNameNotCounted(t *testing.T) {
 		t.Fatalf("%d distinct clients after one ID", n)
 	}
 }
+
+// TestIDOnEndedDay: a client seen just before midnight and named just after
+// (a query log record written late) gets no id: not yesterday's, whose key
+// is gone, nor today's, which would tie a record of yesterday to today's
+// traffic. One seen today gets today's id.
+func TestIDOnEndedDay(t *testing.T) {
+	var c clock
+	p := New(8, c.now)
+	a := netip.MustParseAddr("192.0.2.1")
+	midnight := day0.AddDate(0, 0, 1)
+	c.set(midnight.Add(5 * time.Millisecond))
+	if id, ok := p.IDOn(a, midnight.Add(-time.Millisecond)); ok {
+		t.Errorf("a client seen before midnight got id %d after it", id)
+	}
+	id, ok := p.IDOn(a, midnight.Add(time.Millisecond))
+	if !ok || id != p.ID(a) {
+		t.Errorf("a client seen today: id %d, %v; want today's %d", id, ok, p.ID(a))
+	}
+}
