@@ -74,7 +74,10 @@ func (p *Pseudonymizer) ID(a netip.Addr) uint64 { return p.id(a, true) }
 // false when at was before today (on the Pseudonymizer's clock), whose key
 // is gone.
 func (p *Pseudonymizer) IDOn(a netip.Addr, at time.Time) (id uint64, ok bool) {
-	d := p.today()
+	d := p.cur.Load()
+	if d == nil || dayOf(at) != d.num { // only then is the clock read: at is usually today
+		d = p.today()
+	}
 	if dayOf(at) < d.num {
 		return 0, false
 	}

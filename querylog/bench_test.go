@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -116,5 +117,35 @@ func TestEncodeMatchesMessages(t *testing.T) {
 		if fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Errorf("compress %v: %s\n got %v\nwant %v", compress, line, got, want)
 		}
+	}
+}
+
+// BenchmarkSinks measures a record's whole cost, on the query path and the
+// sink's writer together, into a file sink of each kind: every 1024
+// records the benchmark wakes the writer and waits for it, so nothing is
+// dropped and the two rarely run at once.
+func BenchmarkSinks(b *testing.B) {
+	resolved, _ := benchRecords(b)
+	for _, sc := range []SinkConfig{{JSON: "q.jsonl"}, {Dnstap: "file://tap.fstrm"}} {
+		b.Run(sc.Name()[:strings.IndexByte(sc.Name(), ':')], func(b *testing.B) {
+			dir := b.TempDir()
+			sc.JSON, sc.Dnstap = strings.Replace(sc.JSON, "q", dir+"/q", 1), strings.Replace(sc.Dnstap, "tap", dir+"/tap", 1)
+			l, err := New(Config{Masker: NewMasker(Pseudonym, pseudonym.New(8, nil)), Sinks: []SinkConfig{sc}}, nil, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			r := l.cur.Load().sinks[0]
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				l.Log(resolved)
+				if i%1024 == 1023 {
+					r.kick <- struct{}{}
+					for len(r.queue) > 0 {
+						time.Sleep(10 * time.Microsecond)
+					}
+				}
+			}
+			l.Close()
+		})
 	}
 }
