@@ -44,7 +44,7 @@ func BenchmarkLog(b *testing.B) {
 		rec  resolver.LogRecord
 	}{{"resolved", resolved}, {"replayed", replayed}} {
 		b.Run(tt.name, func(b *testing.B) {
-			r := &runner{queue: make(chan record, 1024), dropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "dropped"})}
+			r := newRunner(SinkConfig{Queue: 1024}, nil, prometheus.NewCounter(prometheus.CounterOpts{Name: "dropped"}), nil)
 			st := &state{cfg: Config{Masker: NewMasker(Pseudonym, pseudonym.New(8, nil)), Sample: 1}, sinks: []*runner{r}}
 			l := &Log{}
 			l.cur.Store(st)
@@ -53,8 +53,7 @@ func BenchmarkLog(b *testing.B) {
 				l.Log(tt.rec)
 				if len(r.queue) == cap(r.queue) {
 					for len(r.queue) > 0 {
-						rec := <-r.queue
-						rec.msgs.release()
+						r.free <- <-r.queue
 					}
 				}
 			}
@@ -64,8 +63,11 @@ func BenchmarkLog(b *testing.B) {
 
 // queued is rec as a sink's writer gets it, its client masked as client.
 func queued(rec resolver.LogRecord, client netip.Addr) record {
-	return record{time: rec.Received, latency: rec.Latency, client: client, transport: rec.Transport, profile: rec.Profile,
-		outcome: rec.Outcome, category: rec.Category, msgs: newMessages(&rec, 1)}
+	var r record
+	q, a, _ := wireOf(&rec)
+	r.fill(&rec, q, a)
+	r.client = client
+	return r
 }
 
 // BenchmarkEncode measures the writer's share per record (dnstap-proto:

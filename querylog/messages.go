@@ -1,61 +1,55 @@
 package querylog
 
-import (
-	"sync"
-	"sync/atomic"
+import "github.com/dnsward/dnsward/resolver"
 
-	"github.com/miekg/dns"
+// inlineMessages is how many bytes of query and answer a record holds in
+// itself: most fit, so the query path copies them into one of the sink's
+// records, with no allocation. Larger ones get a buffer of their own.
+const inlineMessages = 512
 
-	"github.com/dnsward/dnsward/resolver"
-)
-
-// messages holds a record's query and answer, one after the other. It is
-// pooled: the copies of the record in every sink's queue share it, and the
-// last writer done with it puts it back.
+// messages is a record's query and answer, one after the other.
 type messages struct {
-	b    []byte
-	qlen int
-	refs atomic.Int32
+	inline [inlineMessages]byte
+	large  []byte // the messages when they do not fit inline; else nil
+	n      int    // bytes in inline
+	qlen   int
 }
 
-var messagesPool = sync.Pool{New: func() any { return new(messages) }}
+// bytes returns the query followed by the answer.
+func (m *messages) bytes() []byte {
+	if m.large != nil {
+		return m.large
+	}
+	return m.inline[:m.n]
+}
 
-// maxPooled bounds the buffers the pool keeps: larger ones (rare large
-// answers) are left to the garbage collector.
-const maxPooled = 4096
+// set copies q and a into m.
+func (m *messages) set(q, a []byte) {
+	m.qlen, m.large = len(q), nil
+	if len(q)+len(a) > inlineMessages {
+		m.large = append(append(make([]byte, 0, len(q)+len(a)), q...), a...)
+		return
+	}
+	m.n = copy(m.inline[:], q)
+	m.n += copy(m.inline[m.n:], a)
+}
 
-// newMessages copies rec's messages for refs sinks: the bytes the client
-// sent and got, packing only what came as a message instead (a query
-// refused before it was read as bytes, an answer sent as JSON). nil when
-// such a message does not pack.
-func newMessages(rec *resolver.LogRecord, refs int) *messages {
-	m := messagesPool.Get().(*messages)
+// wireOf returns rec's messages: the bytes the client sent and got, packing
+// only what came as a message instead (a query refused before it was read
+// as bytes, an answer sent as JSON); ok is false when such a message does
+// not pack.
+func wireOf(rec *resolver.LogRecord) (q, a []byte, ok bool) {
+	q, a = rec.QueryWire, rec.ResponseWire
 	var err error
-	m.b, err = appendMessage(m.b[:0], rec.QueryWire, rec.Query)
-	m.qlen = len(m.b)
-	if err == nil {
-		m.b, err = appendMessage(m.b, rec.ResponseWire, rec.Response)
+	if q == nil && rec.Query != nil {
+		if q, err = rec.Query.Pack(); err != nil {
+			return nil, nil, false
+		}
 	}
-	if err != nil {
-		messagesPool.Put(m)
-		return nil
+	if a == nil && rec.Response != nil {
+		if a, err = rec.Response.Pack(); err != nil {
+			return nil, nil, false
+		}
 	}
-	m.refs.Store(int32(refs))
-	return m
-}
-
-// appendMessage appends wire, or msg packed when there is no wire.
-func appendMessage(b, wire []byte, msg *dns.Msg) ([]byte, error) {
-	if wire != nil || msg == nil {
-		return append(b, wire...), nil
-	}
-	packed, err := msg.Pack()
-	return append(b, packed...), err
-}
-
-// release tells m that a sink is done with it.
-func (m *messages) release() {
-	if m.refs.Add(-1) == 0 && cap(m.b) <= maxPooled {
-		messagesPool.Put(m)
-	}
+	return q, a, true
 }

@@ -6,7 +6,7 @@
 // options at all).
 //
 // The query path only copies the bytes the client sent and got into a
-// pooled record and queues it: each sink has a bounded queue and one writer
+// record and queues it: each sink has a bounded queue and one writer
 // goroutine, which masks the client the Mode's way (the address waits in
 // memory until the next drain, as in package querystats, and is never
 // written) and encodes the record. When a sink stalls (a collector that
@@ -83,11 +83,18 @@ type record struct {
 	profile   string
 	outcome   resolver.Outcome
 	category  string
-	msgs      *messages // the query, then the answer
+	msgs      messages
 }
 
-func (r *record) query() []byte  { return r.msgs.b[:r.msgs.qlen] }
-func (r *record) answer() []byte { return r.msgs.b[r.msgs.qlen:] }
+// fill makes r the record of rec, with the messages q and a.
+func (r *record) fill(rec *resolver.LogRecord, q, a []byte) {
+	r.time, r.latency, r.client, r.transport = rec.Received, rec.Latency, rec.Client, rec.Transport
+	r.profile, r.outcome, r.category = rec.Profile, rec.Outcome, rec.Category
+	r.msgs.set(q, a)
+}
+
+func (r *record) query() []byte  { return r.msgs.bytes()[:r.msgs.qlen] }
+func (r *record) answer() []byte { return r.msgs.bytes()[r.msgs.qlen:] }
 
 // New starts the sinks of cfg. reg, when not nil, gets
 // dnsward_querylog_dropped_total.
@@ -167,15 +174,11 @@ func (l *Log) Log(rec resolver.LogRecord) {
 		st.cfg.Sample > 0 && st.cfg.Sample < 1 && rand.Float64() >= st.cfg.Sample {
 		return
 	}
-	m := newMessages(&rec, len(st.sinks))
-	if m == nil {
+	q, a, ok := wireOf(&rec)
+	if !ok {
 		return
 	}
-	r := record{
-		time: rec.Received, latency: rec.Latency, client: rec.Client, transport: rec.Transport, profile: rec.Profile,
-		outcome: rec.Outcome, category: rec.Category, msgs: m,
-	}
 	for _, s := range st.sinks {
-		s.offer(&r)
+		s.offer(&rec, q, a)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/dnsward/dnsward/resolver"
 )
 
 // sink writes records to one output. Its methods run on the sink's own
@@ -31,10 +33,13 @@ const (
 // warnEvery bounds how often a sink warns that it drops records.
 const warnEvery = 10 * time.Second
 
-// runner is a sink's bounded queue and writer goroutine.
+// runner is a sink's bounded queue and writer goroutine. Its records are
+// made once: the query path takes a free one, fills it and queues it, the
+// writer puts it back once written; when none is free the queue is full.
 type runner struct {
 	name    string
-	queue   chan record
+	queue   chan *record
+	free    chan *record
 	kick    chan struct{} // wakes the writer early
 	done    chan struct{} // closed to stop the writer
 	stopped chan struct{} // closed when the writer returned
@@ -50,33 +55,55 @@ type runner struct {
 }
 
 func startRunner(cfg SinkConfig, s sink, masker *Masker, dropped prometheus.Counter, log *slog.Logger) *runner {
+	r := newRunner(cfg, masker, dropped, log)
+	go r.run(s)
+	return r
+}
+
+// newRunner makes a runner and its records, without starting its writer.
+func newRunner(cfg SinkConfig, masker *Masker, dropped prometheus.Counter, log *slog.Logger) *runner {
 	n := cfg.Queue
 	if n <= 0 {
 		n = 4096
 	}
 	r := &runner{
-		name: cfg.Name(), queue: make(chan record, n), kick: make(chan struct{}, 1), done: make(chan struct{}),
-		stopped: make(chan struct{}), dropped: dropped, masker: masker, log: log,
+		name: cfg.Name(), queue: make(chan *record, n), free: make(chan *record, n), kick: make(chan struct{}, 1),
+		done: make(chan struct{}), stopped: make(chan struct{}), dropped: dropped, masker: masker, log: log,
 	}
-	go r.run(s)
+	recs := make([]record, n)
+	for i := range recs {
+		r.free <- &recs[i]
+	}
 	return r
 }
 
-// offer queues rec, or drops and counts it when the queue is full.
-func (r *runner) offer(rec *record) {
-	if r.closed.Load() {
-		r.discard(rec)
+// offer queues a record of rec with the messages q and a, or drops and
+// counts it when the queue is full.
+func (r *runner) offer(rec *resolver.LogRecord, q, a []byte) {
+	var queued *record
+	if !r.closed.Load() {
+		select {
+		case queued = <-r.free:
+		default:
+		}
+	}
+	if queued == nil {
+		r.dropped.Inc()
+		if !r.closed.Load() {
+			r.full.Add(1)
+			r.wake()
+		}
 		return
 	}
-	select {
-	case r.queue <- *rec:
-		if len(r.queue) < cap(r.queue)/2 {
-			return
-		}
-	default:
-		r.discard(rec)
-		r.full.Add(1)
+	queued.fill(rec, q, a)
+	r.queue <- queued // never blocks: the queue has room for every record
+	if len(r.queue) >= cap(r.queue)/2 {
+		r.wake()
 	}
+}
+
+// wake has the writer drain the queue now.
+func (r *runner) wake() {
 	select {
 	case r.kick <- struct{}{}:
 	default:
@@ -103,20 +130,14 @@ func (r *runner) run(s sink) {
 	}
 }
 
-// discard counts rec as dropped.
-func (r *runner) discard(rec *record) {
-	r.dropped.Inc()
-	rec.msgs.release()
-}
-
 // drain writes the records queued now, with their clients masked, and
 // flushes them.
 func (r *runner) drain(s sink) {
 	for n := len(r.queue); n > 0; n-- {
 		rec := <-r.queue
 		rec.client = r.masker.Addr(rec.client, rec.time)
-		lost, err := s.write(&rec)
-		rec.msgs.release()
+		lost, err := s.write(rec)
+		r.free <- rec
 		if err != nil {
 			r.drop(lost, err.Error())
 		}
@@ -158,7 +179,7 @@ func (r *runner) stop() {
 	<-r.stopped
 	r.closed.Store(true)
 	for len(r.queue) > 0 { // offered after the writer's last look
-		rec := <-r.queue
-		r.discard(&rec)
+		<-r.queue
+		r.dropped.Inc()
 	}
 }
