@@ -66,14 +66,11 @@ func New(k int, now func() time.Time) *Pseudonymizer {
 // SetK changes k; N follows it from the next UTC day on.
 func (p *Pseudonymizer) SetK(k int) { p.k.Store(int64(max(k, 1))) }
 
-// ID returns a's pseudonym for today: the same all day, unrelated to
-// yesterday's. a counts as a client seen today (it sizes tomorrow's N).
-func (p *Pseudonymizer) ID(a netip.Addr) uint64 { return p.id(a, true) }
-
-// IDOn is ID for a client seen at time at, perhaps a moment ago: ok is
-// false when at was before today (on the Pseudonymizer's clock), whose key
-// is gone.
-func (p *Pseudonymizer) IDOn(a netip.Addr, at time.Time) (id uint64, ok bool) {
+// ID returns the pseudonym of a, a client seen at time at (now, or a
+// moment ago): the same all day, unrelated to yesterday's. a counts as a
+// client seen today (it sizes tomorrow's N). ok is false when at was
+// before today (on the Pseudonymizer's clock): that day's key is gone.
+func (p *Pseudonymizer) ID(a netip.Addr, at time.Time) (id uint64, ok bool) {
 	d := p.cur.Load()
 	if d == nil || dayOf(at) != d.num { // only then is the clock read: at is usually today
 		d = p.today()
@@ -84,11 +81,10 @@ func (p *Pseudonymizer) IDOn(a netip.Addr, at time.Time) (id uint64, ok bool) {
 	return d.id(a, true), true
 }
 
-// Name is ID for an address that is not a client of its own (a rate-limited
-// prefix's base address on /debug/limits): not counted as seen.
-func (p *Pseudonymizer) Name(a netip.Addr) uint64 { return p.id(a, false) }
-
-func (p *Pseudonymizer) id(a netip.Addr, client bool) uint64 { return p.today().id(a, client) }
+// Name is today's ID for an address that is not a client of its own (a
+// rate-limited prefix's base address on /debug/limits): not counted as
+// seen.
+func (p *Pseudonymizer) Name(a netip.Addr) uint64 { return p.today().id(a, false) }
 
 func (d *day) id(a netip.Addr, client bool) uint64 {
 	h := d.hashes.Get().(*hasher)

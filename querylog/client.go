@@ -68,7 +68,7 @@ func (m *Masker) Addr(a netip.Addr, at time.Time) netip.Addr {
 	a = a.Unmap()
 	switch m.mode {
 	case Pseudonym:
-		if id, ok := m.ids.IDOn(a, at); ok {
+		if id, ok := m.ids.ID(a, at); ok {
 			return pseudonymAddr(id)
 		}
 	case Truncate:
