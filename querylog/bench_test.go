@@ -51,10 +51,8 @@ func BenchmarkLog(b *testing.B) {
 			b.ReportAllocs()
 			for i := 0; b.Loop(); i++ {
 				l.Log(tt.rec)
-				if len(r.queue) == cap(r.queue) {
-					for len(r.queue) > 0 {
-						r.free <- <-r.queue
-					}
+				if _, n := r.queued(); n == len(r.ring) {
+					r.release(n)
 				}
 			}
 		})
@@ -142,7 +140,7 @@ func BenchmarkSinks(b *testing.B) {
 				l.Log(resolved)
 				if i%1024 == 1023 {
 					r.kick <- struct{}{}
-					for len(r.queue) > 0 {
+					for _, n := r.queued(); n > 0; _, n = r.queued() {
 						time.Sleep(10 * time.Microsecond)
 					}
 				}

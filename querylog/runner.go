@@ -2,6 +2,7 @@ package querylog
 
 import (
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -33,19 +34,21 @@ const (
 // warnEvery bounds how often a sink warns that it drops records.
 const warnEvery = 10 * time.Second
 
-// runner is a sink's bounded queue and writer goroutine. Its records are
-// made once: the query path takes a free one, fills it and queues it, the
-// writer puts it back once written; when none is free the queue is full.
+// runner is a sink's bounded queue and writer goroutine. The queue is a
+// ring of records made once: the query path fills the next free one under
+// mu (one short lock, no allocation), the writer writes the queued ones
+// outside it and then frees them; when none is free the queue is full.
 type runner struct {
 	name    string
-	queue   chan *record
-	free    chan *record
+	mu      sync.Mutex
+	ring    []record
+	head, n int           // the queued records: ring[head], ... n of them, wrapping (mu)
+	closed  bool          // stopped: records still offered (a reload's stragglers) are dropped and counted (mu)
 	kick    chan struct{} // wakes the writer early
 	done    chan struct{} // closed to stop the writer
 	stopped chan struct{} // closed when the writer returned
 	dropped prometheus.Counter
 	full    atomic.Uint64 // records the query path dropped, not yet warned about
-	closed  atomic.Bool   // stopped: records still offered (a reload's stragglers) are dropped and counted
 	masker  *Masker
 	log     *slog.Logger
 
@@ -66,40 +69,47 @@ func newRunner(cfg SinkConfig, masker *Masker, dropped prometheus.Counter, log *
 	if n <= 0 {
 		n = 4096
 	}
-	r := &runner{
-		name: cfg.Name(), queue: make(chan *record, n), free: make(chan *record, n), kick: make(chan struct{}, 1),
-		done: make(chan struct{}), stopped: make(chan struct{}), dropped: dropped, masker: masker, log: log,
+	return &runner{
+		name: cfg.Name(), ring: make([]record, n), kick: make(chan struct{}, 1), done: make(chan struct{}),
+		stopped: make(chan struct{}), dropped: dropped, masker: masker, log: log,
 	}
-	recs := make([]record, n)
-	for i := range recs {
-		r.free <- &recs[i]
-	}
-	return r
 }
 
 // offer queues a record of rec with the messages q and a, or drops and
 // counts it when the queue is full.
 func (r *runner) offer(rec *resolver.LogRecord, q, a []byte) {
-	var queued *record
-	if !r.closed.Load() {
-		select {
-		case queued = <-r.free:
-		default:
-		}
-	}
-	if queued == nil {
+	r.mu.Lock()
+	if r.closed || r.n == len(r.ring) {
+		closed := r.closed
+		r.mu.Unlock()
 		r.dropped.Inc()
-		if !r.closed.Load() {
+		if !closed {
 			r.full.Add(1)
 			r.wake()
 		}
 		return
 	}
-	queued.fill(rec, q, a)
-	r.queue <- queued // never blocks: the queue has room for every record
-	if len(r.queue) >= cap(r.queue)/2 {
+	r.ring[(r.head+r.n)%len(r.ring)].fill(rec, q, a)
+	r.n++
+	half := r.n >= len(r.ring)/2
+	r.mu.Unlock()
+	if half {
 		r.wake()
 	}
+}
+
+// queued returns the records queued now: where they start, and how many.
+func (r *runner) queued() (head, n int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.head, r.n
+}
+
+// release frees the n oldest queued records.
+func (r *runner) release(n int) {
+	r.mu.Lock()
+	r.head, r.n = (r.head+n)%len(r.ring), r.n-n
+	r.mu.Unlock()
 }
 
 // wake has the writer drain the queue now.
@@ -131,20 +141,21 @@ func (r *runner) run(s sink) {
 }
 
 // drain writes the records queued now, with their clients masked, and
-// flushes them.
+// flushes them; each batch of flushBatch records is freed once written.
 func (r *runner) drain(s sink) {
-	for n := len(r.queue); n > 0; n-- {
-		rec := <-r.queue
+	head, n := r.queued()
+	for i := range n {
+		rec := &r.ring[(head+i)%len(r.ring)]
 		rec.client = r.masker.Addr(rec.client, rec.time)
-		lost, err := s.write(rec)
-		r.free <- rec
-		if err != nil {
+		if lost, err := s.write(rec); err != nil {
 			r.drop(lost, err.Error())
 		}
 		if r.batch++; r.batch >= flushBatch {
 			r.flush(s)
+			r.release(flushBatch)
 		}
 	}
+	r.release(r.batch)
 	r.flush(s)
 }
 
@@ -177,9 +188,10 @@ func (r *runner) warn(n int, why string) {
 func (r *runner) stop() {
 	close(r.done)
 	<-r.stopped
-	r.closed.Store(true)
-	for len(r.queue) > 0 { // offered after the writer's last look
-		<-r.queue
-		r.dropped.Inc()
-	}
+	r.mu.Lock()
+	r.closed = true
+	late := r.n // offered after the writer's last look
+	r.n = 0
+	r.mu.Unlock()
+	r.dropped.Add(float64(late))
 }
