@@ -61,6 +61,9 @@ func (h *Handler) serveJSON(w http.ResponseWriter, r *http.Request, req *resolve
 	if err != nil {
 		return h.fail(w, errorf(http.StatusInternalServerError, "answer could not be encoded"))
 	}
+	if h.replayer != nil { // the query log's cue: an answer went out, as JSON
+		h.replayer.Sent(req, nil, nil)
+	}
 	writeAnswer(w, ctype, answerMaxAge(resp), body)
 	return http.StatusOK
 }

@@ -66,16 +66,27 @@ func New(k int, now func() time.Time) *Pseudonymizer {
 // SetK changes k; N follows it from the next UTC day on.
 func (p *Pseudonymizer) SetK(k int) { p.k.Store(int64(max(k, 1))) }
 
-// ID returns a's pseudonym for today: the same all day, unrelated to
-// yesterday's. a counts as a client seen today (it sizes tomorrow's N).
-func (p *Pseudonymizer) ID(a netip.Addr) uint64 { return p.id(a, true) }
+// ID returns the pseudonym of a, a client seen at time at (now, or a
+// moment ago): the same all day, unrelated to yesterday's. a counts as a
+// client seen today (it sizes tomorrow's N). ok is false when at was
+// before today (on the Pseudonymizer's clock): that day's key is gone.
+func (p *Pseudonymizer) ID(a netip.Addr, at time.Time) (id uint64, ok bool) {
+	d := p.cur.Load()
+	if d == nil || dayOf(at) != d.num { // only then is the clock read: at is usually today
+		d = p.today()
+	}
+	if dayOf(at) < d.num {
+		return 0, false
+	}
+	return d.id(a, true), true
+}
 
-// Name is ID for an address that is not a client of its own (a rate-limited
-// prefix's base address on /debug/limits): not counted as seen.
-func (p *Pseudonymizer) Name(a netip.Addr) uint64 { return p.id(a, false) }
+// Name is today's ID for an address that is not a client of its own (a
+// rate-limited prefix's base address on /debug/limits): not counted as
+// seen.
+func (p *Pseudonymizer) Name(a netip.Addr) uint64 { return p.today().id(a, false) }
 
-func (p *Pseudonymizer) id(a netip.Addr, client bool) uint64 {
-	d := p.today()
+func (d *day) id(a netip.Addr, client bool) uint64 {
 	h := d.hashes.Get().(*hasher)
 	h.mac.Reset()
 	h.in = a.Unmap().As16()
@@ -95,9 +106,12 @@ func (p *Pseudonymizer) Buckets() uint64 { return p.today().n }
 // Distinct estimates how many distinct clients were seen today.
 func (p *Pseudonymizer) Distinct() uint64 { return p.today().seen.Estimate() }
 
+// dayOf is t's UTC day, counted from the Unix epoch.
+func dayOf(t time.Time) int64 { return t.Unix() / 86400 }
+
 // today returns the current day, starting a new one at UTC midnight.
 func (p *Pseudonymizer) today() *day {
-	num := p.now().UTC().Unix() / 86400
+	num := dayOf(p.now())
 	if d := p.cur.Load(); d != nil && d.num == num {
 		return d
 	}

@@ -12,6 +12,13 @@ type clock struct{ t atomic.Int64 }
 
 func (c *clock) now() time.Time  { return time.Unix(0, c.t.Load()).UTC() }
 func (c *clock) set(t time.Time) { c.t.Store(t.UnixNano()) }
+
+// idNow is a's pseudonym as of p's clock.
+func idNow(p *Pseudonymizer, a netip.Addr) uint64 {
+	id, _ := p.ID(a, p.now())
+	return id
+}
+
 func clients(n int) []netip.Addr {
 	out := make([]netip.Addr, n)
 	for i := range out {
@@ -29,11 +36,11 @@ func seeDay(t *testing.T, p *Pseudonymizer, c *clock, d time.Time, cs []netip.Ad
 	c.set(d.Add(time.Hour))
 	ids := make([]uint64, len(cs))
 	for i, a := range cs {
-		ids[i] = p.ID(a)
+		ids[i] = idNow(p, a)
 	}
 	c.set(d.Add(23*time.Hour + 59*time.Minute))
 	for i, a := range cs {
-		if id := p.ID(a); id != ids[i] {
+		if id := idNow(p, a); id != ids[i] {
 			t.Fatalf("%v: id %d in the morning, %d in the evening of the same day", a, ids[i], id)
 		}
 	}
@@ -125,8 +132,8 @@ func TestSketchEstimate(t *testing.T) {
 	for _, n := range []int{10, 1000, 100000} {
 		p := New(1, nil)
 		for _, a := range clients(n) {
-			p.ID(a)
-			p.ID(a) // repeats are not counted twice
+			idNow(p, a)
+			idNow(p, a) // repeats are not counted twice
 		}
 		// The key is random, so the estimate is too: allow 5 standard
 		// errors (2.3 % each), and one collision in the small range.
@@ -169,15 +176,34 @@ func TestNameNotCounted(t *testing.T) {
 	c.set(day0.Add(time.Hour))
 	p := New(8, c.now)
 	for _, a := range clients(1000) {
-		if p.Name(a) != p.id(a, false) {
+		if p.Name(a) != p.today().id(a, false) {
 			t.Fatal("Name differs from the ID's value")
 		}
 	}
 	if n := p.Distinct(); n != 0 {
 		t.Fatalf("%d distinct clients counted from names alone", n)
 	}
-	p.ID(clients(1)[0])
+	idNow(p, clients(1)[0])
 	if n := p.Distinct(); n != 1 {
 		t.Fatalf("%d distinct clients after one ID", n)
+	}
+}
+
+// TestIDEndedDay: a client seen just before midnight and named just after
+// (a query log record written late) gets no id: not yesterday's, whose key
+// is gone, nor today's, which would tie a record of yesterday to today's
+// traffic. One seen today gets today's id.
+func TestIDEndedDay(t *testing.T) {
+	var c clock
+	p := New(8, c.now)
+	a := netip.MustParseAddr("192.0.2.1")
+	midnight := day0.AddDate(0, 0, 1)
+	c.set(midnight.Add(5 * time.Millisecond))
+	if id, ok := p.ID(a, midnight.Add(-time.Millisecond)); ok {
+		t.Errorf("a client seen before midnight got id %d after it", id)
+	}
+	id, ok := p.ID(a, midnight.Add(time.Millisecond))
+	if !ok || id != idNow(p, a) {
+		t.Errorf("a client seen today: id %d, %v; want today's %d", id, ok, idNow(p, a))
 	}
 }

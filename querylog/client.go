@@ -3,6 +3,7 @@ package querylog
 import (
 	"fmt"
 	"net/netip"
+	"time"
 
 	"github.com/dnsward/dnsward/pseudonym"
 )
@@ -56,28 +57,31 @@ func NewMasker(mode Mode, ids *pseudonym.Pseudonymizer) *Masker {
 // Mode returns the masker's mode.
 func (m *Masker) Mode() Mode { return m.mode }
 
-// Addr returns what may be written for a: a pseudonym address, a truncated
-// prefix's address or a itself; ok is false when nothing may be (None, or
-// no address).
-func (m *Masker) Addr(a netip.Addr) (_ netip.Addr, ok bool) {
+// Addr returns what may be written for a, a client that asked at time at:
+// a pseudonym address, a truncated prefix's address or a itself; the
+// invalid Addr when nothing may be (None, no address, or a pseudonym of a
+// day that has ended: its key is gone, and today's would link the days).
+func (m *Masker) Addr(a netip.Addr, at time.Time) netip.Addr {
 	if !a.IsValid() {
-		return netip.Addr{}, false
+		return netip.Addr{}
 	}
 	a = a.Unmap()
 	switch m.mode {
 	case Pseudonym:
-		return pseudonymAddr(m.ids.ID(a)), true
+		if id, ok := m.ids.ID(a, at); ok {
+			return pseudonymAddr(id)
+		}
 	case Truncate:
 		bits := TruncateV6
 		if a.Is4() {
 			bits = TruncateV4
 		}
 		p, _ := a.Prefix(bits)
-		return p.Addr(), true
+		return p.Addr()
 	case Raw:
-		return a, true
+		return a
 	}
-	return netip.Addr{}, false
+	return netip.Addr{}
 }
 
 // Prefix writes p, a client prefix (a rate-limit bucket), the mode's way:

@@ -7,7 +7,7 @@ import (
 	"github.com/miekg/dns"
 
 	dnstap "github.com/dnstap/golang-dnstap"
-	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/dnsward/dnsward/internal/transport"
 )
@@ -25,48 +25,122 @@ var socketProtocols = [...]dnstap.SocketProtocol{
 
 var dnstapVersion = []byte("dnsward")
 
+// Field numbers of dnstap.proto (golang-dnstap's dnstap.pb.go), in the
+// order proto.Marshal writes them: by number.
+const (
+	fieldDnstapVersion protowire.Number = 2
+	fieldDnstapExtra   protowire.Number = 3
+	fieldDnstapMessage protowire.Number = 14
+	fieldDnstapType    protowire.Number = 15
+
+	fieldMessageType      protowire.Number = 1
+	fieldSocketFamily     protowire.Number = 2
+	fieldSocketProtocol   protowire.Number = 3
+	fieldQueryAddress     protowire.Number = 4
+	fieldQueryTimeSec     protowire.Number = 8
+	fieldQueryTimeNsec    protowire.Number = 9
+	fieldQueryMessage     protowire.Number = 10
+	fieldResponseTimeSec  protowire.Number = 12
+	fieldResponseTimeNsec protowire.Number = 13
+	fieldResponseMessage  protowire.Number = 14
+)
+
 // appendDnstap appends r as two length-prefixed Frame Streams data frames:
 // CLIENT_QUERY with the query, and CLIENT_RESPONSE with the answer (none
 // when admission refused with ErrLimited) and, in extra, the JSON object
 // of what dnstap has no field for: profile, client ID, transport, outcome, blocked
 // category, EDE, latency and answer size. The query address is the
 // client as the Mode writes it, or absent.
+//
+// The protobuf is written directly (protowire), byte for byte what
+// proto.Marshal writes for the same dnstap.Dnstap (TestDnstapMatchesProto
+// compares them), without building the messages.
 func appendDnstap(buf []byte, r *record) []byte {
-	f := describe(r, false)
-	extra := f.appendJSON(nil)
-	m := &dnstap.Message{
-		Type:           dnstap.Message_CLIENT_QUERY.Enum(),
-		SocketProtocol: socketProtocols[r.transport].Enum(),
-		QueryTimeSec:   proto.Uint64(uint64(r.time.Unix())),
-		QueryTimeNsec:  proto.Uint32(uint32(r.time.Nanosecond())),
-		QueryMessage:   withoutECS(r.query()),
+	buf = appendTapFrame(buf, r, false)
+	return appendTapFrame(buf, r, true)
+}
+
+// appendTapFrame appends r's CLIENT_QUERY frame, or its CLIENT_RESPONSE
+// frame when response is set.
+func appendTapFrame(b []byte, r *record, response bool) []byte {
+	frame := len(b)
+	b = append(b, 0, 0, 0, 0) // the frame's length, written last
+	b = protowire.AppendTag(b, fieldDnstapVersion, protowire.BytesType)
+	b = protowire.AppendBytes(b, dnstapVersion)
+	if response {
+		b = protowire.AppendTag(b, fieldDnstapExtra, protowire.BytesType)
+		at := len(b)
+		b = prefixLength(appendObject(b, r, false), at)
 	}
+	b = protowire.AppendTag(b, fieldDnstapMessage, protowire.BytesType)
+	at := len(b)
+	b = prefixLength(appendTapMessage(b, r, response), at)
+	b = protowire.AppendTag(b, fieldDnstapType, protowire.VarintType)
+	b = protowire.AppendVarint(b, uint64(dnstap.Dnstap_MESSAGE))
+	binary.BigEndian.PutUint32(b[frame:], uint32(len(b)-frame-4))
+	return b
+}
+
+// appendTapMessage appends the fields of r's dnstap Message.
+func appendTapMessage(b []byte, r *record, response bool) []byte {
+	typ := dnstap.Message_CLIENT_QUERY
+	if response {
+		typ = dnstap.Message_CLIENT_RESPONSE
+	}
+	b = appendVarintField(b, fieldMessageType, uint64(typ))
 	if r.client.IsValid() {
 		fam := dnstap.SocketFamily_INET6
 		if r.client.Is4() {
 			fam = dnstap.SocketFamily_INET
 		}
-		m.SocketFamily, m.QueryAddress = fam.Enum(), r.client.AsSlice()
+		b = appendVarintField(b, fieldSocketFamily, uint64(fam))
 	}
-	buf = appendFrame(buf, &dnstap.Dnstap{Type: dnstap.Dnstap_MESSAGE.Enum(), Version: dnstapVersion, Message: m})
-	resp := proto.CloneOf(m)
-	resp.Type = dnstap.Message_CLIENT_RESPONSE.Enum()
-	resp.QueryMessage = nil
-	if len(r.answer()) > 0 {
-		resp.ResponseMessage = r.answer()
+	b = appendVarintField(b, fieldSocketProtocol, uint64(socketProtocols[r.transport]))
+	if r.client.IsValid() {
+		b = protowire.AppendTag(b, fieldQueryAddress, protowire.BytesType)
+		if r.client.Is4() {
+			a := r.client.As4()
+			b = protowire.AppendBytes(b, a[:])
+		} else {
+			a := r.client.As16()
+			b = protowire.AppendBytes(b, a[:])
+		}
+	}
+	b = appendVarintField(b, fieldQueryTimeSec, uint64(r.time.Unix()))
+	b = protowire.AppendTag(b, fieldQueryTimeNsec, protowire.Fixed32Type)
+	b = protowire.AppendFixed32(b, uint32(r.time.Nanosecond()))
+	if !response {
+		if q := withoutECS(r.query()); q != nil {
+			b = protowire.AppendTag(b, fieldQueryMessage, protowire.BytesType)
+			b = protowire.AppendBytes(b, q)
+		}
+		return b
 	}
 	at := r.time.Add(r.latency)
-	resp.ResponseTimeSec, resp.ResponseTimeNsec = proto.Uint64(uint64(at.Unix())), proto.Uint32(uint32(at.Nanosecond()))
-	return appendFrame(buf, &dnstap.Dnstap{Type: dnstap.Dnstap_MESSAGE.Enum(), Version: dnstapVersion, Extra: extra, Message: resp})
+	b = appendVarintField(b, fieldResponseTimeSec, uint64(at.Unix()))
+	b = protowire.AppendTag(b, fieldResponseTimeNsec, protowire.Fixed32Type)
+	b = protowire.AppendFixed32(b, uint32(at.Nanosecond()))
+	if a := r.answer(); len(a) > 0 {
+		b = protowire.AppendTag(b, fieldResponseMessage, protowire.BytesType)
+		b = protowire.AppendBytes(b, a)
+	}
+	return b
 }
 
-// appendFrame appends d as a Frame Streams data frame: its length, then it.
-func appendFrame(buf []byte, d *dnstap.Dnstap) []byte {
-	at := len(buf)
-	buf = append(buf, 0, 0, 0, 0)
-	buf, _ = proto.MarshalOptions{}.MarshalAppend(buf, d) // cannot fail: all required fields are set
-	binary.BigEndian.PutUint32(buf[at:], uint32(len(buf)-at-4))
-	return buf
+func appendVarintField(b []byte, num protowire.Number, v uint64) []byte {
+	return protowire.AppendVarint(protowire.AppendTag(b, num, protowire.VarintType), v)
+}
+
+// prefixLength inserts before b[at:], a field's contents just appended,
+// their length as a varint (what protowire.AppendBytes would have written).
+func prefixLength(b []byte, at int) []byte {
+	n := len(b) - at
+	k := protowire.SizeVarint(uint64(n))
+	var room [binary.MaxVarintLen64]byte
+	b = append(b, room[:k]...)
+	copy(b[at+k:], b[at:at+n])
+	protowire.AppendVarint(b[at:at], uint64(n))
+	return b
 }
 
 // withoutECS returns the packed query q without EDNS Client Subnet options,

@@ -7,95 +7,73 @@ import (
 	"github.com/miekg/dns"
 )
 
-// fields are what every record says, as the JSON sink writes a line and
-// the dnstap sink its extra field (without the parts dnstap has fields
-// for).
-type fields struct {
-	Time      string  `json:"time,omitempty"`
-	Client    string  `json:"client,omitempty"`
-	Profile   string  `json:"profile"`
-	ClientID  string  `json:"client_id,omitempty"`
-	Transport string  `json:"transport"`
-	Name      string  `json:"qname,omitempty"`
-	Type      string  `json:"qtype,omitempty"`
-	Rcode     string  `json:"rcode,omitempty"`
-	Outcome   string  `json:"outcome"`
-	Blocked   string  `json:"blocked,omitempty"`
-	EDE       *uint16 `json:"ede,omitempty"`
-	LatencyUS int64   `json:"latency_us"`
-	Size      int     `json:"size"`
-}
-
-// describe reads r's messages for the fields; full adds those dnstap
-// carries in its own fields (time, client, name, type, rcode).
-func describe(r *record, full bool) fields {
-	f := fields{
-		Profile: r.profile, ClientID: r.clientID, Transport: r.transport.String(), Outcome: r.outcome.String(), Blocked: r.category,
-		LatencyUS: r.latency.Microseconds(), Size: len(r.answer()),
-	}
-	if len(r.answer()) > 0 {
-		rcode, ede, ok := answerFacts(r.answer())
-		if ok {
-			f.EDE = &ede
-		}
-		if full && rcode >= 0 {
-			f.Rcode = dns.RcodeToString[rcode]
-		}
-	}
-	if !full {
-		return f
-	}
-	f.Time = r.time.UTC().Format(time.RFC3339Nano)
-	if r.client.IsValid() {
-		f.Client = r.client.String()
-	}
-	if name, qtype, ok := question(r.query()); ok {
-		f.Name, f.Type = name, dns.Type(qtype).String()
-	}
-	return f
-}
-
 // appendJSON appends r as one JSON line.
 func appendJSON(buf []byte, r *record) []byte {
-	f := describe(r, true)
-	return append(f.appendJSON(buf), '\n')
+	return append(appendObject(buf, r, true), '\n')
 }
 
-// appendJSON appends f as a JSON object, fields in the order of the struct
-// (what encoding/json would write, without its reflection).
-func (f *fields) appendJSON(b []byte) []byte {
-	start := len(b)
+// appendObject appends what r says as a JSON object, as encoding/json
+// would write this struct (without its reflection and allocations):
+//
+//	struct {
+//		Time      string  `json:"time,omitempty"`
+//		Client    string  `json:"client,omitempty"`
+//		Profile   string  `json:"profile"`
+//		ClientID  string  `json:"client_id,omitempty"`
+//		Transport string  `json:"transport"`
+//		Name      string  `json:"qname,omitempty"`
+//		Type      string  `json:"qtype,omitempty"`
+//		Rcode     string  `json:"rcode,omitempty"`
+//		Outcome   string  `json:"outcome"`
+//		Blocked   string  `json:"blocked,omitempty"`
+//		EDE       *uint16 `json:"ede,omitempty"`
+//		LatencyUS int64   `json:"latency_us"`
+//		Size      int     `json:"size"`
+//	}
+//
+// full adds the fields dnstap carries in its own (time, client, qname,
+// qtype, rcode): the JSON sink's lines have them all, dnstap's extra field
+// the rest.
+func appendObject(b []byte, r *record, full bool) []byte {
 	b = append(b, '{')
-	str := func(key, v string, omitEmpty bool) {
-		if v == "" && omitEmpty {
-			return
+	if full {
+		b = append(b, `"time":"`...)
+		b = append(r.time.UTC().AppendFormat(b, time.RFC3339Nano), `",`...)
+		if r.client.IsValid() {
+			b = append(b, `"client":"`...)
+			b = append(r.client.AppendTo(b), `",`...)
 		}
-		if len(b) > start+1 {
-			b = append(b, ',')
+	}
+	b = appendString(append(b, `"profile":`...), r.profile)
+	if r.clientID != "" {
+		b = appendString(append(b, `,"client_id":`...), r.clientID)
+	}
+	b = append(append(b, `,"transport":"`...), r.transport.String()...) // names need no escaping
+	b = append(b, '"')
+	ans := r.answer()
+	rcode, ede, hasEDE := -1, uint16(0), false
+	if len(ans) > 0 {
+		rcode, ede, hasEDE = answerFacts(ans)
+	}
+	if full {
+		if name, qtype, ok := question(r.query()); ok {
+			b = appendString(append(b, `,"qname":`...), name)
+			b = appendString(append(b, `,"qtype":`...), dns.Type(qtype).String())
 		}
-		b = appendString(append(appendString(b, key), ':'), v)
-	}
-	num := func(key string, v int64) {
-		if len(b) > start+1 {
-			b = append(b, ',')
+		if s := dns.RcodeToString[rcode]; s != "" {
+			b = appendString(append(b, `,"rcode":`...), s)
 		}
-		b = strconv.AppendInt(append(appendString(b, key), ':'), v, 10)
 	}
-	str("time", f.Time, true)
-	str("client", f.Client, true)
-	str("profile", f.Profile, false)
-	str("client_id", f.ClientID, true)
-	str("transport", f.Transport, false)
-	str("qname", f.Name, true)
-	str("qtype", f.Type, true)
-	str("rcode", f.Rcode, true)
-	str("outcome", f.Outcome, false)
-	str("blocked", f.Blocked, true)
-	if f.EDE != nil {
-		num("ede", int64(*f.EDE))
+	b = append(append(b, `,"outcome":"`...), r.outcome.String()...)
+	b = append(b, '"')
+	if r.category != "" {
+		b = appendString(append(b, `,"blocked":`...), r.category)
 	}
-	num("latency_us", f.LatencyUS)
-	num("size", int64(f.Size))
+	if hasEDE {
+		b = strconv.AppendUint(append(b, `,"ede":`...), uint64(ede), 10)
+	}
+	b = strconv.AppendInt(append(b, `,"latency_us":`...), r.latency.Microseconds(), 10)
+	b = strconv.AppendInt(append(b, `,"size":`...), int64(len(ans)), 10)
 	return append(b, '}')
 }
 

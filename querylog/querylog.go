@@ -5,11 +5,14 @@
 // as the client sent it, and forwarding strips ECS; the JSON sink writes no
 // options at all).
 //
-// The query path only packs the messages and queues the record: each sink
-// has a bounded queue and one writer goroutine. When a sink stalls (a
-// collector that stops reading, a full disk) its queue fills and further
-// records are dropped and counted in dnsward_querylog_dropped_total{sink},
-// with a warning at most every 10 seconds; a query never waits for a sink.
+// The query path only copies the bytes the client sent and got into a
+// record and queues it: each sink has a bounded queue and one writer
+// goroutine, which masks the client the Mode's way (the address waits in
+// memory until the next drain, as in package querystats, and is never
+// written) and encodes the record. When a sink stalls (a collector that
+// stops reading, a full disk) its queue fills and further records are
+// dropped and counted in dnsward_querylog_dropped_total{sink}, with a
+// warning at most every 10 seconds; a query never waits for a sink.
 package querylog
 
 import (
@@ -67,26 +70,32 @@ type Log struct {
 type state struct {
 	cfg   Config
 	sinks []*runner
-	pack  bool // some sink needs the messages packed
 }
 
-// record is what a sink's queue holds: the log record with the client
-// already masked and the messages packed.
+// record is what a sink's queue holds. client is the address as the
+// transport saw it: each sink's writer masks it (Mode) before writing, so
+// it leaves memory only masked.
 type record struct {
 	time      time.Time
 	latency   time.Duration
-	client    netip.Addr // masked; invalid when the mode writes none
+	client    netip.Addr
 	transport transport.Kind
 	profile   string
 	clientID  string // the client's own label, not an address
 	outcome   resolver.Outcome
 	category  string
-	wire      []byte // the query, then the answer
-	qlen      int
+	msgs      messages
 }
 
-func (r *record) query() []byte  { return r.wire[:r.qlen] }
-func (r *record) answer() []byte { return r.wire[r.qlen:] }
+// fill makes r the record of rec, with the messages q and a.
+func (r *record) fill(rec *resolver.LogRecord, q, a []byte) {
+	r.time, r.latency, r.client, r.transport = rec.Received, rec.Latency, rec.Client, rec.Transport
+	r.profile, r.clientID, r.outcome, r.category = rec.Profile, rec.ClientID, rec.Outcome, rec.Category
+	r.msgs.set(q, a)
+}
+
+func (r *record) query() []byte  { return r.msgs.bytes()[:r.msgs.qlen] }
+func (r *record) answer() []byte { return r.msgs.bytes()[r.msgs.qlen:] }
 
 // New starts the sinks of cfg. reg, when not nil, gets
 // dnsward_querylog_dropped_total.
@@ -126,8 +135,7 @@ func (l *Log) Update(cfg Config) error {
 			}
 			return fmt.Errorf("querylog: %s: %w", sc.Name(), err)
 		}
-		st.sinks = append(st.sinks, startRunner(sc, s, l.dropped.WithLabelValues(sc.Name()), l.log))
-		st.pack = true
+		st.sinks = append(st.sinks, startRunner(sc, s, cfg.Masker, l.dropped.WithLabelValues(sc.Name()), l.log))
 	}
 	if old := l.cur.Swap(st); old != nil {
 		for _, r := range old.sinks {
@@ -167,56 +175,11 @@ func (l *Log) Log(rec resolver.LogRecord) {
 		st.cfg.Sample > 0 && st.cfg.Sample < 1 && rand.Float64() >= st.cfg.Sample {
 		return
 	}
-	r := record{
-		time: rec.Received, latency: rec.Latency, transport: rec.Transport, profile: rec.Profile,
-		clientID: rec.ClientID, outcome: rec.Outcome, category: rec.Category,
-	}
-	if a, ok := st.cfg.Masker.Addr(rec.Client); ok {
-		r.client = a
-	}
-	if !pack(&r, &rec) {
+	q, a, ok := wireOf(&rec)
+	if !ok {
 		return
 	}
 	for _, s := range st.sinks {
-		s.offer(&r)
+		s.offer(&rec, q, a)
 	}
 }
-
-// pack copies the query and answer of rec into r.wire: one allocation for
-// a replayed answer, and usually one for a resolved one too (both messages
-// are packed into one buffer).
-func pack(r *record, rec *resolver.LogRecord) bool {
-	if rec.QueryWire != nil {
-		r.wire = make([]byte, len(rec.QueryWire)+len(rec.ResponseWire))
-		r.qlen = copy(r.wire, rec.QueryWire)
-		copy(r.wire[r.qlen:], rec.ResponseWire)
-		return true
-	}
-	buf := make([]byte, packBuffer)
-	q, err := rec.Query.PackBuffer(buf)
-	if err != nil {
-		return false
-	}
-	r.qlen, r.wire = len(q), q
-	if rec.Response == nil {
-		return true
-	}
-	var rest []byte
-	if &q[0] == &buf[0] && len(q) < len(buf) {
-		rest = buf[len(q):]
-	}
-	a, err := rec.Response.PackBuffer(rest)
-	if err != nil {
-		return false
-	}
-	if len(rest) > 0 && len(a) > 0 && &a[0] == &rest[0] { // packed in place, right after the query
-		r.wire = buf[:len(q)+len(a)]
-	} else {
-		r.wire = append(q[:len(q):len(q)], a...)
-	}
-	return true
-}
-
-// packBuffer is the size of the buffer a resolved query and its answer are
-// packed into (miekg/dns wants room for the uncompressed message).
-const packBuffer = 2048

@@ -2,10 +2,13 @@ package querylog
 
 import (
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/dnsward/dnsward/resolver"
 )
 
 // sink writes records to one output. Its methods run on the sink's own
@@ -31,16 +34,22 @@ const (
 // warnEvery bounds how often a sink warns that it drops records.
 const warnEvery = 10 * time.Second
 
-// runner is a sink's bounded queue and writer goroutine.
+// runner is a sink's bounded queue and writer goroutine. The queue is a
+// ring of records made once: the query path fills the next free one under
+// mu (one short lock, no allocation), the writer writes the queued ones
+// outside it and then frees them; when none is free the queue is full.
 type runner struct {
 	name    string
-	queue   chan record
+	mu      sync.Mutex
+	ring    []record
+	head, n int           // the queued records: ring[head], ... n of them, wrapping (mu)
+	closed  bool          // stopped: records still offered (a reload's stragglers) are dropped and counted (mu)
 	kick    chan struct{} // wakes the writer early
 	done    chan struct{} // closed to stop the writer
 	stopped chan struct{} // closed when the writer returned
 	dropped prometheus.Counter
 	full    atomic.Uint64 // records the query path dropped, not yet warned about
-	closed  atomic.Bool   // stopped: records still offered (a reload's stragglers) are dropped and counted
+	masker  *Masker
 	log     *slog.Logger
 
 	batch    int // records written since the last flush (writer goroutine only)
@@ -48,34 +57,63 @@ type runner struct {
 	warned   time.Time
 }
 
-func startRunner(cfg SinkConfig, s sink, dropped prometheus.Counter, log *slog.Logger) *runner {
-	n := cfg.Queue
-	if n <= 0 {
-		n = 4096
-	}
-	r := &runner{
-		name: cfg.Name(), queue: make(chan record, n), kick: make(chan struct{}, 1), done: make(chan struct{}),
-		stopped: make(chan struct{}), dropped: dropped, log: log,
-	}
+func startRunner(cfg SinkConfig, s sink, masker *Masker, dropped prometheus.Counter, log *slog.Logger) *runner {
+	r := newRunner(cfg, masker, dropped, log)
 	go r.run(s)
 	return r
 }
 
-// offer queues rec, or drops and counts it when the queue is full.
-func (r *runner) offer(rec *record) {
-	if r.closed.Load() {
+// newRunner makes a runner and its records, without starting its writer.
+func newRunner(cfg SinkConfig, masker *Masker, dropped prometheus.Counter, log *slog.Logger) *runner {
+	n := cfg.Queue
+	if n <= 0 {
+		n = 4096
+	}
+	return &runner{
+		name: cfg.Name(), ring: make([]record, n), kick: make(chan struct{}, 1), done: make(chan struct{}),
+		stopped: make(chan struct{}), dropped: dropped, masker: masker, log: log,
+	}
+}
+
+// offer queues a record of rec with the messages q and a, or drops and
+// counts it when the queue is full.
+func (r *runner) offer(rec *resolver.LogRecord, q, a []byte) {
+	r.mu.Lock()
+	if r.closed || r.n == len(r.ring) {
+		closed := r.closed
+		r.mu.Unlock()
 		r.dropped.Inc()
+		if !closed {
+			r.full.Add(1)
+			r.wake()
+		}
 		return
 	}
-	select {
-	case r.queue <- *rec:
-		if len(r.queue) < cap(r.queue)/2 {
-			return
-		}
-	default:
-		r.dropped.Inc()
-		r.full.Add(1)
+	r.ring[(r.head+r.n)%len(r.ring)].fill(rec, q, a)
+	r.n++
+	half := r.n >= len(r.ring)/2
+	r.mu.Unlock()
+	if half {
+		r.wake()
 	}
+}
+
+// queued returns the records queued now: where they start, and how many.
+func (r *runner) queued() (head, n int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.head, r.n
+}
+
+// release frees the n oldest queued records.
+func (r *runner) release(n int) {
+	r.mu.Lock()
+	r.head, r.n = (r.head+n)%len(r.ring), r.n-n
+	r.mu.Unlock()
+}
+
+// wake has the writer drain the queue now.
+func (r *runner) wake() {
 	select {
 	case r.kick <- struct{}{}:
 	default:
@@ -102,17 +140,22 @@ func (r *runner) run(s sink) {
 	}
 }
 
-// drain writes the records queued now, and flushes them.
+// drain writes the records queued now, with their clients masked, and
+// flushes them; each batch of flushBatch records is freed once written.
 func (r *runner) drain(s sink) {
-	for n := len(r.queue); n > 0; n-- {
-		rec := <-r.queue
-		if lost, err := s.write(&rec); err != nil {
+	head, n := r.queued()
+	for i := range n {
+		rec := &r.ring[(head+i)%len(r.ring)]
+		rec.client = r.masker.Addr(rec.client, rec.time)
+		if lost, err := s.write(rec); err != nil {
 			r.drop(lost, err.Error())
 		}
 		if r.batch++; r.batch >= flushBatch {
 			r.flush(s)
+			r.release(flushBatch)
 		}
 	}
+	r.release(r.batch)
 	r.flush(s)
 }
 
@@ -145,9 +188,10 @@ func (r *runner) warn(n int, why string) {
 func (r *runner) stop() {
 	close(r.done)
 	<-r.stopped
-	r.closed.Store(true)
-	for len(r.queue) > 0 { // offered after the writer's last look
-		<-r.queue
-		r.dropped.Inc()
-	}
+	r.mu.Lock()
+	r.closed = true
+	late := r.n // offered after the writer's last look
+	r.n = 0
+	r.mu.Unlock()
+	r.dropped.Add(float64(late))
 }

@@ -119,6 +119,9 @@ func (s *Stats) run() {
 		case <-s.done:
 			return
 		}
+		s.mu.Lock()
+		s.rotate() // once per drain: the clock is read once for many queries
+		s.mu.Unlock()
 		for n := len(s.queue); n > 0; n-- {
 			it := <-s.queue
 			s.add(&it)
@@ -140,7 +143,6 @@ func (s *Stats) add(it *item) {
 	name := strings.ToLower(it.name)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.rotate()
 	w := s.cur
 	if seen != 0 {
 		w.clients.Add(seen)

@@ -51,7 +51,8 @@ func (c *Chain) PolicyChanged() {
 //     policy change (PolicyChanged) drops what it kept, so it never answers
 //     differently from them.
 //  2. query log (Config.QueryLog): told by entry of each final answer, the
-//     way the client gets it: resolved, replayed, refused by admission
+//     way the client gets it (the bytes the transport reports with Sent,
+//     not a second packing of its own): resolved, replayed, refused by admission
 //     (ErrLimited too), FORMERR or SERVFAIL. Logging there, rather than as an
 //     inner step, is the only place that sees replayed answers (which no
 //     inner step runs for) and admission's refusals; the steps below note on

@@ -52,7 +52,7 @@ func (h *entry) ServeDNS(ctx context.Context, req *Request) (*dns.Msg, error) {
 	if err != nil {
 		if errors.Is(err, ErrLimited) {
 			if h.qlog != nil {
-				h.logAnswer(req, start, nil)
+				h.logLimited(req, start)
 			}
 			if h.metrics != nil { // counted as the REFUSED it stands for
 				h.metrics.answered(req, dns.RcodeRefused, time.Since(start))
@@ -62,8 +62,8 @@ func (h *entry) ServeDNS(ctx context.Context, req *Request) (*dns.Msg, error) {
 	}
 	req.reuse.ticket.epoch = epoch
 	finish(q, resp)
-	if h.qlog != nil {
-		h.logAnswer(req, start, resp)
+	if h.qlog != nil { // logged when the transport tells what it sent
+		req.qlog = pendingLog{resp: resp, start: start}
 	}
 	if h.metrics != nil {
 		h.metrics.answered(req, resp.Rcode, time.Since(start))
@@ -209,9 +209,12 @@ func (h *entry) Replay(req *Request, q, dst []byte) ([]byte, uint32, bool) {
 	return ans, e.maxAge, true
 }
 
-// Sent implements Replayer.
+// Sent implements Replayer: it logs the answer and keeps it for replay.
 func (h *entry) Sent(req *Request, q, ans []byte) {
-	if h.replay == nil || !req.reuse.ticket.ok {
+	if h.qlog != nil && req.qlog.resp != nil {
+		h.logSent(req, q, ans)
+	}
+	if h.replay == nil || !req.reuse.ticket.ok || ans == nil {
 		return
 	}
 	var w wireQuery

@@ -10,17 +10,21 @@ import (
 )
 
 // QueryLog is told of every answer the chain gives (Config.QueryLog): the
-// final one, as the entry step normalised it, whether resolved, replayed,
-// refused by admission (ErrLimited included) or failed. Log runs on the
-// query's goroutine: it must not block, and must copy whatever it keeps of
-// rec, whose messages and slices belong to the transport.
+// final one, as the client got it, whether resolved, replayed, refused by
+// admission (ErrLimited included) or failed. A resolved answer is logged
+// when the transport calls Sent with the bytes it sent, a replayed one when
+// it is replayed, an ErrLimited refusal when ServeDNS returns it. Log runs
+// on the query's goroutine: it must not block, and must copy whatever it
+// keeps of rec, whose messages and slices belong to the transport.
 type QueryLog interface {
 	Log(rec LogRecord)
 }
 
-// LogRecord is one answered query, as QueryLog sees it. Exactly one of
-// Query and QueryWire is set: replayed answers come packed, resolved ones
-// as messages.
+// LogRecord is one answered query, as QueryLog sees it. QueryWire and
+// ResponseWire are the bytes the client sent and got; Query is set when the
+// query was unpacked (not for replays), and stands in for QueryWire when a
+// refusal comes before any bytes are at hand (ErrLimited); Response is set
+// only when the answer went out in another form (DoH's JSON API).
 type LogRecord struct {
 	Received  time.Time
 	Latency   time.Duration
@@ -32,7 +36,7 @@ type LogRecord struct {
 	Category  string // the list category that blocked the answer, "" if none
 	Policy    bool   // the policy step changed the answer (a block or a rewrite)
 
-	Query, Response         *dns.Msg // Response is nil for OutcomeLimited
+	Query, Response         *dns.Msg // no Response for OutcomeLimited
 	QueryWire, ResponseWire []byte
 }
 
@@ -66,17 +70,42 @@ func (r *Request) outcome() Outcome {
 	return OutcomeLocal
 }
 
-// logAnswer tells the query log of resp, req's final answer (nil: refused
-// with ErrLimited).
-func (h *entry) logAnswer(req *Request, start time.Time, resp *dns.Msg) {
-	rec := LogRecord{
-		Received: start, Latency: time.Since(start), Client: req.Client.Addr(), Transport: req.Transport,
-		Profile: req.Profile.Name, ClientID: req.ClientID, Outcome: req.outcome(), Category: req.category, Policy: req.reuse.policy != nil,
-		Query: req.Msg, Response: resp,
+// pendingLog is what the entry step notes on a request whose answer the
+// query log waits for: the transport's Sent brings the bytes it sent.
+type pendingLog struct {
+	resp  *dns.Msg // the answer ServeDNS returned; nil: nothing pending
+	start time.Time
+}
+
+// logRecord is the query log's record of req answered since start; the
+// caller adds the messages.
+func (r *Request) logRecord(start time.Time) LogRecord {
+	return LogRecord{
+		Received: start, Latency: time.Since(start), Client: r.Client.Addr(), Transport: r.Transport,
+		Profile: r.Profile.Name, ClientID: r.ClientID, Outcome: r.outcome(), Category: r.category, Policy: r.reuse.policy != nil,
+		Query: r.Msg,
 	}
-	if resp == nil {
-		rec.Outcome = OutcomeLimited
+}
+
+// logLimited tells the query log of req, refused with ErrLimited: no
+// answer was sent.
+func (h *entry) logLimited(req *Request, start time.Time) {
+	rec := req.logRecord(start)
+	rec.Outcome = OutcomeLimited
+	h.qlog.Log(rec)
+}
+
+// logSent tells the query log of req's answer, as the transport sent it:
+// ans for the packed query q, or, when both are nil (the answer went out
+// in another form), the message ServeDNS returned.
+func (h *entry) logSent(req *Request, q, ans []byte) {
+	rec := req.logRecord(req.qlog.start)
+	if ans != nil {
+		rec.QueryWire, rec.ResponseWire = q, ans
+	} else {
+		rec.Response = req.qlog.resp
 	}
+	req.qlog = pendingLog{}
 	h.qlog.Log(rec)
 }
 

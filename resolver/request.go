@@ -39,6 +39,7 @@ type Request struct {
 	reuse    reuseNotes // set by the chain while it answers (reuse.go)
 	upstream bool       // the answer was resolved upstream for this request (query log)
 	category string     // the list category that blocked the answer (query log)
+	qlog     pendingLog // the answer the query log waits for Sent to bring
 }
 
 // start is when answering req began: Received, else now.

@@ -33,7 +33,9 @@ import "github.com/prometheus/client_golang/prometheus"
 //     req (so the client is not charged twice).
 //  2. Sent(req, q, ans) with the packed answer the transport actually sent
 //     (after its own ID, padding and truncation), once it is built. The
-//     chain keeps it when the notes allow.
+//     query log logs these bytes, and the chain keeps them when the notes
+//     allow. An answer sent in another form (DoH's JSON API) is told with
+//     Sent(req, nil, nil), so that the query log sees it too.
 //
 // Plain UDP is the exception to "charged in Replay": it is charged at the
 // socket, where a drop or TC=1 slip costs no parsing (or in XDP), and the

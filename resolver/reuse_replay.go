@@ -37,8 +37,10 @@ type Replayer interface {
 	// (and records its decision on req for ServeDNS): a refused query is
 	// declined, and ServeDNS then refuses it as it always does.
 	Replay(req *Request, q, dst []byte) (ans []byte, maxAge uint32, ok bool)
-	// Sent offers ans, the packed answer the transport sent for req (just
-	// resolved by ServeDNS from the packed query q), for replay.
+	// Sent tells the chain of ans, the packed answer the transport sent for
+	// req (just resolved by ServeDNS from the packed query q): the query log
+	// logs it, and replay may keep it. q and ans are nil when the answer
+	// went out in another form (DoH's JSON API): only the log needs to know.
 	Sent(req *Request, q, ans []byte)
 }
 

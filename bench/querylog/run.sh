@@ -7,6 +7,8 @@
 # dnsperf, then DoH over HTTP/2 with h2load (GET). Printed per instance: the
 # median qps over the rounds, and the server's CPU per query (user+system
 # ticks from /proc), which depends less on what else the machine runs.
+# DNSWARD_BINS="name=path ..." compares builds: each runs every mode, all
+# interleaved within each round (default: ./cmd/dnsward built, as "dnsward").
 # Usage: bench/querylog/run.sh [DURATION] [ROUNDS]
 # Needs: unbound, dnsperf, nghttp2-client (h2load), curl, go, dnstap
 #   (go install github.com/dnstap/golang-dnstap/dnstap@v0.4.0).
@@ -43,15 +45,22 @@ for i in $(seq 1 "$NAMES"); do
   echo "/dns-query?dns=$(wire "n$i.bench.example" | base64 -w0 | tr '+/' '-_' | tr -d '=')" >>"$work/paths"
 done
 
-modes=(off json dnstap)
-declare -A dns_port doh_port metrics_port pid
+if [[ -z ${DNSWARD_BINS:-} ]]; then
+  go build -o "$work/dnsward" ./cmd/dnsward
+  DNSWARD_BINS="dnsward=$work/dnsward"
+fi
+declare -A bin dns_port doh_port metrics_port pid
+modes=() # instances: build-mode
+for m in off json dnstap; do
+  for b in $DNSWARD_BINS; do modes+=("${b%%=*}-$m"); bin[${b%%=*}-$m]=${b#*=}; done
+done
 port=28360
 for m in "${modes[@]}"; do
   dns_port[$m]=$port doh_port[$m]=$((port + 1)) metrics_port[$m]=$((port + 2)); port=$((port + 3))
   case $m in
-    off) qlog="" ;;
-    json) qlog="query_log: {sinks: [{json: \"$work/queries.jsonl\"}]}" ;;
-    dnstap) qlog="query_log: {sinks: [{dnstap: \"unix://$work/tap.sock\"}]}" ;;
+    *-off) qlog="" ;;
+    *-json) qlog="query_log: {sinks: [{json: \"$work/$m.jsonl\"}]}" ;;
+    *-dnstap) qlog="query_log: {sinks: [{dnstap: \"unix://$work/$m.sock\"}]}" ;;
   esac
   cat >"$work/$m.yaml" <<YAML
 listen: {dns: ["127.0.0.1:${dns_port[$m]}"], doh: ["127.0.0.1:${doh_port[$m]}"], metrics: "127.0.0.1:${metrics_port[$m]}"}
@@ -64,11 +73,12 @@ YAML
   sed "1s|^|https://127.0.0.1:${doh_port[$m]}|" "$work/paths" >"$work/uris.$m"
 done
 
-go build -o "$work/dnsward" ./cmd/dnsward
 unbound -d -c "$work/unbound.conf" & pids+=($!)
-dnstap -u "$work/tap.sock" -w /dev/null & pids+=($!)
+for m in "${modes[@]}"; do
+  [[ $m == *-dnstap ]] && { dnstap -u "$work/$m.sock" -w /dev/null & pids+=($!); }
+done
 sleep 0.5
-for m in "${modes[@]}"; do "$work/dnsward" serve --config "$work/$m.yaml" >"$work/$m.log" 2>&1 & pids+=($!); pid[$m]=$!; done
+for m in "${modes[@]}"; do "${bin[$m]}" serve --config "$work/$m.yaml" >"$work/$m.log" 2>&1 & pids+=($!); pid[$m]=$!; done
 sleep 2
 for m in "${modes[@]}"; do # warm the caches over both transports
   dnsperf -s 127.0.0.1 -p "${dns_port[$m]}" -d "$work/queries" -n 3 -q 50 >/dev/null
@@ -97,9 +107,10 @@ done
 median() { tr ' ' '\n' <<<"$1" | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 echo "medians (load $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) CPUs):"
 for m in "${modes[@]}"; do
-  printf '  %-6s udp %s qps, %s µs CPU/query; doh2 %s req/s, %s µs CPU/query\n' "$m" \
+  printf '  %-14s udp %s qps, %s µs CPU/query; doh2 %s req/s, %s µs CPU/query\n' "$m" \
     "$(median "${udp[$m]}")" "$(median "${udpcpu[$m]}")" "$(median "${doh[$m]}")" "$(median "${dohcpu[$m]}")"
 done
-for m in json dnstap; do
+for m in "${modes[@]}"; do
+  [[ $m == *-off ]] && continue
   echo "  $m: $(curl -s "http://127.0.0.1:${metrics_port[$m]}/metrics" | awk '/^dnsward_querylog_dropped_total/ {d += $2} END {printf "%d", d}') records dropped"
 done
