@@ -100,12 +100,29 @@ func unpackRecord(wire []byte, off int, qname string) (dns.RR, int, error) {
 	}
 	switch {
 	case h.Rrtype == dns.TypeA && h.Rdlength == net.IPv4len:
-		return &dns.A{Hdr: h, A: net.IP(bytes.Clone(wire[rdata:end]))}, end, nil
+		r := &aRecord{rr: dns.A{Hdr: h}}
+		r.rr.A = r.ip[:copy(r.ip[:], wire[rdata:end])]
+		return &r.rr, end, nil
 	case h.Rrtype == dns.TypeAAAA && h.Rdlength == net.IPv6len:
-		return &dns.AAAA{Hdr: h, AAAA: net.IP(bytes.Clone(wire[rdata:end]))}, end, nil
+		r := &aaaaRecord{rr: dns.AAAA{Hdr: h}}
+		r.rr.AAAA = r.ip[:copy(r.ip[:], wire[rdata:end])]
+		return &r.rr, end, nil
 	}
 	return dns.UnpackRRWithHeader(h, wire, rdata)
 }
+
+// aRecord and aaaaRecord hold an address record and its address in one
+// allocation instead of two.
+type (
+	aRecord struct {
+		rr dns.A
+		ip [net.IPv4len]byte
+	}
+	aaaaRecord struct {
+		rr dns.AAAA
+		ip [net.IPv6len]byte
+	}
+)
 
 // wireHeader is the header of the packed message wire, bar its ID and counts.
 func wireHeader(wire []byte) dns.MsgHdr {

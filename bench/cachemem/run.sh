@@ -7,10 +7,12 @@
 #     a random one of them (wall clock and the process's CPU time).
 #  2. BenchmarkCacheMemoryUnbound: unbound filled with the same names, its
 #     mem.cache.message + mem.cache.rrset growth per entry.
-#  3. BenchmarkChainCacheHit (one hot entry) for BASE and this tree, ROUNDS
-#     times in turn with a fixed count, each reported as the wall ns/op and
-#     the CPU time per hit of the whole test process (bash's `time`): on a
-#     shared machine the CPU time is the steadier figure.
+#  3. The hit on one hot entry, for BASE and this tree, ROUNDS times in
+#     turn: BenchmarkCacheHit (the cache step alone; cpu-ns/op is the
+#     process's CPU time per hit) and BenchmarkChainCacheHit (the whole
+#     chain; a fixed count, and the CPU time of the whole test process per
+#     hit from bash's `time`). On a shared machine CPU time is the steadier
+#     figure; compare medians.
 # BASE's tree is taken with `git archive` and given this tree's
 # cache_mem_bench_test.go, so both run the same benchmark code.
 # Usage: bench/cachemem/run.sh BASE [ENTRIES] [ROUNDS]
@@ -35,10 +37,11 @@ echo "# cache memory, $ENTRIES entries (BASE=$(git rev-parse --short "$BASE"))"
 bench base -test.bench 'CacheMemory$' -cachemem.entries="$ENTRIES"
 bench new -test.bench 'CacheMemory$' -cachemem.entries="$ENTRIES"
 bench new -test.bench 'CacheMemoryUnbound$' -cachemem.entries="$ENTRIES"
-echo "# hot cache hit, $HITS hits per run"
+echo "# hot cache hit, $HITS hits per chain run"
 TIMEFORMAT='%U %S'
 for _ in $(seq "$ROUNDS"); do
   for v in base new; do
+    bench "$v" -test.bench 'BenchmarkCacheHit$'
     t=$( { time bench "$v" -test.bench 'ChainCacheHit$' -test.benchtime "${HITS}x" >"$work/out"; } 2>&1 )
     awk -v t="$t" -v n="$HITS" '{split(t, c, " "); printf "%s\tcpu %.0f ns/hit\n", $0, (c[1] + c[2]) * 1e9 / n}' "$work/out"
   done
