@@ -144,3 +144,21 @@ func TestCacheSkipsAnswersItCannotReturn(t *testing.T) {
 		t.Errorf("%d entries stored, want 0", c.Len())
 	}
 }
+
+// TestCacheHitsAreIndependent: a step that changes an answer it got from
+// the cache (a policy rewrite, the entry step's header) changes neither the
+// stored answer nor other hits.
+func TestCacheHitsAreIndependent(t *testing.T) {
+	c := newTestCache(t, &scripted{fn: aAnswer(300)}, &fakeClock{t: time.Unix(1_000_000, 0)}, nil)
+	for i := range 3 {
+		resp, err := c.ServeDNS(context.Background(), query("www.example.", dns.TypeA))
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := resp.Answer[0].(*dns.A)
+		if !a.A.Equal(net.IPv4(127, 0, 0, 1)) || a.Hdr.Ttl != 300 || resp.Rcode != dns.RcodeSuccess {
+			t.Fatalf("answer %d: %v", i, resp)
+		}
+		a.A[len(a.A)-1], a.Hdr.Ttl, a.Hdr.Name, resp.Rcode = 9, 1, "changed.", dns.RcodeRefused
+	}
+}
