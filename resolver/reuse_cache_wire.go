@@ -108,7 +108,9 @@ func unpackRecord(wire []byte, off int, qname string) (dns.RR, int, error) {
 		r.rr.AAAA = r.ip[:copy(r.ip[:], wire[rdata:end])]
 		return &r.rr, end, nil
 	}
-	return dns.UnpackRRWithHeader(h, wire, rdata)
+	// Cut at the record's end, as dns.UnpackRR does: the data of some types
+	// is read to the end of the slice.
+	return dns.UnpackRRWithHeader(h, wire[:end], rdata)
 }
 
 // aRecord and aaaaRecord hold an address record and its address in one
