@@ -11,8 +11,8 @@ import "github.com/prometheus/client_golang/prometheus"
 //     transport sent for an identical query within the last second, before
 //     anything is unpacked;
 //   - the cache (reuse_cache.go, below policy) holds unfiltered upstream
-//     answers shared by every profile, with RFC 2308 negative caching, RFC
-//     8767 serve-stale and prefetch;
+//     answers shared by every profile, packed (reuse_cache_wire.go), with
+//     RFC 2308 negative caching, RFC 8767 serve-stale and prefetch;
 //   - coalescing (reuse_coalesce.go, below the cache) sends one upstream
 //     query for concurrent identical misses.
 //

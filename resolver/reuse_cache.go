@@ -94,10 +94,10 @@ func (c *Cache) ServeDNS(ctx context.Context, req *Request) (*dns.Msg, error) {
 			c.cfg.Metrics.cacheHit()
 			req.reuse.cached = true
 			c.maybePrefetch(req, e, age)
-			return e.reply(req.Msg, age, false), nil
+			return c.reply(e, req.Msg, age, false)
 		}
 		if age < e.ttl+int64(c.cfg.ServeStale) {
-			return c.refreshStale(ctx, req, e), nil
+			return c.refreshStale(ctx, req, e)
 		}
 		c.store.remove(e)
 	}
@@ -115,7 +115,7 @@ func (c *Cache) ServeDNS(ctx context.Context, req *Request) (*dns.Msg, error) {
 // (RFC 8767): the fresh answer if it comes within StaleAfter, else the stale
 // one while the refresh goes on in the background; and straight away while
 // a failed refresh is younger than failureRecheck.
-func (c *Cache) refreshStale(ctx context.Context, req *Request, e *cacheEntry) *dns.Msg {
+func (c *Cache) refreshStale(ctx context.Context, req *Request, e *cacheEntry) (*dns.Msg, error) {
 	c.cfg.Metrics.cacheMiss()
 	if failed := e.failedAt.Load(); failed != 0 && c.now()-failed < int64(failureRecheck) {
 		return c.stale(req, e)
@@ -148,7 +148,7 @@ func (c *Cache) refreshStale(ctx context.Context, req *Request, e *cacheEntry) *
 	case r := <-done:
 		if r.err == nil && r.resp.Rcode != dns.RcodeServerFailure {
 			req.reuse.cached, req.reuse.uncacheable = r.stored, !r.stored // as on a miss: replay keeps only what the cache keeps
-			return r.resp
+			return r.resp, nil
 		}
 	case <-timer.C:
 	case <-ctx.Done():
@@ -157,12 +157,15 @@ func (c *Cache) refreshStale(ctx context.Context, req *Request, e *cacheEntry) *
 }
 
 // stale answers from an expired entry with StaleTTL and EDE 3.
-func (c *Cache) stale(req *Request, e *cacheEntry) *dns.Msg {
+func (c *Cache) stale(req *Request, e *cacheEntry) (*dns.Msg, error) {
+	m, err := c.reply(e, req.Msg, 0, true)
+	if err != nil {
+		return nil, err
+	}
 	c.cfg.Metrics.staleServed()
 	req.reuse.stale = true
-	m := e.reply(req.Msg, 0, true)
 	AddEDE(req.Msg, m, EDEStaleAnswer, "")
-	return m
+	return m, nil
 }
 
 // maybePrefetch refreshes a popular entry shortly before it expires, once.
@@ -190,7 +193,9 @@ func (c *Cache) maybePrefetch(req *Request, e *cacheEntry, age int64) {
 	}()
 }
 
-// insert stores resp if it is cacheable, and reports whether it did.
+// insert stores resp if it is cacheable, and reports whether it did. An
+// answer the cache could not give back (its packed form does not unpack) is
+// not cacheable.
 func (c *Cache) insert(key cacheKey, resp *dns.Msg, now int64) bool {
 	ttl, ok := cacheTTL(resp)
 	if !ok {
@@ -200,61 +205,26 @@ func (c *Cache) insert(key cacheKey, resp *dns.Msg, now int64) bool {
 	if d <= 0 {
 		return false
 	}
-	stored := resp.Copy()
-	removeOPT(stored)
-	clampTTLs(stored, c.cfg.MinTTL, c.cfg.MaxTTL)
-	evicted := c.store.put(&cacheEntry{key: key, msg: stored, stored: now, ttl: int64(d)})
+	wire, err := packAnswer(resp)
+	if err == nil {
+		_, err = cachedReply(wire, resp, 0, 0, ^uint32(0), false)
+	}
+	if err != nil {
+		c.cfg.Logger.Debug("cache: answer not stored", "name", key.name, "err", err)
+		return false
+	}
+	evicted := c.store.put(&cacheEntry{key: key, wire: wire, stored: now, ttl: int64(d)})
 	c.cfg.Metrics.cacheEvicted(evicted)
 	return true
 }
 
-// reply builds the answer for query q from the entry: the client's ID and
-// question, TTLs reduced by age (or StaleTTL when stale), and an OPT record
-// only if the client sent one.
-func (e *cacheEntry) reply(q *dns.Msg, age int64, stale bool) *dns.Msg {
-	src := e.msg
-	m := &dns.Msg{MsgHdr: src.MsgHdr, Compress: true}
-	m.Id = q.Id
-	m.RecursionDesired = q.RecursionDesired
-	m.Question = q.Question
-	elapsed := uint32(age / int64(time.Second))
-	m.Answer = agedRRs(src.Answer, elapsed, stale)
-	m.Ns = agedRRs(src.Ns, elapsed, stale)
-	m.Extra = agedRRs(src.Extra, elapsed, stale)
-	return m // the entry step adds the OPT record the client's query calls for
-}
-
-// clampTTLs bounds every record's TTL to [minTTL, maxTTL], so that what
-// clients are told matches how long the cache keeps the answer.
-func clampTTLs(m *dns.Msg, minTTL, maxTTL time.Duration) {
-	lo, hi := uint32(minTTL/time.Second), uint32(maxTTL/time.Second)
-	for _, rrs := range [][]dns.RR{m.Answer, m.Ns, m.Extra} {
-		for _, rr := range rrs {
-			h := rr.Header()
-			h.Ttl = min(max(h.Ttl, lo), hi)
-		}
-	}
-}
-
-func agedRRs(rrs []dns.RR, elapsed uint32, stale bool) []dns.RR {
-	if len(rrs) == 0 {
-		return nil
-	}
-	out := make([]dns.RR, len(rrs))
-	for i, rr := range rrs {
-		cp := dns.Copy(rr)
-		h := cp.Header()
-		switch {
-		case stale:
-			h.Ttl = StaleTTL
-		case h.Ttl > elapsed:
-			h.Ttl -= elapsed
-		default:
-			h.Ttl = 0
-		}
-		out[i] = cp
-	}
-	return out
+// reply builds the answer for query q from the entry (see cachedReply): the
+// client's ID and question, TTLs clamped to MinTTL and MaxTTL, as long as
+// the entry is kept, then reduced by age, or StaleTTL when stale. The entry
+// step adds the OPT record the client's query calls for.
+func (c *Cache) reply(e *cacheEntry, q *dns.Msg, age int64, stale bool) (*dns.Msg, error) {
+	lo, hi := uint32(c.cfg.MinTTL/time.Second), uint32(c.cfg.MaxTTL/time.Second)
+	return cachedReply(e.wire, q, uint32(age/int64(time.Second)), lo, hi, stale)
 }
 
 // cacheTTL returns how long resp may be cached: the smallest TTL of a

@@ -3,20 +3,18 @@ package resolver
 import (
 	"sync"
 	"sync/atomic"
-
-	"github.com/miekg/dns"
 )
 
 // cacheShards spreads lock contention; must be a power of two.
 const cacheShards = 64
 
-// cacheEntry is one stored answer. msg is never modified after insertion;
-// readers copy what they hand out.
+// cacheEntry is one stored answer. wire is never modified after insertion;
+// readers unpack what they hand out.
 type cacheEntry struct {
 	key         cacheKey
-	msg         *dns.Msg // OPT removed; TTLs as received
-	stored      int64    // nanoseconds since the cache's epoch
-	ttl         int64    // effective TTL in nanoseconds
+	wire        []byte // the answer packed by packAnswer: OPT removed, TTLs as received
+	stored      int64  // nanoseconds since the cache's epoch
+	ttl         int64  // effective TTL in nanoseconds
 	hits        atomic.Uint32
 	prefetching atomic.Bool
 	failedAt    atomic.Int64 // when a refresh last failed (since epoch); 0: never

@@ -142,9 +142,23 @@ func StartForwardingUnbound(t testing.TB, upstream string) string {
 }
 
 // runUnbound runs unbound with the common server settings, then
-// serverConf's, then the clauses of tail, and waits until it answers; it
-// returns host:port and the process.
+// serverConf's, then the clauses of tail, and remote control off; it waits
+// until unbound answers and returns host:port and the process.
 func runUnbound(t testing.TB, serverConf, tail string) (string, *os.Process) {
+	t.Helper()
+	u := startUnbound(t, serverConf, tail, "  control-enable: no\n")
+	return u.addr, u.proc
+}
+
+// unboundRun is an unbound that startUnbound started.
+type unboundRun struct {
+	addr string // host:port it answers on
+	conf string // path of its configuration file
+	proc *os.Process
+}
+
+// startUnbound is runUnbound with control as the remote-control clause.
+func startUnbound(t testing.TB, serverConf, tail, control string) unboundRun {
 	t.Helper()
 	bin := NeedBinary(t, "unbound", "unbound")
 	dir := t.TempDir()
@@ -164,8 +178,7 @@ func runUnbound(t testing.TB, serverConf, tail string) (string, *os.Process) {
   num-threads: 1
 %s
 %sremote-control:
-  control-enable: no
-`, port, port, dir, serverConf, tail)
+%s`, port, port, dir, serverConf, tail, control)
 	path := filepath.Join(dir, "unbound.conf")
 	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
@@ -178,7 +191,7 @@ func runUnbound(t testing.TB, serverConf, tail string) (string, *os.Process) {
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	WaitForDNS(t, addr)
-	return addr, cmd.Process
+	return unboundRun{addr: addr, conf: path, proc: cmd.Process}
 }
 
 // WaitForDNS polls addr over UDP until it answers, for up to 10 s.
