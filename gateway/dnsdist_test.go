@@ -50,14 +50,18 @@ query_log: {client: raw, sinks: [{json: %q}]}
 	g := runGateway(t, loadYAML(t, t.TempDir(), yaml), nil)
 
 	plainFront, dotFront := dnstest.FreePort(t), dnstest.FreePort(t)
+	// Health checks tolerate a slow answer or two (dnsdist's defaults mark a
+	// backend down after one check past 1 s, and a down backend's TCP
+	// clients are reset): CI machines are small and busy.
 	d := dnstest.StartDnsdist(t, fmt.Sprintf(`setSecurityPollSuffix("")
 setLocal("127.0.0.1:%[1]d")
 addLocal("127.0.0.5:%[1]d")
 addLocal("127.0.0.1:%[2]d")
 setACL({"127.0.0.0/8"})
-newServer{address=%[3]q, name="plain", useProxyProtocol=true, checkName="health.example.", checkInterval=1}
+newServer{address=%[3]q, name="plain", useProxyProtocol=true, checkName="health.example.", checkInterval=1,
+  checkTimeout=2000, maxCheckFailures=3}
 newServer{address=%[4]q, name="dot", pool="dot", tls="openssl", subjectName="dns.test", caStore=%[5]q,
-  useProxyProtocol=true, checkName="health.example.", checkInterval=1}
+  useProxyProtocol=true, checkName="health.example.", checkInterval=1, checkTimeout=2000, maxCheckFailures=3}
 addAction(DSTPortRule(%[2]d), PoolAction("dot"))
 `, plainFront, dotFront, plainAddr, dotAddr, g.CAFile()))
 
