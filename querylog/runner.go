@@ -150,6 +150,7 @@ func (r *runner) drain(s sink) {
 		if lost, err := s.write(rec); err != nil {
 			r.drop(lost, err.Error())
 		}
+		rec.msgs.large = nil // written (encoded into the sink's buffer): a burst of big answers is not pinned until the slot comes round again
 		if r.batch++; r.batch >= flushBatch {
 			r.flush(s)
 			r.release(flushBatch)

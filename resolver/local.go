@@ -124,11 +124,14 @@ func (l *local) resolverArpa(q *dns.Msg, name string, ddr []dns.RR) *dns.Msg {
 
 // answerCheck records a query under the check zone and answers NXDOMAIN:
 // the name only has to be resolved, so the visitor's browser connects
-// nowhere.
+// nowhere. The zone's apex exists (NODATA): an NXDOMAIN there would let a
+// cache in between deny every name below it unasked (RFC 8020).
 func (l *local) answerCheck(req *Request, name string) *dns.Msg {
-	if rest, ok := strings.CutSuffix(name, "."+l.checkZone); ok {
-		l.check.Record(rest[strings.LastIndexByte(rest, '.')+1:], req)
+	rest, below := strings.CutSuffix(name, "."+l.checkZone)
+	if !below {
+		return negative(req.Msg, dns.RcodeSuccess, l.checkZone)
 	}
+	l.check.Record(rest[strings.LastIndexByte(rest, '.')+1:], req)
 	return negative(req.Msg, dns.RcodeNameError, l.checkZone)
 }
 

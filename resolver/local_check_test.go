@@ -37,10 +37,11 @@ func TestLocalCheckZone(t *testing.T) {
 	for _, tt := range []struct {
 		name   string
 		record string // "" for nothing
+		rcode  int
 	}{
-		{"abc.check.example.", "abc child doh2"},
-		{"X.TOKEN.Check.Example.", "token child doh2"},
-		{"check.example.", ""},
+		{"abc.check.example.", "abc child doh2", dns.RcodeNameError},
+		{"X.TOKEN.Check.Example.", "token child doh2", dns.RcodeNameError},
+		{"check.example.", "", dns.RcodeSuccess}, // the apex exists: NODATA, never NXDOMAIN (RFC 8020)
 	} {
 		req := query(tt.name, dns.TypeA)
 		req.Profile, req.Transport = block, transport.DoH2
@@ -49,8 +50,8 @@ func TestLocalCheckZone(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if resp.Rcode != dns.RcodeNameError || len(resp.Ns) != 1 || resp.Ns[0].Header().Name != "check.example." {
-			t.Errorf("%s: %s, want NXDOMAIN with the check zone's SOA", tt.name, resp)
+		if resp.Rcode != tt.rcode || len(resp.Answer) != 0 || len(resp.Ns) != 1 || resp.Ns[0].Header().Name != "check.example." {
+			t.Errorf("%s: %s, want %s with the check zone's SOA", tt.name, resp, dns.RcodeToString[tt.rcode])
 		}
 		if got := strings.Join(log, ","); got != tt.record {
 			t.Errorf("%s: recorded %q, want %q", tt.name, got, tt.record)

@@ -70,7 +70,10 @@ func NewLocalData(rrs []dns.RR, autoPTR bool) (*LocalData, error) {
 		if hasType(set, dns.TypeCNAME) && len(set) > 1 {
 			return nil, fmt.Errorf("%s: a CNAME record and other records: a CNAME owner has no other data (RFC 1034 §3.6.2)", owner)
 		}
-		if apex := d.zoneOf(owner); apex != "" {
+		// Names between a record and its zone's apex are empty
+		// non-terminals; the apex's own records have none (and the names
+		// above the apex are not the zone's).
+		if apex := d.zoneOf(owner); apex != "" && owner != apex {
 			for n := parentName(owner); n != apex && n != ""; n = parentName(n) {
 				if _, ok := d.names[n]; !ok {
 					d.ents[n] = true

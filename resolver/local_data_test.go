@@ -93,6 +93,9 @@ func TestLocalData(t *testing.T) {
 		{"a.b.wild.example.", dns.TypeTXT, dns.RcodeSuccess, "a.b.wild.example.\t300\tIN\tTXT\t\"w\"", ""},
 		{"a.wild.example.", dns.TypeA, dns.RcodeSuccess, "", "wild.example. 300"},
 		{"wild.example.", dns.TypeA, dns.RcodeSuccess, "wild.example.\t60\tIN\tA\t198.51.100.1", ""},
+		// Names above a zone's apex are not the zone's: resolved as usual.
+		{"example.", dns.TypeA, dns.RcodeSuccess, "example.\t60\tIN\tA\t198.51.100.1", ""},
+		{".", dns.TypeA, dns.RcodeSuccess, ".\t60\tIN\tA\t198.51.100.1", ""},
 	}
 	for _, tt := range tests {
 		req := query(tt.name, tt.qtype)
