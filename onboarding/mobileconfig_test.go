@@ -40,7 +40,7 @@ type schema struct {
 
 func loadSchema(t *testing.T, name string) schema {
 	t.Helper()
-	b, err := os.ReadFile("../../shared/apple/" + name)
+	b, err := os.ReadFile("testdata/apple/" + name) // Apple's published schema, see testdata/apple/README.md
 	if err != nil {
 		t.Fatal(err)
 	}
