@@ -217,6 +217,14 @@ func Proxied(c net.Conn) bool {
 	return ok && pc.proxied
 }
 
+// Relayed reports whether a Listener's PROXY v2 header in front of c named
+// the client (a PROXY command with addresses): c's RemoteAddr is then that
+// client's, not the proxy's.
+func Relayed(c net.Conn) bool {
+	pc, ok := c.(*conn)
+	return ok && pc.remote != nil
+}
+
 // guardConn is an untrusted peer's connection: it fails with ErrUntrusted
 // when its first bytes are the PROXY v2 signature.
 type guardConn struct {

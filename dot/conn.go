@@ -48,7 +48,7 @@ func (s *Server) serve(nc net.Conn) {
 	release := func() {}
 	if !inside {
 		var ok bool
-		if release, ok = s.acquire(client); !ok { // counted by Conns
+		if release, ok = s.acquire(client, clientaddr.Relayed(nc)); !ok { // counted by Conns
 			nc.Close()
 			return
 		}
@@ -69,13 +69,14 @@ func (s *Server) serve(nc net.Conn) {
 		return
 	}
 	br := bufio.NewReaderSize(tc, 4096)
+	peer := client
 	if s.cfg.ProxyProtocol {
 		if client, local, err = s.unwrapInside(tc, br, inside, client, local); err != nil {
 			return
 		}
 	}
 	if inside {
-		r, ok := s.acquire(client)
+		r, ok := s.acquire(client, client != peer)
 		if !ok {
 			return
 		}

@@ -10,12 +10,13 @@ import (
 	"github.com/dnsward/dnsward/internal/frontend"
 )
 
-// acquire admits a connection from client; a trusted proxy's own
-// connection (a LOCAL header) carries many clients' queries and counts only
-// in the total.
-func (s *Server) acquire(client netip.AddrPort) (release func(), ok bool) {
+// acquire admits a connection from client. A trusted proxy's own
+// connection (no header naming a client: relayed false) carries many
+// clients' queries and counts only in the total; a relayed client counts
+// as itself, even when its address lies in trusted_proxies.
+func (s *Server) acquire(client netip.AddrPort, relayed bool) (release func(), ok bool) {
 	a := client.Addr()
-	if s.trusted.Contains(a) {
+	if !relayed && s.trusted.Contains(a) {
 		a = netip.Addr{}
 	}
 	return frontend.AcquireConn(s.cfg.Conns, "dot", a)

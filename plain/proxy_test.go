@@ -157,3 +157,56 @@ func TestProxyProtocol(t *testing.T) {
 		}
 	}
 }
+
+// TestProxiedConnsPerClient: a client a trusted proxy relays over TCP is
+// held to max_conns_per_prefix as itself, even when its address lies in
+// trusted_proxies (an office behind dnsdist); the proxy's own connections
+// (LOCAL headers) count only in the total.
+func TestProxiedConnsPerClient(t *testing.T) {
+	auth := dnstest.StartAuthority(t, []string{"www.example. 300 IN A 192.0.2.1"}, nil)
+	conns, err := ratelimit.NewConns(ratelimit.ConnsConfig{Limits: ratelimit.Limits{MaxConns: 1, MaxConnsTotal: 100}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := startServer(t, auth, func(c *Config) {
+		c.ProxyProtocol, c.TrustedProxies = true, []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+		c.Conns = conns
+	})
+	// open sends h on a new connection and reports whether a query on it is answered.
+	open := func(h clientaddr.Header) bool {
+		conn, err := net.Dial("tcp", s.TCPAddrs()[0].String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		prefix, err := h.AppendBinary(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := new(dns.Msg)
+		q.SetQuestion("www.example.", dns.TypeA)
+		dc := &dns.Conn{Conn: conn}
+		if _, err := conn.Write(prefix); err != nil {
+			return false
+		}
+		if err := dc.WriteMsg(q); err != nil {
+			return false
+		}
+		conn.SetReadDeadline(time.Now().Add(time.Second))
+		resp, err := dc.ReadMsg()
+		return err == nil && len(resp.Answer) == 1
+	}
+	office := func(port uint16) clientaddr.Header {
+		return clientaddr.Header{Command: clientaddr.Proxy, Source: netip.AddrPortFrom(netip.MustParseAddr("127.0.0.9"), port),
+			Destination: netip.MustParseAddrPort("127.0.0.1:53")}
+	}
+	if !open(clientaddr.Header{Command: clientaddr.Local}) || !open(clientaddr.Header{Command: clientaddr.Local}) {
+		t.Fatal("the proxy's own connections were refused: they count only in the total")
+	}
+	if !open(office(5300)) {
+		t.Fatal("the relayed client's first connection was refused")
+	}
+	if open(office(5301)) {
+		t.Fatal("the relayed client's second connection was admitted past max_conns_per_prefix 1")
+	}
+}

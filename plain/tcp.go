@@ -56,6 +56,7 @@ func (s *Server) serveConn(c net.Conn, release func()) {
 	base := s.request(c.RemoteAddr().(*net.TCPAddr).AddrPort(), c.LocalAddr().(*net.TCPAddr).AddrPort().Addr().Unmap(), transport.TCP)
 	r := bufio.NewReader(c)
 	if s.trusted != nil {
+		peer := base.Client
 		c.SetReadDeadline(time.Now().Add(s.cfg.TCPIdleTimeout))
 		if err := s.unwrapTCP(&base, r); err != nil {
 			s.cfg.Logger.Debug("plain: closing TCP connection for its PROXY v2 header", "err", err)
@@ -66,8 +67,8 @@ func (s *Server) serveConn(c net.Conn, release func()) {
 		}
 		if release == nil {
 			client := base.Client.Addr()
-			if s.viaProxy(client) {
-				client = netip.Addr{} // the proxy's own (LOCAL): counted only in the total
+			if base.Client == peer { // no header named a client: the proxy's own (LOCAL), counted only in the total
+				client = netip.Addr{}
 			}
 			var ok bool
 			if release, ok = frontend.AcquireConn(s.cfg.Conns, "tcp", client); !ok {
