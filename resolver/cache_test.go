@@ -142,25 +142,6 @@ func TestCacheNegative(t *testing.T) {
 	}
 }
 
-// TestCacheNegativeSOATTL: a negative answer served from the cache carries
-// the negative TTL, min(SOA TTL, MINIMUM), aged, as its SOA's TTL (RFC 2308
-// §3), so a downstream cache keeps it no longer than this one does.
-func TestCacheNegativeSOATTL(t *testing.T) {
-	clock := &fakeClock{t: time.Unix(1_000_000, 0)}
-	c := newTestCache(t, &scripted{fn: negAnswer(dns.RcodeNameError, 3600, 300, true)}, clock, nil)
-	if _, err := c.ServeDNS(context.Background(), query("missing.example.", dns.TypeA)); err != nil {
-		t.Fatal(err)
-	}
-	clock.Advance(200 * time.Second)
-	resp, err := c.ServeDNS(context.Background(), query("missing.example.", dns.TypeA))
-	if err != nil || len(resp.Ns) != 1 {
-		t.Fatalf("%v, %v", resp, err)
-	}
-	if got := resp.Ns[0].Header().Ttl; got != 100 {
-		t.Errorf("SOA TTL of the hit %d, want 100 (min(3600, 300) - 200)", got)
-	}
-}
-
 func TestCacheEviction(t *testing.T) {
 	clock := &fakeClock{t: time.Unix(1_000_000, 0)}
 	up := &scripted{fn: aAnswer(3600)}

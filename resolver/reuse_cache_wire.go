@@ -62,9 +62,6 @@ func cachedReply(wire []byte, q *dns.Msg, elapsed, lo, hi uint32, stale bool) (*
 				return nil, fmt.Errorf("cache: stored answer: %w", err)
 			}
 			h := rrs[j].Header()
-			if soa, ok := rrs[j].(*dns.SOA); ok && i == 1 {
-				h.Ttl = min(h.Ttl, soa.Minttl) // RFC 2308 §3: a negative answer's SOA carries the negative TTL
-			}
 			switch ttl := min(max(h.Ttl, lo), hi); {
 			case stale:
 				h.Ttl = StaleTTL
