@@ -16,10 +16,10 @@ import (
 // that installs the file again replaces the one it has.
 var uuidSpace = uuid.MustParse("5b0c3f8e-6f3c-4d59-9a53-6a1f2f7d2c11")
 
-// appleProfile is the outer dictionary of a configuration profile
-// (Apple's TopLevel schema).
-type appleProfile struct {
-	PayloadContent      []dnsPayload
+// PayloadKeys are the keys every payload and the profile itself carry
+// (Apple's CommonPayloadKeys schema). Exported only because the plist
+// encoder flattens exported embedded structs alone.
+type PayloadKeys struct {
 	PayloadDescription  string
 	PayloadDisplayName  string
 	PayloadIdentifier   string
@@ -29,16 +29,17 @@ type appleProfile struct {
 	PayloadOrganization string `plist:",omitempty"`
 }
 
+// appleProfile is the outer dictionary of a configuration profile
+// (Apple's TopLevel schema).
+type appleProfile struct {
+	PayloadContent []dnsPayload
+	PayloadKeys
+}
+
 // dnsPayload is one com.apple.dnsSettings.managed payload.
 type dnsPayload struct {
-	DNSSettings         dnsSettings
-	PayloadDescription  string
-	PayloadDisplayName  string
-	PayloadIdentifier   string
-	PayloadType         string
-	PayloadUUID         string
-	PayloadVersion      int
-	PayloadOrganization string `plist:",omitempty"`
+	DNSSettings dnsSettings
+	PayloadKeys
 }
 
 // dnsSettings is the payload's DNSSettings: DoH (ServerURL) or DoT
@@ -74,30 +75,19 @@ func (s *Server) mobileconfig(p *Profile, dohURL string) (_ []byte, ok bool, _ e
 	if !ok {
 		return nil, false, nil
 	}
-	id := identifier(settings.ServerURL+settings.ServerName, p.Name)
+	base := identifier(settings.ServerURL+settings.ServerName, p.Name)
 	name := fmt.Sprintf(s.cfg.Text.MobileName, s.cfg.ServiceName, p.Name)
 	desc := fmt.Sprintf(s.cfg.Text.MobileDesc, s.cfg.ServiceName, p.Name)
-	uuidOf := func(part string) string {
-		return strings.ToUpper(uuid.NewSHA1(uuidSpace, []byte(s.cfg.ServiceName+"\x00"+id+"\x00"+part)).String())
+	keys := func(id, typ, part string) PayloadKeys {
+		return PayloadKeys{
+			PayloadDescription: desc, PayloadDisplayName: name, PayloadIdentifier: id, PayloadType: typ, PayloadVersion: 1,
+			PayloadUUID:         strings.ToUpper(uuid.NewSHA1(uuidSpace, []byte(s.cfg.ServiceName+"\x00"+base+"\x00"+part)).String()),
+			PayloadOrganization: s.cfg.ServiceName,
+		}
 	}
 	prof := appleProfile{
-		PayloadContent: []dnsPayload{{
-			DNSSettings:         settings,
-			PayloadDescription:  desc,
-			PayloadDisplayName:  name,
-			PayloadIdentifier:   id + ".dns",
-			PayloadType:         "com.apple.dnsSettings.managed",
-			PayloadUUID:         uuidOf("dns"),
-			PayloadVersion:      1,
-			PayloadOrganization: s.cfg.ServiceName,
-		}},
-		PayloadDescription:  desc,
-		PayloadDisplayName:  name,
-		PayloadIdentifier:   id,
-		PayloadType:         "Configuration",
-		PayloadUUID:         uuidOf("profile"),
-		PayloadVersion:      1,
-		PayloadOrganization: s.cfg.ServiceName,
+		PayloadContent: []dnsPayload{{DNSSettings: settings, PayloadKeys: keys(base+".dns", "com.apple.dnsSettings.managed", "dns")}},
+		PayloadKeys:    keys(base, "Configuration", "profile"),
 	}
 	b, err := plist.MarshalIndent(prof, plist.XMLFormat, "\t")
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+	"unsafe"
 
 	dnstap "github.com/dnstap/golang-dnstap"
 	"google.golang.org/protobuf/proto"
@@ -191,5 +192,13 @@ func TestDnstapFileReload(t *testing.T) {
 	files, _ := filepath.Glob(file + "*")
 	if frames := dnstapFrames(t, files); frames != 2*3*each {
 		t.Fatalf("%d frames readable in %v, want %d", frames, files, 2*3*each)
+	}
+}
+
+// TestRecordSize pins README's "about 650 bytes" per queued record: the
+// ring is allocated whole when a sink starts (queue × record).
+func TestRecordSize(t *testing.T) {
+	if n := unsafe.Sizeof(record{}); n < 550 || n > 750 {
+		t.Errorf("a queued record takes %d bytes; README says about 650", n)
 	}
 }

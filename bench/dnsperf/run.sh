@@ -17,9 +17,7 @@ UB_PORT=${UB_PORT:-25353}
 DW_PORT=${DW_PORT:-25354}
 work=$(mktemp -d)
 . bench/dnsperf/common.sh
-unbound_conf "$UB_PORT" "$(for i in $(seq 1 1000); do printf '  local-data: "n%d.bench.example. 3600 IN A 127.0.0.1"\n' "$i"; done)
-"
-for i in $(seq 1 1000); do echo "n$i.bench.example A"; done >"$work/queries"
+bench_names "$UB_PORT" 1000
 cat >"$work/dnsward.yaml" <<YAML
 listen: {dns: ["127.0.0.1:$DW_PORT"]}
 upstreams: [udp://127.0.0.1:$UB_PORT]

@@ -33,24 +33,11 @@ for tool in unbound dnsperf h2load openssl taskset; do
   command -v "$tool" >/dev/null || { echo "bench/scaling: $tool not found"; exit 1; }
 done
 work=$(mktemp -d)
-. bench/common.sh
 . bench/dnsperf/common.sh
 bench_pki "$work"
-unbound_conf "$UB_PORT" "$(for i in $(seq 1 "$NAMES"); do printf '  local-data: "n%d.bench.example. 3600 IN A 127.0.0.1"\n' "$i"; done)
-"
-for i in $(seq 1 "$NAMES"); do
-  echo "n$i.bench.example A" >>"$work/queries"
-  echo "https://127.0.0.1:$DW_DOH$(doh_path "n$i.bench.example")" >>"$work/uris"
-done
-cat >"$work/dnsward.yaml" <<YAML
-listen: {dns: ["127.0.0.1:$DW_PORT"], doh: ["127.0.0.1:$DW_DOH"]}
-upstreams: [udp://127.0.0.1:$UB_PORT]
-server_name: localhost
-data_dir: "$work/data"
-tls: {mode: files, cert_file: "$work/chain.pem", key_file: "$work/key.pem"}
-cache: {size: 100000}
-log: {level: warn}
-YAML
+bench_names "$UB_PORT" "$NAMES"
+for i in $(seq 1 "$NAMES"); do echo "https://127.0.0.1:$DW_DOH$(doh_path "n$i.bench.example")"; done >"$work/uris"
+dnsward_tls_conf "{dns: [\"127.0.0.1:$DW_PORT\"], doh: [\"127.0.0.1:$DW_DOH\"]}" "$UB_PORT"
 dnsward_bin
 
 # others C: the CPU list left to the generators when dnsward has 0..C-1.
@@ -80,7 +67,7 @@ for cores in $CORES; do
   ((cores <= ncpu)) || continue
   gen=$(others "$cores")
   gen_threads=$(( ncpu > cores ? ncpu - cores : 1 ))
-  rm -rf "$work/data"
+  rm -rf "$work/dnsward-data"
   taskset -c "$gen" unbound -d -c "$work/unbound.conf" >"$work/unbound.log" 2>&1 & ub_pid=$!; pids+=("$ub_pid")
   taskset -c "0-$((cores - 1))" "$work/dnsward" serve --config "$work/dnsward.yaml" >"$work/dnsward.log" 2>&1 &
   dw_pid=$!; pids+=("$dw_pid")

@@ -30,18 +30,8 @@ done
 work=$(mktemp -d)
 . bench/dnsperf/common.sh
 bench_pki "$work"
-unbound_conf "$UB_PORT" "$(for i in $(seq 1 "$NAMES"); do printf '  local-data: "n%d.bench.example. 3600 IN A 127.0.0.1"\n' "$i"; done)
-"
-for i in $(seq 1 "$NAMES"); do echo "n$i.bench.example A"; done >"$work/queries"
-cat >"$work/dnsward.yaml" <<YAML
-listen: {dns: ["127.0.0.1:${udp[dnsward]}"], dot: ["127.0.0.1:${dot[dnsward]}"]}
-upstreams: [udp://127.0.0.1:$UB_PORT]
-server_name: localhost
-data_dir: "$work/dnsward-data"
-tls: {mode: files, cert_file: "$work/chain.pem", key_file: "$work/key.pem"}
-cache: {size: 100000}
-log: {level: warn}
-YAML
+bench_names "$UB_PORT" "$NAMES"
+dnsward_tls_conf "{dns: [\"127.0.0.1:${udp[dnsward]}\"], dot: [\"127.0.0.1:${dot[dnsward]}\"]}" "$UB_PORT"
 cat >"$work/dnsdist.conf" <<LUA
 setLocal("127.0.0.1:${udp[dnsdist]}")
 addTLSLocal("127.0.0.1:${dot[dnsdist]}", "$work/chain.pem", "$work/key.pem", {provider="openssl"})

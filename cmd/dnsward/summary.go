@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/dnsward/dnsward/gateway/config"
 	"github.com/dnsward/dnsward/resolver/filter"
@@ -109,7 +108,7 @@ func tlsRows(r rows, cfg *config.Config) {
 	if cfg.TLS.CheckInterval == 0 {
 		r.add("tls.check_interval", "the mode's default")
 	} else {
-		r.add("tls.check_interval", "%s", duration(cfg.TLS.CheckInterval))
+		r.add("tls.check_interval", "%s", cfg.TLS.CheckInterval.String())
 	}
 	names := []string{cfg.ServerName}
 	for _, p := range cfg.ProfileNames() {
@@ -122,8 +121,8 @@ func resolverRows(r rows, cfg *config.Config) {
 	for _, u := range cfg.Upstreams {
 		r.add("upstreams", "%s", u)
 	}
-	r.add("upstream_timeout", "%s; upstream_try_timeout %s; upstream_max_pending %d", duration(cfg.UpstreamTimeout),
-		duration(cfg.UpstreamTryTimeout), cfg.UpstreamMaxPending)
+	r.add("upstream_timeout", "%s; upstream_try_timeout %s; upstream_max_pending %d", cfg.UpstreamTimeout.String(),
+		cfg.UpstreamTryTimeout.String(), cfg.UpstreamMaxPending)
 	c := cfg.Cache
 	if c.Size == 0 {
 		r.add("cache", "off")
@@ -131,9 +130,9 @@ func resolverRows(r rows, cfg *config.Config) {
 	}
 	stale := "off"
 	if c.ServeStale > 0 {
-		stale = duration(c.ServeStale)
+		stale = c.ServeStale.String()
 	}
-	r.add("cache", "%d entries, TTLs %s to %s, serve_stale %s", c.Size, duration(c.MinTTL), duration(c.MaxTTL), stale)
+	r.add("cache", "%d entries, TTLs %s to %s, serve_stale %s", c.Size, c.MinTTL.String(), c.MaxTTL.String(), stale)
 }
 
 func listRows(r rows, cfg *config.Config) {
@@ -157,7 +156,7 @@ func listRows(r rows, cfg *config.Config) {
 			r.add(key, "%s\t%s, format %s", filter.LocationName(loc), kind, fmtName)
 		}
 	}
-	r.add("list_refresh", "%s (remote lists; local files are re-read when they change)", duration(cfg.ListRefresh))
+	r.add("list_refresh", "%s (remote lists; local files are re-read when they change)", cfg.ListRefresh.String())
 }
 
 func profileRows(r rows, cfg *config.Config) {
@@ -244,18 +243,6 @@ func limitRows(r rows, cfg *config.Config) {
 		retry = "never"
 	}
 	r.add("doq", "0-RTT %s; Retry %s", onOff(cfg.DoQ.Allow0RTT), retry)
-}
-
-// duration writes d without zero minutes and seconds: 24h, 1h30m, 5s.
-func duration(d config.Duration) string {
-	s := time.Duration(d).String()
-	if strings.HasSuffix(s, "m0s") {
-		s = s[:len(s)-2]
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = s[:len(s)-2]
-	}
-	return s
 }
 
 func list[T any](v []T) string {

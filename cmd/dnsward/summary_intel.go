@@ -34,7 +34,7 @@ func threatIntelRows(r rows, cfg *config.Config) {
 			parts = append(parts, "tags "+strings.Join(m.Tags, ", "))
 		}
 		if m.MaxAge > 0 {
-			parts = append(parts, "max_age "+duration(m.MaxAge))
+			parts = append(parts, "max_age "+m.MaxAge.String())
 		}
 		if m.URL != "" {
 			parts = append(parts, "sightings "+onOff(m.Sightings))
@@ -42,5 +42,5 @@ func threatIntelRows(r rows, cfg *config.Config) {
 		r.add(key, "%s", strings.Join(parts, "; "))
 	}
 	r.add("threat_intel", "warninglists %s", list(t.Warninglists))
-	r.add("threat_intel", "refresh %s; sightings from source %s, every %s at most once per attribute", duration(t.Refresh), t.SightingSource, duration(t.SightingInterval))
+	r.add("threat_intel", "refresh %s; sightings from source %s, every %s at most once per attribute", t.Refresh.String(), t.SightingSource, t.SightingInterval.String())
 }

@@ -291,3 +291,16 @@ func keyOr(key string) string {
 
 // Std returns d as a time.Duration.
 func (d Duration) Std() time.Duration { return time.Duration(d) }
+
+// String writes d as a configuration would, without zero minutes and
+// seconds: 24h, 1h30m, 5s.
+func (d Duration) String() string {
+	s := time.Duration(d).String()
+	if strings.HasSuffix(s, "m0s") { // 1h30m0s, 24h0m0s
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") { // 24h0m
+		s = s[:len(s)-2]
+	}
+	return s
+}

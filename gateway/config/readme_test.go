@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 )
 
 // readmeDefaults reads README.md's configuration key table: each key's
@@ -60,14 +59,7 @@ func TestREADMEDefaults(t *testing.T) {
 		if d == 0 {
 			return "0"
 		}
-		s := time.Duration(d).String()
-		if strings.HasSuffix(s, "m0s") {
-			s = s[:len(s)-2]
-		}
-		if strings.HasSuffix(s, "h0m") {
-			s = s[:len(s)-2]
-		}
-		return s
+		return d.String()
 	}
 	retry := func(c *Config) string { return strconv.Itoa(c.DoQ.RetryThreshold()) }
 	readme := readmeDefaults(t)
