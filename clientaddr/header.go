@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"os"
 )
 
 // signature opens every PROXY protocol version 2 header.
@@ -49,6 +50,10 @@ type Header struct {
 	Source, Destination netip.AddrPort
 }
 
+// Relayed reports whether h names the client a proxy relays (a PROXY
+// command with addresses), rather than being the proxy's own (LOCAL).
+func (h Header) Relayed() bool { return h.Command == Proxy && h.Source.IsValid() }
+
 // ErrNoSignature is returned when a stream does not start with a PROXY v2 header.
 var ErrNoSignature = errors.New("clientaddr: no PROXY v2 signature")
 
@@ -85,7 +90,7 @@ func ParseHeader(b []byte) (Header, []byte, error) {
 func ReadHeader(r io.Reader) (Header, error) {
 	var fixed [fixedLen]byte
 	if _, err := io.ReadFull(r, fixed[:]); err != nil {
-		return Header{}, fmt.Errorf("clientaddr: reading header: %w", err)
+		return Header{}, readFailed("reading header", err)
 	}
 	if !bytes.Equal(fixed[:12], signature) {
 		return Header{}, ErrNoSignature
@@ -96,10 +101,28 @@ func ReadHeader(r io.Reader) (Header, error) {
 	}
 	rest := make([]byte, n)
 	if _, err := io.ReadFull(r, rest); err != nil {
-		return Header{}, fmt.Errorf("clientaddr: reading header body: %w", err)
+		return Header{}, readFailed("reading header body", err)
 	}
 	return parse(fixed[12], fixed[13], rest)
 }
+
+// readFailed says why reading a header failed without the failed read's
+// own text: a net error names both ends of the socket, and these errors
+// reach log lines. A timeout and an early end stay recognisable.
+func readFailed(what string, err error) error {
+	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		err = os.ErrDeadlineExceeded
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		err = io.ErrUnexpectedEOF
+	default:
+		err = errConnFailed
+	}
+	return fmt.Errorf("clientaddr: %s: %w", what, err)
+}
+
+// errConnFailed stands for a read error other than a timeout or an end.
+var errConnFailed = errors.New("the connection failed")
 
 // parse decodes the version/command byte, the family byte and the variable part.
 func parse(verCmd, fam byte, rest []byte) (Header, error) {

@@ -4,8 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"net"
 	"net/netip"
+	"os"
+	"strings"
 	"testing"
+	"time"
 )
 
 func TestHeaderRoundTrip(t *testing.T) {
@@ -130,4 +134,36 @@ func FuzzReadHeader(f *testing.F) {
 			t.Fatalf("re-encoded %+v read back as %+v, %v", h, again, err)
 		}
 	})
+}
+
+// TestReadHeaderErrorsNameNoAddress: a failed header read, which reaches log
+// lines, keeps its kind (timeout, early end) but not the socket's addresses
+// a net error's text carries.
+func TestReadHeaderErrorsNameNoAddress(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			c.Write(signature[:5]) // then silence: the reader times out
+			time.Sleep(2 * time.Second)
+			c.Close()
+		}
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	_, err = ReadHeader(c)
+	if !errors.Is(err, os.ErrDeadlineExceeded) || strings.Contains(err.Error(), "127.0.0.1") {
+		t.Fatalf("timed-out read: %v; want a deadline error without addresses", err)
+	}
+	_, err = ReadHeader(strings.NewReader(string(signature[:7])))
+	if !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("short header: %v; want io.ErrUnexpectedEOF", err)
+	}
 }

@@ -152,7 +152,7 @@ func (l *Listener) unwrap(c net.Conn) net.Conn {
 	}
 	_ = c.SetReadDeadline(time.Time{})
 	pc := &conn{Conn: c, r: br, proxied: true}
-	if h.Command == Proxy && h.Source.IsValid() {
+	if h.Relayed() {
 		pc.remote, pc.local = net.TCPAddrFromAddrPort(h.Source), net.TCPAddrFromAddrPort(h.Destination)
 	}
 	return pc

@@ -17,3 +17,15 @@ func (t Trusted) Contains(addr netip.Addr) bool {
 	}
 	return false
 }
+
+// Admitted is the address a connection from client counts against in the
+// connection bounds: a client a proxy relayed (relayed: its header named
+// it) as itself, wherever its address lies; a trusted proxy's own
+// connection, which carries many clients' queries, as none (the total
+// only).
+func (t Trusted) Admitted(client netip.Addr, relayed bool) netip.Addr {
+	if !relayed && t.Contains(client) {
+		return netip.Addr{}
+	}
+	return client
+}

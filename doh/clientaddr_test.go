@@ -161,3 +161,48 @@ func TestConnsPerClientQUIC(t *testing.T) {
 		t.Fatal("third connection (QUIC) of the client completed its handshake")
 	}
 }
+
+// TestConnsPerRelayedClient: a client a trusted proxy relays with a PROXY
+// v2 header is held to the per-client connection bound as itself, even
+// when its address lies in trusted_proxies; the proxy's own connections
+// (LOCAL headers) count only in the total.
+func TestConnsPerRelayedClient(t *testing.T) {
+	env := startServer(t, func(c *Config) {
+		c.Conns = frontendtest.Conns(t, 1)
+		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+		c.ProxyProtocol = true
+	})
+	addr := env.srv.TLSAddrs()[0]
+	// dial opens a connection carrying h and reports whether its TLS
+	// handshake completes (a refused connection is closed at accept).
+	dial := func(h clientaddr.Header) bool {
+		c, err := net.DialTimeout("tcp", addr.String(), 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		hdr, err := h.AppendBinary(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Write(hdr); err != nil {
+			return false
+		}
+		tc := tls.Client(c, &tls.Config{RootCAs: env.pki.Pool, ServerName: "dns.test", NextProtos: []string{"h2"}})
+		tc.SetDeadline(time.Now().Add(5 * time.Second))
+		return tc.Handshake() == nil
+	}
+	local := clientaddr.Header{Command: clientaddr.Local}
+	relayed := func(port uint16) clientaddr.Header {
+		return clientaddr.Header{Command: clientaddr.Proxy, Source: netip.AddrPortFrom(netip.MustParseAddr("127.0.0.9"), port), Destination: addr}
+	}
+	if !dial(local) || !dial(local) {
+		t.Fatal("the proxy's own connections were refused: they count only in the total")
+	}
+	if !dial(relayed(4242)) {
+		t.Fatal("the relayed client's first connection was refused")
+	}
+	if dial(relayed(4243)) {
+		t.Fatal("the relayed client's second connection was admitted past the per-client bound of 1")
+	}
+}

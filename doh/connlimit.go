@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net"
-	"net/netip"
 
 	"github.com/quic-go/quic-go"
 	"github.com/quic-go/quic-go/http3"
@@ -22,20 +21,17 @@ type clientLimit struct {
 }
 
 // acquire admits a new connection from a on listener ("doh" for TCP, "doh3"
-// for QUIC); false means it is refused (and counted by the admission).
-func (l *clientLimit) acquire(listener string, a net.Addr) (release func(), ok bool) {
-	ip := frontend.AddrPort(a).Addr()
-	if l.trusted.Contains(ip) {
-		ip = netip.Addr{}
-	}
-	return frontend.AcquireConn(l.conns, listener, ip)
+// for QUIC), relayed when a PROXY header named it (clientaddr.Relayed);
+// false means it is refused (and counted by the admission).
+func (l *clientLimit) acquire(listener string, a net.Addr, relayed bool) (release func(), ok bool) {
+	return frontend.AcquireConn(l.conns, listener, l.trusted.Admitted(frontend.AddrPort(a).Addr(), relayed))
 }
 
 // quicConnContext admits a QUIC connection as soon as its first packet
 // arrives, before any cryptography is spent on it (quic.Config.ConnContext);
 // the slot is released when the connection ends, handshake failed or not.
 func (l *clientLimit) quicConnContext(ctx context.Context, info *quic.ClientInfo) (context.Context, error) {
-	release, ok := l.acquire("doh3", info.RemoteAddr)
+	release, ok := l.acquire("doh3", info.RemoteAddr, false) // QUIC carries no PROXY header
 	if !ok {
 		return nil, errors.New("doh: connection refused by the connection limits")
 	}
@@ -56,7 +52,7 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		release, ok := l.lim.acquire("doh", c.RemoteAddr())
+		release, ok := l.lim.acquire("doh", c.RemoteAddr(), clientaddr.Relayed(c))
 		if !ok {
 			_ = c.Close()
 			continue

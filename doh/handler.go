@@ -291,7 +291,7 @@ func (h *Handler) resolve(ctx context.Context, req *resolver.Request) (*dns.Msg,
 	case errors.Is(err, resolver.ErrLimited):
 		return nil, errorf(http.StatusTooManyRequests, "rate limited: slow down")
 	case err != nil:
-		h.log.Debug("doh: resolving failed", "error", err)
+		h.log.Debug("doh: resolving failed", frontend.ErrAttr(err))
 		resp = resolver.NewReply(req.Msg, dns.RcodeServerFailure)
 	case resp == nil:
 		h.log.Error("doh: handler returned no answer and no error")

@@ -69,14 +69,14 @@ func (s *Server) serve(nc net.Conn) {
 		return
 	}
 	br := bufio.NewReaderSize(tc, 4096)
-	peer := client
+	relayed := false
 	if s.cfg.ProxyProtocol {
-		if client, local, err = s.unwrapInside(tc, br, inside, client, local); err != nil {
+		if client, local, relayed, err = s.unwrapInside(tc, br, inside, client, local); err != nil {
 			return
 		}
 	}
 	if inside {
-		r, ok := s.acquire(client, client != peer)
+		r, ok := s.acquire(client, relayed)
 		if !ok {
 			return
 		}

@@ -23,25 +23,25 @@ func (s *Server) unwrapUDP(req *resolver.Request, wire []byte) ([]byte, bool) {
 }
 
 // unwrapTCP reads the PROXY v2 header at the start of a TCP connection
-// from req.Client (Config.ProxyProtocol) and sets req from it; the error
-// closes the connection.
-func (s *Server) unwrapTCP(req *resolver.Request, r *bufio.Reader) error {
+// from req.Client (Config.ProxyProtocol) and sets req from it; relayed
+// says the header named a client. The error closes the connection.
+func (s *Server) unwrapTCP(req *resolver.Request, r *bufio.Reader) (relayed bool, _ error) {
 	h, err := s.trusted.Stream(req.Client.Addr(), r)
 	if err != nil {
 		if s.draining.Err() == nil { // a drain cuts a wait short: no fault of the proxy's
 			s.rejectsTCP.Add(err)
 		}
-		return err
+		return false, err
 	}
 	s.proxied(req, h)
-	return nil
+	return h.Relayed(), nil
 }
 
 // proxied makes req the relayed client's: its address, and the profile of
 // the address it queried. A LOCAL header (the proxy's own health check)
 // and no header change nothing.
 func (s *Server) proxied(req *resolver.Request, h clientaddr.Header) {
-	if h.Command != clientaddr.Proxy || !h.Source.IsValid() {
+	if !h.Relayed() {
 		return
 	}
 	req.Client = h.Source

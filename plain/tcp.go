@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"net"
-	"net/netip"
 	"os"
 	"sync"
 	"time"
@@ -56,22 +55,18 @@ func (s *Server) serveConn(c net.Conn, release func()) {
 	base := s.request(c.RemoteAddr().(*net.TCPAddr).AddrPort(), c.LocalAddr().(*net.TCPAddr).AddrPort().Addr().Unmap(), transport.TCP)
 	r := bufio.NewReader(c)
 	if s.trusted != nil {
-		peer := base.Client
 		c.SetReadDeadline(time.Now().Add(s.cfg.TCPIdleTimeout))
-		if err := s.unwrapTCP(&base, r); err != nil {
-			s.cfg.Logger.Debug("plain: closing TCP connection for its PROXY v2 header", "err", err)
+		relayed, err := s.unwrapTCP(&base, r)
+		if err != nil {
+			s.cfg.Logger.Debug("plain: closing TCP connection for its PROXY v2 header", frontend.ErrAttr(err))
 			if release != nil {
 				release()
 			}
 			return
 		}
 		if release == nil {
-			client := base.Client.Addr()
-			if base.Client == peer { // no header named a client: the proxy's own (LOCAL), counted only in the total
-				client = netip.Addr{}
-			}
 			var ok bool
-			if release, ok = frontend.AcquireConn(s.cfg.Conns, "tcp", client); !ok {
+			if release, ok = frontend.AcquireConn(s.cfg.Conns, "tcp", s.trusted.Admitted(base.Client.Addr(), relayed)); !ok {
 				return
 			}
 		}
