@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dnsward/dnsward/internal/frontendtest"
 	"github.com/dnsward/dnsward/resolver"
 	"github.com/miekg/dns"
 	"golang.org/x/net/http2"
@@ -31,10 +32,38 @@ type h2Client struct {
 // nil, a SETTINGS frame with them.
 func dialH2(t *testing.T, env *testEnv, settings []http2.Setting) *h2Client {
 	t.Helper()
-	conn, err := tls.Dial("tcp", env.srv.TLSAddrs()[0].String(), &tls.Config{RootCAs: env.pki.Pool, ServerName: "dns.test", NextProtos: []string{"h2"}})
+	conn, err := tls.Dial("tcp", env.srv.TLSAddrs()[0].String(), h2ClientTLS(env))
 	if err != nil {
 		t.Fatal(err)
 	}
+	return newH2Client(t, conn, settings)
+}
+
+// dialH2Records is dialH2 (with default settings) over a connection that
+// counts the TLS records the server sends and can hold the client's writes.
+func dialH2Records(t *testing.T, env *testEnv) (*h2Client, *frontendtest.RecordConn) {
+	t.Helper()
+	raw, err := net.Dial("tcp", env.srv.TLSAddrs()[0].String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := &frontendtest.RecordConn{Conn: raw}
+	conn := tls.Client(rc, h2ClientTLS(env))
+	if err := conn.Handshake(); err != nil {
+		raw.Close()
+		t.Fatal(err)
+	}
+	return newH2Client(t, conn, []http2.Setting{}), rc
+}
+
+func h2ClientTLS(env *testEnv) *tls.Config {
+	return &tls.Config{RootCAs: env.pki.Pool, ServerName: "dns.test", NextProtos: []string{"h2"}}
+}
+
+// newH2Client sends the preface on conn and, unless settings is nil, a
+// SETTINGS frame with them.
+func newH2Client(t *testing.T, conn *tls.Conn, settings []http2.Setting) *h2Client {
+	t.Helper()
 	t.Cleanup(func() { conn.Close() })
 	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
 	c := &h2Client{t: t, conn: conn, fr: http2.NewFramer(conn, conn)}

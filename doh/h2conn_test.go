@@ -11,6 +11,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
+
+	"github.com/dnsward/dnsward/internal/frontendtest"
 )
 
 // h2StreamWindow is the builtin engine's INITIAL_WINDOW_SIZE: one maximal DoH body.
@@ -520,5 +522,39 @@ func TestH2ResetRatio(t *testing.T) {
 				t.Fatalf("flood defence counted %v times", got)
 			}
 		})
+	}
+}
+
+// TestH2RepliesShareRecords: browsers write each request in a TLS record of
+// its own, and one read of the socket often carries several. The engine
+// reads every request the TLS layer already holds before it writes, so the
+// replayed answers to requests that arrived together share records, where
+// writing whenever the current record ran out gave each answer its own.
+func TestH2RepliesShareRecords(t *testing.T) {
+	h := frontendtest.NewCounting(t)
+	env := startServer(t, func(c *Config) { c.Handler = h })
+	c, rc := dialH2Records(t, env)
+	c.get(1, "share.example.") // later repeats are replayed
+	if status, _ := c.response(1); status != "200" {
+		t.Fatalf("first answer: status %s", status)
+	}
+	const n = 32
+	var ids []uint32
+	before := rc.Records()
+	rc.Hold()
+	for i := range n {
+		ids = append(ids, uint32(3+2*i))
+		c.get(ids[i], "share.example.")
+	}
+	if err := rc.Release(); err != nil {
+		t.Fatal(err)
+	}
+	for id, status := range c.statuses(ids...) {
+		if status != "200" {
+			t.Fatalf("stream %d: status %s", id, status)
+		}
+	}
+	if got := rc.Records() - before; got > n/4 {
+		t.Errorf("%d answers came in %d TLS records, want at most %d", n, got, n/4)
 	}
 }

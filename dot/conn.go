@@ -122,7 +122,8 @@ func (c *conn) readLoop(br *bufio.Reader) {
 	buf := make([]byte, 0, 512)
 	var req resolver.Request // offered to replay; one variable, so that it is not allocated per query
 	for {
-		if !frontend.FrameBuffered(br) && !c.readAhead(br) { // reading may wait for the client: send what was replayed, arm the idle timer
+		if !frontend.FrameBuffered(br) && !frontend.ReadAhead(c.tc, br, func() bool { return frontend.FrameBuffered(br) }) {
+			// reading may wait for the client: send what was replayed, arm the idle timer
 			if c.w.flush() != nil {
 				return
 			}
@@ -181,31 +182,6 @@ func (c *conn) readLoop(br *bufio.Reader) {
 		go c.answer(&full, wire)
 	}
 }
-
-// readAhead tops br up, without waiting on the network, from the records
-// the TLS layer has already taken off the socket, until br holds a whole
-// frame; it reports whether it does. Stubs send one query per TLS record and
-// tls.Conn.Read yields one record per call, while one read of the socket
-// often carries several: without this, every query would look like the last
-// one buffered, and each replayed answer would take a write of its own.
-// The deadline in the past stops a read that would go to the socket before
-// it is made; crypto/tls keeps the connection usable after such a timeout.
-func (c *conn) readAhead(br *bufio.Reader) bool {
-	c.tc.SetReadDeadline(aLongTimeAgo)
-	for !frontend.FrameBuffered(br) {
-		n := br.Buffered()
-		if n == br.Size() {
-			return false // a frame longer than the buffer: ReadFrame waits for it
-		}
-		if _, err := br.Peek(n + 1); err != nil {
-			return false
-		}
-	}
-	return true
-}
-
-// aLongTimeAgo is a read deadline that has passed.
-var aLongTimeAgo = time.Unix(1, 0)
 
 func (c *conn) answer(req *resolver.Request, wire []byte) {
 	defer func() {

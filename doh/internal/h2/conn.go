@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/net/http2"
+
+	"github.com/dnsward/dnsward/internal/frontend"
 )
 
 // Sizes and windows of the HTTP/2 engine.
@@ -156,7 +158,7 @@ func (c *h2Conn) serve() {
 	}
 	c.readAt = time.Now()
 	for {
-		for !c.frameBuffered() {
+		for !c.frameBuffered() && !frontend.ReadAhead(c.nc, c.br, c.frameBuffered) {
 			if !c.waitInput() {
 				return
 			}
