@@ -4,7 +4,11 @@
 # TLS record, CONNS connections with INFLIGHT queries each in flight),
 # dnsward against dnsdist (packet cache) and Knot Resolver (kresd, cache),
 # all three forwarding to one unbound that answers NAMES names from
-# local-data, all warmed so every measured query is a cache hit.
+# local-data, all warmed so every measured query is a cache hit. Over UDP
+# a fourth, bench/shape/floor, answers each query with itself (QR set)
+# through the same recvmmsg/sendmmsg loop and nothing else: its CPU per
+# query is what the kernel and the Go runtime cost on this machine, the
+# floor under any server's figure.
 # Each server runs pinned to CPU 0, dnsperf and unbound to the other CPUs
 # (taskset), DURATION seconds a run, ROUNDS rounds alternating servers.
 # Printed: medians of qps and of server CPU per answered query (user+system
@@ -22,7 +26,7 @@ CONNS=${CONNS:-4}
 INFLIGHT=${INFLIGHT:-100}
 NAMES=${NAMES:-1000}
 UB_PORT=${UB_PORT:-30353}
-declare -A udp=([dnsward]=30354 [dnsdist]=30355 [kresd]=30356) dot=([dnsward]=30854 [dnsdist]=30855 [kresd]=30856)
+declare -A udp=([dnsward]=30354 [dnsdist]=30355 [kresd]=30356 [floor]=30357) dot=([dnsward]=30854 [dnsdist]=30855 [kresd]=30856)
 (($(nproc) >= 2)) || { echo "bench/shape: needs at least 2 CPUs"; exit 1; }
 for tool in unbound dnsdist kresd dnsperf openssl taskset; do
   command -v "$tool" >/dev/null || { echo "bench/shape: $tool not found (apt-get install -y unbound dnsdist knot-resolver dnsperf)"; exit 1; }
@@ -50,6 +54,7 @@ cache.open(100 * MB, 'lmdb://$work/kresd')
 policy.add(policy.all(policy.STUB('127.0.0.1@$UB_PORT')))
 LUA
 dnsward_bin
+go build -o "$work/floor" ./bench/shape/floor
 
 srv=(taskset -c 0) cli=(taskset -c "1-$(($(nproc) - 1))")
 "${cli[@]}" unbound -d -c "$work/unbound.conf" >"$work/unbound.log" 2>&1 & pids+=($!)
@@ -59,8 +64,12 @@ declare -A pid=([dnsward]=$!)
 pid[dnsdist]=$!
 "${srv[@]}" kresd -n -c "$work/kresd.conf" "$work/kresd" >"$work/kresd.log" 2>&1 </dev/null & pids+=($!)
 pid[kresd]=$!
+"${srv[@]}" "$work/floor" -listen "127.0.0.1:${udp[floor]}" >"$work/floor.log" 2>&1 & pids+=($!)
+pid[floor]=$!
 sleep 2
 names=(dnsward dnsdist kresd)
+# servers MODE: the servers measured in MODE (the floor answers UDP only).
+servers() { if [[ $1 == udp ]]; then echo "${names[@]} floor"; else echo "${names[@]}"; fi; }
 # dp MODE PORT ARGS...: one dnsperf run against 127.0.0.1:PORT.
 dp() { local m=$1 p=$2; shift 2; "${cli[@]}" dnsperf -m "$m" -s 127.0.0.1 -p "$p" -d "$work/queries" "$@" 2>/dev/null; }
 for n in "${names[@]}"; do # warm every cache, and fail early on a server that does not answer
@@ -86,7 +95,7 @@ measure() {
 declare -A qps cpu
 for r in $(seq 1 "$ROUNDS"); do
   for m in udp dot; do
-    for n in "${names[@]}"; do
+    for n in $(servers "$m"); do
       read -r q c < <(measure "$n" "$m")
       qps[$n.$m]+="$q " cpu[$n.$m]+="$c "
       echo "round $r $m $n: $q qps, $c µs/query"
@@ -96,7 +105,7 @@ done
 echo "medians over $ROUNDS rounds of ${DURATION}s, server on one CPU (dnsperf -c $CONNS -q $((CONNS * INFLIGHT)))"
 printf '%-5s %-8s %10s %10s %18s\n' mode server qps "µs/query" "peer/dnsward CPU"
 for m in udp dot; do
-  for n in "${names[@]}"; do
+  for n in $(servers "$m"); do
     printf '%-5s %-8s %10s %10s %18s\n' "$m" "$n" "$(median "${qps[$n.$m]}")" "$(median "${cpu[$n.$m]}")" \
       "$(awk -v a="$(median "${cpu[$n.$m]}")" -v b="$(median "${cpu[dnsward.$m]}")" 'BEGIN {printf "%.2f", a / b}')"
   done
