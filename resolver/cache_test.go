@@ -142,6 +142,43 @@ func TestCacheNegative(t *testing.T) {
 	}
 }
 
+// TestCacheNegativeSOATTL: the SOA of a negative answer carries the
+// negative TTL (RFC 2308 §3: min of its TTL and MINIMUM), on the miss and
+// aged on the hits, so a downstream cache keeps it no longer than this one.
+func TestCacheNegativeSOATTL(t *testing.T) {
+	tests := []struct {
+		name    string
+		answer  func(q *dns.Msg) (*dns.Msg, error)
+		wantTTL []uint32 // the SOA TTL at 0 s, 100 s and 250 s
+	}{
+		{"NXDOMAIN, MINIMUM below TTL", negAnswer(dns.RcodeNameError, 3600, 300, true), []uint32{300, 200, 50}},
+		{"NODATA, MINIMUM below TTL", negAnswer(dns.RcodeSuccess, 3600, 300, true), []uint32{300, 200, 50}},
+		{"NXDOMAIN, TTL below MINIMUM", negAnswer(dns.RcodeNameError, 280, 3600, true), []uint32{280, 180, 30}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clock := &fakeClock{t: time.Unix(1_000_000, 0)}
+			up := &scripted{fn: tt.answer}
+			c := newTestCache(t, up, clock, func(cfg *CacheConfig) { cfg.ServeStale = 0 })
+			at := time.Duration(0)
+			for i, wait := range []time.Duration{0, 100 * time.Second, 250 * time.Second} {
+				clock.Advance(wait - at)
+				at = wait
+				resp, err := c.ServeDNS(context.Background(), query("missing.example.", dns.TypeA))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := resp.Ns[0].Header().Ttl; got != tt.wantTTL[i] {
+					t.Errorf("at %v: SOA TTL %d, want %d", wait, got, tt.wantTTL[i])
+				}
+			}
+			if got := up.calls.Load(); got != 1 {
+				t.Errorf("upstream calls %d, want 1", got)
+			}
+		})
+	}
+}
+
 func TestCacheEviction(t *testing.T) {
 	clock := &fakeClock{t: time.Unix(1_000_000, 0)}
 	up := &scripted{fn: aAnswer(3600)}

@@ -205,6 +205,7 @@ func (c *Cache) insert(key cacheKey, resp *dns.Msg, now int64) bool {
 	if d <= 0 {
 		return false
 	}
+	capSOA(resp)
 	wire, err := packAnswer(resp)
 	if err == nil {
 		_, err = cachedReply(wire, resp, 0, 0, ^uint32(0), false)
@@ -267,6 +268,23 @@ func negativeTTL(resp *dns.Msg) (uint32, bool) {
 		}
 	}
 	return 0, false // RFC 2308 §5: without an SOA, negative answers are not cached
+}
+
+// capSOA gives the SOA of a negative answer the negative TTL as its own
+// (RFC 2308 §3: min of the SOA's TTL and MINIMUM), in the answer the miss
+// returns and so in the one the cache keeps. A downstream cache takes the
+// same minimum and ages it from what it is sent: with the SOA's own TTL
+// (say 3600 against a MINIMUM of 300) it would keep the answer up to
+// MINIMUM seconds after this cache's entry has expired.
+func capSOA(resp *dns.Msg) {
+	if resp.Rcode != dns.RcodeNameError && (resp.Rcode != dns.RcodeSuccess || len(resp.Answer) > 0) {
+		return
+	}
+	for _, rr := range resp.Ns {
+		if soa, ok := rr.(*dns.SOA); ok {
+			soa.Hdr.Ttl = min(soa.Hdr.Ttl, soa.Minttl)
+		}
+	}
 }
 
 func removeOPT(m *dns.Msg) {
