@@ -1,6 +1,8 @@
 package onboarding
 
 import (
+	"crypto/sha256"
+	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"slices"
@@ -124,7 +126,10 @@ func isIDChar(r rune) bool {
 }
 
 // sign wraps a profile in CMS SignedData with the server's certificate, its
-// chain included, so that devices show who signed it.
+// chain included, so that devices show who signed it. A signature costs
+// about a millisecond (RSA) and the page is open to all, so signed files
+// are kept (memo) by content and certificate: a renewed certificate signs
+// afresh.
 func (s *Server) sign(content []byte) ([]byte, error) {
 	cert, err := s.cfg.Sign()
 	if err != nil {
@@ -133,6 +138,13 @@ func (s *Server) sign(content []byte) ([]byte, error) {
 	if cert == nil || len(cert.Certificate) == 0 {
 		return nil, fmt.Errorf("onboarding: no signing certificate")
 	}
+	leaf := sha256.Sum256(cert.Certificate[0])
+	return s.signed.get(string(content)+"\x00"+string(leaf[:]), func() ([]byte, error) { return signWith(cert, content) })
+}
+
+// signWith wraps content in CMS SignedData with cert and its chain.
+func signWith(cert *tls.Certificate, content []byte) ([]byte, error) {
+	var err error
 	chain := make([]*x509.Certificate, len(cert.Certificate))
 	for i, der := range cert.Certificate {
 		if chain[i], err = x509.ParseCertificate(der); err != nil {

@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -268,5 +269,40 @@ func TestMobileconfigSigned(t *testing.T) {
 	}
 	if _, page := get(t, srvSigned, "/setup/child"); !strings.Contains(page, template.HTMLEscapeString(English.AppleSigned)) {
 		t.Error("the page does not say the profile is signed")
+	}
+}
+
+// TestMobileconfigSignedOnce: a signature costs a millisecond and the page
+// is open to all, so a repeated request gets the file signed the first time
+// (a fresh signature would differ: its signing time and ECDSA's random
+// nonce); a renewed certificate signs afresh, and that file verifies
+// against the new certificate.
+func TestMobileconfigSignedOnce(t *testing.T) {
+	var mu sync.Mutex
+	cert := selfSigned(t)
+	cfg := testConfig()
+	cfg.Sign = func() (*tls.Certificate, error) { mu.Lock(); defer mu.Unlock(); return cert, nil }
+	_, srv := startPages(t, cfg)
+	_, first := get(t, srv, "/setup/child.mobileconfig")
+	if _, again := get(t, srv, "/setup/child.mobileconfig"); again != first {
+		t.Fatal("the same profile was signed again")
+	}
+	renewed := selfSigned(t)
+	mu.Lock()
+	cert = renewed
+	mu.Unlock()
+	_, body := get(t, srv, "/setup/child.mobileconfig")
+	if body == first {
+		t.Fatal("still the file signed with the old certificate")
+	}
+	p7, err := pkcs7.Parse([]byte(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, _ := x509.ParseCertificate(renewed.Certificate[0])
+	roots := x509.NewCertPool()
+	roots.AddCert(leaf)
+	if err := p7.VerifyWithChain(roots); err != nil {
+		t.Fatalf("signature after renewal: %v", err)
 	}
 }

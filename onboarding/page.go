@@ -101,7 +101,7 @@ func (s *Server) view(r *http.Request, p *Profile) (profileView, error) {
 			v.NeedDoHAddr = true
 		}
 		v.Windows = fmt.Sprintf("netsh dns add encryption server=%s dohtemplate=%s autoupgrade=yes udpfallback=no", addr, v.DoHURL)
-		qr, err := s.qr.get(v.DoHURL, t.QRDoH)
+		qr, err := s.qr.get(v.DoHURL+"\x00"+t.QRDoH, func() (template.HTML, error) { return qrSVG(v.DoHURL, t.QRDoH) })
 		if err != nil {
 			return v, err
 		}
@@ -121,7 +121,7 @@ func (s *Server) view(r *http.Request, p *Profile) (profileView, error) {
 			}
 		}
 		v.Linux = fmt.Sprintf("[Resolve]\nDNS=%s#%s\nDNSOverTLS=yes\n", server, v.DoTHost)
-		qr, err := s.qr.get(v.DoTHost, t.QRHost)
+		qr, err := s.qr.get(v.DoTHost+"\x00"+t.QRHost, func() (template.HTML, error) { return qrSVG(v.DoTHost, t.QRHost) })
 		if err != nil {
 			return v, err
 		}

@@ -5,7 +5,6 @@ import (
 	"html/template"
 	"strconv"
 	"strings"
-	"sync"
 
 	qrcode "github.com/skip2/go-qrcode"
 )
@@ -35,37 +34,4 @@ func qrSVG(content, label string) (template.HTML, error) {
 	}
 	b.WriteString(`"/></svg>`)
 	return template.HTML(b.String()), nil
-}
-
-// qrCache keeps rendered QR codes: one costs about a millisecond of CPU,
-// and a page shows two per profile. The content varies only with the port
-// a visitor reached the page on, so a few entries serve every visit; a
-// Host header naming ever new ports cannot grow it past qrCacheMax.
-type qrCache struct {
-	mu sync.Mutex
-	m  map[[2]string]template.HTML
-}
-
-const qrCacheMax = 256
-
-// get returns content's QR code, rendering it on a miss.
-func (c *qrCache) get(content, label string) (template.HTML, error) {
-	key := [2]string{content, label}
-	c.mu.Lock()
-	svg, ok := c.m[key]
-	c.mu.Unlock()
-	if ok {
-		return svg, nil
-	}
-	svg, err := qrSVG(content, label)
-	if err != nil {
-		return "", err
-	}
-	c.mu.Lock()
-	if len(c.m) >= qrCacheMax || c.m == nil {
-		c.m = map[[2]string]template.HTML{}
-	}
-	c.m[key] = svg
-	c.mu.Unlock()
-	return svg, nil
 }

@@ -25,7 +25,8 @@ type Server struct {
 	cfg    Config
 	byName map[string]*Profile
 	csp    string
-	qr     qrCache
+	qr     memo[template.HTML] // by content and label
+	signed memo[[]byte]        // by unsigned file and signing certificate
 }
 
 // New validates cfg and builds the handler.
