@@ -36,6 +36,7 @@ var pressureSources = []pressureSource{
 	{"dnsward_malformed_queries_total", "malformed_queries", "transport", nil},
 	{"dnsward_udp_misses_refused_total", "udp_misses_refused", "", nil},
 	{"dnsward_udp_receive_drops_total", "udp_kernel_drops", "socket", nil},
+	{"dnsward_proxy_header_rejected_total", "proxy_headers_rejected", "reason", nil},
 }
 
 // pressureLog writes one line per interval in which clients were refused or

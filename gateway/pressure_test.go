@@ -78,3 +78,24 @@ func TestPressureSummary(t *testing.T) {
 		t.Errorf("%d summary lines in quiet intervals", m-n)
 	}
 }
+
+// TestPressureSummaryProxyHeaders: datagrams dropped for their PROXY v2
+// header (here a trusted proxy's query without one) are refusals too, and
+// the summary counts them by reason.
+func TestPressureSummaryProxyHeaders(t *testing.T) {
+	addr := fmt.Sprintf("127.0.0.1:%d", dnstest.FreePort(t))
+	var logs frontendtest.Logs
+	yaml := fmt.Sprintf("listen: {dns: [%q]}\nupstreams: [udp://127.0.0.1:9]\n"+
+		"trusted_proxies: [127.0.0.1/32]\nproxy_protocol: true\nlog: {pressure_interval: 1s}\n", addr)
+	runGateway(t, loadYAML(t, t.TempDir(), yaml), logs.Logger())
+	c := &dns.Client{Net: "udp", Timeout: 100 * time.Millisecond}
+	for range 2 {
+		if _, _, err := c.Exchange(new(dns.Msg).SetQuestion("localhost.", dns.TypeA), addr); err == nil {
+			t.Fatal("a trusted proxy's datagram without a header was answered")
+		}
+	}
+	logs.WaitFor(t, "proxy_headers_rejected=2")
+	if !strings.Contains(logs.String(), "proxy_headers_rejected_by_reason=missing:2") {
+		t.Errorf("summary lacks the reason:\n%s", logs.String())
+	}
+}
