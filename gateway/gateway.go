@@ -132,13 +132,13 @@ func New(cfg *config.Config, log *slog.Logger) (_ *Gateway, err error) {
 	if err = g.newFrontends(rm, checks); err != nil {
 		return nil, err
 	}
-	g.pressure = newPressureLog(g.registry, log, cfg.Log.PressureInterval.Std())
+	var limits *limitsSource
+	if g.limiter != nil {
+		limits = &limitsSource{limiter: g.limiter, xdp: g.xdp, gatherer: g.registry, clients: &g.clients}
+	}
+	g.pressure = newPressureLog(g.registry, limits, log, cfg.Log.PressureInterval.Std())
 	g.closers = append(g.closers, g.pressure)
 	if cfg.Listen.Metrics != "" {
-		var limits *limitsSource
-		if g.limiter != nil {
-			limits = &limitsSource{limiter: g.limiter, xdp: g.xdp, gatherer: g.registry, clients: &g.clients}
-		}
 		g.metrics = newMetricsServer(cfg.Listen.Metrics, g.registry, limits, g.debugStats(), log)
 	}
 	return g, nil

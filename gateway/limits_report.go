@@ -1,10 +1,14 @@
 package gateway
 
 import (
+	"cmp"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -174,6 +178,31 @@ func (s *limitsSource) report(n int) (*LimitsReport, error) {
 	}
 	rep.XDP.TopLimited = s.limitedPrefixes(top)
 	return rep, nil
+}
+
+// topLine writes the n prefixes with the most excess queries, in the
+// userspace limiter and in XDP together, as query_log.client says:
+// "prefix:excess …", largest first; "" when there are none or the client
+// mode writes no prefix.
+func (s *limitsSource) topLine(n int) string {
+	ls := s.limiter.TopLimited(n)
+	if s.xdp != nil {
+		if top, err := s.xdp.TopLimited(n); err == nil {
+			ls = append(ls, top...)
+		}
+	}
+	slices.SortStableFunc(ls, func(a, b ratelimit.Limited) int { return cmp.Compare(b.Excess, a.Excess) })
+	var b strings.Builder
+	for _, p := range s.limitedPrefixes(ls[:min(n, len(ls))]) {
+		if p.Prefix == "" {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		fmt.Fprintf(&b, "%s:%d", p.Prefix, p.Excess)
+	}
+	return b.String()
 }
 
 // limitedPrefixes writes ls with the prefixes as query_log.client says.

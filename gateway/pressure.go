@@ -39,12 +39,18 @@ var pressureSources = []pressureSource{
 	{"dnsward_proxy_header_rejected_total", "proxy_headers_rejected", "reason", nil},
 }
 
+// pressureTop is how many limited prefixes a summary line names.
+const pressureTop = 3
+
 // pressureLog writes one line per interval in which clients were refused or
-// misbehaved: how many, under which limit, on which transport. It reads
-// the metrics every part already keeps, so it sees every limit without
-// being wired into any of them, and it never names a client.
+// misbehaved: how many, under which limit, on which transport, and the
+// prefixes most over the rate limit, written as query_log.client says (a
+// pseudonym by default, nothing with none). It reads the metrics every part
+// already keeps, so it sees every limit without being wired into any of
+// them, and it never names a client address unless query_log.client: raw.
 type pressureLog struct {
 	gather prometheus.Gatherer
+	limits *limitsSource // the limited prefixes; nil without a rate limiter
 	log    *slog.Logger
 	every  time.Duration
 	last   map[string]float64 // series key -> value at the last tick
@@ -52,8 +58,8 @@ type pressureLog struct {
 	done   chan struct{} // closed when the ticks end; nil until start
 }
 
-func newPressureLog(g prometheus.Gatherer, log *slog.Logger, every time.Duration) *pressureLog {
-	p := &pressureLog{gather: g, log: log, every: every, stop: make(chan struct{})}
+func newPressureLog(g prometheus.Gatherer, limits *limitsSource, log *slog.Logger, every time.Duration) *pressureLog {
+	p := &pressureLog{gather: g, limits: limits, log: log, every: every, stop: make(chan struct{})}
 	p.last, _ = p.read() // the baseline: what happened before start is not news
 	return p
 }
@@ -121,6 +127,11 @@ func (p *pressureLog) tick() {
 		attrs = append(attrs, src.attr, int64(pt.total))
 		if src.by != "" {
 			attrs = append(attrs, src.attr+"_by_"+src.by, breakdown(pt.by))
+		}
+	}
+	if p.limits != nil && (parts["queries_limited"] != nil || parts["xdp_dropped"] != nil) {
+		if top := p.limits.topLine(pressureTop); top != "" {
+			attrs = append(attrs, "top_limited", top)
 		}
 	}
 	p.log.Warn("gateway: clients refused or misbehaving", attrs...)

@@ -63,7 +63,7 @@ func TestPressureSummary(t *testing.T) {
 			line += l + "\n"
 		}
 	}
-	for _, want := range []string{"queries_limited=", "queries_limited_by_transport=udp:", "connections_refused=3", "connections_refused_by_reason=per_prefix:3"} {
+	for _, want := range []string{"queries_limited=", "queries_limited_by_transport=udp:", "connections_refused=3", "connections_refused_by_reason=per_prefix:3", "top_limited="} {
 		if !strings.Contains(line, want) {
 			t.Errorf("summary lacks %q:\n%s", want, out)
 		}
