@@ -98,3 +98,32 @@ func unitRoot(t *testing.T, bin string, dropIns []string) string {
 	}
 	return root
 }
+
+// TestSysctlDropIn: the sysctl file shipped beside the unit lets a socket
+// have listen.udp_buffer's default without CAP_NET_ADMIN, which the unit and
+// the Kubernetes deployment do not grant.
+func TestSysctlDropIn(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "deploy", "systemd", "99-dnsward.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int{}
+	for i, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if !ok || err != nil {
+			t.Fatalf("line %d: %q is not key = number", i+1, line)
+		}
+		got[strings.TrimSpace(k)] = n
+	}
+	const udpBuffer = 8 << 20 // listen.udp_buffer's default (README)
+	for _, key := range []string{"net.core.rmem_max", "net.core.wmem_max"} {
+		if got[key] < udpBuffer {
+			t.Errorf("%s = %d, want at least %d", key, got[key], udpBuffer)
+		}
+	}
+}

@@ -1,4 +1,4 @@
-// Package promreg registers Prometheus collectors so that several servers
+// Package promshare registers Prometheus collectors so that several servers
 // (or transports) on one registry share a metric instead of failing.
 package promshare
 
