@@ -16,6 +16,7 @@ import (
 
 	"github.com/dnsward/dnsward/clientaddr"
 	"github.com/dnsward/dnsward/internal/frontend"
+	"github.com/dnsward/dnsward/internal/readahead"
 	"github.com/dnsward/dnsward/resolver"
 )
 
@@ -122,7 +123,7 @@ func (c *conn) readLoop(br *bufio.Reader) {
 	buf := make([]byte, 0, 512)
 	var req resolver.Request // offered to replay; one variable, so that it is not allocated per query
 	for {
-		if !frontend.FrameBuffered(br) && !frontend.ReadAhead(c.tc, br, func() bool { return frontend.FrameBuffered(br) }) {
+		if !frontend.FrameBuffered(br) && !readahead.Fill(c.tc, br, func() bool { return frontend.FrameBuffered(br) }) {
 			// reading may wait for the client: send what was replayed, arm the idle timer
 			if c.w.flush() != nil {
 				return

@@ -13,7 +13,7 @@ import (
 
 	"golang.org/x/net/http2"
 
-	"github.com/dnsward/dnsward/internal/frontend"
+	"github.com/dnsward/dnsward/internal/readahead"
 )
 
 // Sizes and windows of the HTTP/2 engine.
@@ -158,7 +158,7 @@ func (c *h2Conn) serve() {
 	}
 	c.readAt = time.Now()
 	for {
-		for !c.frameBuffered() && !frontend.ReadAhead(c.nc, c.br, c.frameBuffered) {
+		for !c.frameBuffered() && !readahead.Fill(c.nc, c.br, c.frameBuffered) {
 			if !c.waitInput() {
 				return
 			}
