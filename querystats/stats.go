@@ -48,8 +48,16 @@ type Stats struct {
 type item struct {
 	client                                       netip.Addr // only counted, in the window's sketch
 	name, profile, category, transport, clientID string
-	wire                                         []byte // the packed query, when name is not known yet
+	// The packed query's header and question name, when name is not known
+	// yet (a replayed answer): copied inline, so that logging one costs no
+	// allocation on the query path.
+	wire    [wireKept]byte
+	wireLen uint16
 }
+
+// wireKept is the most of a packed query an item keeps: the 12-byte header
+// and the longest name (255 bytes).
+const wireKept = 12 + 255
 
 // window is one period's counts.
 type window struct {
@@ -86,7 +94,7 @@ func (s *Stats) Log(rec resolver.LogRecord) {
 			it.name = rec.Query.Question[0].Name
 		}
 	} else {
-		it.wire = append([]byte(nil), rec.QueryWire...)
+		it.wireLen = uint16(copy(it.wire[:], rec.QueryWire))
 	}
 	select {
 	case s.queue <- it:
@@ -135,8 +143,8 @@ func (s *Stats) add(it *item) {
 		b := it.client.Unmap().As16()
 		seen = maphash.Bytes(s.seed, b[:])
 	}
-	if it.wire != nil {
-		if name, _, err := dns.UnpackDomainName(it.wire, 12); err == nil {
+	if it.wireLen > 0 {
+		if name, _, err := dns.UnpackDomainName(it.wire[:it.wireLen], 12); err == nil {
 			it.name = name
 		}
 	}

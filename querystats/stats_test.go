@@ -3,6 +3,7 @@ package querystats
 import (
 	"fmt"
 	"net/netip"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -84,5 +85,40 @@ func TestTopNamesAndWindows(t *testing.T) {
 	now.Store(start.Add(25 * time.Hour).UnixNano())
 	if got := s.Report(1); len(got.Queries) != 0 || len(got.TopQueried) != 0 {
 		t.Fatalf("after 25h: %+v, want nothing", got)
+	}
+}
+
+// TestReplayedRecords: a replayed answer's record carries the packed query
+// only; its name is counted, the longest name too, and logging it
+// allocates nothing on the query path.
+func TestReplayedRecords(t *testing.T) {
+	s := New(nil)
+	defer s.Close()
+	long := strings.Repeat(strings.Repeat("a", 63)+".", 3) + strings.Repeat("b", 61) + "." // 255 bytes packed
+	var wires [][]byte
+	for _, name := range []string{"replayed.example.", long} {
+		q := new(dns.Msg)
+		q.SetQuestion(name, dns.TypeA)
+		q.SetEdns0(1232, false)
+		w, err := q.Pack()
+		if err != nil {
+			t.Fatal(err)
+		}
+		wires = append(wires, w)
+	}
+	for _, w := range wires {
+		s.Log(resolver.LogRecord{QueryWire: w, Profile: "p", Transport: transport.UDP})
+	}
+	wait(t, s, 2)
+	got := map[string]bool{}
+	for _, c := range s.Report(5).TopQueried[0].Names {
+		got[c.Name] = true
+	}
+	if !got["replayed.example."] || !got[long] {
+		t.Fatalf("top queried %+v, want both names", s.Report(5).TopQueried)
+	}
+	r := resolver.LogRecord{QueryWire: wires[0], Profile: "p", Transport: transport.UDP}
+	if n := testing.AllocsPerRun(100, func() { s.Log(r) }); n != 0 {
+		t.Errorf("logging a replayed answer allocates %.0f times", n)
 	}
 }
