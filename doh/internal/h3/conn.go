@@ -88,7 +88,7 @@ func (c *conn) serve() {
 	c.idle.Stop()
 	c.mu.Unlock()
 	if graceful {
-		doq.Linger(c.qc, c.srv.stopCtx.Done())
+		doq.Linger(c.qc, c.srv.closed)
 		c.qc.CloseWithError(codeNoError, "")
 	}
 }

@@ -10,14 +10,12 @@ import (
 // HTTP/3 error codes (RFC 9114 §8.1) and QPACK's (RFC 9204 §6).
 const (
 	codeNoError              = 0x0100
-	codeGeneralProtocol      = 0x0101
 	codeInternal             = 0x0102
 	codeStreamCreation       = 0x0103
 	codeClosedCriticalStream = 0x0104
 	codeFrameUnexpected      = 0x0105
 	codeFrame                = 0x0106
 	codeExcessiveLoad        = 0x0107
-	codeIDError              = 0x0108
 	codeSettings             = 0x0109
 	codeMissingSettings      = 0x010a
 	codeRequestRejected      = 0x010b

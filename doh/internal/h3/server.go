@@ -62,6 +62,8 @@ type Server struct {
 	shutdown bool
 	stop     context.CancelFunc // ends Serve's accept loops
 	stopCtx  context.Context
+	closed   chan struct{} // closed when Shutdown runs out of time
+	once     sync.Once
 	wg       sync.WaitGroup // connections being served
 }
 
@@ -72,7 +74,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.StateKey == nil || cfg.NewState == nil {
 		return nil, errors.New("h3: incomplete Config")
 	}
-	s := &Server{cfg: cfg, settings: settingsFrame(cfg.MaxHeaderBytes), conns: map[*conn]struct{}{}}
+	s := &Server{cfg: cfg, settings: settingsFrame(cfg.MaxHeaderBytes), conns: map[*conn]struct{}{}, closed: make(chan struct{})}
 	s.stopCtx, s.stop = context.WithCancel(context.Background())
 	return s, nil
 }
@@ -129,6 +131,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 	}
+	s.once.Do(func() { close(s.closed) })
 	s.mu.Lock()
 	for c := range s.conns {
 		c.qc.CloseWithError(codeNoError, "shutting down")
