@@ -14,9 +14,9 @@ import (
 	"github.com/dnsward/dnsward/doq"
 )
 
-// conn is one HTTP/3 connection: one goroutine accepts its request streams
-// and hands each to a worker; another reads the client's unidirectional
-// streams.
+// conn is one HTTP/3 connection: one goroutine accepts its request
+// streams and hands each to a worker, which reads it, runs the handler and
+// answers; another goroutine reads the client's unidirectional streams.
 type conn struct {
 	srv    *Server
 	qc     *quic.Conn

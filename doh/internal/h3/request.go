@@ -19,20 +19,21 @@ import (
 // request is one request stream and its answer; a connection recycles
 // them, with their request, header map, context and buffers.
 type request struct {
-	c       *conn
-	str     *quic.Stream
-	br      *bufio.Reader
-	msg     message
-	req     *http.Request
-	url     url.URL
-	hdr     http.Header
-	vals    []string // backing array of hdr's single values
-	declLen int64    // content-length, or -1
-	body    httpmsg.Body
-	rw      httpmsg.Response
-	ctx     reqCtx
-	enc     *encoder
-	out     []byte // the encoded answer
+	c        *conn
+	str      *quic.Stream
+	br       *bufio.Reader
+	msg      message
+	req      *http.Request
+	url      url.URL
+	hdr      http.Header
+	vals     []string // backing array of hdr's single values
+	declLen  int64    // content-length, or -1
+	received time.Time
+	body     httpmsg.Body
+	rw       httpmsg.Response
+	ctx      reqCtx
+	enc      *encoder
+	out      []byte // the encoded answer
 }
 
 // reqCtx is a request's context: the stream's (cancelled once the answer
@@ -64,14 +65,58 @@ func newRequest(c *conn) *request {
 	return r
 }
 
-// Run serves the request on a worker.
+// Run serves the request on a worker: a worker's stack has grown once,
+// while a new goroutine's grows (is copied) on nearly every request, in
+// quic-go's stream read as much as in the handler. A client slow to send
+// its request holds its worker for at most ReadTimeout; once every worker
+// is busy, requests run on goroutines of their own (Config.Dispatch).
 func (r *request) Run() {
-	c := r.c
-	defer c.done(r)
-	err := r.serve()
-	if err == nil {
+	err := r.read()
+	var rf *refusal
+	switch {
+	case errors.As(err, &rf):
+		r.rw.Refuse(rf.status, rf.msg)
+	case err != nil:
+		r.abort(err)
+		return
+	case !r.call():
+		r.abort(streamError(codeInternal, "handler_panic"))
 		return
 	}
+	r.finish()
+}
+
+// read reads and checks the request; a *refusal is answered with its
+// status, another error is the stream's or the connection's.
+func (r *request) read() error {
+	cfg := &r.c.srv.cfg
+	r.received = time.Now()
+	_ = r.str.SetReadDeadline(r.received.Add(cfg.ReadTimeout))
+	r.br.Reset(r.str)
+	err := readMessage(frameReader{r.br}, &r.msg, cfg.MaxHeaderBytes, cfg.MaxBody)
+	if err == nil {
+		err = r.build(r.msg.fields, cfg.MaxHeaderBytes)
+	}
+	if err == nil && !r.msg.rest && r.declLen >= 0 && r.declLen != int64(len(r.msg.body)) {
+		err = streamError(codeMessage, "content_length_mismatch")
+	}
+	return err
+}
+
+// finish sends the answer and recycles r.
+func (r *request) finish() {
+	if r.msg.rest { // answered before the request ended: the rest is not wanted (§4.1)
+		r.str.CancelRead(quic.StreamErrorCode(codeNoError))
+	}
+	r.write()
+	r.c.done(r)
+}
+
+// abort resets the stream, or closes the connection on a connection
+// error, and recycles r.
+func (r *request) abort(err error) {
+	c := r.c
+	defer c.done(r)
 	code, connErr := errorCode(err)
 	if connErr {
 		c.fail(err)
@@ -84,38 +129,8 @@ func (r *request) Run() {
 	resetStream(r.str, code)
 }
 
-// serve reads the request, runs the handler and sends the answer; an error
-// is the stream's or the connection's.
-func (r *request) serve() error {
-	cfg := &r.c.srv.cfg
-	received := time.Now()
-	_ = r.str.SetReadDeadline(received.Add(cfg.ReadTimeout))
-	r.br.Reset(r.str)
-	err := readMessage(frameReader{r.br}, &r.msg, cfg.MaxHeaderBytes, cfg.MaxBody)
-	if err == nil {
-		err = r.build(r.msg.fields, cfg.MaxHeaderBytes)
-	}
-	if err == nil && !r.msg.rest && r.declLen >= 0 && r.declLen != int64(len(r.msg.body)) {
-		err = streamError(codeMessage, "content_length_mismatch")
-	}
-	var rf *refusal
-	switch {
-	case errors.As(err, &rf):
-		r.rw.Refuse(rf.status, rf.msg)
-	case err != nil:
-		return err
-	case !r.call(received):
-		return streamError(codeInternal, "handler_panic")
-	}
-	if r.msg.rest { // answered before the request ended: the rest is not wanted (§4.1)
-		r.str.CancelRead(quic.StreamErrorCode(codeNoError))
-	}
-	r.write()
-	return nil
-}
-
 // call runs the handler; false if it panicked.
-func (r *request) call(received time.Time) (ok bool) {
+func (r *request) call() (ok bool) {
 	cfg := &r.c.srv.cfg
 	defer func() {
 		if !ok {
@@ -125,7 +140,7 @@ func (r *request) call(received time.Time) (ok bool) {
 		}
 	}()
 	r.ctx.Context = r.str.Context()
-	r.ctx.state.Begin(received)
+	r.ctx.state.Begin(r.received)
 	r.body.B = r.msg.body
 	r.body.Prepare(r.req)
 	r.rw.Head = r.req.Method == http.MethodHead

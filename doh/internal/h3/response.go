@@ -22,9 +22,36 @@ func (s *sectionWriter) Write(p []byte) (int, error) {
 // encoder encodes a response's field section with QPACK's static table
 // only, and frames the response.
 type encoder struct {
-	sec     sectionWriter
-	enc     *qpack.Encoder
-	scratch []byte
+	sec         sectionWriter
+	enc         *qpack.Encoder
+	age, length memo // the last cache-control and content-length values
+}
+
+// memo keeps the last number formatted as a field value: a connection's
+// answers mostly repeat their lifetime and length.
+type memo struct {
+	n   int64
+	val string
+	set bool
+}
+
+// value returns n formatted by format, reusing the last string when n is the same.
+func (m *memo) value(n int64, format func([]byte, int64) []byte) string {
+	if !m.set || m.n != n {
+		m.n, m.val, m.set = n, string(format(nil, n)), true
+	}
+	return m.val
+}
+
+// appendInt formats a content-length.
+func appendInt(b []byte, n int64) []byte { return strconv.AppendInt(b, n, 10) }
+
+// statusValue is a :status value, without allocating for 200.
+func statusValue(code int) string {
+	if code == http.StatusOK {
+		return "200"
+	}
+	return strconv.Itoa(code)
 }
 
 func newEncoder() *encoder {
@@ -46,10 +73,10 @@ func (e *encoder) appendResponse(b []byte, w *httpmsg.Response, now time.Time) [
 		w.Status = http.StatusOK
 	}
 	e.sec.b = e.sec.b[:0]
-	e.field(":status", strconv.Itoa(w.Status))
+	e.field(":status", statusValue(w.Status))
 	if w.Answer {
 		e.field("content-type", w.ContentType)
-		e.field("cache-control", string(httpmsg.AppendCacheControl(e.scratch[:0], w.MaxAge)))
+		e.field("cache-control", e.age.value(w.MaxAge, httpmsg.AppendCacheControl))
 	}
 	hasLength, hasDate := false, false
 	for k, vv := range w.Hdr {
@@ -67,7 +94,7 @@ func (e *encoder) appendResponse(b []byte, w *httpmsg.Response, now time.Time) [
 		}
 	}
 	if !hasLength {
-		e.field("content-length", strconv.Itoa(len(w.Body)))
+		e.field("content-length", e.length.value(int64(len(w.Body)), appendInt))
 	}
 	if !hasDate {
 		e.field("date", httpmsg.HTTPDate(now))
