@@ -57,7 +57,7 @@ type Config struct {
 	HTTP2 string
 
 	// HTTP3 picks the HTTP/3 server of the QUIC listeners: HTTP3Builtin
-	// or HTTP3Stdlib (default), quic-go's own.
+	// (default) or HTTP3Stdlib, quic-go's own.
 	HTTP3 string
 
 	// MaxStreams bounds concurrent streams per HTTP/2 and HTTP/3 connection (default 100).
@@ -117,7 +117,7 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	switch c.HTTP3 {
 	case "":
-		c.HTTP3 = HTTP3Stdlib
+		c.HTTP3 = HTTP3Builtin
 	case HTTP3Builtin, HTTP3Stdlib:
 	default:
 		return c, fmt.Errorf("doh: HTTP3 %q: want %q or %q", c.HTTP3, HTTP3Builtin, HTTP3Stdlib)

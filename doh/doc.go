@@ -86,13 +86,15 @@
 // counts none of its errors; it also answers on a goroutine per request
 // without the reader's replay and batched writes, so it spends more CPU.
 //
-// HTTP/3 runs on quic-go's http3 server (Config.HTTP3 "stdlib") or on
-// dnsward's own engine (doh/internal/h3, "builtin"): QPACK without a
-// dynamic table, requests on the workers with per-connection recycled
-// state, the body read whole (MaxBody, 413) and headers bounded
-// (MaxHeaderBytes, 431) before the handler runs, small answers written in
-// batches, GOAWAY on Shutdown. On either, a request with its answer pending
-// when Shutdown runs out of time is dropped with its connection.
+// HTTP/3 runs on dnsward's own engine (doh/internal/h3, Config.HTTP3
+// "builtin", the default) or on quic-go's http3 server ("stdlib"). The
+// builtin engine uses QPACK without a dynamic table, reads a request, runs
+// the handler and answers on one worker with state recycled per
+// connection, reads the body whole (MaxBody, 413) and bounds the headers
+// (MaxHeaderBytes, 431) before the handler runs, writes small answers in
+// batches, and sends GOAWAY on Shutdown. On either engine, a request whose
+// answer is pending when Shutdown runs out of time is dropped with its
+// connection.
 //
 // The cleartext listener speaks HTTP/1.1 only (no h2c).
 package doh

@@ -11,9 +11,9 @@ import (
 
 // The HTTP/3 engines Config.HTTP3 chooses between.
 const (
-	// HTTP3Builtin is dnsward's own engine (doh/internal/h3).
+	// HTTP3Builtin is dnsward's own engine (doh/internal/h3), the default.
 	HTTP3Builtin = "builtin"
-	// HTTP3Stdlib is quic-go's HTTP/3 server (quic-go/http3).
+	// HTTP3Stdlib is quic-go's HTTP/3 server (quic-go/http3), the way back.
 	HTTP3Stdlib = "stdlib"
 )
 

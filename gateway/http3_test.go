@@ -25,7 +25,7 @@ func TestDoHHTTP3Engine(t *testing.T) {
 		setting      string
 		wantCapacity bool
 	}{
-		{"", false},
+		{"", true},
 		{"doh: {http3: stdlib}", false},
 		{"doh: {http3: builtin}", true},
 	} {

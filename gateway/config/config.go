@@ -177,7 +177,7 @@ func (c *Config) applyDefaults() {
 		c.DoH.HTTP2 = "builtin"
 	}
 	if c.DoH.HTTP3 == "" {
-		c.DoH.HTTP3 = "stdlib"
+		c.DoH.HTTP3 = "builtin"
 	}
 	if c.DataDir == "" {
 		c.DataDir = defaultDataDir()

@@ -71,8 +71,8 @@ type DoH struct {
 	// HTTP2 picks the HTTP/2 server: builtin (dnsward's engine, the
 	// default) or stdlib (net/http's).
 	HTTP2 string `yaml:"http2"`
-	// HTTP3 picks the HTTP/3 server: builtin (dnsward's engine) or stdlib
-	// (quic-go's, the default).
+	// HTTP3 picks the HTTP/3 server: builtin (dnsward's engine, the
+	// default) or stdlib (quic-go's).
 	HTTP3 string `yaml:"http3"`
 }
 
