@@ -33,8 +33,8 @@
 // label of the server name, is the client's ID (resolver.Profiles.Identify,
 // the one place that decides): a malformed one is answered 400, an unlisted
 // one 403 when unknown clients are refused. Error bodies never repeat it.
-// Routing happens in Handler, which serves HTTP/1.1, both HTTP/2 engines
-// and HTTP/3 alike.
+// Routing happens in Handler, which serves HTTP/1.1 and both engines of
+// HTTP/2 and of HTTP/3 alike.
 //
 // # Client addresses
 //

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/quic-go/quic-go"
 	"github.com/quic-go/quic-go/quicvarint"
 )
 
@@ -266,5 +267,34 @@ func TestH3POSTAndHEAD(t *testing.T) {
 	r = c.request(h3Headers(head...))
 	if r.err != nil || r.fields[":status"] != "405" || r.fields["content-length"] == "0" || len(r.body) != 0 {
 		t.Fatalf("HEAD: %v %q %v", r.fields, r.body, r.err)
+	}
+}
+
+// TestH3IdleTimeout: a connection without requests for IdleTimeout is
+// closed with H3_NO_ERROR, even while QUIC keep-alives hold the transport
+// open; one with a request in flight is not.
+func TestH3IdleTimeout(t *testing.T) {
+	const idle = 300 * time.Millisecond
+	g := &gatedHandler{gate: make(chan struct{})}
+	defer g.open()
+	env := startH3(t, func(c *Config) { g.next, c.Handler, c.IdleTimeout = c.Handler, g, idle })
+	keepAlive := &quic.Config{KeepAlivePeriod: idle / 4}
+	busy := dialH3With(t, env, keepAlive)
+	got := make(chan h3Response, 1)
+	go func() { got <- busy.request(h3Headers(getFields(query(t, "a.test.", dns.TypeA, 0, 0))...)) }()
+	c := dialH3With(t, env, keepAlive)
+	start := time.Now()
+	if code := c.closedWith(); code != 0x0100 {
+		t.Fatalf("idle connection closed with %#x, want H3_NO_ERROR", code)
+	}
+	if d := time.Since(start); d < idle/2 || d > 10*idle {
+		t.Errorf("idle connection closed after %v, IdleTimeout is %v", d, idle)
+	}
+	if busy.qc.Context().Err() != nil {
+		t.Fatal("the connection with a request in flight was closed as idle")
+	}
+	g.open()
+	if r := <-got; r.err != nil || r.fields[":status"] != "200" {
+		t.Fatalf("request in flight: %v %v", r.fields, r.err)
 	}
 }

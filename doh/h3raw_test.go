@@ -23,12 +23,15 @@ type h3Raw struct {
 }
 
 // dialH3 connects to env's first TLS address with ALPN h3.
-func dialH3(t *testing.T, env *testEnv) *h3Raw {
+func dialH3(t *testing.T, env *testEnv) *h3Raw { t.Helper(); return dialH3With(t, env, nil) }
+
+// dialH3With connects as dialH3 with a QUIC config.
+func dialH3With(t *testing.T, env *testEnv, conf *quic.Config) *h3Raw {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	qc, err := quic.DialAddr(ctx, env.srv.TLSAddrs()[0].String(),
-		&tls.Config{RootCAs: env.pki.Pool, ServerName: "dns.test", NextProtos: []string{"h3"}}, nil)
+		&tls.Config{RootCAs: env.pki.Pool, ServerName: "dns.test", NextProtos: []string{"h3"}}, conf)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -70,7 +70,7 @@ func fetch(t *testing.T, c *http.Client, url string) (*http.Response, string) {
 }
 
 // TestSetupPageEveryTransport: the DoH listener serves the setup page over
-// HTTP/1.1, HTTP/2 (both engines) and HTTP/3, with its security headers,
+// HTTP/1.1, HTTP/2 and HTTP/3 (both engines of each), with its security headers,
 // while its DoH endpoints stay what they were: a GET without dns= is 400,
 // on the generic path and a profile's. `onboarding: false` leaves every
 // other path 404, as before.
