@@ -14,6 +14,9 @@ import (
 	"github.com/dnsward/dnsward/doq"
 )
 
+// keepIdle is how many recycled requests an idle connection keeps.
+const keepIdle = 4
+
 // conn is one HTTP/3 connection: one goroutine accepts its request
 // streams and hands each to a worker, which reads it, runs the handler and
 // answers; another goroutine reads the client's unidirectional streams.
@@ -125,6 +128,9 @@ func (c *conn) done(r *request) {
 	c.free = append(c.free, r)
 	c.active--
 	if c.active == 0 {
+		// An idle connection keeps a few requests' state, not a burst's.
+		clear(c.free[min(len(c.free), keepIdle):])
+		c.free = c.free[:min(len(c.free), keepIdle)]
 		if c.goingAway {
 			c.closeLocked()
 		} else {
