@@ -211,8 +211,9 @@ func TestH3Limits(t *testing.T) {
 }
 
 // TestH3GoAwayAtShutdown: Shutdown sends GOAWAY on the control stream, the
-// request in flight is answered, and the connection then closes with
-// H3_NO_ERROR.
+// request in flight is answered, one sent after the GOAWAY is rejected
+// (H3_REQUEST_REJECTED, safe to retry elsewhere), and the connection then
+// closes with H3_NO_ERROR.
 func TestH3GoAwayAtShutdown(t *testing.T) {
 	g := &gatedHandler{gate: make(chan struct{})}
 	defer g.open()
@@ -239,6 +240,9 @@ func TestH3GoAwayAtShutdown(t *testing.T) {
 	_, _ = ctl.Read(p)
 	if id, _, err := quicvarint.Parse(p); err != nil || id != 4 {
 		t.Errorf("GOAWAY names stream %d (%v), want 4: the one in flight is served", id, err)
+	}
+	if r := c.request(h3Headers(getFields(query(t, "b.test.", dns.TypeA, 0, 0))...)); streamCode(r.err) != 0x010b {
+		t.Errorf("request after GOAWAY: %v %v, want a reset with H3_REQUEST_REJECTED", r.fields, r.err)
 	}
 	g.open()
 	if r := <-got; r.err != nil || r.fields[":status"] != "200" {
