@@ -168,7 +168,7 @@ func (r *request) write() {
 func (r *request) reset() {
 	r.str = nil
 	r.br.Reset(nil)
-	r.msg.body = httpmsg.TrimBuf(r.msg.body)
+	r.msg.body, r.msg.fields = httpmsg.TrimBuf(r.msg.body), httpmsg.TrimBuf(r.msg.fields)
 	r.msg.reset()
 	r.body.B = nil
 	r.body.Reset()
