@@ -24,33 +24,37 @@ var staticAnswer = resolver.HandlerFunc(func(_ context.Context, req *resolver.Re
 })
 
 // BenchmarkRoundTrip measures one GET /dns-query round trip on loopback per
-// HTTP version (client and server in this process, so allocs/op counts
-// both), beside plain DNS over UDP with miekg/dns as the baseline.
+// engine (HTTP/2 and HTTP/3, Config.HTTP2 and HTTP3) and HTTP version
+// (client and server in this process, so allocs/op counts both; the client
+// is the same for both engines), beside plain DNS over UDP with miekg/dns as
+// the baseline.
 func BenchmarkRoundTrip(b *testing.B) {
-	env := startServer(b, func(c *Config) { c.Handler = staticAnswer })
-	addr := env.srv.TLSAddrs()[0]
-	url := dohURL("https", hostPort("dns.test", addr), "/dns-query", query(b, "a.test.", dns.TypeA, 0, 0))
-	for _, v := range []httpVersion{h1, h2, h3} {
-		b.Run(string(v), func(b *testing.B) {
-			c := env.client(b, v, addr)
-			get := func() {
-				resp, err := c.Get(url)
-				if err != nil {
-					b.Fatal(err)
+	for _, e := range []string{HTTP2Builtin, HTTP2Stdlib} {
+		env := startServer(b, func(c *Config) { c.Handler, c.HTTP2, c.HTTP3 = staticAnswer, e, e })
+		addr := env.srv.TLSAddrs()[0]
+		url := dohURL("https", hostPort("dns.test", addr), "/dns-query", query(b, "a.test.", dns.TypeA, 0, 0))
+		for _, v := range []httpVersion{h1, h2, h3} {
+			b.Run(e+"/"+string(v), func(b *testing.B) {
+				c := env.client(b, v, addr)
+				get := func() {
+					resp, err := c.Get(url)
+					if err != nil {
+						b.Fatal(err)
+					}
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != http.StatusOK {
+						b.Fatal(resp.Status)
+					}
 				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != http.StatusOK {
-					b.Fatal(resp.Status)
+				get() // connect outside the timed loop
+				b.ReportAllocs()
+				b.ResetTimer()
+				for b.Loop() {
+					get()
 				}
-			}
-			get() // connect outside the timed loop
-			b.ReportAllocs()
-			b.ResetTimer()
-			for b.Loop() {
-				get()
-			}
-		})
+			})
+		}
 	}
 	b.Run("udp-baseline", func(b *testing.B) {
 		pc, err := net.ListenPacket("udp", "127.0.0.1:0")

@@ -138,8 +138,13 @@ func TestConnsPerClient(t *testing.T) {
 // TestConnsPerClientQUIC: over HTTP/3 the connection bound applies when the
 // first packet arrives, so a refused client gets no handshake at all, and
 // TCP and QUIC connections share the one bound.
-func TestConnsPerClientQUIC(t *testing.T) {
-	env := startServer(t, func(c *Config) { c.Conns = frontendtest.Conns(t, 2) })
+func TestConnsPerClientQUIC(t *testing.T) { forEachEngine(t, testConnsPerClientQUIC) }
+
+func testConnsPerClientQUIC(t *testing.T, engine string) {
+	env := startServer(t, func(c *Config) {
+		onEngine(engine)(c)
+		c.Conns = frontendtest.Conns(t, 2)
+	})
 	addr := env.srv.TLSAddrs()[0]
 	tc, err := tls.Dial("tcp", addr.String(), &tls.Config{RootCAs: env.pki.Pool, ServerName: "dns.test", NextProtos: []string{"h2"}})
 	if err != nil {

@@ -22,7 +22,7 @@ func TestClientIDPaths(t *testing.T) { forEachEngine(t, testClientIDPaths) }
 // 400 and refused ones 403, neither echoing the ID; other paths stay 404.
 func testClientIDPaths(t *testing.T, engine string) {
 	env := startServer(t, func(c *Config) {
-		c.HTTP2 = engine
+		c.HTTP2, c.HTTP3 = engine, engine
 		if err := c.Profiles.SetClients(resolver.ClientsConfig{Profiles: map[string]string{"annas-phone": "child", "office": "unfiltered"}}); err != nil {
 			t.Fatal(err)
 		}

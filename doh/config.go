@@ -56,6 +56,10 @@ type Config struct {
 	// builtin engine's defences (see the package comment).
 	HTTP2 string
 
+	// HTTP3 picks the HTTP/3 server of the QUIC listeners: HTTP3Builtin
+	// (default) or HTTP3Stdlib, quic-go's own.
+	HTTP3 string
+
 	// MaxStreams bounds concurrent streams per HTTP/2 and HTTP/3 connection (default 100).
 	MaxStreams uint32
 	// MaxHeaderBytes bounds request headers, URL included (default 16 KiB).
@@ -110,6 +114,13 @@ func (c Config) withDefaults() (Config, error) {
 	case HTTP2Builtin, HTTP2Stdlib:
 	default:
 		return c, fmt.Errorf("doh: HTTP2 %q: want %q or %q", c.HTTP2, HTTP2Builtin, HTTP2Stdlib)
+	}
+	switch c.HTTP3 {
+	case "":
+		c.HTTP3 = HTTP3Builtin
+	case HTTP3Builtin, HTTP3Stdlib:
+	default:
+		return c, fmt.Errorf("doh: HTTP3 %q: want %q or %q", c.HTTP3, HTTP3Builtin, HTTP3Stdlib)
 	}
 	setDefault(&c.MaxStreams, 100)
 	setDefault(&c.MaxHeaderBytes, 16<<10)

@@ -30,6 +30,8 @@ func TestConfigValidation(t *testing.T) {
 		{"negative timeout", Config{Handler: h, Profiles: ps, ReadTimeout: -1}, "negative"},
 		{"stdlib HTTP/2", Config{Handler: h, Profiles: ps, HTTP2: HTTP2Stdlib}, ""},
 		{"unknown HTTP/2 engine", Config{Handler: h, Profiles: ps, HTTP2: "nghttp2"}, `HTTP2 "nghttp2"`},
+		{"stdlib HTTP/3", Config{Handler: h, Profiles: ps, HTTP3: HTTP3Stdlib}, ""},
+		{"unknown HTTP/3 engine", Config{Handler: h, Profiles: ps, HTTP3: "nghttp3"}, `HTTP3 "nghttp3"`},
 		{"invalid prefix", Config{Handler: h, Profiles: ps, TrustedProxies: []netip.Prefix{{}}}, "TrustedProxies"},
 		{"tls and plain", Config{Handler: h, Profiles: ps, TLS: &tls.Config{}, Addrs: []string{"[::1]:0"}, PlainAddrs: []string{":0"}}, ""},
 	}

@@ -33,8 +33,8 @@
 // label of the server name, is the client's ID (resolver.Profiles.Identify,
 // the one place that decides): a malformed one is answered 400, an unlisted
 // one 403 when unknown clients are refused. Error bodies never repeat it.
-// Routing happens in Handler, which serves HTTP/1.1, both HTTP/2 engines
-// and HTTP/3 alike.
+// Routing happens in Handler, which serves HTTP/1.1 and both engines of
+// HTTP/2 and of HTTP/3 alike.
 //
 // # Client addresses
 //
@@ -85,6 +85,16 @@
 // answering 431; and dnsward_doh_http2_errors_total
 // counts none of its errors; it also answers on a goroutine per request
 // without the reader's replay and batched writes, so it spends more CPU.
+//
+// HTTP/3 runs on dnsward's own engine (doh/internal/h3, Config.HTTP3
+// "builtin", the default) or on quic-go's http3 server ("stdlib"). The
+// builtin engine uses QPACK without a dynamic table, reads a request, runs
+// the handler and answers on one worker with state recycled per
+// connection, reads the body whole (MaxBody, 413) and bounds the headers
+// (MaxHeaderBytes, 431) before the handler runs, writes small answers in
+// batches, and sends GOAWAY on Shutdown. On either engine, a request whose
+// answer is pending when Shutdown runs out of time is dropped with its
+// connection.
 //
 // The cleartext listener speaks HTTP/1.1 only (no h2c).
 package doh

@@ -17,7 +17,7 @@ import (
 func TestProfilesOverEveryVersion(t *testing.T) { forEachEngine(t, testProfilesOverEveryVersion) }
 
 func testProfilesOverEveryVersion(t *testing.T, engine string) {
-	env := startServer(t, func(c *Config) { c.HTTP2, c.Addrs = engine, append(c.Addrs, "127.0.0.3:0") })
+	env := startServer(t, func(c *Config) { c.HTTP2, c.HTTP3, c.Addrs = engine, engine, append(c.Addrs, "127.0.0.3:0") })
 	main, local := env.srv.TLSAddrs()[0], env.srv.TLSAddrs()[1]
 	tests := []struct {
 		name      string

@@ -143,16 +143,17 @@ func startServer(t testing.TB, mod func(*Config)) *testEnv {
 	return &testEnv{srv: srv, fwd: fwd, pki: pki}
 }
 
-// forEachEngine runs test once per HTTP/2 engine (Config.HTTP2).
+// forEachEngine runs test once per engine: builtin and stdlib, each for
+// both HTTP/2 and HTTP/3 (Config.HTTP2, Config.HTTP3).
 func forEachEngine(t *testing.T, test func(t *testing.T, engine string)) {
 	for _, e := range []string{HTTP2Builtin, HTTP2Stdlib} {
 		t.Run(e, func(t *testing.T) { test(t, e) })
 	}
 }
 
-// onEngine is a startServer config change that picks the HTTP/2 engine.
+// onEngine is a startServer config change that picks the HTTP/2 and HTTP/3 engines.
 func onEngine(engine string) func(*Config) {
-	return func(c *Config) { c.HTTP2 = engine }
+	return func(c *Config) { c.HTTP2, c.HTTP3 = engine, engine }
 }
 
 // httpVersion names the client kinds the tests use.

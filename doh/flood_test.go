@@ -170,11 +170,14 @@ func metricValue(t *testing.T, reg *prometheus.Registry, name, label string) flo
 // TestHTTP3StreamLimit sends more concurrent HTTP/3 requests than MaxStreams
 // allows on one connection: QUIC flow control holds the excess, so handlers
 // never run more than MaxStreams at once, and every request is answered.
-func TestHTTP3StreamLimit(t *testing.T) {
+func TestHTTP3StreamLimit(t *testing.T) { forEachEngine(t, testHTTP3StreamLimit) }
+
+func testHTTP3StreamLimit(t *testing.T, engine string) {
 	const maxStreams, requests = 4, 24
 	g := &gatedHandler{gate: make(chan struct{})}
 	defer g.open()
 	env := startServer(t, func(c *Config) {
+		onEngine(engine)(c)
 		g.next = c.Handler
 		c.Handler, c.MaxStreams = g, maxStreams
 	})

@@ -92,8 +92,8 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, st *streamState)
 	return h.serveWire(w, r, req, st.offered()), req.Profile.Name
 }
 
-// begin routes r and builds the request the resolver will see; st is the
-// builtin HTTP/2 engine's stream state, else nil. A request the engine
+// begin routes r and builds the request the resolver will see; st is a
+// builtin engine's stream state, else nil. A request the engine
 // already offered to replay (replayNow) keeps the one built then, and with
 // it the rate limiter's decision on it.
 func (h *Handler) begin(w http.ResponseWriter, r *http.Request, st *streamState) (endpoint, *resolver.Request, *httpError) {
@@ -222,7 +222,8 @@ func (h *Handler) serveWire(w http.ResponseWriter, r *http.Request, req, offered
 		return h.fail(w, errorf(http.StatusNotAcceptable, "this endpoint answers application/dns-message only"))
 	}
 	if r.ProtoMajor == 3 && r.Method == http.MethodPost {
-		// net/http applies ReadTimeout to HTTP/1 and HTTP/2; HTTP/3 needs it per stream.
+		// net/http applies ReadTimeout to HTTP/1 and HTTP/2; quic-go's HTTP/3
+		// needs it per stream (the builtin engine has read the body already).
 		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(h.readTimeout))
 	}
 	qbp := queryBufs.Get().(*[]byte)

@@ -23,8 +23,8 @@ const (
 type streamKey struct{}
 
 // streamState is what the handler keeps per stream of the builtin HTTP/2
-// engine (h2engine.State); a nil *streamState stands for HTTP/1, HTTP/3 and the
-// stdlib engine.
+// and HTTP/3 engines (h2engine.State, h3engine.State); a nil *streamState
+// stands for HTTP/1 and the stdlib engines.
 type streamState struct {
 	facts    connFacts         // the connection's addresses, worked out once per stream
 	received time.Time         // when the engine read the request's HEADERS
@@ -65,8 +65,8 @@ func (st *streamState) factsOf(r *http.Request) connFacts {
 	return st.facts
 }
 
-// h2Handler is the Handler as the builtin engine calls it: on a worker
-// already, and on the reader for replay.
+// h2Handler is the Handler as the builtin engines call it: on a worker
+// already, and (HTTP/2) on the reader for replay.
 type h2Handler struct{ h *Handler }
 
 // ServeHTTP answers r on the calling worker.

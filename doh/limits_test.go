@@ -19,7 +19,10 @@ func testShutdownDrains(t *testing.T, engine string) {
 		t.Run(string(v), func(t *testing.T) {
 			g := &gatedHandler{gate: make(chan struct{})}
 			defer g.open()
-			env := startServer(t, func(c *Config) { g.next, c.Handler, c.HTTP2 = c.Handler, g, engine })
+			env := startServer(t, func(c *Config) {
+				g.next, c.Handler = c.Handler, g
+				onEngine(engine)(c)
+			})
 			addr := env.srv.TLSAddrs()[0]
 			c := env.client(t, v, addr)
 			url := dohURL("https", hostPort("dns.test", addr), "/dns-query", query(t, "a.test.", dns.TypeA, 0, 0))
@@ -73,7 +76,7 @@ func TestRequestLimits(t *testing.T) { forEachEngine(t, testRequestLimits) }
 
 func testRequestLimits(t *testing.T, engine string) {
 	env := startServer(t, func(c *Config) {
-		c.HTTP2 = engine
+		onEngine(engine)(c)
 		c.MaxHeaderBytes = 4 << 10
 		c.ReadTimeout = 300 * time.Millisecond
 	})

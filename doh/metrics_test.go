@@ -42,10 +42,13 @@ func gathered(t *testing.T, reg *prometheus.Registry, name string, want map[stri
 	return 0
 }
 
-func TestMetricsAndPrivateLogs(t *testing.T) {
+func TestMetricsAndPrivateLogs(t *testing.T) { forEachEngine(t, testMetricsAndPrivateLogs) }
+
+func testMetricsAndPrivateLogs(t *testing.T, engine string) {
 	reg := prometheus.NewRegistry()
 	logs := &frontendtest.Logs{}
 	env := startServer(t, func(c *Config) {
+		onEngine(engine)(c)
 		c.Metrics = reg
 		c.Logger = logs.Logger()
 	})

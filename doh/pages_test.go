@@ -35,7 +35,7 @@ func TestPagesTakeOnlyOtherPaths(t *testing.T) { forEachEngine(t, testPagesTakeO
 func testPagesTakeOnlyOtherPaths(t *testing.T, engine string) {
 	pages := &pageRecorder{}
 	reg := prometheus.NewRegistry()
-	env := startServer(t, func(c *Config) { c.HTTP2, c.Pages, c.Metrics = engine, pages, reg })
+	env := startServer(t, func(c *Config) { c.HTTP2, c.HTTP3, c.Pages, c.Metrics = engine, engine, pages, reg })
 	addr := env.srv.TLSAddrs()[0]
 	host := hostPort("dns.test", addr)
 	for _, v := range []httpVersion{h1, h2, h3} {

@@ -20,9 +20,14 @@ import (
 // question (in other spellings and IDs) after a first answer are answered
 // from the replayed bytes with the same headers, and only the first takes
 // the chain.
-func TestReplayedAnswers(t *testing.T) {
+func TestReplayedAnswers(t *testing.T) { forEachEngine(t, testReplayedAnswers) }
+
+func testReplayedAnswers(t *testing.T, engine string) {
 	h := frontendtest.NewCounting(t)
-	e := startServer(t, func(c *Config) { c.Handler = h })
+	e := startServer(t, func(c *Config) {
+		onEngine(engine)(c)
+		c.Handler = h
+	})
 	addr := e.srv.TLSAddrs()[0]
 	for _, v := range []httpVersion{h1, h2, h3} {
 		for _, method := range []string{http.MethodGet, http.MethodPost} {

@@ -49,8 +49,8 @@ func answerMaxAge(resp *dns.Msg) maxAge {
 }
 
 // answerWriter is a ResponseWriter that takes a 200 answer's headers as
-// values (the builtin HTTP/2 engine encodes them without header-map
-// entries); maxAge is Cache-Control's, no-store when negative.
+// values (the builtin HTTP/2 and HTTP/3 engines encode them without
+// header-map entries); maxAge is Cache-Control's, no-store when negative.
 type answerWriter interface {
 	WriteAnswer(contentType string, maxAge int64, body []byte)
 }

@@ -33,7 +33,7 @@ type Server struct {
 	plainAddr []netip.AddrPort
 	https     *http.Server
 	plain     *http.Server
-	h3        *http3.Server
+	h3        h3Server
 	closers   []func() error // QUIC listeners and their sockets, closed last
 	wg        sync.WaitGroup
 }
@@ -92,11 +92,14 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	s.started = true
 	s.https, s.plain = s.httpServer("tls"), s.httpServer("plain")
-	if err := s.setupHTTP2(s.https); err != nil {
+	err := s.setupHTTP2(s.https)
+	if err != nil {
 		return err
 	}
 	s.https.TLSConfig = s.tcpTLS([]string{"h2", "http/1.1"})
-	s.h3 = &http3.Server{Handler: s.handler, MaxHeaderBytes: s.cfg.MaxHeaderBytes, IdleTimeout: s.cfg.IdleTimeout}
+	if s.h3, err = s.newH3(); err != nil {
+		return err
+	}
 
 	var tcp, plain []net.Listener
 	var quicLns []*quic.Listener
@@ -134,7 +137,7 @@ func (s *Server) Start(ctx context.Context) error {
 		s.serve(func() error { return s.plain.Serve(l) })
 	}
 	for _, l := range quicLns {
-		s.serve(func() error { return s.h3.ServeListener(&limitQUICListener{Listener: l, lim: s.limit, m: s.m}) })
+		s.serve(func() error { return s.h3.serve(&limitQUICListener{Listener: l, lim: s.limit, m: s.m}) })
 	}
 	return nil
 }

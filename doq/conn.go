@@ -78,20 +78,24 @@ func (s *Server) serveConn(qc *quic.Conn) {
 	c.watch.Wait()
 }
 
-// linger gives the answers just written about one probe timeout (RFC 9002
-// §6.2.1: smoothed RTT, 4 deviations, the 25 ms max ACK delay) to leave and
-// be acknowledged before the connection is closed: quic-go drops stream
-// data it has not sent when it closes, and closing at once lost every answer
-// still queued in a test of Shutdown with 20 queries in flight. It returns
-// early when the connection ends or Shutdown's context does.
-func (c *conn) linger() {
-	st := c.qc.ConnectionStats()
+// linger gives the answers just written time to leave (Linger).
+func (c *conn) linger() { Linger(c.qc, c.s.base.Done()) }
+
+// Linger gives the answers just written on qc about one probe timeout
+// (RFC 9002 §6.2.1: smoothed RTT, 4 deviations, the 25 ms max ACK delay) to
+// leave and be acknowledged before the connection is closed: quic-go drops
+// stream data it has not sent when it closes, and closing at once lost every
+// answer still queued in a test of Shutdown with 20 queries in flight. It
+// returns early when the connection ends or stop is closed. DoH's HTTP/3
+// engine closes its connections the same way.
+func Linger(qc *quic.Conn, stop <-chan struct{}) {
+	st := qc.ConnectionStats()
 	t := time.NewTimer(st.SmoothedRTT + 4*st.MeanDeviation + 25*time.Millisecond)
 	defer t.Stop()
 	select {
 	case <-t.C:
-	case <-c.qc.Context().Done():
-	case <-c.s.base.Done():
+	case <-qc.Context().Done():
+	case <-stop:
 	}
 }
 

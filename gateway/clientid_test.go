@@ -43,7 +43,7 @@ upstreams: [udp://%[4]s]
 data_dir: %[5]s
 server_name: dns.example
 tls: {mode: files, cert_file: cert.pem, key_file: key.pem}
-doh: {http2: %[6]s}
+doh: {http2: %[6]s, http3: %[6]s}
 lists:
   adult: [adult.hosts]
 default_profile: open

@@ -66,7 +66,7 @@ func (g *Gateway) newFrontends(rm *resolver.Metrics, checks *onboarding.Checks) 
 		cfg := doh.Config{
 			Addrs: c.Listen.DoH, PlainAddrs: c.Listen.DoHPlain,
 			Handler: g.handler, Profiles: g.profiles, TrustedProxies: trusted, ProxyProtocol: c.ProxyProtocol,
-			Conns: g.conns, HTTP2: c.DoH.HTTP2, Logger: g.log, Metrics: g.registry,
+			Conns: g.conns, HTTP2: c.DoH.HTTP2, HTTP3: c.DoH.HTTP3, Logger: g.log, Metrics: g.registry,
 		}
 		if c.OnboardingOn() {
 			pages, err := g.newOnboarding(checks)

@@ -19,10 +19,10 @@ import (
 	"github.com/dnsward/dnsward/internal/dnstest"
 )
 
-// setupYAML is a gateway with the setup page: DoH (engine http2), DoT and
+// setupYAML is a gateway with the setup page: DoH (engine: both HTTP/2 and HTTP/3), DoT and
 // plain DNS, an unfiltered default profile and a child profile reached by
 // path, host and address; onboarding is appended.
-func setupYAML(dir, http2 string, doh, dot, dns int, onboarding string) string {
+func setupYAML(dir, engine string, doh, dot, dns int, onboarding string) string {
 	return fmt.Sprintf(`
 listen:
   doh: ["127.0.0.1:%d"]
@@ -30,14 +30,14 @@ listen:
   dns: ["127.0.0.1:%d", "127.0.0.3:%[3]d"]
 upstreams: [udp://127.0.0.1:9]
 data_dir: %s/data
-doh: {http2: %s}
+doh: {http2: %[5]s, http3: %[5]s}
 lists:
   adult: [adult.txt]
 default_profile: open
 profiles:
   open: {paths: [/dns-query]}
   child: {paths: [/child], hosts: [child.localhost], addrs: [127.0.0.3], block: [adult], safe_search: true}
-%s`, doh, dot, dns, dir, http2, onboarding)
+%s`, doh, dot, dns, dir, engine, onboarding)
 }
 
 // httpClients are an HTTP/1.1, an HTTP/2 and an HTTP/3 client trusting the
@@ -70,7 +70,7 @@ func fetch(t *testing.T, c *http.Client, url string) (*http.Response, string) {
 }
 
 // TestSetupPageEveryTransport: the DoH listener serves the setup page over
-// HTTP/1.1, HTTP/2 (both engines) and HTTP/3, with its security headers,
+// HTTP/1.1, HTTP/2 and HTTP/3 (both engines of each), with its security headers,
 // while its DoH endpoints stay what they were: a GET without dns= is 400,
 // on the generic path and a profile's. `onboarding: false` leaves every
 // other path 404, as before.

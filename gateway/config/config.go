@@ -176,6 +176,9 @@ func (c *Config) applyDefaults() {
 	if c.DoH.HTTP2 == "" {
 		c.DoH.HTTP2 = "builtin"
 	}
+	if c.DoH.HTTP3 == "" {
+		c.DoH.HTTP3 = "builtin"
+	}
 	if c.DataDir == "" {
 		c.DataDir = defaultDataDir()
 	}

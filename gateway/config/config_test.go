@@ -198,6 +198,8 @@ func TestParseErrors(t *testing.T) {
 			"c.yaml:5: lists.ads[0]: list file testdata is a directory"},
 		{"unknown HTTP/2 engine", base + "doh:\n  http2: nghttp2\n",
 			`c.yaml:5: doh.http2: must be builtin or stdlib, got "nghttp2"`},
+		{"unknown HTTP/3 engine", base + "doh:\n  http3: nghttp3\n",
+			`c.yaml:5: doh.http3: must be builtin or stdlib, got "nghttp3"`},
 		{"xdp without interfaces", base + "rate_limit: {qps: 1, burst: 1}\nxdp:\n  mode: native\n",
 			"c.yaml: xdp.interfaces: at least one interface is required"},
 		{"xdp mode unknown", base + "rate_limit: {qps: 1, burst: 1}\nxdp:\n  interfaces: [lo]\n  mode: bogus\n",

@@ -71,6 +71,9 @@ type DoH struct {
 	// HTTP2 picks the HTTP/2 server: builtin (dnsward's engine, the
 	// default) or stdlib (net/http's).
 	HTTP2 string `yaml:"http2"`
+	// HTTP3 picks the HTTP/3 server: builtin (dnsward's engine, the
+	// default) or stdlib (quic-go's).
+	HTTP3 string `yaml:"http3"`
 }
 
 // DoQ tunes the DNS-over-QUIC front-end (RFC 9250).
@@ -173,6 +176,9 @@ func (c *Config) validateSections() Errors {
 	}
 	if c.DoH.HTTP2 != "builtin" && c.DoH.HTTP2 != "stdlib" {
 		add(c.errAt("doh.http2", "must be builtin or stdlib, got %q", c.DoH.HTTP2))
+	}
+	if c.DoH.HTTP3 != "builtin" && c.DoH.HTTP3 != "stdlib" {
+		add(c.errAt("doh.http3", "must be builtin or stdlib, got %q", c.DoH.HTTP3))
 	}
 	if c.DoQ.RetryAbove != nil && *c.DoQ.RetryAbove < 0 {
 		add(c.errAt("doq.retry_above", "must not be negative, got %d", *c.DoQ.RetryAbove))

@@ -2,8 +2,6 @@ package h2
 
 import (
 	"context"
-	"io"
-	"net/http"
 	"sync"
 	"time"
 )
@@ -113,52 +111,4 @@ func (x *streamCtx) reusable() bool {
 	clear(x.funcs)
 	x.funcs = x.funcs[:0]
 	return x.err == nil
-}
-
-// h2Body is a request body, received whole (at most MaxBody+1 bytes)
-// before the handler runs.
-type h2Body struct {
-	b   []byte
-	off int
-	err error // after the bytes: a timeout, else io.EOF
-}
-
-// prepare sets r.Body for the stream's request.
-func (b *h2Body) prepare(r *http.Request) {
-	if len(b.b) == 0 && b.err == nil {
-		r.Body = http.NoBody
-		return
-	}
-	r.Body = b
-}
-
-// Read reads the body.
-func (b *h2Body) Read(p []byte) (int, error) {
-	if b.off >= len(b.b) {
-		if b.err != nil {
-			return 0, b.err
-		}
-		return 0, io.EOF
-	}
-	n := copy(p, b.b[b.off:])
-	b.off += n
-	return n, nil
-}
-
-// Close does nothing: the body is in memory.
-func (b *h2Body) Close() error { return nil }
-
-// rewind lets the body be read again from its start.
-func (b *h2Body) rewind() { b.off = 0 }
-
-func (b *h2Body) reset() {
-	b.b, b.off, b.err = trimBuf(b.b), 0, nil
-}
-
-// trimBuf empties b, dropping it when it grew beyond a small answer's size.
-func trimBuf(b []byte) []byte {
-	if cap(b) > 4<<10 {
-		return nil
-	}
-	return b[:0]
 }

@@ -195,7 +195,7 @@ func (c *h2Conn) onHeaders(f *http2.MetaHeadersFrame) error {
 		c.srv.cfg.CountError("stream_431_" + c.hb.truncation())
 		c.openLocked(s)
 		s.remoteClosed = f.StreamEnded()
-		s.rw.refuse(http.StatusRequestHeaderFieldsTooLarge, "request header fields too large")
+		s.rw.Refuse(http.StatusRequestHeaderFieldsTooLarge, "request header fields too large")
 		c.writeAnswerLocked(s, c.readAt)
 		return nil
 	}
@@ -234,9 +234,9 @@ func (c *h2Conn) replayLocked(s *h2Stream) (done bool) {
 			done = true
 		}
 	}()
-	s.body.prepare(s.req)
+	s.body.Prepare(s.req)
 	if !c.srv.cfg.Handler.Replay(&s.rw, s.req) {
-		s.body.rewind()
+		s.body.Rewind()
 		return false
 	}
 	c.bodyDoneLocked(s)
@@ -287,8 +287,8 @@ func (c *h2Conn) onData(f *http2.DataFrame) error {
 	data := f.Data()
 	s.bodyLen += int64(len(data))
 	if s.awaitingBody {
-		room := c.srv.cfg.MaxBody + 1 - len(s.body.b) // one byte more tells an oversized body apart
-		s.body.b = append(s.body.b, data[:min(len(data), room)]...)
+		room := c.srv.cfg.MaxBody + 1 - len(s.body.B) // one byte more tells an oversized body apart
+		s.body.B = append(s.body.B, data[:min(len(data), room)]...)
 	}
 	if f.StreamEnded() {
 		return c.endBodyLocked(s)
@@ -297,7 +297,7 @@ func (c *h2Conn) onData(f *http2.DataFrame) error {
 		s.recvWindow += n
 		_ = c.fr.WriteWindowUpdate(id, uint32(n))
 	}
-	if s.awaitingBody && len(s.body.b) > c.srv.cfg.MaxBody {
+	if s.awaitingBody && len(s.body.B) > c.srv.cfg.MaxBody {
 		return c.startLocked(s) // the handler answers 413
 	}
 	return nil
@@ -338,7 +338,7 @@ func (c *h2Conn) endBodyLocked(s *h2Stream) error {
 func (c *h2Conn) expireBodiesLocked(now time.Time) error {
 	for _, s := range c.streams {
 		if s.awaitingBody && !now.Before(s.bodyDeadline) {
-			s.body.err = errBodyTimeout
+			s.body.Err = errBodyTimeout
 			if err := c.startLocked(s); err != nil {
 				return err
 			}

@@ -3,7 +3,6 @@ package h2
 import (
 	"errors"
 	"net/http"
-	"net/textproto"
 	"net/url"
 	"os"
 	"runtime/debug"
@@ -11,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dnsward/dnsward/doh/internal/httpmsg"
 	"golang.org/x/net/http2"
 )
 
@@ -47,8 +47,8 @@ type h2Stream struct {
 	url  url.URL
 	hdr  http.Header
 	vals []string // backing array of hdr's single values
-	body h2Body
-	rw   h2ResponseWriter
+	body httpmsg.Body
+	rw   httpmsg.Response
 	ctx  *streamCtx
 }
 
@@ -58,7 +58,7 @@ func (c *h2Conn) newStreamLocked(id uint32) *h2Stream {
 	if n := len(c.free); n > 0 {
 		s, c.free = c.free[n-1], c.free[:n-1]
 	} else {
-		s = &h2Stream{c: c, hdr: http.Header{}, rw: h2ResponseWriter{hdr: http.Header{}}, req: &http.Request{}}
+		s = &h2Stream{c: c, hdr: http.Header{}, rw: httpmsg.Response{Hdr: http.Header{}}, req: &http.Request{}}
 	}
 	if s.ctx == nil {
 		s.ctx = &streamCtx{parent: c.ctx, key: c.srv.cfg.StateKey, state: c.srv.cfg.NewState(c.ctx, c.remote)}
@@ -89,8 +89,8 @@ func (s *h2Stream) reset() {
 	clear(s.hdr)
 	clear(s.vals)
 	s.vals = s.vals[:0]
-	s.body.reset()
-	s.rw.reset()
+	s.body.Reset()
+	s.rw.Reset()
 	if !s.ctx.reusable() {
 		s.ctx = nil
 	}
@@ -138,7 +138,7 @@ func (c *h2Conn) bodyDoneLocked(s *h2Stream) {
 // it returns). A queue of 4×MaxStreams ends the connection.
 func (c *h2Conn) startLocked(s *h2Stream) error {
 	c.bodyDoneLocked(s)
-	s.body.prepare(s.req)
+	s.body.Prepare(s.req)
 	if c.running >= c.srv.cfg.MaxStreams {
 		if len(c.queue) >= 4*c.srv.cfg.MaxStreams {
 			return connError(http2.ErrCodeEnhanceYourCalm, "queue_full")
@@ -269,7 +269,7 @@ func (s *h2Stream) build(f *http2.MetaHeadersFrame) error {
 			}
 			s.declLen = int64(n)
 		}
-		s.addHeader(canonicalKey(hf.Name), hf.Value)
+		s.addHeader(httpmsg.CanonicalKey(hf.Name), hf.Value)
 	}
 	if authority == "" {
 		authority = s.hdr.Get("Host")
@@ -292,7 +292,7 @@ func (s *h2Stream) build(f *http2.MetaHeadersFrame) error {
 	if f.StreamEnded() {
 		r.ContentLength = 0
 	}
-	s.rw.head = method == http.MethodHead
+	s.rw.Head = method == http.MethodHead
 	return nil
 }
 
@@ -305,23 +305,4 @@ func (s *h2Stream) addHeader(key, v string) {
 	s.vals = append(s.vals, v)
 	n := len(s.vals)
 	s.hdr[key] = s.vals[n-1 : n : n]
-}
-
-// commonKeys maps the header names DoH clients send to their canonical form.
-var commonKeys = func() map[string]string {
-	m := map[string]string{}
-	for _, k := range []string{"Accept", "Accept-Encoding", "Accept-Language", "Cache-Control", "Content-Length",
-		"Content-Type", "Cookie", "Forwarded", "Host", "Origin", "Pragma", "Referer", "Te", "User-Agent",
-		"X-Forwarded-For", "X-Forwarded-Proto", "X-Real-Ip"} {
-		m[strings.ToLower(k)] = k
-	}
-	return m
-}()
-
-// canonicalKey is http.CanonicalHeaderKey without allocating for common names.
-func canonicalKey(name string) string {
-	if k, ok := commonKeys[name]; ok {
-		return k
-	}
-	return textproto.CanonicalMIMEHeaderKey(name)
 }

@@ -4,82 +4,21 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
-	"strings"
-	"sync/atomic"
 	"time"
 
+	"github.com/dnsward/dnsward/doh/internal/httpmsg"
 	"golang.org/x/net/http2"
 )
-
-// h2ResponseWriter collects a handler's answer; when the handler returns it
-// leaves as one HEADERS frame and its DATA, the last with END_STREAM.
-type h2ResponseWriter struct {
-	hdr    http.Header
-	status int
-	body   []byte
-	head   bool // a HEAD request: no body goes out
-
-	// A DNS answer's headers, set by WriteAnswer instead of hdr entries.
-	answer      bool
-	contentType string
-	maxAge      int64 // Cache-Control max-age, or no-store when negative
-}
-
-// Header returns the response header map.
-func (w *h2ResponseWriter) Header() http.Header { return w.hdr }
-
-// WriteHeader sets the status; informational (1xx) statuses are not sent.
-func (w *h2ResponseWriter) WriteHeader(code int) {
-	if code < 100 || code > 999 {
-		panic("doh: invalid WriteHeader code " + strconv.Itoa(code))
-	}
-	if w.status == 0 && code >= 200 {
-		w.status = code
-	}
-}
-
-// Write adds to the body.
-func (w *h2ResponseWriter) Write(p []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	if w.status == http.StatusNoContent || w.status == http.StatusNotModified {
-		return 0, http.ErrBodyNotAllowed
-	}
-	w.body = append(w.body, p...)
-	return len(p), nil
-}
-
-// WriteAnswer takes a 200 answer with its Content-Type and Cache-Control
-// max-age (no-store when negative), encoded without header-map entries.
-func (w *h2ResponseWriter) WriteAnswer(contentType string, maxAge int64, body []byte) {
-	w.status, w.answer, w.contentType, w.maxAge = http.StatusOK, true, contentType, maxAge
-	w.body = append(w.body, body...)
-}
-
-// refuse answers status with a short plain-text reason.
-func (w *h2ResponseWriter) refuse(status int, msg string) {
-	w.hdr["Content-Type"] = []string{"text/plain; charset=utf-8"}
-	w.hdr["X-Content-Type-Options"] = []string{"nosniff"}
-	w.hdr["Cache-Control"] = []string{"no-store"}
-	w.status = status
-	w.body = append(append(w.body, msg...), '\n')
-}
-
-func (w *h2ResponseWriter) reset() {
-	clear(w.hdr)
-	w.status, w.body, w.head, w.answer = 0, trimBuf(w.body), false, false
-}
 
 // writeAnswerLocked encodes s's answer, dated now: HEADERS, then the body
 // as DATA within the client's flow-control windows.
 func (c *h2Conn) writeAnswerLocked(s *h2Stream, now time.Time) {
 	w := &s.rw
-	if w.status == 0 {
-		w.status = http.StatusOK
+	if w.Status == 0 {
+		w.Status = http.StatusOK
 	}
-	body := w.body
-	if w.head {
+	body := w.Body
+	if w.Head {
 		body = nil
 	}
 	c.writeHeaderBlockLocked(s.id, c.headerBlockLocked(w, now), len(body) == 0)
@@ -95,17 +34,17 @@ func (c *h2Conn) writeAnswerLocked(s *h2Stream, now time.Time) {
 // answer's fields come first, from values; header-map fields are indexed in
 // the dynamic table (their values repeat across responses) except a
 // content-length, which changes with every answer.
-func (c *h2Conn) headerBlockLocked(w *h2ResponseWriter, now time.Time) []byte {
+func (c *h2Conn) headerBlockLocked(w *httpmsg.Response, now time.Time) []byte {
 	b := c.enc.begin(c.hblock[:0])
-	b = c.enc.status(b, w.status)
-	if w.answer {
-		b = c.enc.field(b, "content-type", w.contentType, true)
-		c.scratch = appendCacheControl(c.scratch[:0], w.maxAge)
+	b = c.enc.status(b, w.Status)
+	if w.Answer {
+		b = c.enc.field(b, "content-type", w.ContentType, true)
+		c.scratch = httpmsg.AppendCacheControl(c.scratch[:0], w.MaxAge)
 		b = c.enc.literal(b, "cache-control", c.scratch)
 	}
 	hasLength, hasDate := false, false
-	for k, vv := range w.hdr {
-		name := lowerKey(k)
+	for k, vv := range w.Hdr {
+		name := httpmsg.LowerKey(k)
 		switch name {
 		case "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade":
 			continue
@@ -119,11 +58,11 @@ func (c *h2Conn) headerBlockLocked(w *h2ResponseWriter, now time.Time) []byte {
 		}
 	}
 	if !hasLength {
-		c.scratch = strconv.AppendInt(c.scratch[:0], int64(len(w.body)), 10)
+		c.scratch = strconv.AppendInt(c.scratch[:0], int64(len(w.Body)), 10)
 		b = c.enc.literal(b, "content-length", c.scratch)
 	}
 	if !hasDate {
-		b = c.enc.field(b, "date", httpDate(now), true)
+		b = c.enc.field(b, "date", httpmsg.HTTPDate(now), true)
 	}
 	c.hblock = b
 	return b
@@ -236,56 +175,4 @@ func (c *h2Conn) localDoneLocked(s *h2Stream) {
 		c.resetAfter = append(c.resetAfter, s.id)
 	}
 	c.removeLocked(s)
-}
-
-// appendCacheControl appends the Cache-Control value for maxAge.
-func appendCacheControl(b []byte, maxAge int64) []byte {
-	if maxAge < 0 {
-		return append(b, "no-store"...)
-	}
-	return strconv.AppendInt(append(b, "max-age="...), maxAge, 10)
-}
-
-// lowerKey is HTTP/2's lower-case form of a header name the handler set,
-// without allocating for the names it sets.
-func lowerKey(k string) string {
-	switch k {
-	case "Access-Control-Allow-Origin":
-		return "access-control-allow-origin"
-	case "Allow":
-		return "allow"
-	case "Alt-Svc":
-		return "alt-svc"
-	case "Cache-Control":
-		return "cache-control"
-	case "Content-Length":
-		return "content-length"
-	case "Content-Type":
-		return "content-type"
-	case "Date":
-		return "date"
-	case "Vary":
-		return "vary"
-	case "X-Content-Type-Options":
-		return "x-content-type-options"
-	}
-	return strings.ToLower(k)
-}
-
-// dateCache holds the Date header of the current second.
-var dateCache atomic.Pointer[cachedDate]
-
-type cachedDate struct {
-	sec int64
-	val string
-}
-
-// httpDate is the Date header value for now.
-func httpDate(now time.Time) string {
-	if d := dateCache.Load(); d != nil && d.sec == now.Unix() {
-		return d.val
-	}
-	d := &cachedDate{now.Unix(), now.UTC().Format(http.TimeFormat)}
-	dateCache.Store(d)
-	return d.val
 }
