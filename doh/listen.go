@@ -11,6 +11,7 @@ import (
 	"github.com/quic-go/quic-go"
 
 	"github.com/dnsward/dnsward/clientaddr"
+	"github.com/dnsward/dnsward/internal/sockets"
 )
 
 // portRetries bounds the attempts to find a port free on both TCP and UDP
@@ -27,7 +28,7 @@ func (s *Server) listenPair(ctx context.Context, addr string) (net.Listener, *qu
 		}
 		bound := strconv.Itoa(tl.Addr().(*net.TCPAddr).Port)
 		var lc net.ListenConfig
-		pc, err := lc.ListenPacket(ctx, "udp", net.JoinHostPort(host, bound))
+		pc, err := sockets.ListenPacket(ctx, &lc, "udp", net.JoinHostPort(host, bound))
 		if err != nil {
 			_ = tl.Close()
 			if port == "0" && errors.Is(err, syscall.EADDRINUSE) && attempt < portRetries {
@@ -54,7 +55,7 @@ func (s *Server) listenPair(ctx context.Context, addr string) (net.Listener, *qu
 // listenTCP binds a TCP address with the PROXY v2 and per-client wrappers.
 func (s *Server) listenTCP(ctx context.Context, addr string) (net.Listener, error) {
 	var lc net.ListenConfig
-	l, err := lc.Listen(ctx, "tcp", addr)
+	l, err := sockets.Listen(ctx, &lc, "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("doh: listening on tcp %s: %w", addr, err)
 	}

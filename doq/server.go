@@ -11,6 +11,7 @@ import (
 	"github.com/quic-go/quic-go"
 
 	"github.com/dnsward/dnsward/internal/frontend"
+	"github.com/dnsward/dnsward/internal/sockets"
 )
 
 // Server is a DoQ listener set. Create it with New, then Start and Shutdown.
@@ -93,7 +94,7 @@ func (s *Server) Start(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, a := range s.cfg.Addrs {
-		pc, err := lc.ListenPacket(ctx, "udp", a)
+		pc, err := sockets.ListenPacket(ctx, &lc, "udp", a)
 		if err != nil {
 			cleanup()
 			return fmt.Errorf("doq: listen %s: %w", a, err)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/dnsward/dnsward/clientaddr"
 	"github.com/dnsward/dnsward/internal/frontend"
+	"github.com/dnsward/dnsward/internal/sockets"
 )
 
 // Server is a DoT listener set. Create it with New, then Start and Shutdown.
@@ -96,7 +97,7 @@ func (s *Server) Start(ctx context.Context) error {
 
 // listen binds one TCP address, behind a PROXY v2 reader when configured.
 func (s *Server) listen(ctx context.Context, lc *net.ListenConfig, addr string) (net.Listener, error) {
-	ln, err := lc.Listen(ctx, "tcp", addr)
+	ln, err := sockets.Listen(ctx, lc, "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("dot: listen %s: %w", addr, err)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/dnsward/dnsward/certs"
 	"github.com/dnsward/dnsward/gateway/config"
 	"github.com/dnsward/dnsward/internal/frontend"
+	"github.com/dnsward/dnsward/internal/sockets"
 )
 
 // defaultACMEHTTPPort is where ACME CAs send HTTP-01 validations (RFC 8555
@@ -117,7 +118,7 @@ func (a *acmeHTTP) count(next http.Handler) http.Handler {
 func (a *acmeHTTP) start() error {
 	var lns []net.Listener
 	for _, addr := range a.addrs {
-		ln, err := net.Listen("tcp", addr)
+		ln, err := sockets.Listen(context.Background(), &net.ListenConfig{}, "tcp", addr)
 		if err != nil {
 			for _, bound := range lns {
 				bound.Close()

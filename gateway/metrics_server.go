@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/dnsward/dnsward/internal/frontend"
+	"github.com/dnsward/dnsward/internal/sockets"
 )
 
 // metricsServer serves /metrics, /healthz (the process runs), /readyz (the
@@ -47,7 +48,7 @@ func newMetricsServer(addr string, reg *prometheus.Registry, limits *limitsSourc
 }
 
 func (m *metricsServer) start() error {
-	ln, err := net.Listen("tcp", m.bind)
+	ln, err := sockets.Listen(context.Background(), &net.ListenConfig{}, "tcp", m.bind)
 	if err != nil {
 		return fmt.Errorf("gateway: metrics listener: %w", err)
 	}

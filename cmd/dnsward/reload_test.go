@@ -43,10 +43,18 @@ type daemon struct {
 // process's environment.
 func startDaemon(t *testing.T, bin, config string, env ...string) *daemon {
 	t.Helper()
-	d := &daemon{cmd: exec.Command(bin, "serve", "--config", config), seen: make(chan struct{}, 1), done: make(chan struct{})}
+	cmd := exec.Command(bin, "serve", "--config", config)
 	if len(env) > 0 {
-		d.cmd.Env = append(os.Environ(), env...)
+		cmd.Env = append(os.Environ(), env...)
 	}
+	return startCommand(t, cmd)
+}
+
+// startCommand starts cmd, which runs `dnsward serve` (directly or through
+// a wrapper that execs it), and watches its log lines.
+func startCommand(t *testing.T, cmd *exec.Cmd) *daemon {
+	t.Helper()
+	d := &daemon{cmd: cmd, seen: make(chan struct{}, 1), done: make(chan struct{})}
 	stderr, err := d.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/dnsward/dnsward/gateway"
 	"github.com/dnsward/dnsward/gateway/config"
+	"github.com/dnsward/dnsward/internal/sockets"
 )
 
 // drainTimeout bounds how long SIGINT/SIGTERM wait for in-flight queries.
@@ -25,6 +26,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
+	sockets.Inherit() // systemd socket activation; the listeners take them in Start
 	cfg, err := loadConfig(*file)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
@@ -47,6 +49,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
+	sockets.Settle(log)
 	for _, l := range g.Listeners() {
 		fmt.Fprintf(stdout, "dnsward: %-14s on %-22s try: %s\n", l.Transport, l.Addr, l.Try)
 	}
