@@ -20,8 +20,10 @@ const maxExposure = 2.0
 // root holding the built binary and systemd's units, `systemd-analyze
 // verify` accepts the unit alone and with the XDP drop-in without a single
 // warning (verify exits 0 on unknown keys and bad values, so its output must
-// be empty), and `systemd-analyze security` scores it no worse than today
-// (exposure level, 0 best, 10 worst: 1.5 alone, 1.9 with XDP's capabilities).
+// be empty), as does the socket unit beside it, and `systemd-analyze
+// security` scores it no worse than today (exposure level, 0 best, 10
+// worst: 1.5 alone, 1.9 with XDP's capabilities, 1.2 with the socket
+// activation drop-in, which drops the last capability).
 // No systemd runs as PID 1 here, so the unit itself is not started.
 func TestSystemdUnit(t *testing.T) {
 	analyze := dnstest.NeedBinary(t, "systemd-analyze", "systemd")
@@ -34,6 +36,7 @@ func TestSystemdUnit(t *testing.T) {
 	}{
 		{"unit", nil, 1.5, []string{"Type=notify", "ExecReload=/bin/kill -HUP $MAINPID", "CapabilityBoundingSet=CAP_NET_BIND_SERVICE"}},
 		{"xdp", []string{"xdp.conf"}, 1.9, []string{"CapabilityBoundingSet=CAP_NET_BIND_SERVICE CAP_BPF CAP_NET_ADMIN"}},
+		{"socket", []string{"socket.conf"}, 1.2, []string{"Requires=dnsward.socket", "CapabilityBoundingSet=", "AmbientCapabilities="}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			root := unitRoot(t, bin, tc.dropIns)
@@ -46,7 +49,7 @@ func TestSystemdUnit(t *testing.T) {
 					t.Errorf("the unit lacks %q:\n%s", line, cat)
 				}
 			}
-			out, err := exec.Command(analyze, "verify", "--root="+root, "dnsward.service").CombinedOutput()
+			out, err := exec.Command(analyze, "verify", "--root="+root, "dnsward.service", "dnsward.socket").CombinedOutput()
 			if err != nil || len(out) > 0 {
 				t.Fatalf("systemd-analyze verify: %v\n%s", err, out)
 			}
@@ -86,6 +89,7 @@ func unitRoot(t *testing.T, bin string, dropIns []string) string {
 		{bin, filepath.Join(root, "usr/local/bin/dnsward")},
 		{"/bin/kill", filepath.Join(root, "bin/kill")},
 		{filepath.Join(src, "dnsward.service"), etc},
+		{filepath.Join(src, "dnsward.socket"), etc},
 	} {
 		if out, err := exec.Command("cp", "-a", cp[0], cp[1]).CombinedOutput(); err != nil {
 			t.Fatalf("cp %s: %v\n%s", cp[0], err, out)
