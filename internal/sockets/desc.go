@@ -69,7 +69,7 @@ func parseConfigured(k kind, network, addr string) (desc, bool) {
 	if err != nil {
 		return desc{}, false
 	}
-	return desc{kind: k, addr: netip.AddrPortFrom(a, uint16(p))}, true
+	return desc{kind: k, addr: netip.AddrPortFrom(a.WithZone(""), uint16(p))}, true // getsockname names no zone
 }
 
 // describe reads an inherited socket's type and bound address.
