@@ -79,7 +79,8 @@ func TestSocketActivateStream(t *testing.T) {
 // TestSocketActivationRestart passes dnsward, as systemd does, sockets this
 // test binds and keeps: plain DNS on UDP and TCP, DoQ, DoH's TCP and QUIC
 // sockets and a UDP socket no listener names. Every transport answers on
-// them; the unnamed one is reported and closed. Then dnsward stops, a UDP and
+// them; the unnamed one is reported and closed; a SIGHUP reload keeps them
+// serving. Then dnsward stops, a UDP and
 // a TCP query sent while none runs wait in the kernel, and a second dnsward
 // given the same sockets answers both.
 func TestSocketActivationRestart(t *testing.T) {
@@ -119,6 +120,12 @@ func TestSocketActivationRestart(t *testing.T) {
 	}
 	if err := udpRefused(spare); err != nil {
 		t.Error(err)
+	}
+	// A reload takes nothing again and keeps serving on the same sockets.
+	d.cmd.Process.Signal(syscall.SIGHUP)
+	d.waitLog(t, "dnsward: reloaded lists, certificates and limits", 1)
+	if resp := askA(t, dnsAddr, "www.example."); len(resp.Answer) != 1 || d.count("listeners inherited") != 1 {
+		t.Errorf("after SIGHUP: answer %v, %d start-up lines", resp, d.count("listeners inherited"))
 	}
 
 	d.cmd.Process.Signal(syscall.SIGTERM)
