@@ -77,8 +77,11 @@ func TestH3ServerSettings(t *testing.T) {
 	}
 }
 
-// TestH3MalformedRequests: a malformed request is reset with
-// H3_MESSAGE_ERROR (RFC 9114 §4.1.2) and the connection goes on serving.
+// TestH3MalformedRequests: a malformed request (RFC 9114 §4.1.2: a bad
+// field name or value, §4.3.1: missing or misplaced pseudo-headers, no
+// :authority nor Host, several Hosts or one that is not :authority) is
+// reset with H3_MESSAGE_ERROR and the connection goes on serving; Host
+// alone, or equal to :authority, is fine.
 func TestH3MalformedRequests(t *testing.T) {
 	env := startH3(t, nil)
 	c := dialH3(t, env)
@@ -106,6 +109,11 @@ func TestH3MalformedRequests(t *testing.T) {
 		{"pseudo-header after a regular one", append(append([]string(nil), good...), ":status", "200")},
 		{"connection-specific field", append(append([]string(nil), good...), "connection", "close")},
 		{"repeated :path", append(append([]string(nil), good[:8]...), append([]string{":path", "/x"}, good[8:]...)...)},
+		{"CR LF in a value", append(append([]string(nil), good...), "x-a", "1\r\nx-b: 2")},
+		{"NUL in a value", append(append([]string(nil), good...), "x-a", "a\x00b")},
+		{":authority and host differ", append(append([]string(nil), good...), "host", "other.test")},
+		{"two host fields", append(without(":authority"), "host", "dns.test", "host", "dns.test")},
+		{"neither :authority nor host", without(":authority")},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			r := c.request(h3Headers(tt.fields...))
@@ -122,8 +130,10 @@ func TestH3MalformedRequests(t *testing.T) {
 			t.Fatalf("got %v %v, want a reset with H3_MESSAGE_ERROR", r.fields, r.err)
 		}
 	})
-	if r := c.request(h3Headers(good...)); r.err != nil || r.fields[":status"] != "200" {
-		t.Fatalf("a good request after the malformed ones: %v %v", r.fields, r.err)
+	for _, fields := range [][]string{good, append(without(":authority"), "host", "dns.test"), append(good, "host", "dns.test")} {
+		if r := c.request(h3Headers(fields...)); r.err != nil || r.fields[":status"] != "200" {
+			t.Fatalf("a good request after the malformed ones (%q): %v %v", fields, r.fields, r.err)
+		}
 	}
 }
 

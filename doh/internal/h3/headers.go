@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/quic-go/qpack"
+	"golang.org/x/net/http/httpguts"
 
 	"github.com/dnsward/dnsward/doh/internal/httpmsg"
 )
@@ -27,12 +28,18 @@ func (r *refusal) Error() string { return r.msg }
 // fieldOverhead is what each field adds to a field section's size (RFC 9114 §4.2.2).
 const fieldOverhead = 32
 
+// tooLarge refuses a field section past MaxHeaderBytes.
+var tooLarge = &refusal{http.StatusRequestHeaderFieldsTooLarge, "request header fields too large"}
+
 // build fills r's request from a HEADERS payload (RFC 9114 §4.3.1): a
 // malformed request is a stream error H3_MESSAGE_ERROR, a dynamic-table
-// reference QPACK_DECOMPRESSION_FAILED, too large a section 431.
+// reference QPACK_DECOMPRESSION_FAILED, too large a section 431, refused
+// as soon as the fields decoded so far pass maxSize (§4.2.2), so that the
+// work and memory a section can cost are bounded by maxSize, not by how
+// many fields its encoded bytes can name.
 func (r *request) build(fields []byte, maxSize int) error {
 	var method, scheme, path, authority string
-	size, regular := 0, false
+	size, regular, hasAuthority := 0, false, false
 	next := decoder.Decode(fields)
 	for {
 		hf, err := next()
@@ -42,9 +49,14 @@ func (r *request) build(fields []byte, maxSize int) error {
 		if err != nil {
 			return connError(codeQPACKDecompression, "qpack")
 		}
-		size += len(hf.Name) + len(hf.Value) + fieldOverhead
+		if size += len(hf.Name) + len(hf.Value) + fieldOverhead; size > maxSize {
+			return tooLarge
+		}
 		if !validName(hf.Name) {
 			return streamError(codeMessage, "bad_field_name")
+		}
+		if !httpguts.ValidHeaderFieldValue(hf.Value) {
+			return streamError(codeMessage, "bad_field_value")
 		}
 		if hf.IsPseudo() {
 			if regular {
@@ -59,7 +71,7 @@ func (r *request) build(fields []byte, maxSize int) error {
 			case ":path":
 				p = &path
 			case ":authority":
-				p = &authority
+				p, hasAuthority = &authority, true
 			default:
 				return streamError(codeMessage, "unknown_pseudo_header")
 			}
@@ -74,9 +86,6 @@ func (r *request) build(fields []byte, maxSize int) error {
 			return err
 		}
 	}
-	if size > maxSize {
-		return &refusal{http.StatusRequestHeaderFieldsTooLarge, "request header fields too large"}
-	}
 	switch {
 	case method == "":
 		return streamError(codeMessage, "missing_method")
@@ -87,8 +96,16 @@ func (r *request) build(fields []byte, maxSize int) error {
 	case path[0] != '/' && (path != "*" || method != http.MethodOptions):
 		return streamError(codeMessage, "bad_path")
 	}
-	if authority == "" {
-		authority = r.hdr.Get("Host")
+	// Host stands in for :authority; both must agree, one must be there (§4.3.1)
+	switch hosts := r.hdr["Host"]; {
+	case len(hosts) > 1:
+		return streamError(codeMessage, "several_hosts")
+	case len(hosts) == 1 && hasAuthority && hosts[0] != authority:
+		return streamError(codeMessage, "authority_host_mismatch")
+	case len(hosts) == 1:
+		authority = hosts[0]
+	case !hasAuthority:
+		return streamError(codeMessage, "missing_authority")
 	}
 	if strings.IndexByte(path, '%') >= 0 {
 		u, err := url.ParseRequestURI(path)

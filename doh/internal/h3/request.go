@@ -173,12 +173,26 @@ func (r *request) reset() {
 	r.body.B = nil
 	r.body.Reset()
 	r.rw.Reset()
-	clear(r.hdr)
-	clear(r.vals)
-	r.vals = r.vals[:0]
+	r.hdr, r.vals = trimFields(r.hdr, r.vals)
 	r.declLen = -1
 	r.out = httpmsg.TrimBuf(r.out)
 	r.ctx.Context = r.c.ctx
 	q := r.req
 	q.Header, q.Body, q.URL, q.TLS, q.Trailer, q.Form, q.PostForm, q.MultipartForm = nil, nil, nil, nil, nil, nil, nil, nil
+}
+
+// keepFields is how many header fields a recycled request keeps room for;
+// clear does not shrink a map, so one with more is dropped, as are the
+// values' backing array, lest a connection's idle requests hold what the
+// largest field sections they served needed.
+const keepFields = 32
+
+// trimFields empties hdr and vals for reuse, or replaces them when they grew past keepFields.
+func trimFields(hdr http.Header, vals []string) (http.Header, []string) {
+	if len(hdr) > keepFields || cap(vals) > keepFields {
+		return http.Header{}, nil
+	}
+	clear(hdr)
+	clear(vals)
+	return hdr, vals[:0]
 }
