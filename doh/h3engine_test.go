@@ -2,6 +2,7 @@ package doh
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -51,14 +52,41 @@ func TestH3ControlStream(t *testing.T) {
 			}
 		})
 	}
-	t.Run("second control stream", func(t *testing.T) {
-		c := dialH3(t, startH3(t, nil))
-		c.uni(0x00, h3Settings())
-		c.uni(0x00, h3Settings())
-		if got := c.closedWith(); got != 0x0103 {
-			t.Fatalf("connection closed with %#x, want H3_STREAM_CREATION_ERROR", got)
+}
+
+// TestH3CriticalStreams: a client has at most one control, QPACK encoder
+// and QPACK decoder stream (a second is H3_STREAM_CREATION_ERROR), and
+// closing or resetting one is H3_CLOSED_CRITICAL_STREAM (RFC 9114 §6.2,
+// RFC 9204 §4.2).
+func TestH3CriticalStreams(t *testing.T) {
+	for _, typ := range []uint64{0x00, 0x02, 0x03} {
+		var first []byte
+		if typ == 0x00 {
+			first = h3Settings()
 		}
-	})
+		for _, tt := range []struct {
+			name string
+			act  func(c *h3Raw, str *quic.SendStream)
+			want int64
+		}{
+			{"second", func(c *h3Raw, _ *quic.SendStream) { c.uni(typ, first) }, 0x0103},
+			{"closed", func(_ *h3Raw, str *quic.SendStream) { _ = str.Close() }, 0x0104},
+			{"reset", func(_ *h3Raw, str *quic.SendStream) { str.CancelWrite(0x010c) }, 0x0104},
+		} {
+			t.Run(fmt.Sprintf("%s stream type %#x", tt.name, typ), func(t *testing.T) {
+				c := dialH3(t, startH3(t, nil))
+				if typ != 0x00 {
+					c.uni(0x00, h3Settings())
+				}
+				str := c.uni(typ, first)
+				time.Sleep(20 * time.Millisecond) // the first arrives first
+				tt.act(c, str)
+				if got := c.closedWith(); got != tt.want {
+					t.Fatalf("connection closed with %#x, want %#x", got, tt.want)
+				}
+			})
+		}
+	}
 }
 
 // TestH3ServerSettings: the engine's SETTINGS turn the QPACK dynamic table

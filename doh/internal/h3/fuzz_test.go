@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/quic-go/qpack"
+	"golang.org/x/net/http/httpguts"
 )
 
 // fuzzFrame is a frame of type typ with payload p.
@@ -27,7 +28,7 @@ func fuzzSection(fields ...string) []byte {
 // method, path and body respect the limits, and never panic.
 func FuzzH3Request(f *testing.F) {
 	get := fuzzSection(":method", "GET", ":scheme", "https", ":authority", "dns.test", ":path", "/dns-query?dns=AAABAAABAAAAAAAAAWEEdGVzdAAAAQAB")
-	post := fuzzSection(":method", "POST", ":scheme", "https", ":path", "/dns-query", "content-length", "3")
+	post := fuzzSection(":method", "POST", ":scheme", "https", ":path", "/dns-query", "host", "dns.test", "content-length", "3")
 	f.Add(fuzzFrame(frameHeaders, get))
 	f.Add(append(fuzzFrame(frameHeaders, post), fuzzFrame(frameData, []byte("abc"))...))
 	f.Add(append(append(fuzzFrame(0x21, []byte("x")), fuzzFrame(frameHeaders, post)...), fuzzFrame(frameHeaders, nil)...))
@@ -48,8 +49,15 @@ func FuzzH3Request(f *testing.F) {
 			return
 		}
 		q := r.req
-		if q.Method == "" || q.URL == nil || q.ProtoMajor != 3 || q.URL.Path != "" && q.URL.Path[0] != '/' && q.URL.Path != "*" {
-			t.Fatalf("accepted %q %v", q.Method, q.URL)
+		if q.Method == "" || q.URL == nil || q.ProtoMajor != 3 || q.URL.Path != "" && q.URL.Path[0] != '/' && q.URL.Path != "*" || q.Host == "" {
+			t.Fatalf("accepted %q %v host %q", q.Method, q.URL, q.Host)
+		}
+		for k, vv := range q.Header {
+			for _, v := range vv {
+				if !httpguts.ValidHeaderFieldValue(v) {
+					t.Fatalf("accepted %s: %q", k, v)
+				}
+			}
 		}
 	})
 }
