@@ -312,8 +312,8 @@ func TestH3POSTAndHEAD(t *testing.T) {
 	}
 }
 
-// TestH3IdleTimeout: a connection without requests for IdleTimeout is
-// closed with H3_NO_ERROR, even while QUIC keep-alives hold the transport
+// TestH3IdleTimeout: a connection without requests for IdleTimeout gets
+// GOAWAY and is closed with H3_NO_ERROR, even while QUIC keep-alives hold the transport
 // open; one with a request in flight is not.
 func TestH3IdleTimeout(t *testing.T) {
 	const idle = 300 * time.Millisecond
@@ -326,6 +326,10 @@ func TestH3IdleTimeout(t *testing.T) {
 	go func() { got <- busy.request(h3Headers(getFields(query(t, "a.test.", dns.TypeA, 0, 0))...)) }()
 	c := dialH3With(t, env, keepAlive)
 	start := time.Now()
+	ctl, _ := c.serverControl()
+	if typ, err := quicvarint.Read(ctl); err != nil || typ != 0x07 {
+		t.Fatalf("idle connection's control stream: frame %#x, %v; want GOAWAY", typ, err)
+	}
 	if code := c.closedWith(); code != 0x0100 {
 		t.Fatalf("idle connection closed with %#x, want H3_NO_ERROR", code)
 	}

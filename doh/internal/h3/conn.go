@@ -161,12 +161,14 @@ func (c *conn) trimFree() {
 	}
 }
 
-// idleOut ends a connection that has had no request for IdleTimeout.
+// idleOut ends a connection that has had no request for IdleTimeout with
+// GOAWAY first, so that a request racing the timer is either answered or,
+// past the GOAWAY's ID, known to the client as unprocessed (RFC 9114 §5.2).
 func (c *conn) idleOut() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.active == 0 {
-		c.closeLocked()
+		c.goAwayLocked()
 	}
 }
 
