@@ -78,7 +78,7 @@ func (c *conn) serve() {
 		c.goAwayLocked()
 	}
 	c.mu.Unlock()
-	c.out = doq.NewBatchWriter()
+	c.out = doq.NewBatchWriter(codeRequestCancelled)
 	go c.acceptUni()
 	for {
 		str, err := c.qc.AcceptStream(c.accept)
