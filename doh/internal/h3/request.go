@@ -31,14 +31,21 @@ type request struct {
 	received time.Time
 	body     httpmsg.Body
 	rw       httpmsg.Response
-	ctx      reqCtx
+	ctx      *reqCtx
 	enc      *encoder
 	out      []byte // the encoded answer
+	// cancelled: the stream's context ended while the handler ran (the
+	// client stopped reading, the connection closed) or it panicked, so ctx
+	// is not reused
+	cancelled bool
 }
 
 // reqCtx is a request's context: the stream's (cancelled once the answer
 // is sent or the client stops reading it), with the handler's State under
-// Config.StateKey and the connection's local address.
+// Config.StateKey and the connection's local address. It serves the
+// connection's next request too unless it was cancelled while its handler
+// ran: what still holds a cancelled context keeps seeing it cancelled, as
+// with h2's streamCtx.
 type reqCtx struct {
 	context.Context
 	key   any
@@ -59,10 +66,16 @@ func (x *reqCtx) Value(key any) any {
 
 func newRequest(c *conn) *request {
 	r := &request{c: c, br: bufio.NewReaderSize(nil, 2048), hdr: http.Header{}, rw: httpmsg.Response{Hdr: http.Header{}},
-		enc: newEncoder(), declLen: -1}
-	r.ctx = reqCtx{Context: c.ctx, key: c.srv.cfg.StateKey, state: c.srv.cfg.NewState(c.ctx, c.remote), local: c.local}
-	r.req = (&http.Request{}).WithContext(&r.ctx)
+		enc: newEncoder(), declLen: -1, req: &http.Request{}}
+	r.newCtx()
 	return r
+}
+
+// newCtx gives r a context, and State, of its own.
+func (r *request) newCtx() {
+	c := r.c
+	r.ctx = &reqCtx{Context: c.ctx, key: c.srv.cfg.StateKey, state: c.srv.cfg.NewState(c.ctx, c.remote), local: c.local}
+	r.req = r.req.WithContext(r.ctx)
 }
 
 // Run serves the request on a worker: a worker's stack has grown once,
@@ -133,6 +146,7 @@ func (r *request) abort(err error) {
 func (r *request) call() (ok bool) {
 	cfg := &r.c.srv.cfg
 	defer func() {
+		r.cancelled = !ok || r.ctx.Err() != nil
 		if !ok {
 			if p := recover(); p != http.ErrAbortHandler {
 				cfg.Logger.Error("doh: panic serving HTTP/3 request", "panic", p, "stack", string(debug.Stack()))
@@ -176,7 +190,10 @@ func (r *request) reset() {
 	r.hdr, r.vals = trimFields(r.hdr, r.vals)
 	r.declLen = -1
 	r.out = httpmsg.TrimBuf(r.out)
-	r.ctx.Context = r.c.ctx
+	if r.cancelled { // a fresh one: the cancelled context stays the stream's
+		r.cancelled = false
+		r.newCtx()
+	}
 	q := r.req
 	q.Header, q.Body, q.URL, q.TLS, q.Trailer, q.Form, q.PostForm, q.MultipartForm = nil, nil, nil, nil, nil, nil, nil, nil
 }
