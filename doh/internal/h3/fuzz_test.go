@@ -8,6 +8,8 @@ import (
 
 	"github.com/quic-go/qpack"
 	"golang.org/x/net/http/httpguts"
+
+	"github.com/dnsward/dnsward/doh/internal/httpmsg"
 )
 
 // fuzzFrame is a frame of type typ with payload p.
@@ -37,7 +39,7 @@ func FuzzH3Request(f *testing.F) {
 	f.Add([]byte{0x01, 0x40})
 	const maxFields, maxBody = 1024, 512
 	f.Fuzz(func(t *testing.T, in []byte) {
-		r := &request{c: &conn{}, hdr: http.Header{}, declLen: -1, req: &http.Request{}}
+		r := &request{c: &conn{}, fields: httpmsg.NewFields(), req: &http.Request{}}
 		err := readMessage(frameReader{bufio.NewReader(bytes.NewReader(in))}, &r.msg, maxFields, maxBody)
 		if len(r.msg.body) > maxBody+1 || len(r.msg.fields) > maxFields {
 			t.Fatalf("kept %d body and %d field bytes", len(r.msg.body), len(r.msg.fields))

@@ -59,14 +59,14 @@ func TestFieldSectionBounded(t *testing.T) {
 				t.Fatalf("%d-byte section: %v, want 431", len(tt.section), err)
 			}
 			n := 0
-			for _, vv := range r.hdr {
+			for _, vv := range r.fields.Hdr {
 				n += len(vv)
 			}
 			if n > maxSize/fieldOverhead {
 				t.Errorf("%d fields decoded before the 431, want at most %d", n, maxSize/fieldOverhead)
 			}
 			allocs := testing.AllocsPerRun(10, func() {
-				r.hdr, r.vals = trimFields(r.hdr, r.vals)
+				r.fields.Reset()
 				_ = r.build(tt.section, maxSize)
 			})
 			if allocs > 2*maxSize/fieldOverhead {
@@ -83,13 +83,13 @@ func TestFieldSectionBounded(t *testing.T) {
 	if err := r.build(section(append(getPseudo, many...)...), 16<<10); err != nil {
 		t.Fatal(err)
 	}
-	if len(r.hdr) != 300 {
-		t.Fatalf("%d header names, want 300", len(r.hdr))
+	if len(r.fields.Hdr) != 300 {
+		t.Fatalf("%d header names, want 300", len(r.fields.Hdr))
 	}
-	before := reflect.ValueOf(r.hdr).UnsafePointer()
+	before := reflect.ValueOf(r.fields.Hdr).UnsafePointer()
 	r.reset()
-	if reflect.ValueOf(r.hdr).UnsafePointer() == before || len(r.hdr) != 0 || cap(r.vals) > keepFields {
-		t.Errorf("after reset: the 300-name header map kept (%v), %d values' room", reflect.ValueOf(r.hdr).UnsafePointer() == before, cap(r.vals))
+	if kept := reflect.ValueOf(r.fields.Hdr).UnsafePointer() == before; kept || len(r.fields.Hdr) != 0 {
+		t.Errorf("after reset: the 300-name header map kept (%v), %d names", kept, len(r.fields.Hdr))
 	}
 	if err := r.build(section(getPseudo...), 16<<10); err != nil || r.req.Host != "dns.test" {
 		t.Fatalf("the recycled request: %v, host %q", err, r.req.Host)

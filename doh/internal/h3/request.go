@@ -25,9 +25,7 @@ type request struct {
 	msg      message
 	req      *http.Request
 	url      url.URL
-	hdr      http.Header
-	vals     []string // backing array of hdr's single values
-	declLen  int64    // content-length, or -1
+	fields   httpmsg.Fields
 	received time.Time
 	body     httpmsg.Body
 	rw       httpmsg.Response
@@ -65,8 +63,8 @@ func (x *reqCtx) Value(key any) any {
 }
 
 func newRequest(c *conn) *request {
-	r := &request{c: c, br: bufio.NewReaderSize(nil, 2048), hdr: http.Header{}, rw: httpmsg.Response{Hdr: http.Header{}},
-		enc: newEncoder(), declLen: -1, req: &http.Request{}}
+	r := &request{c: c, br: bufio.NewReaderSize(nil, 2048), fields: httpmsg.NewFields(),
+		rw: httpmsg.Response{Hdr: http.Header{}}, enc: newEncoder(), req: &http.Request{}}
 	r.newCtx()
 	return r
 }
@@ -110,7 +108,7 @@ func (r *request) read() error {
 	if err == nil {
 		err = r.build(r.msg.fields, cfg.MaxHeaderBytes)
 	}
-	if err == nil && !r.msg.rest && r.declLen >= 0 && r.declLen != int64(len(r.msg.body)) {
+	if n := r.fields.DeclLen; err == nil && !r.msg.rest && n >= 0 && n != int64(len(r.msg.body)) {
 		err = streamError(codeMessage, "content_length_mismatch")
 	}
 	return err
@@ -187,8 +185,7 @@ func (r *request) reset() {
 	r.body.B = nil
 	r.body.Reset()
 	r.rw.Reset()
-	r.hdr, r.vals = trimFields(r.hdr, r.vals)
-	r.declLen = -1
+	r.fields.Reset()
 	r.out = httpmsg.TrimBuf(r.out)
 	if r.cancelled { // a fresh one: the cancelled context stays the stream's
 		r.cancelled = false
@@ -196,20 +193,4 @@ func (r *request) reset() {
 	}
 	q := r.req
 	q.Header, q.Body, q.URL, q.TLS, q.Trailer, q.Form, q.PostForm, q.MultipartForm = nil, nil, nil, nil, nil, nil, nil, nil
-}
-
-// keepFields is how many header fields a recycled request keeps room for;
-// clear does not shrink a map, so one with more is dropped, as are the
-// values' backing array, lest a connection's idle requests hold what the
-// largest field sections they served needed.
-const keepFields = 32
-
-// trimFields empties hdr and vals for reuse, or replaces them when they grew past keepFields.
-func trimFields(hdr http.Header, vals []string) (http.Header, []string) {
-	if len(hdr) > keepFields || cap(vals) > keepFields {
-		return http.Header{}, nil
-	}
-	clear(hdr)
-	clear(vals)
-	return hdr, vals[:0]
 }
