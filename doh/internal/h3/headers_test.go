@@ -69,8 +69,8 @@ func TestFieldSectionBounded(t *testing.T) {
 				r.fields.Reset()
 				_ = r.build(tt.section, maxSize)
 			})
-			if allocs > 2*maxSize/fieldOverhead {
-				t.Errorf("%v allocations to refuse the section, want at most %d", allocs, 2*maxSize/fieldOverhead)
+			if allocs > 4*maxSize/fieldOverhead {
+				t.Errorf("%v allocations to refuse the section, want at most %d", allocs, 4*maxSize/fieldOverhead)
 			}
 		})
 	}
