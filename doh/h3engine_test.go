@@ -2,6 +2,7 @@ package doh
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -51,14 +52,41 @@ func TestH3ControlStream(t *testing.T) {
 			}
 		})
 	}
-	t.Run("second control stream", func(t *testing.T) {
-		c := dialH3(t, startH3(t, nil))
-		c.uni(0x00, h3Settings())
-		c.uni(0x00, h3Settings())
-		if got := c.closedWith(); got != 0x0103 {
-			t.Fatalf("connection closed with %#x, want H3_STREAM_CREATION_ERROR", got)
+}
+
+// TestH3CriticalStreams: a client has at most one control, QPACK encoder
+// and QPACK decoder stream (a second is H3_STREAM_CREATION_ERROR), and
+// closing or resetting one is H3_CLOSED_CRITICAL_STREAM (RFC 9114 §6.2,
+// RFC 9204 §4.2).
+func TestH3CriticalStreams(t *testing.T) {
+	for _, typ := range []uint64{0x00, 0x02, 0x03} {
+		var first []byte
+		if typ == 0x00 {
+			first = h3Settings()
 		}
-	})
+		for _, tt := range []struct {
+			name string
+			act  func(c *h3Raw, str *quic.SendStream)
+			want int64
+		}{
+			{"second", func(c *h3Raw, _ *quic.SendStream) { c.uni(typ, first) }, 0x0103},
+			{"closed", func(_ *h3Raw, str *quic.SendStream) { _ = str.Close() }, 0x0104},
+			{"reset", func(_ *h3Raw, str *quic.SendStream) { str.CancelWrite(0x010c) }, 0x0104},
+		} {
+			t.Run(fmt.Sprintf("%s stream type %#x", tt.name, typ), func(t *testing.T) {
+				c := dialH3(t, startH3(t, nil))
+				if typ != 0x00 {
+					c.uni(0x00, h3Settings())
+				}
+				str := c.uni(typ, first)
+				time.Sleep(20 * time.Millisecond) // the first arrives first
+				tt.act(c, str)
+				if got := c.closedWith(); got != tt.want {
+					t.Fatalf("connection closed with %#x, want %#x", got, tt.want)
+				}
+			})
+		}
+	}
 }
 
 // TestH3ServerSettings: the engine's SETTINGS turn the QPACK dynamic table
@@ -77,8 +105,11 @@ func TestH3ServerSettings(t *testing.T) {
 	}
 }
 
-// TestH3MalformedRequests: a malformed request is reset with
-// H3_MESSAGE_ERROR (RFC 9114 §4.1.2) and the connection goes on serving.
+// TestH3MalformedRequests: a malformed request (RFC 9114 §4.1.2: a bad
+// field name or value, §4.3.1: missing or misplaced pseudo-headers, no
+// :authority nor Host, several Hosts or one that is not :authority) is
+// reset with H3_MESSAGE_ERROR and the connection goes on serving; Host
+// alone, or equal to :authority, is fine.
 func TestH3MalformedRequests(t *testing.T) {
 	env := startH3(t, nil)
 	c := dialH3(t, env)
@@ -106,6 +137,11 @@ func TestH3MalformedRequests(t *testing.T) {
 		{"pseudo-header after a regular one", append(append([]string(nil), good...), ":status", "200")},
 		{"connection-specific field", append(append([]string(nil), good...), "connection", "close")},
 		{"repeated :path", append(append([]string(nil), good[:8]...), append([]string{":path", "/x"}, good[8:]...)...)},
+		{"CR LF in a value", append(append([]string(nil), good...), "x-a", "1\r\nx-b: 2")},
+		{"NUL in a value", append(append([]string(nil), good...), "x-a", "a\x00b")},
+		{":authority and host differ", append(append([]string(nil), good...), "host", "other.test")},
+		{"two host fields", append(without(":authority"), "host", "dns.test", "host", "dns.test")},
+		{"neither :authority nor host", without(":authority")},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			r := c.request(h3Headers(tt.fields...))
@@ -122,8 +158,10 @@ func TestH3MalformedRequests(t *testing.T) {
 			t.Fatalf("got %v %v, want a reset with H3_MESSAGE_ERROR", r.fields, r.err)
 		}
 	})
-	if r := c.request(h3Headers(good...)); r.err != nil || r.fields[":status"] != "200" {
-		t.Fatalf("a good request after the malformed ones: %v %v", r.fields, r.err)
+	for _, fields := range [][]string{good, append(without(":authority"), "host", "dns.test"), append(good, "host", "dns.test")} {
+		if r := c.request(h3Headers(fields...)); r.err != nil || r.fields[":status"] != "200" {
+			t.Fatalf("a good request after the malformed ones (%q): %v %v", fields, r.fields, r.err)
+		}
 	}
 }
 
@@ -274,8 +312,8 @@ func TestH3POSTAndHEAD(t *testing.T) {
 	}
 }
 
-// TestH3IdleTimeout: a connection without requests for IdleTimeout is
-// closed with H3_NO_ERROR, even while QUIC keep-alives hold the transport
+// TestH3IdleTimeout: a connection without requests for IdleTimeout gets
+// GOAWAY and is closed with H3_NO_ERROR, even while QUIC keep-alives hold the transport
 // open; one with a request in flight is not.
 func TestH3IdleTimeout(t *testing.T) {
 	const idle = 300 * time.Millisecond
@@ -288,6 +326,10 @@ func TestH3IdleTimeout(t *testing.T) {
 	go func() { got <- busy.request(h3Headers(getFields(query(t, "a.test.", dns.TypeA, 0, 0))...)) }()
 	c := dialH3With(t, env, keepAlive)
 	start := time.Now()
+	ctl, _ := c.serverControl()
+	if typ, err := quicvarint.Read(ctl); err != nil || typ != 0x07 {
+		t.Fatalf("idle connection's control stream: frame %#x, %v; want GOAWAY", typ, err)
+	}
 	if code := c.closedWith(); code != 0x0100 {
 		t.Fatalf("idle connection closed with %#x, want H3_NO_ERROR", code)
 	}

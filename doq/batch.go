@@ -26,12 +26,13 @@ const MaxBatched = 1452
 // goroutine queue its message, and then writes them all before the send loop
 // runs, puts many messages in one packet.
 type BatchWriter struct {
-	mu    sync.Mutex
-	queue []message // messages waiting, their frames back to back in buf
-	buf   []byte
-	wake  chan struct{} // 1-buffered: messages are queued
-	stop  chan struct{} // closed by Close: write what is queued, then return
-	done  chan struct{} // closed when the writer has returned
+	cancel quic.StreamErrorCode // resets a stream whose write failed
+	mu     sync.Mutex
+	queue  []message // messages waiting, their frames back to back in buf
+	buf    []byte
+	wake   chan struct{} // 1-buffered: messages are queued
+	stop   chan struct{} // closed by Close: write what is queued, then return
+	done   chan struct{} // closed when the writer has returned
 }
 
 // message is one queued message: its stream and where its frame ends in buf.
@@ -40,16 +41,18 @@ type message struct {
 	end int
 }
 
-// NewBatchWriter starts a writer for one connection's streams.
-func NewBatchWriter() *BatchWriter {
-	w := &BatchWriter{wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+// NewBatchWriter starts a writer for one connection's streams; a stream
+// whose write fails is reset with cancel, the protocol's code for a
+// cancelled request (DoQ's RequestCancelled, HTTP/3's H3_REQUEST_CANCELLED).
+func NewBatchWriter(cancel quic.StreamErrorCode) *BatchWriter {
+	w := &BatchWriter{cancel: cancel, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	go w.run()
 	return w
 }
 
 // Add queues a copy of frame, a length-prefixed message of at most
 // MaxBatched bytes, to be written on str and followed by FIN. A failed write
-// resets str with DOQ_REQUEST_CANCELLED.
+// resets str with the writer's cancel code.
 func (w *BatchWriter) Add(str *quic.Stream, frame []byte) {
 	w.mu.Lock()
 	w.buf = append(w.buf, frame...)
@@ -98,7 +101,7 @@ func (w *BatchWriter) flush(queue []message, buf []byte) ([]message, []byte) {
 	for i, a := range queue {
 		// quic-go has copied the frame when Write returns, so buf can be reused
 		if _, err := a.str.Write(buf[start:a.end]); err != nil {
-			a.str.CancelWrite(quic.StreamErrorCode(RequestCancelled))
+			a.str.CancelWrite(w.cancel)
 		} else {
 			a.str.Close()
 		}

@@ -2,15 +2,19 @@ package doq
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/quic-go/quic-go"
 
 	"github.com/dnsward/dnsward/internal/frontend"
+	"github.com/dnsward/dnsward/internal/testpki"
 	"github.com/dnsward/dnsward/resolver"
 )
 
@@ -97,5 +101,56 @@ func TestShutdownAnswersInFlight(t *testing.T) {
 	}
 	if closeCode(t, c) != NoError {
 		t.Fatal("not closed with DOQ_NO_ERROR")
+	}
+}
+
+// TestBatchWriterCancelCode: a message whose write fails resets its stream
+// with the code the writer was made with: DoQ's DOQ_REQUEST_CANCELLED for
+// DoQ, H3_REQUEST_CANCELLED for the DoH/3 engine that shares the writer.
+func TestBatchWriterCancelCode(t *testing.T) {
+	pki := testpki.New(t, "dns.test")
+	srvTLS := pki.Server.Clone()
+	srvTLS.NextProtos = []string{ALPN}
+	ln, err := quic.ListenAddr("127.0.0.1:0", srvTLS, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	for _, code := range []quic.StreamErrorCode{RequestCancelled, 0x010c} {
+		t.Run(fmt.Sprintf("%#x", code), func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			c, err := quic.DialAddr(ctx, ln.Addr().String(), pki.Client("dns.test", ALPN), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.CloseWithError(0, "")
+			sc, err := ln.Accept(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sc.CloseWithError(0, "")
+			cs, err := c.OpenStream()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := cs.Write([]byte{0, 1, 'q'}); err != nil {
+				t.Fatal(err)
+			}
+			ss, err := sc.AcceptStream(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_ = ss.SetWriteDeadline(time.Now().Add(-time.Second)) // the write fails
+			w := NewBatchWriter(code)
+			w.Add(ss, []byte{0, 1, 'a'})
+			w.Close()
+			_ = cs.SetReadDeadline(time.Now().Add(5 * time.Second))
+			_, err = io.ReadAll(cs)
+			var se *quic.StreamError
+			if !errors.As(err, &se) || se.ErrorCode != code {
+				t.Fatalf("client read: %v, want a reset with %#x", err, code)
+			}
+		})
 	}
 }

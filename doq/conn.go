@@ -56,7 +56,7 @@ func (s *Server) serveConn(qc *quic.Conn) {
 	s.metrics.Active.WithLabelValues("doq").Inc()
 	defer s.metrics.Active.WithLabelValues("doq").Dec()
 
-	c.out = NewBatchWriter()
+	c.out = NewBatchWriter(RequestCancelled)
 	c.replayer, _ = s.cfg.Handler.(resolver.Replayer)
 	c.watch.Add(2)
 	go c.watchHandshake(st)

@@ -29,7 +29,7 @@ func dialDoQ(ctx context.Context, addr string, tlsConf *tls.Config, timeout time
 	if err != nil {
 		return nil, err
 	}
-	return &doqClient{conn: c, out: doq.NewBatchWriter(), timeout: timeout, single: single}, nil
+	return &doqClient{conn: c, out: doq.NewBatchWriter(doq.RequestCancelled), timeout: timeout, single: single}, nil
 }
 
 func (d *doqClient) Exchange(ctx context.Context, wire []byte) ([]byte, error) {

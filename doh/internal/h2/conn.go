@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/net/http2"
 
+	"github.com/dnsward/dnsward/doh/internal/httpmsg"
 	"github.com/dnsward/dnsward/internal/readahead"
 )
 
@@ -79,8 +80,9 @@ type h2Conn struct {
 	sawPreface   bool   // the client's SETTINGS arrived
 
 	enc     *hpackEncoder
-	hblock  []byte // the response header block being encoded
-	scratch []byte // a response header value being formatted
+	hblock  []byte          // the response header block being encoded
+	scratch []byte          // a response header value being formatted
+	fields  []httpmsg.Field // a response's header-map fields being encoded
 
 	streams     map[uint32]*h2Stream // streams the client sees open
 	lastID      uint32               // highest client stream ID seen

@@ -214,7 +214,7 @@ func (c *h2Conn) onHeaders(f *http2.MetaHeadersFrame) error {
 	s.awaitingBody = true
 	s.bodyDeadline = c.readAt.Add(c.srv.cfg.ReadTimeout)
 	c.bodyWaiting++
-	if s.declLen > int64(c.srv.cfg.MaxBody) {
+	if s.fields.DeclLen > int64(c.srv.cfg.MaxBody) {
 		return c.startLocked(s) // refused at once (413) without reading
 	}
 	return nil
@@ -323,7 +323,7 @@ func (c *h2Conn) endBodyLocked(s *h2Stream) error {
 		}
 		return nil
 	}
-	if s.declLen >= 0 && s.bodyLen != s.declLen {
+	if s.fields.DeclLen >= 0 && s.bodyLen != s.fields.DeclLen {
 		return streamError(s.id, http2.ErrCodeProtocol, "content_length_mismatch")
 	}
 	if c.replayLocked(s) {

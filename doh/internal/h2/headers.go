@@ -6,6 +6,8 @@ import (
 	"golang.org/x/net/http/httpguts"
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
+
+	"github.com/dnsward/dnsward/doh/internal/httpmsg"
 )
 
 // headerBlock decodes a request's header block (a HEADERS frame and its
@@ -94,12 +96,12 @@ func (b *headerBlock) end() (*http2.MetaHeadersFrame, error) {
 
 // emit takes one decoded field.
 func (b *headerBlock) emit(hf hpack.HeaderField) {
-	valid := httpguts.ValidHeaderFieldValue(hf.Value)
+	var valid bool
 	if strings.HasPrefix(hf.Name, ":") {
-		valid = valid && !b.sawRegular
+		valid = !b.sawRegular && httpguts.ValidHeaderFieldValue(hf.Value)
 	} else {
 		b.sawRegular = true
-		valid = valid && validFieldName(hf.Name)
+		valid = httpmsg.ValidField(hf.Name, hf.Value)
 	}
 	if !valid {
 		b.invalid = true
@@ -123,17 +125,4 @@ func (b *headerBlock) truncation() string {
 		return "field_too_large"
 	}
 	return "header_list_too_large"
-}
-
-// validFieldName reports whether name is a lower-case HTTP token (RFC 9113 §8.2.1).
-func validFieldName(name string) bool {
-	if name == "" {
-		return false
-	}
-	for _, r := range name {
-		if !httpguts.IsTokenRune(r) || 'A' <= r && r <= 'Z' {
-			return false
-		}
-	}
-	return true
 }

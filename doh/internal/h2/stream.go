@@ -6,8 +6,6 @@ import (
 	"net/url"
 	"os"
 	"runtime/debug"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/dnsward/dnsward/doh/internal/httpmsg"
@@ -36,20 +34,18 @@ type h2Stream struct {
 	localClosed  bool      // END_STREAM or RST_STREAM sent
 	awaitingBody bool      // the handler waits for the body
 	bodyDeadline time.Time
-	declLen      int64 // content-length, or -1
 	bodyLen      int64 // DATA bytes received
 	sendWindow   int32
 	recvWindow   int32
 	pending      []byte // answer DATA not yet sent
 
 	// Owned by the handler while running.
-	req  *http.Request
-	url  url.URL
-	hdr  http.Header
-	vals []string // backing array of hdr's single values
-	body httpmsg.Body
-	rw   httpmsg.Response
-	ctx  *streamCtx
+	req    *http.Request
+	url    url.URL
+	fields httpmsg.Fields // the request's regular fields and content-length
+	body   httpmsg.Body
+	rw     httpmsg.Response
+	ctx    *streamCtx
 }
 
 // newStreamLocked takes a recycled stream or makes one.
@@ -58,7 +54,7 @@ func (c *h2Conn) newStreamLocked(id uint32) *h2Stream {
 	if n := len(c.free); n > 0 {
 		s, c.free = c.free[n-1], c.free[:n-1]
 	} else {
-		s = &h2Stream{c: c, hdr: http.Header{}, rw: httpmsg.Response{Hdr: http.Header{}}, req: &http.Request{}}
+		s = &h2Stream{c: c, fields: httpmsg.NewFields(), rw: httpmsg.Response{Hdr: http.Header{}}, req: &http.Request{}}
 	}
 	if s.ctx == nil {
 		s.ctx = &streamCtx{parent: c.ctx, key: c.srv.cfg.StateKey, state: c.srv.cfg.NewState(c.ctx, c.remote)}
@@ -66,7 +62,6 @@ func (c *h2Conn) newStreamLocked(id uint32) *h2Stream {
 	}
 	s.id, s.recycled = id, false
 	s.sendWindow, s.recvWindow = c.peerWindow, h2StreamWindow
-	s.declLen = -1
 	return s
 }
 
@@ -86,9 +81,7 @@ func (c *h2Conn) releaseLocked(s *h2Stream) {
 func (s *h2Stream) reset() {
 	s.remoteClosed, s.localClosed, s.awaitingBody, s.parked = false, false, false, false
 	s.bodyLen, s.pending, s.parkedAt = 0, nil, time.Time{}
-	clear(s.hdr)
-	clear(s.vals)
-	s.vals = s.vals[:0]
+	s.fields.Reset()
 	s.body.Reset()
 	s.rw.Reset()
 	if !s.ctx.reusable() {
@@ -242,67 +235,23 @@ func (s *h2Stream) build(f *http2.MetaHeadersFrame) error {
 			return streamError(s.id, http2.ErrCodeProtocol, "bad_pseudo_header")
 		}
 	}
-	switch {
-	case method == "":
-		return streamError(s.id, http2.ErrCodeProtocol, "missing_method")
-	case method == http.MethodConnect:
-		if path != "" || scheme != "" || authority == "" {
-			return streamError(s.id, http2.ErrCodeProtocol, "bad_connect")
-		}
-	case scheme == "" || path == "":
-		return streamError(s.id, http2.ErrCodeProtocol, "missing_pseudo_header")
-	case path[0] != '/' && (path != "*" || method != http.MethodOptions):
-		return streamError(s.id, http2.ErrCodeProtocol, "bad_path")
+	if why := httpmsg.CheckPseudo(method, scheme, path, authority); why != "" {
+		return streamError(s.id, http2.ErrCodeProtocol, why)
 	}
 	for _, hf := range f.RegularFields() {
-		switch hf.Name {
-		case "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade":
-			return streamError(s.id, http2.ErrCodeProtocol, "connection_header")
-		case "te":
-			if hf.Value != "trailers" {
-				return streamError(s.id, http2.ErrCodeProtocol, "bad_te")
-			}
-		case "content-length":
-			n, err := strconv.ParseUint(hf.Value, 10, 63)
-			if err != nil || s.declLen >= 0 && int64(n) != s.declLen {
-				return streamError(s.id, http2.ErrCodeProtocol, "bad_content_length")
-			}
-			s.declLen = int64(n)
+		if why := s.fields.Add(hf.Name, hf.Value); why != "" {
+			return streamError(s.id, http2.ErrCodeProtocol, why)
 		}
-		s.addHeader(httpmsg.CanonicalKey(hf.Name), hf.Value)
-	}
-	if authority == "" {
-		authority = s.hdr.Get("Host")
-	}
-	if strings.IndexByte(path, '%') >= 0 {
-		u, err := url.ParseRequestURI(path)
-		if err != nil {
-			return streamError(s.id, http2.ErrCodeProtocol, "bad_path")
-		}
-		s.url = *u
-	} else {
-		p, q, _ := strings.Cut(path, "?")
-		s.url = url.URL{Path: p, RawQuery: q}
 	}
 	r := s.req
-	r.Method, r.URL, r.Host, r.RequestURI = method, &s.url, authority, path
+	if why := s.fields.Fill(r, &s.url, method, path, authority); why != "" {
+		return streamError(s.id, http2.ErrCodeProtocol, why)
+	}
 	r.Proto, r.ProtoMajor, r.ProtoMinor = "HTTP/2.0", 2, 0
-	r.Header, r.RemoteAddr, r.TLS = s.hdr, s.c.remote, s.c.tls
-	r.ContentLength = s.declLen
+	r.RemoteAddr, r.TLS = s.c.remote, s.c.tls
 	if f.StreamEnded() {
 		r.ContentLength = 0
 	}
 	s.rw.Head = method == http.MethodHead
 	return nil
-}
-
-// addHeader adds a request header value without a slice per value.
-func (s *h2Stream) addHeader(key, v string) {
-	if old, ok := s.hdr[key]; ok {
-		s.hdr[key] = append(old, v)
-		return
-	}
-	s.vals = append(s.vals, v)
-	n := len(s.vals)
-	s.hdr[key] = s.vals[n-1 : n : n]
 }

@@ -42,21 +42,12 @@ func (c *h2Conn) headerBlockLocked(w *httpmsg.Response, now time.Time) []byte {
 		c.scratch = httpmsg.AppendCacheControl(c.scratch[:0], w.MaxAge)
 		b = c.enc.literal(b, "cache-control", c.scratch)
 	}
-	hasLength, hasDate := false, false
-	for k, vv := range w.Hdr {
-		name := httpmsg.LowerKey(k)
-		switch name {
-		case "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade":
-			continue
-		case "content-length":
-			hasLength = true
-		case "date":
-			hasDate = true
-		}
-		for _, v := range vv {
-			b = c.enc.field(b, name, v, name != "content-length")
-		}
+	fields, hasLength, hasDate := w.AppendFields(c.fields[:0])
+	for _, f := range fields {
+		b = c.enc.field(b, f.Name, f.Value, f.Name != "content-length")
 	}
+	clear(fields)
+	c.fields = fields[:0]
 	if !hasLength {
 		c.scratch = strconv.AppendInt(c.scratch[:0], int64(len(w.Body)), 10)
 		b = c.enc.literal(b, "content-length", c.scratch)

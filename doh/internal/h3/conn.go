@@ -78,7 +78,7 @@ func (c *conn) serve() {
 		c.goAwayLocked()
 	}
 	c.mu.Unlock()
-	c.out = doq.NewBatchWriter()
+	c.out = doq.NewBatchWriter(codeRequestCancelled)
 	go c.acceptUni()
 	for {
 		str, err := c.qc.AcceptStream(c.accept)
@@ -161,12 +161,14 @@ func (c *conn) trimFree() {
 	}
 }
 
-// idleOut ends a connection that has had no request for IdleTimeout.
+// idleOut ends a connection that has had no request for IdleTimeout with
+// GOAWAY first, so that a request racing the timer is either answered or,
+// past the GOAWAY's ID, known to the client as unprocessed (RFC 9114 §5.2).
 func (c *conn) idleOut() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.active == 0 {
-		c.closeLocked()
+		c.goAwayLocked()
 	}
 }
 

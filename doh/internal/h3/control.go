@@ -16,8 +16,10 @@ const (
 	settingQPACKBlockedStreams   = 0x07
 )
 
-// maxControlFrame bounds a control-stream frame we read (SETTINGS, GOAWAY);
-// larger ones are skipped unread when unknown, else a connection error.
+// maxControlFrame bounds the SETTINGS frame we read, beyond it
+// H3_EXCESSIVE_LOAD; every other control frame we accept (a client's
+// GOAWAY, CANCEL_PUSH, MAX_PUSH_ID, unknown types) is skipped unread, so
+// its size costs nothing (RFC 9114 §7.1).
 const maxControlFrame = 4 << 10
 
 // settingsFrame is our SETTINGS: no QPACK dynamic table, no blocked
@@ -38,10 +40,12 @@ func goAwayFrame(id quic.StreamID) []byte {
 }
 
 // acceptUni accepts the client's unidirectional streams until the
-// connection ends: its control stream is read, QPACK streams and unknown
-// types drained; push streams (a client never sends one) end the connection.
+// connection ends: its control stream is read, its QPACK streams drained,
+// unknown types refused; a second control or QPACK stream of a type, or a
+// push stream (a client never sends one), ends the connection (RFC 9114
+// §6.2, RFC 9204 §4.2).
 func (c *conn) acceptUni() {
-	control := false
+	var control, encoder, decoder bool
 	for {
 		str, err := c.qc.AcceptUniStream(c.qc.Context())
 		if err != nil {
@@ -53,45 +57,62 @@ func (c *conn) acceptUni() {
 			str.CancelRead(quic.StreamErrorCode(codeStreamCreation))
 			continue
 		}
+		var seen *bool
+		var read func() error
 		switch typ {
 		case streamControl:
-			if control {
-				c.fail(connError(codeStreamCreation, "second_control_stream"))
-				return
-			}
-			control = true
-			go c.readControl(frameReader{br})
+			seen, read = &control, func() error { return readControlFrames(frameReader{br}) }
+		case streamQPACKEncoder:
+			seen, read = &encoder, func() error { return drainQPACK(br) }
+		case streamQPACKDecoder:
+			seen, read = &decoder, func() error { return drainQPACK(br) }
 		case streamPush:
 			c.fail(connError(codeStreamCreation, "push_stream_from_client"))
 			return
-		case streamQPACKEncoder, streamQPACKDecoder:
-			// With a table capacity of 0 neither carries anything we must act on.
-			go func() { _, _ = io.Copy(io.Discard, br) }()
 		default: // unknown or reserved types are ignored (§6.2)
 			str.CancelRead(quic.StreamErrorCode(codeStreamCreation))
+			continue
 		}
+		if *seen {
+			c.fail(connError(codeStreamCreation, "second_critical_stream"))
+			return
+		}
+		*seen = true
+		go c.readCritical(read)
 	}
 }
 
-// readControl reads the client's control stream: SETTINGS first and once,
-// then GOAWAY and frames of unknown types (§6.2.1, §7.2). Its end or a
-// misplaced frame is a connection error.
-func (c *conn) readControl(f frameReader) {
-	err := readControlFrames(f)
-	if c.qc.Context().Err() == nil {
-		c.fail(err)
+// readCritical runs read on one of the client's critical streams (control,
+// QPACK encoder or decoder), which must stay open as long as the
+// connection: whatever ends read is a connection error, its own or, when
+// the stream ended or was reset, H3_CLOSED_CRITICAL_STREAM (§6.2.1).
+func (c *conn) readCritical(read func() error) {
+	err := read()
+	if c.qc.Context().Err() != nil {
+		return
 	}
+	var he *h3Error
+	if !errors.As(err, &he) {
+		err = connError(codeClosedCriticalStream, "critical_stream_closed")
+	}
+	c.fail(err)
 }
 
-// readControlFrames reads a control stream until it breaks the rules or ends.
+// drainQPACK reads a QPACK stream to its end: with a table capacity of 0
+// neither carries anything we must act on.
+func drainQPACK(br *bufio.Reader) error {
+	_, err := io.Copy(io.Discard, br)
+	return err
+}
+
+// readControlFrames reads the client's control stream until it breaks the
+// rules or ends: SETTINGS first and once, then GOAWAY and frames of
+// unknown types (§6.2.1, §7.2).
 func readControlFrames(f frameReader) error {
 	first := true
 	var buf []byte
 	for {
 		typ, n, err := f.next()
-		if errors.Is(err, io.EOF) {
-			return connError(codeClosedCriticalStream, "control_stream_closed")
-		}
 		if err != nil {
 			return err
 		}

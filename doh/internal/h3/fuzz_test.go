@@ -7,6 +7,9 @@ import (
 	"testing"
 
 	"github.com/quic-go/qpack"
+	"golang.org/x/net/http/httpguts"
+
+	"github.com/dnsward/dnsward/doh/internal/httpmsg"
 )
 
 // fuzzFrame is a frame of type typ with payload p.
@@ -27,7 +30,7 @@ func fuzzSection(fields ...string) []byte {
 // method, path and body respect the limits, and never panic.
 func FuzzH3Request(f *testing.F) {
 	get := fuzzSection(":method", "GET", ":scheme", "https", ":authority", "dns.test", ":path", "/dns-query?dns=AAABAAABAAAAAAAAAWEEdGVzdAAAAQAB")
-	post := fuzzSection(":method", "POST", ":scheme", "https", ":path", "/dns-query", "content-length", "3")
+	post := fuzzSection(":method", "POST", ":scheme", "https", ":path", "/dns-query", "host", "dns.test", "content-length", "3")
 	f.Add(fuzzFrame(frameHeaders, get))
 	f.Add(append(fuzzFrame(frameHeaders, post), fuzzFrame(frameData, []byte("abc"))...))
 	f.Add(append(append(fuzzFrame(0x21, []byte("x")), fuzzFrame(frameHeaders, post)...), fuzzFrame(frameHeaders, nil)...))
@@ -36,7 +39,7 @@ func FuzzH3Request(f *testing.F) {
 	f.Add([]byte{0x01, 0x40})
 	const maxFields, maxBody = 1024, 512
 	f.Fuzz(func(t *testing.T, in []byte) {
-		r := &request{c: &conn{}, hdr: http.Header{}, declLen: -1, req: &http.Request{}}
+		r := &request{c: &conn{}, fields: httpmsg.NewFields(), req: &http.Request{}}
 		err := readMessage(frameReader{bufio.NewReader(bytes.NewReader(in))}, &r.msg, maxFields, maxBody)
 		if len(r.msg.body) > maxBody+1 || len(r.msg.fields) > maxFields {
 			t.Fatalf("kept %d body and %d field bytes", len(r.msg.body), len(r.msg.fields))
@@ -48,8 +51,15 @@ func FuzzH3Request(f *testing.F) {
 			return
 		}
 		q := r.req
-		if q.Method == "" || q.URL == nil || q.ProtoMajor != 3 || q.URL.Path != "" && q.URL.Path[0] != '/' && q.URL.Path != "*" {
-			t.Fatalf("accepted %q %v", q.Method, q.URL)
+		if q.Method == "" || q.URL == nil || q.ProtoMajor != 3 || q.URL.Path != "" && q.URL.Path[0] != '/' && q.URL.Path != "*" || q.Host == "" {
+			t.Fatalf("accepted %q %v host %q", q.Method, q.URL, q.Host)
+		}
+		for k, vv := range q.Header {
+			for _, v := range vv {
+				if !httpguts.ValidHeaderFieldValue(v) {
+					t.Fatalf("accepted %s: %q", k, v)
+				}
+			}
 		}
 	})
 }

@@ -4,11 +4,9 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"net/url"
-	"strconv"
-	"strings"
 
 	"github.com/quic-go/qpack"
+	"golang.org/x/net/http/httpguts"
 
 	"github.com/dnsward/dnsward/doh/internal/httpmsg"
 )
@@ -27,9 +25,15 @@ func (r *refusal) Error() string { return r.msg }
 // fieldOverhead is what each field adds to a field section's size (RFC 9114 §4.2.2).
 const fieldOverhead = 32
 
+// tooLarge refuses a field section past MaxHeaderBytes.
+var tooLarge = &refusal{http.StatusRequestHeaderFieldsTooLarge, "request header fields too large"}
+
 // build fills r's request from a HEADERS payload (RFC 9114 §4.3.1): a
 // malformed request is a stream error H3_MESSAGE_ERROR, a dynamic-table
-// reference QPACK_DECOMPRESSION_FAILED, too large a section 431.
+// reference QPACK_DECOMPRESSION_FAILED, too large a section 431, refused
+// as soon as the fields decoded so far pass maxSize (§4.2.2), so that the
+// work and memory a section can cost are bounded by maxSize, not by how
+// many fields its encoded bytes can name; CONNECT is 405.
 func (r *request) build(fields []byte, maxSize int) error {
 	var method, scheme, path, authority string
 	size, regular := 0, false
@@ -42,114 +46,61 @@ func (r *request) build(fields []byte, maxSize int) error {
 		if err != nil {
 			return connError(codeQPACKDecompression, "qpack")
 		}
-		size += len(hf.Name) + len(hf.Value) + fieldOverhead
-		if !validName(hf.Name) {
-			return streamError(codeMessage, "bad_field_name")
+		if size += len(hf.Name) + len(hf.Value) + fieldOverhead; size > maxSize {
+			return tooLarge
 		}
-		if hf.IsPseudo() {
-			if regular {
-				return streamError(codeMessage, "pseudo_after_regular")
+		if !hf.IsPseudo() {
+			regular = true
+			if !httpmsg.ValidField(hf.Name, hf.Value) {
+				return streamError(codeMessage, "bad_field")
 			}
-			var p *string
-			switch hf.Name {
-			case ":method":
-				p = &method
-			case ":scheme":
-				p = &scheme
-			case ":path":
-				p = &path
-			case ":authority":
-				p = &authority
-			default:
-				return streamError(codeMessage, "unknown_pseudo_header")
+			if why := r.fields.Add(hf.Name, hf.Value); why != "" {
+				return streamError(codeMessage, why)
 			}
-			if *p != "" || hf.Value == "" {
-				return streamError(codeMessage, "repeated_or_empty_pseudo_header")
-			}
-			*p = hf.Value
 			continue
 		}
-		regular = true
-		if err := r.addField(hf.Name, hf.Value); err != nil {
-			return err
+		if regular {
+			return streamError(codeMessage, "pseudo_after_regular")
 		}
+		var p *string
+		switch hf.Name {
+		case ":method":
+			p = &method
+		case ":scheme":
+			p = &scheme
+		case ":path":
+			p = &path
+		case ":authority":
+			p = &authority
+		default:
+			return streamError(codeMessage, "unknown_pseudo_header")
+		}
+		if *p != "" || hf.Value == "" || !httpguts.ValidHeaderFieldValue(hf.Value) {
+			return streamError(codeMessage, "repeated_empty_or_bad_pseudo_header")
+		}
+		*p = hf.Value
 	}
-	if size > maxSize {
-		return &refusal{http.StatusRequestHeaderFieldsTooLarge, "request header fields too large"}
+	if why := httpmsg.CheckPseudo(method, scheme, path, authority); why != "" {
+		return streamError(codeMessage, why)
 	}
-	switch {
-	case method == "":
-		return streamError(codeMessage, "missing_method")
-	case method == http.MethodConnect:
+	if method == http.MethodConnect {
 		return &refusal{http.StatusMethodNotAllowed, "CONNECT is not supported"}
-	case scheme == "" || path == "":
-		return streamError(codeMessage, "missing_pseudo_header")
-	case path[0] != '/' && (path != "*" || method != http.MethodOptions):
-		return streamError(codeMessage, "bad_path")
 	}
-	if authority == "" {
-		authority = r.hdr.Get("Host")
-	}
-	if strings.IndexByte(path, '%') >= 0 {
-		u, err := url.ParseRequestURI(path)
-		if err != nil {
-			return streamError(codeMessage, "bad_path")
-		}
-		r.url = *u
-	} else {
-		p, q, _ := strings.Cut(path, "?")
-		r.url = url.URL{Path: p, RawQuery: q}
+	// Host stands in for :authority; both must agree, one must be there (§4.3.1)
+	switch hosts := r.fields.Hdr["Host"]; {
+	case len(hosts) > 1:
+		return streamError(codeMessage, "several_hosts")
+	case len(hosts) == 1 && authority != "" && hosts[0] != authority:
+		return streamError(codeMessage, "authority_host_mismatch")
 	}
 	q := r.req
-	q.Method, q.URL, q.Host, q.RequestURI = method, &r.url, authority, path
+	if why := r.fields.Fill(q, &r.url, method, path, authority); why != "" {
+		return streamError(codeMessage, why)
+	}
+	if q.Host == "" {
+		return streamError(codeMessage, "missing_authority")
+	}
 	q.Proto, q.ProtoMajor, q.ProtoMinor = "HTTP/3.0", 3, 0
-	q.Header, q.RemoteAddr, q.TLS = r.hdr, r.c.remote, r.c.tls
-	q.ContentLength = r.declLen
+	q.RemoteAddr, q.TLS = r.c.remote, r.c.tls
 	return nil
-}
-
-// addField adds a regular field, refusing HTTP/1's connection-specific ones
-// (§4.2) and a content-length that is not one number.
-func (r *request) addField(name, value string) error {
-	switch name {
-	case "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade":
-		return streamError(codeMessage, "connection_header")
-	case "te":
-		if value != "trailers" {
-			return streamError(codeMessage, "bad_te")
-		}
-	case "content-length":
-		n, err := strconv.ParseUint(value, 10, 63)
-		if err != nil || r.declLen >= 0 && int64(n) != r.declLen {
-			return streamError(codeMessage, "bad_content_length")
-		}
-		r.declLen = int64(n)
-	}
-	key := httpmsg.CanonicalKey(name)
-	if old, ok := r.hdr[key]; ok {
-		r.hdr[key] = append(old, value)
-		return nil
-	}
-	r.vals = append(r.vals, value)
-	n := len(r.vals)
-	r.hdr[key] = r.vals[n-1 : n : n]
-	return nil
-}
-
-// validName reports whether a field name is a lowercase token (§4.2), a
-// pseudo-header's after its colon.
-func validName(name string) bool {
-	if strings.HasPrefix(name, ":") {
-		name = name[1:]
-	}
-	if name == "" {
-		return false
-	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if c >= 'A' && c <= 'Z' || c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
-			return false
-		}
-	}
-	return true
 }

@@ -25,20 +25,25 @@ type request struct {
 	msg      message
 	req      *http.Request
 	url      url.URL
-	hdr      http.Header
-	vals     []string // backing array of hdr's single values
-	declLen  int64    // content-length, or -1
+	fields   httpmsg.Fields
 	received time.Time
 	body     httpmsg.Body
 	rw       httpmsg.Response
-	ctx      reqCtx
+	ctx      *reqCtx
 	enc      *encoder
 	out      []byte // the encoded answer
+	// cancelled: the stream's context ended while the handler ran (the
+	// client stopped reading, the connection closed) or it panicked, so ctx
+	// is not reused
+	cancelled bool
 }
 
 // reqCtx is a request's context: the stream's (cancelled once the answer
 // is sent or the client stops reading it), with the handler's State under
-// Config.StateKey and the connection's local address.
+// Config.StateKey and the connection's local address. It serves the
+// connection's next request too unless it was cancelled while its handler
+// ran: what still holds a cancelled context keeps seeing it cancelled, as
+// with h2's streamCtx.
 type reqCtx struct {
 	context.Context
 	key   any
@@ -58,11 +63,17 @@ func (x *reqCtx) Value(key any) any {
 }
 
 func newRequest(c *conn) *request {
-	r := &request{c: c, br: bufio.NewReaderSize(nil, 2048), hdr: http.Header{}, rw: httpmsg.Response{Hdr: http.Header{}},
-		enc: newEncoder(), declLen: -1}
-	r.ctx = reqCtx{Context: c.ctx, key: c.srv.cfg.StateKey, state: c.srv.cfg.NewState(c.ctx, c.remote), local: c.local}
-	r.req = (&http.Request{}).WithContext(&r.ctx)
+	r := &request{c: c, br: bufio.NewReaderSize(nil, 2048), fields: httpmsg.NewFields(),
+		rw: httpmsg.Response{Hdr: http.Header{}}, enc: newEncoder(), req: &http.Request{}}
+	r.newCtx()
 	return r
+}
+
+// newCtx gives r a context, and State, of its own.
+func (r *request) newCtx() {
+	c := r.c
+	r.ctx = &reqCtx{Context: c.ctx, key: c.srv.cfg.StateKey, state: c.srv.cfg.NewState(c.ctx, c.remote), local: c.local}
+	r.req = r.req.WithContext(r.ctx)
 }
 
 // Run serves the request on a worker: a worker's stack has grown once,
@@ -97,7 +108,7 @@ func (r *request) read() error {
 	if err == nil {
 		err = r.build(r.msg.fields, cfg.MaxHeaderBytes)
 	}
-	if err == nil && !r.msg.rest && r.declLen >= 0 && r.declLen != int64(len(r.msg.body)) {
+	if n := r.fields.DeclLen; err == nil && !r.msg.rest && n >= 0 && n != int64(len(r.msg.body)) {
 		err = streamError(codeMessage, "content_length_mismatch")
 	}
 	return err
@@ -133,6 +144,7 @@ func (r *request) abort(err error) {
 func (r *request) call() (ok bool) {
 	cfg := &r.c.srv.cfg
 	defer func() {
+		r.cancelled = !ok || r.ctx.Err() != nil
 		if !ok {
 			if p := recover(); p != http.ErrAbortHandler {
 				cfg.Logger.Error("doh: panic serving HTTP/3 request", "panic", p, "stack", string(debug.Stack()))
@@ -173,12 +185,12 @@ func (r *request) reset() {
 	r.body.B = nil
 	r.body.Reset()
 	r.rw.Reset()
-	clear(r.hdr)
-	clear(r.vals)
-	r.vals = r.vals[:0]
-	r.declLen = -1
+	r.fields.Reset()
 	r.out = httpmsg.TrimBuf(r.out)
-	r.ctx.Context = r.c.ctx
+	if r.cancelled { // a fresh one: the cancelled context stays the stream's
+		r.cancelled = false
+		r.newCtx()
+	}
 	q := r.req
 	q.Header, q.Body, q.URL, q.TLS, q.Trailer, q.Form, q.PostForm, q.MultipartForm = nil, nil, nil, nil, nil, nil, nil, nil
 }

@@ -25,6 +25,7 @@ type encoder struct {
 	sec         sectionWriter
 	enc         *qpack.Encoder
 	age, length memo // the last cache-control and content-length values
+	fields      []httpmsg.Field
 }
 
 // memo keeps the last number formatted as a field value: a connection's
@@ -78,21 +79,12 @@ func (e *encoder) appendResponse(b []byte, w *httpmsg.Response, now time.Time) [
 		e.field("content-type", w.ContentType)
 		e.field("cache-control", e.age.value(w.MaxAge, httpmsg.AppendCacheControl))
 	}
-	hasLength, hasDate := false, false
-	for k, vv := range w.Hdr {
-		name := httpmsg.LowerKey(k)
-		switch name {
-		case "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade":
-			continue
-		case "content-length":
-			hasLength = true
-		case "date":
-			hasDate = true
-		}
-		for _, v := range vv {
-			e.field(name, v)
-		}
+	fields, hasLength, hasDate := w.AppendFields(e.fields[:0])
+	for _, f := range fields {
+		e.field(f.Name, f.Value)
 	}
+	clear(fields)
+	e.fields = fields[:0]
 	if !hasLength {
 		e.field("content-length", e.length.value(int64(len(w.Body)), appendInt))
 	}

@@ -1,6 +1,7 @@
 // Package httpmsg holds what the builtin HTTP/2 and HTTP/3 engines share:
-// a handler's response collected whole, a request body held in memory, and
-// header-field helpers that avoid allocating for the fields DoH uses.
+// a handler's response collected whole, a request body held in memory, the
+// checks and building of a request from its fields, and header-field
+// helpers that avoid allocating for the fields DoH uses.
 package httpmsg
 
 import (
@@ -67,4 +68,28 @@ func (w *Response) Refuse(status int, msg string) {
 func (w *Response) Reset() {
 	clear(w.Hdr)
 	w.Status, w.Body, w.Head, w.Answer = 0, TrimBuf(w.Body), false, false
+}
+
+// Field is a response header field.
+type Field struct{ Name, Value string }
+
+// AppendFields appends the handler's header-map fields to dst under their
+// HTTP/2 and HTTP/3 lower-case names, leaving out connection-specific ones,
+// and reports whether a content-length and a date are among them.
+func (w *Response) AppendFields(dst []Field) (fields []Field, hasLength, hasDate bool) {
+	for k, vv := range w.Hdr {
+		name := LowerKey(k)
+		switch {
+		case ConnectionSpecific(name):
+			continue
+		case name == "content-length":
+			hasLength = true
+		case name == "date":
+			hasDate = true
+		}
+		for _, v := range vv {
+			dst = append(dst, Field{name, v})
+		}
+	}
+	return dst, hasLength, hasDate
 }
