@@ -108,19 +108,11 @@ func (c Config) withDefaults() (Config, error) {
 	if c.MaxHeaderBytes < 0 || c.ReadTimeout < 0 || c.IdleTimeout < 0 || c.QueryTimeout < 0 {
 		return c, errors.New("doh: negative limit or timeout")
 	}
-	switch c.HTTP2 {
-	case "":
-		c.HTTP2 = HTTP2Builtin
-	case HTTP2Builtin, HTTP2Stdlib:
-	default:
-		return c, fmt.Errorf("doh: HTTP2 %q: want %q or %q", c.HTTP2, HTTP2Builtin, HTTP2Stdlib)
+	if err := engine("HTTP2", &c.HTTP2, HTTP2Builtin, HTTP2Stdlib); err != nil {
+		return c, err
 	}
-	switch c.HTTP3 {
-	case "":
-		c.HTTP3 = HTTP3Builtin
-	case HTTP3Builtin, HTTP3Stdlib:
-	default:
-		return c, fmt.Errorf("doh: HTTP3 %q: want %q or %q", c.HTTP3, HTTP3Builtin, HTTP3Stdlib)
+	if err := engine("HTTP3", &c.HTTP3, HTTP3Builtin, HTTP3Stdlib); err != nil {
+		return c, err
 	}
 	setDefault(&c.MaxStreams, 100)
 	setDefault(&c.MaxHeaderBytes, 16<<10)
@@ -139,4 +131,17 @@ func setDefault[T comparable](v *T, def T) {
 	if *v == zero {
 		*v = def
 	}
+}
+
+// engine defaults an HTTP engine choice (Config.HTTP2, Config.HTTP3) to
+// builtin and checks it names builtin or stdlib.
+func engine(field string, v *string, builtin, stdlib string) error {
+	switch *v {
+	case "":
+		*v = builtin
+	case builtin, stdlib:
+	default:
+		return fmt.Errorf("doh: %s %q: want %q or %q", field, *v, builtin, stdlib)
+	}
+	return nil
 }
