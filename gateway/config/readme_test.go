@@ -111,3 +111,28 @@ func offIfNil[T any](p *T) string {
 	}
 	return fmt.Sprint(*p)
 }
+
+// TestREADMESocketActivationListen: the listen map README gives for
+// deploy/systemd/dnsward.socket is a configuration dnsward loads, on the
+// unit's dual-stack addresses.
+func TestREADMESocketActivationListen(t *testing.T) {
+	data, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(data), "so the unit above wants\n`")
+	listen, _, ok2 := strings.Cut(rest, "`")
+	if !ok || !ok2 || !strings.HasPrefix(listen, "listen: ") {
+		t.Fatal("README's socket activation paragraph gives no listen map")
+	}
+	cfg, err := Parse("readme.yaml", []byte(listen+"\nupstreams: [udp://127.0.0.1:53]\nserver_name: dns.example\n"+
+		"tls: {mode: files, cert_file: c.pem, key_file: k.pem}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, got := range [][]string{cfg.Listen.DNS, cfg.Listen.DoH, cfg.Listen.DoT, cfg.Listen.DoQ} {
+		if len(got) != 1 || !strings.HasPrefix(got[0], "[::]:") {
+			t.Errorf("listen %+v: want one [::] address per transport", cfg.Listen)
+		}
+	}
+}

@@ -19,13 +19,11 @@ const (
 	datagram
 )
 
-// desc says what an inherited socket is: its kind and bound address; in a
-// configured address, wild is true for an empty host (":853"), which
-// matches a socket bound to either unspecified address.
+// desc says what an inherited socket is, or a configured address asks
+// for: its kind and bound address.
 type desc struct {
 	kind kind
 	addr netip.AddrPort
-	wild bool
 }
 
 func (d desc) String() string {
@@ -42,14 +40,12 @@ func (d desc) matches(want desc) bool {
 	if d.kind != want.kind || d.addr.Port() != want.addr.Port() {
 		return false
 	}
-	if want.wild {
-		return d.addr.Addr().IsUnspecified()
-	}
 	return d.addr.Addr().Unmap() == want.addr.Addr().Unmap()
 }
 
 // parseConfigured reads a configured network and address; ok is false for
-// what no inherited socket can serve: a host name or port 0.
+// what no inherited socket can serve: a host name, an empty host (the
+// configuration asks for literal addresses) or port 0.
 func parseConfigured(k kind, network, addr string) (desc, bool) {
 	if (k == stream) != strings.HasPrefix(network, "tcp") {
 		return desc{}, false
@@ -61,9 +57,6 @@ func parseConfigured(k kind, network, addr string) (desc, bool) {
 	p, err := net.LookupPort(network, port)
 	if err != nil || p == 0 {
 		return desc{}, false
-	}
-	if host == "" {
-		return desc{kind: k, addr: netip.AddrPortFrom(netip.IPv6Unspecified(), uint16(p)), wild: true}, true
 	}
 	a, err := netip.ParseAddr(host)
 	if err != nil {

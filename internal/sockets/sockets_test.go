@@ -47,8 +47,9 @@ func socketFile(t *testing.T, name, network, addr string) *os.File {
 }
 
 // TestPoolMatches: a configured address takes the inherited socket of the
-// same type bound to the same address and port (an empty host one bound to
-// an unspecified address), and anything else binds a socket of its own.
+// same type bound to the same address and port, and anything else binds a
+// socket of its own: an IPv4 unspecified address does not take a dual-stack
+// [::] socket.
 func TestPoolMatches(t *testing.T) {
 	port := dnstest.FreePort(t)
 	p := func(host string) string { return net.JoinHostPort(host, fmt.Sprint(port)) }
@@ -61,8 +62,7 @@ func TestPoolMatches(t *testing.T) {
 		{"udp for a tcp address", "udp4", p("127.0.0.1"), "tcp", p("127.0.0.1"), false},
 		{"tcp for a udp address", "tcp4", p("127.0.0.1"), "udp", p("127.0.0.1"), false},
 		{"another address", "tcp4", p("127.0.0.1"), "tcp", p("127.0.0.2"), false},
-		{"empty host, IPv6 unspecified", "tcp", p("::"), "tcp", p(""), true},
-		{"empty host, IPv4 unspecified", "udp4", p("0.0.0.0"), "udp", p(""), true},
+		{"empty host", "tcp", p("::"), "tcp", p(""), false},
 		{"IPv4 unspecified, IPv6 socket", "tcp", p("::"), "tcp", p("0.0.0.0"), false},
 		{"IPv4 unspecified", "tcp4", p("0.0.0.0"), "tcp", p("0.0.0.0"), true},
 		{"IPv6 unspecified", "udp", p("::"), "udp", p("::"), true},
