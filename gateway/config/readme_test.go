@@ -120,7 +120,8 @@ func TestREADMESocketActivationListen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, rest, ok := strings.Cut(string(data), "so the unit above wants\n`")
+	text := strings.Join(strings.Fields(string(data)), " ") // as wrapped anywhere
+	_, rest, ok := strings.Cut(text, "so the unit above wants `")
 	listen, _, ok2 := strings.Cut(rest, "`")
 	if !ok || !ok2 || !strings.HasPrefix(listen, "listen: ") {
 		t.Fatal("README's socket activation paragraph gives no listen map")
