@@ -65,6 +65,23 @@ func (f *fixture) dialProxied(t *testing.T, hdr *clientaddr.Header) (*client, ne
 
 // TestProxyProtocol: with ProxyProtocol, a trusted proxy's PROXY v2 header
 // names the client the handler sees; untrusted peers, LOCAL headers and
+
+// hdr is a trusted proxy's PROXY v2 header naming client.
+func hdr(client string) *clientaddr.Header {
+	return &clientaddr.Header{Command: clientaddr.Proxy, Source: netip.MustParseAddrPort(client),
+		Destination: netip.MustParseAddrPort("198.51.100.1:853")}
+}
+
+// startProxyBound starts a server that reads PROXY v2 from loopback and
+// admits one connection per client.
+func startProxyBound(t *testing.T) *fixture {
+	return start(t, func(c *Config) {
+		c.ProxyProtocol = true
+		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+		c.Conns = frontendtest.Conns(t, 1)
+	})
+}
+
 // servers without the option keep the socket address.
 func TestProxyProtocol(t *testing.T) {
 	loopback := []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
@@ -117,15 +134,7 @@ func TestProxyProtocol(t *testing.T) {
 // TestProxyProtocolConnLimit: the connection bound counts the clients a trusted
 // proxy names, not the proxy.
 func TestProxyProtocolConnLimit(t *testing.T) {
-	f := start(t, func(c *Config) {
-		c.ProxyProtocol = true
-		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
-		c.Conns = frontendtest.Conns(t, 1)
-	})
-	hdr := func(client string) *clientaddr.Header {
-		return &clientaddr.Header{Command: clientaddr.Proxy, Source: netip.MustParseAddrPort(client),
-			Destination: netip.MustParseAddrPort("198.51.100.1:853")}
-	}
+	f := startProxyBound(t)
 	for _, client := range []string{"192.0.2.7:1000", "192.0.2.8:1000"} {
 		if _, _, err := f.dialProxied(t, hdr(client)); err != nil {
 			t.Fatalf("first connection of %s: %v", client, err)
@@ -163,10 +172,6 @@ func (f *fixture) dialInside(t *testing.T, before, inside *clientaddr.Header) *c
 // connection, counted by reason.
 func TestProxyProtocolInsideTLS(t *testing.T) {
 	loopback := []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
-	hdr := func(client string) *clientaddr.Header {
-		return &clientaddr.Header{Command: clientaddr.Proxy, Source: netip.MustParseAddrPort(client),
-			Destination: netip.MustParseAddrPort("198.51.100.1:853")}
-	}
 	for _, tc := range []struct {
 		name           string
 		trusted        []netip.Prefix
@@ -221,15 +226,7 @@ func TestProxyProtocolInsideTLS(t *testing.T) {
 // TestProxyProtocolInsideConnLimit: a connection whose header comes inside
 // TLS is admitted for the client it names, not for the proxy.
 func TestProxyProtocolInsideConnLimit(t *testing.T) {
-	f := start(t, func(c *Config) {
-		c.ProxyProtocol = true
-		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
-		c.Conns = frontendtest.Conns(t, 1)
-	})
-	hdr := func(client string) *clientaddr.Header {
-		return &clientaddr.Header{Command: clientaddr.Proxy, Source: netip.MustParseAddrPort(client),
-			Destination: netip.MustParseAddrPort("198.51.100.1:853")}
-	}
+	f := startProxyBound(t)
 	for _, client := range []string{"192.0.2.7:1000", "192.0.2.8:1000"} {
 		c := f.dialInside(t, nil, hdr(client))
 		c.send(query("who.example.", dns.TypeA))
