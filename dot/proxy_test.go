@@ -63,9 +63,6 @@ func (f *fixture) dialProxied(t *testing.T, hdr *clientaddr.Header) (*client, ne
 	return &client{t: t, tc: tc, br: bufio.NewReader(tc)}, nc.LocalAddr().(*net.TCPAddr).AddrPort(), nil
 }
 
-// TestProxyProtocol: with ProxyProtocol, a trusted proxy's PROXY v2 header
-// names the client the handler sees; untrusted peers, LOCAL headers and
-
 // hdr is a trusted proxy's PROXY v2 header naming client.
 func hdr(client string) *clientaddr.Header {
 	return &clientaddr.Header{Command: clientaddr.Proxy, Source: netip.MustParseAddrPort(client),
@@ -82,6 +79,8 @@ func startProxyBound(t *testing.T) *fixture {
 	})
 }
 
+// TestProxyProtocol: with ProxyProtocol, a trusted proxy's PROXY v2 header
+// names the client the handler sees; untrusted peers, LOCAL headers and
 // servers without the option keep the socket address.
 func TestProxyProtocol(t *testing.T) {
 	loopback := []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
