@@ -1,12 +1,10 @@
 package gateway
 
 import (
-	"cmp"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/netip"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -180,20 +178,39 @@ func (s *limitsSource) report(n int) (*LimitsReport, error) {
 	return rep, nil
 }
 
-// topLine writes the n prefixes with the most excess queries, in the
-// userspace limiter and in XDP together, as query_log.client says:
-// "prefix:excess …", largest first; "" when there are none or the client
-// mode writes no prefix.
-func (s *limitsSource) topLine(n int) string {
-	ls := s.limiter.TopLimited(n)
+// excess sums each prefix's queries over the limit, in the userspace
+// limiter and in XDP together, while the prefix has been tracked.
+func (s *limitsSource) excess() map[netip.Prefix]uint64 {
+	all := s.limiter.TopLimited(-1)
 	if s.xdp != nil {
-		if top, err := s.xdp.TopLimited(n); err == nil {
-			ls = append(ls, top...)
+		if top, err := s.xdp.TopLimited(-1); err == nil {
+			all = append(all, top...)
 		}
 	}
-	slices.SortStableFunc(ls, func(a, b ratelimit.Limited) int { return cmp.Compare(b.Excess, a.Excess) })
+	sum := make(map[netip.Prefix]uint64, len(all))
+	for _, l := range all {
+		sum[l.Prefix] += l.Excess
+	}
+	return sum
+}
+
+// topGrowth writes the n prefixes whose excess grew most from last to now
+// (a prefix tracked afresh grew by all it has), as query_log.client says:
+// "prefix:queries …", largest first; "" when none grew or the client mode
+// writes no prefix.
+func (s *limitsSource) topGrowth(last, now map[netip.Prefix]uint64, n int) string {
+	var grew []ratelimit.Limited
+	for p, v := range now {
+		d := v
+		if v >= last[p] {
+			d = v - last[p]
+		}
+		if d > 0 {
+			grew = append(grew, ratelimit.Limited{Prefix: p, Excess: d})
+		}
+	}
 	var b strings.Builder
-	for _, p := range s.limitedPrefixes(ls[:min(n, len(ls))]) {
+	for _, p := range s.limitedPrefixes(ratelimit.Top(grew, n)) {
 		if p.Prefix == "" {
 			continue
 		}

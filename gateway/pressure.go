@@ -3,6 +3,7 @@ package gateway
 import (
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -44,13 +45,14 @@ const pressureTop = 3
 
 // pressureLog writes one line per interval in which clients were refused or
 // misbehaved: how many, under which limit, on which transport, and the
-// prefixes most over the rate limit, written as query_log.client says (a
+// prefixes that went most over the rate limit in the interval, written as query_log.client says (a
 // pseudonym by default, nothing with none). It reads the metrics every part
 // already keeps, so it sees every limit without being wired into any of
 // them, and it never names a client address unless query_log.client: raw.
 type pressureLog struct {
 	gather prometheus.Gatherer
-	limits *limitsSource // the limited prefixes; nil without a rate limiter
+	limits *limitsSource           // the limited prefixes; nil without a rate limiter
+	excess map[netip.Prefix]uint64 // limits.excess() when last read
 	log    *slog.Logger
 	every  time.Duration
 	last   map[string]float64 // series key -> value at the last tick
@@ -61,6 +63,9 @@ type pressureLog struct {
 func newPressureLog(g prometheus.Gatherer, limits *limitsSource, log *slog.Logger, every time.Duration) *pressureLog {
 	p := &pressureLog{gather: g, limits: limits, log: log, every: every, stop: make(chan struct{})}
 	p.last, _ = p.read() // the baseline: what happened before start is not news
+	if limits != nil {
+		p.excess = limits.excess()
+	}
 	return p
 }
 
@@ -129,10 +134,14 @@ func (p *pressureLog) tick() {
 			attrs = append(attrs, src.attr+"_by_"+src.by, breakdown(pt.by))
 		}
 	}
+	// A prefix's excess grows only with these counts, so reading it when
+	// they grew keeps the last read a baseline for this interval.
 	if p.limits != nil && (parts["queries_limited"] != nil || parts["xdp_dropped"] != nil) {
-		if top := p.limits.topLine(pressureTop); top != "" {
+		now := p.limits.excess()
+		if top := p.limits.topGrowth(p.excess, now, pressureTop); top != "" {
 			attrs = append(attrs, "top_limited", top)
 		}
+		p.excess = now
 	}
 	p.log.Warn("gateway: clients refused or misbehaving", attrs...)
 }

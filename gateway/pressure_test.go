@@ -4,6 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/netip"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +16,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/dnsward/dnsward/internal/dnstest"
+	"github.com/dnsward/dnsward/querylog"
 )
 
 // TestPressureSummary: a burst over the rate limit and connections over the
@@ -97,5 +101,76 @@ func TestPressureSummaryProxyHeaders(t *testing.T) {
 	logs.WaitFor(t, "proxy_headers_rejected=2")
 	if !strings.Contains(logs.String(), "proxy_headers_rejected_by_reason=missing:2") {
 		t.Errorf("summary lacks the reason:\n%s", logs.String())
+	}
+}
+
+// TestPressureTopLimited: the summary names the prefixes that went over the
+// rate limit in its interval, by how much in that interval, as
+// query_log.client writes clients: a pseudonym by default, nothing with
+// client: none.
+func TestPressureTopLimited(t *testing.T) {
+	top := regexp.MustCompile(`top_limited="?([^" ]+)`)
+	for _, tc := range []struct {
+		name, queryLog string
+		named          bool
+	}{
+		{"default: pseudonym", "", true},
+		{"client none", "query_log: {client: none}\n", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			addr := fmt.Sprintf("127.0.0.1:%d", dnstest.FreePort(t))
+			var logs frontendtest.Logs
+			runGateway(t, loadYAML(t, t.TempDir(), fmt.Sprintf("listen: {dns: [%q]}\nupstreams: [udp://127.0.0.1:9]\n"+
+				"rate_limit: {qps: 1, burst: 1}\nlog: {pressure_interval: 1s}\n%s", addr, tc.queryLog)), logs.Logger())
+			c := &dns.Client{Net: "udp", Timeout: 50 * time.Millisecond}
+			send := func(n int) {
+				for range n {
+					c.Exchange(new(dns.Msg).SetQuestion("localhost.", dns.TypeA), addr)
+				}
+			}
+			lines := func() []string {
+				var out []string
+				for _, l := range strings.Split(logs.String(), "\n") {
+					if strings.Contains(l, "clients refused or misbehaving") {
+						out = append(out, l)
+					}
+				}
+				return out
+			}
+			send(12)
+			logs.WaitFor(t, "queries_limited=")
+			first := lines()[0]
+			m := top.FindStringSubmatch(first)
+			if !tc.named {
+				if m != nil || strings.Contains(first, "127.0.0.") {
+					t.Fatalf("client: none named a client: %s", first)
+				}
+				return
+			}
+			if m == nil {
+				t.Fatalf("no top_limited: %s", first)
+			}
+			i := strings.LastIndex(m[1], ":")
+			who, err := netip.ParseAddr(m[1][:i])
+			if err != nil || !querylog.PseudonymPrefix.Contains(who) {
+				t.Fatalf("top_limited %q is not a pseudonym", m[1])
+			}
+			// A later interval counts only its own excess, not the total so far.
+			time.Sleep(1500 * time.Millisecond) // the first burst's last interval has been written
+			n := len(lines())
+			send(3)
+			for deadline := time.Now().Add(5 * time.Second); len(lines()) == n; time.Sleep(50 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatal("no summary for the second burst")
+				}
+			}
+			m = top.FindStringSubmatch(lines()[n])
+			if m == nil {
+				t.Fatalf("no top_limited in the second interval: %s", lines()[n])
+			}
+			if got, _ := strconv.Atoi(m[1][strings.LastIndex(m[1], ":")+1:]); got < 1 || got > 3 {
+				t.Fatalf("second interval's excess %d, want 1..3 (the 3 queries sent in it)", got)
+			}
+		})
 	}
 }
