@@ -205,7 +205,6 @@ func (c *Cache) insert(key cacheKey, resp *dns.Msg, now int64) bool {
 	if d <= 0 {
 		return false
 	}
-	capSOA(resp)
 	wire, err := packAnswer(resp)
 	if err == nil {
 		_, err = cachedReply(wire, resp, 0, 0, ^uint32(0), false)
@@ -230,7 +229,7 @@ func (c *Cache) reply(e *cacheEntry, q *dns.Msg, age int64, stale bool) (*dns.Ms
 
 // cacheTTL returns how long resp may be cached: the smallest TTL of a
 // positive answer, or the negative TTL of RFC 2308 §5 (min of the SOA's TTL
-// and MINIMUM) for NXDOMAIN and NODATA. Answers without a usable TTL,
+// and MINIMUM, which negativeTTL writes into the SOA) for NXDOMAIN and NODATA. Answers without a usable TTL,
 // truncated answers and other RCODEs are not cached.
 func cacheTTL(resp *dns.Msg) (uint32, bool) {
 	if resp.Truncated || len(resp.Question) != 1 {
@@ -261,30 +260,19 @@ func minTTL(sections ...[]dns.RR) uint32 {
 	return ttl
 }
 
+// negativeTTL returns a negative answer's TTL, min of its SOA's TTL and
+// MINIMUM, and makes it the SOA's own (RFC 2308 §3), in the answer the miss
+// returns and so in the one the cache keeps: with the SOA's own TTL (say
+// 3600 against a MINIMUM of 300) a downstream cache would keep the answer
+// up to MINIMUM seconds after this cache's entry expired.
 func negativeTTL(resp *dns.Msg) (uint32, bool) {
 	for _, rr := range resp.Ns {
 		if soa, ok := rr.(*dns.SOA); ok {
-			return min(soa.Hdr.Ttl, soa.Minttl), true
+			soa.Hdr.Ttl = min(soa.Hdr.Ttl, soa.Minttl)
+			return soa.Hdr.Ttl, true
 		}
 	}
 	return 0, false // RFC 2308 §5: without an SOA, negative answers are not cached
-}
-
-// capSOA gives the SOA of a negative answer the negative TTL as its own
-// (RFC 2308 §3: min of the SOA's TTL and MINIMUM), in the answer the miss
-// returns and so in the one the cache keeps. A downstream cache takes the
-// same minimum and ages it from what it is sent: with the SOA's own TTL
-// (say 3600 against a MINIMUM of 300) it would keep the answer up to
-// MINIMUM seconds after this cache's entry has expired.
-func capSOA(resp *dns.Msg) {
-	if resp.Rcode != dns.RcodeNameError && (resp.Rcode != dns.RcodeSuccess || len(resp.Answer) > 0) {
-		return
-	}
-	for _, rr := range resp.Ns {
-		if soa, ok := rr.(*dns.SOA); ok {
-			soa.Hdr.Ttl = min(soa.Hdr.Ttl, soa.Minttl)
-		}
-	}
 }
 
 func removeOPT(m *dns.Msg) {
