@@ -229,8 +229,9 @@ func (c *Cache) reply(e *cacheEntry, q *dns.Msg, age int64, stale bool) (*dns.Ms
 
 // cacheTTL returns how long resp may be cached: the smallest TTL of a
 // positive answer, or the negative TTL of RFC 2308 §5 (min of the SOA's TTL
-// and MINIMUM, which negativeTTL writes into the SOA) for NXDOMAIN and NODATA. Answers without a usable TTL,
-// truncated answers and other RCODEs are not cached.
+// and MINIMUM, which negativeTTL writes into the SOA) for NXDOMAIN and
+// NODATA. Answers without a usable TTL, truncated answers and other RCODEs
+// are not cached.
 func cacheTTL(resp *dns.Msg) (uint32, bool) {
 	if resp.Truncated || len(resp.Question) != 1 {
 		return 0, false
