@@ -134,7 +134,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.UDPReaders = 1
 	}
 	if cfg.UDPBuffer == 0 {
-		cfg.UDPBuffer = defaultUDPBuffer
+		cfg.UDPBuffer = DefaultUDPBuffer
 	}
 	if cfg.UDPMaxInflight <= 0 {
 		cfg.UDPMaxInflight = 512

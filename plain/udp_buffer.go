@@ -8,11 +8,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// defaultUDPBuffer is each UDP socket's receive and send buffer when the
+// DefaultUDPBuffer is each UDP socket's receive and send buffer when the
 // configuration names none: the kernel's default (net.core.rmem_default,
 // usually 208 KiB) holds about 300 queries, which a burst at normal load
 // overflows.
-const defaultUDPBuffer = 8 << 20
+const DefaultUDPBuffer = 8 << 20
 
 // setUDPBuffers sizes fd's receive and send buffers to size bytes. As root
 // (CAP_NET_ADMIN) SO_RCVBUFFORCE and SO_SNDBUFFORCE pass the

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/dnsward/dnsward/internal/dnstest"
+	"github.com/dnsward/dnsward/plain"
 )
 
 // maxExposure is the highest `systemd-analyze security` exposure level the
@@ -124,10 +125,9 @@ func TestSysctlDropIn(t *testing.T) {
 		}
 		got[strings.TrimSpace(k)] = n
 	}
-	const udpBuffer = 8 << 20 // listen.udp_buffer's default (README)
 	for _, key := range []string{"net.core.rmem_max", "net.core.wmem_max"} {
-		if got[key] < udpBuffer {
-			t.Errorf("%s = %d, want at least %d", key, got[key], udpBuffer)
+		if got[key] < plain.DefaultUDPBuffer {
+			t.Errorf("%s = %d, want at least listen.udp_buffer's default, %d", key, got[key], plain.DefaultUDPBuffer)
 		}
 	}
 }
